@@ -1,0 +1,28 @@
+"""The `fengkong` command line."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from adapters.cli.audit import audit
+from adapters.cli.demo import demo
+from adapters.cli.ingest import ingest
+from adapters.cli.inspect import account, commands, policy, schema
+from adapters.logging import configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """fengkong: event-sourced risk control for consumer credit lines."""
+    configure_logging(logging.WARNING - 10 * verbose)
+
+
+for command in (ingest, account, commands, schema, policy, audit, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="fengkong")

@@ -1,0 +1,88 @@
+"""`fengkong ingest`: contract events from JSONL into the store."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from adapters.cli.common import (
+    default_dead_letter,
+    emit_json,
+    engine_for,
+    json_option,
+    policy_option,
+    store_option,
+)
+from adapters.jsonl import DeadLetterFile, dead_letter_record, read_lines
+from engine.application import Outcome
+
+
+@click.command()
+@click.argument("source", metavar="FILE|-")
+@store_option
+@policy_option
+@click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where rejected lines go, with their reasons (default: beside the store).",
+)
+@click.option("--batch-size", default=500, show_default=True, help="Events saved per transaction.")
+@json_option
+def ingest(
+    source: str, store: str | None, policy: str, dead_letter: Path | None, batch_size: int, as_json: bool
+) -> None:
+    """Ingest contract events from a JSONL file (or - for stdin).
+
+    Duplicates (same event_id, same payload) change nothing; invalid or
+    inapplicable lines go to the dead-letter file with their reason and the
+    run goes on. Exit status is 0 unless the store itself fails.
+    """
+    engine = engine_for(store, policy)
+    pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
+
+    def remember() -> Iterator[bytes]:
+        for index, line in enumerate(read_lines(source)):
+            pending[index] = line
+            yield line
+
+    counts: Counter[str] = Counter()
+    commands: Counter[str] = Counter()
+    started = time.perf_counter()
+    with DeadLetterFile(dead_letter or default_dead_letter(store)) as letters:
+        for result in engine.ingest(remember(), batch_size=batch_size):
+            line = pending.pop(result.index)
+            counts[result.outcome] += 1
+            commands.update(c.type for c in result.commands)
+            if result.outcome is Outcome.REJECTED:
+                letters.write(
+                    dead_letter_record(
+                        line,
+                        result.reason or "rejected",
+                        f"{source}:{result.index + 1}",
+                        event_id=result.event_id,
+                    )
+                )
+    elapsed = time.perf_counter() - started
+    summary = {
+        "accepted": counts[Outcome.ACCEPTED],
+        "duplicates": counts[Outcome.DUPLICATE],
+        "rejected": counts[Outcome.REJECTED],
+        "commands": sum(commands.values()),
+        "commands_by_type": dict(sorted(commands.items())),
+        "dead_letter": str(letters.path) if letters.count else None,
+        "seconds": round(elapsed, 3),
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"accepted {summary['accepted']}, duplicates {summary['duplicates']}, "
+            f"rejected {summary['rejected']}, commands {summary['commands']} in {elapsed:.2f}s"
+        )
+        if letters.count:
+            click.echo(f"rejected lines and reasons: {letters.path}")

@@ -1,0 +1,268 @@
+"""Event store wiring: SQLite embedded by default, PostgreSQL by URL.
+
+Both recorders extend eventsourcing's application recorders so that one
+transaction writes a batch's events together with the engine's own index
+tables: `fengkong_inbound` (event_id -> payload digest, for deduplication),
+`fengkong_agenda` (accounts waiting for a business date) and
+`fengkong_positions` (the next source offset per partition, for Kafka).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import get_topic, retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from engine.application import InboundRow, Position
+
+DEFAULT_STORE = "fengkong.db"
+STORE_ENV = "FENGKONG_STORE"
+_CHUNK = 500
+
+
+def store_url(explicit: str | None = None) -> str:
+    """The store named on the command line, else $FENGKONG_STORE, else ./fengkong.db."""
+    return explicit or os.environ.get(STORE_ENV) or DEFAULT_STORE
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite:"))
+
+
+def engine_env(url: str) -> dict[str, str]:
+    """The eventsourcing environment for a store URL (a path means SQLite)."""
+    if not is_postgres(url):
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteEngineRecorder),
+        }
+    parts = urlparse(url)
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "10"),
+        "POSTGRES_POOL_SIZE": options.get("pool_size", "4"),
+        "APPLICATION_RECORDER_TOPIC": get_topic(PostgresEngineRecorder),
+    }
+    if "schema" in options:
+        env["POSTGRES_SCHEMA"] = options["schema"]
+    return env
+
+
+def redact(url: str) -> str:
+    """The store URL with any password hidden, for logs and messages."""
+    parts = urlparse(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def _agenda_rows(agenda: Sequence[tuple[str, date | None]]) -> tuple[list[tuple[str, str]], list[tuple[str]]]:
+    due = [(account_id, day.isoformat()) for account_id, day in agenda if day is not None]
+    cleared = [(account_id,) for account_id, day in agenda if day is None]
+    return due, cleared
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+class SQLiteEngineRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS fengkong_inbound (event_id TEXT PRIMARY KEY, "
+            "digest TEXT NOT NULL, account_id TEXT, type TEXT NOT NULL) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS fengkong_agenda (account_id TEXT PRIMARY KEY, "
+            "due_date TEXT NOT NULL) WITHOUT ROWID",
+            "CREATE INDEX IF NOT EXISTS fengkong_agenda_due ON fengkong_agenda (due_date)",
+            "CREATE TABLE IF NOT EXISTS fengkong_positions (source TEXT NOT NULL, "
+            "partition INTEGER NOT NULL, next_offset INTEGER NOT NULL, "
+            "PRIMARY KEY (source, partition)) WITHOUT ROWID",
+        ]
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        inbound: Sequence[InboundRow] = (),
+        agenda: Sequence[tuple[str, date | None]] = (),
+        positions: Mapping[Position, int] | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        c.executemany(
+            "INSERT INTO fengkong_inbound VALUES (?, ?, ?, ?)",
+            [(r.event_id, r.digest, r.account_id, r.type) for r in inbound],
+        )
+        due, cleared = _agenda_rows(agenda)
+        c.executemany(
+            "INSERT INTO fengkong_agenda VALUES (?, ?) "
+            "ON CONFLICT (account_id) DO UPDATE SET due_date = excluded.due_date",
+            due,
+        )
+        c.executemany("DELETE FROM fengkong_agenda WHERE account_id = ?", cleared)
+        c.executemany(
+            "INSERT INTO fengkong_positions VALUES (?, ?, ?) ON CONFLICT (source, partition) "
+            "DO UPDATE SET next_offset = excluded.next_offset "
+            "WHERE excluded.next_offset > fengkong_positions.next_offset",
+            [(source, partition, offset) for (source, partition), offset in (positions or {}).items()],
+        )
+        return notification_ids
+
+    def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(event_ids):
+                c.execute(
+                    f"SELECT event_id, digest FROM fengkong_inbound WHERE event_id IN ({','.join('?' * len(chunk))})",
+                    list(chunk),
+                )
+                found.update((row[0], row[1]) for row in c.fetchall())
+        return found
+
+    def select_due_accounts(self, business_date: date) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT account_id FROM fengkong_agenda WHERE due_date <= ? ORDER BY account_id",
+                [business_date.isoformat()],
+            )
+            return [row[0] for row in c.fetchall()]
+
+    def select_account_ids(self) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT DISTINCT account_id FROM fengkong_inbound WHERE account_id IS NOT NULL ORDER BY 1")
+            return [row[0] for row in c.fetchall()]
+
+    def select_positions(self, source: str) -> dict[int, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT partition, next_offset FROM fengkong_positions WHERE source = ?", [source])
+            return {row[0]: row[1] for row in c.fetchall()}
+
+
+class PostgresEngineRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.inbound_table = self._table("fengkong_inbound")
+        self.agenda_table = self._table("fengkong_agenda")
+        self.positions_table = self._table("fengkong_positions")
+        self.sql_create_statements += [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (event_id text PRIMARY KEY, digest text NOT NULL, "
+                "account_id text, type text NOT NULL)"
+            ).format(self.inbound_table),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (account_id text PRIMARY KEY, due_date date NOT NULL)").format(
+                self.agenda_table
+            ),
+            SQL("CREATE INDEX IF NOT EXISTS fengkong_agenda_due ON {0} (due_date)").format(self.agenda_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (source text NOT NULL, partition integer NOT NULL, "
+                "next_offset bigint NOT NULL, PRIMARY KEY (source, partition))"
+            ).format(self.positions_table),
+        ]
+
+    def _table(self, name: str) -> Any:
+        return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        inbound: Sequence[InboundRow] = (),
+        agenda: Sequence[tuple[str, date | None]] = (),
+        positions: Mapping[Position, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        if inbound:
+            curs.executemany(
+                SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s)").format(self.inbound_table),
+                [(r.event_id, r.digest, r.account_id, r.type) for r in inbound],
+            )
+        due, cleared = _agenda_rows(agenda)
+        if due:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {0} VALUES (%s, %s) "
+                    "ON CONFLICT (account_id) DO UPDATE SET due_date = excluded.due_date"
+                ).format(self.agenda_table),
+                due,
+            )
+        if cleared:
+            curs.executemany(SQL("DELETE FROM {0} WHERE account_id = %s").format(self.agenda_table), cleared)
+        if positions:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {0} AS p VALUES (%s, %s, %s) ON CONFLICT (source, partition) "
+                    "DO UPDATE SET next_offset = excluded.next_offset WHERE excluded.next_offset > p.next_offset"
+                ).format(self.positions_table),
+                [(source, partition, offset) for (source, partition), offset in positions.items()],
+            )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:
+        if not event_ids:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT event_id, digest FROM {0} WHERE event_id = ANY(%s)").format(self.inbound_table),
+                (list(event_ids),),
+            )
+            return {row["event_id"]: row["digest"] for row in curs.fetchall()}
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_due_accounts(self, business_date: date) -> list[str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT account_id FROM {0} WHERE due_date <= %s ORDER BY account_id").format(self.agenda_table),
+                (business_date,),
+            )
+            return [row["account_id"] for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_account_ids(self) -> list[str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT DISTINCT account_id FROM {0} WHERE account_id IS NOT NULL ORDER BY 1").format(
+                    self.inbound_table
+                )
+            )
+            return [row["account_id"] for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_positions(self, source: str) -> dict[int, int]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT partition, next_offset FROM {0} WHERE source = %s").format(self.positions_table),
+                (source,),
+            )
+            return {row["partition"]: row["next_offset"] for row in curs.fetchall()}

@@ -1,0 +1,107 @@
+"""The CreditAccount aggregate: one event stream per credit account.
+
+Its stream holds each inbound fact as recorded (`FactRecorded`, with the
+balances right after it, for readers) and each decision the policy took on
+it (`Decided`), in order. The ledger evolves from facts, the controls from
+decisions, so loading an account never re-runs the policy; auditing does
+(engine.audit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from engine.controls import Controls
+from engine.ledger import Ledger
+from engine.policy import Policy
+from engine.rules import Before, Decision, decide
+from events.inbound import DayClosed, ParsedEvent, load_canonical
+
+ACCOUNT_NAMESPACE = uuid.UUID("0b7e1e0c-55a4-4c3f-8f6e-2f6c0f5a9d21")
+
+
+class CreditAccount(Aggregate):
+    class Started(Aggregate.Created):
+        account_id: str
+
+    class FactRecorded(Aggregate.Event):
+        fact: str
+        policy_version: str
+        balances: dict[str, Any]
+
+    class Decided(Aggregate.Event):
+        rule: str
+        policy_version: str
+        cause_event_id: str
+        occurred_at: str
+        facts: dict[str, Any]
+        changes: dict[str, Any]
+        command: dict[str, Any] | None
+
+    @staticmethod
+    def create_id(account_id: str) -> uuid.UUID:
+        return uuid.uuid5(ACCOUNT_NAMESPACE, account_id)
+
+    @event(Started)
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+        self.ledger = Ledger(account_id)
+        self.controls = Controls()
+        self._applied: str | None = None
+
+    # ------------------------------------------------------------ commands
+
+    def handle(self, parsed: ParsedEvent, policy: Policy) -> list[Decision]:
+        """Record a valid inbound event and the decisions it causes.
+
+        Raises engine.ledger.Rejected, before anything changes, if the
+        account cannot take the event.
+        """
+        fact = parsed.event
+        if isinstance(fact, DayClosed):
+            if self.ledger.last_closed is not None and fact.data.business_date <= self.ledger.last_closed:
+                return []
+        else:
+            self.ledger.check(fact)
+        before = Before.capture(self.ledger, fact)
+        # Applied here first so the recorded balances are the ones after the
+        # fact; the event body below then skips it (replays apply it there).
+        self.ledger.apply(fact)
+        self._applied = parsed.canonical
+        self._record(parsed.canonical, policy.version, self.ledger.balances())
+        decisions = decide(fact, before, self.ledger, self.controls, policy)
+        for decision in decisions:
+            self._decide(
+                rule=decision.rule,
+                policy_version=policy.version,
+                cause_event_id=fact.event_id,
+                occurred_at=fact.occurred_at.isoformat(),
+                facts=decision.facts,
+                changes=decision.changes,
+                command=decision.command,
+            )
+        return decisions
+
+    # ------------------------------------------------------------ events
+
+    @event(FactRecorded)
+    def _record(self, fact: str, policy_version: str, balances: dict[str, Any]) -> None:
+        if self._applied != fact:
+            self.ledger.apply(load_canonical(fact))
+        self._applied = None
+
+    @event(Decided)
+    def _decide(
+        self,
+        rule: str,
+        policy_version: str,
+        cause_event_id: str,
+        occurred_at: str,
+        facts: dict[str, Any],
+        changes: dict[str, Any],
+        command: dict[str, Any] | None,
+    ) -> None:
+        self.controls = self.controls.changed(changes)

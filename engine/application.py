@@ -1,0 +1,338 @@
+"""The engine's application service: inbound messages in, decisions recorded.
+
+A batch of messages is validated, deduplicated by `event_id`, applied to the
+accounts and saved in one transaction together with the inbound index (for
+deduplication), the clock agenda and any source positions (Kafka offsets).
+If another writer got there first the transaction fails as a whole and the
+batch is retried against the new state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import IntegrityError
+
+from engine.account import CreditAccount
+from engine.clock import PlatformClock
+from engine.ledger import Rejected
+from engine.policy import Policy
+from engine.rules import Decision, agenda_date
+from events.commands import Command, command_from_json
+from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from events.recorded import DECIDED_TOPIC
+
+log = logging.getLogger(__name__)
+
+Position = tuple[str, int]  # (source, partition), e.g. a Kafka topic partition
+
+
+class EngineRecorder(Protocol):
+    """What the engine needs of its store beyond eventsourcing's recorder."""
+
+    def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]: ...
+    def select_due_accounts(self, business_date: date) -> list[str]: ...
+    def select_account_ids(self) -> list[str]: ...
+    def select_positions(self, source: str) -> dict[int, int]: ...
+
+
+@dataclass(frozen=True)
+class InboundRow:
+    event_id: str
+    digest: str
+    account_id: str | None
+    type: str
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass
+class Result:
+    """What became of one inbound message: its outcome, the rules that fired, the commands."""
+
+    index: int
+    event_id: str | None
+    outcome: Outcome
+    reason: str | None = None
+    rules: list[str] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+
+    def add(self, decisions: Iterable[Decision]) -> None:
+        for decision in decisions:
+            self.rules.append(decision.rule)
+            if decision.command:
+                self.commands.append(command_from_json(decision.command))
+
+
+class StoreConflict(RuntimeError):
+    """Another writer kept winning; the batch was not applied."""
+
+
+class _PoisonEvent(Exception):
+    """Applying one event raised an unexpected error (a defect, not bad input)."""
+
+    def __init__(self, index: int, event_id: str, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__} while applying event {event_id}")
+        self.index = index
+        self.event_id = event_id
+        self.reason = f"internal error while applying the event ({type(error).__name__}); see engine log"
+
+
+class RiskEngine(Application[UUID]):
+    name = "fengkong"
+
+    def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
+        super().__init__(dict(env or {}))
+        self.policy = policy
+        self.cache_size = cache_size
+        self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
+        self._clock: PlatformClock | None = None
+
+    @property
+    def store(self) -> EngineRecorder:
+        return cast(EngineRecorder, self.recorder)
+
+    # ------------------------------------------------------------ ingestion
+
+    def process(
+        self,
+        messages: Sequence[bytes | str],
+        positions: Mapping[Position, int] | None = None,
+    ) -> list[Result]:
+        """Apply one batch atomically; `positions` (next offsets) are saved with it."""
+        parsed: list[ParsedEvent | InvalidEvent] = []
+        for message in messages:
+            try:
+                parsed.append(parse_event(message))
+            except InvalidEvent as error:
+                parsed.append(error)
+        return self._process_parsed(parsed, positions or {})
+
+    def _process_parsed(
+        self, parsed: list[ParsedEvent | InvalidEvent], positions: Mapping[Position, int], attempts: int = 5
+    ) -> list[Result]:
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._apply_batch(parsed, positions)
+            except IntegrityError as error:
+                log.warning("batch conflicted with another writer (attempt %d): %s", attempt, error)
+                self.forget_cached()
+            except _PoisonEvent as poison:
+                # A defect met one event: isolate it so the rest of the stream goes on.
+                self.forget_cached()
+                index = poison.index
+                head = self._process_parsed(parsed[:index], {}) if index else []
+                failed = Result(index, poison.event_id, Outcome.REJECTED, poison.reason)
+                tail = self._process_parsed(parsed[index + 1 :], positions)
+                return [*head, failed, *self._reindex(tail, index + 1)]
+        raise StoreConflict(f"batch still conflicted after {attempts} attempts")
+
+    def ingest(self, messages: Iterable[bytes | str], batch_size: int = 500) -> Iterator[Result]:
+        """Process a stream of messages in batches; results keep their stream index."""
+        batch: list[bytes | str] = []
+        offset = 0
+        for message in messages:
+            batch.append(message)
+            if len(batch) >= batch_size:
+                yield from self._reindex(self.process(batch), offset)
+                offset += len(batch)
+                batch = []
+        if batch:
+            yield from self._reindex(self.process(batch), offset)
+
+    @staticmethod
+    def _reindex(results: Iterable[Result], offset: int) -> Iterator[Result]:
+        for result in results:
+            result.index += offset
+            yield result
+
+    def _apply_batch(self, parsed: list[ParsedEvent | InvalidEvent], positions: Mapping[Position, int]) -> list[Result]:
+        known = self.store.select_digests([p.event.event_id for p in parsed if isinstance(p, ParsedEvent)])
+        batch = _Batch(self)
+        for index, item in enumerate(parsed):
+            if isinstance(item, InvalidEvent):
+                batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason))
+                continue
+            event = item.event
+            digest = known.get(event.event_id)
+            if digest is not None:
+                outcome, reason = (
+                    (Outcome.DUPLICATE, None)
+                    if digest == item.digest
+                    else (Outcome.REJECTED, "event_id: already recorded with a different payload")
+                )
+                result = Result(index, event.event_id, outcome, reason)
+                batch.results.append(result)
+                if isinstance(event, DayClosed) and outcome is Outcome.DUPLICATE:
+                    result.add(batch.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
+                continue
+            batch.apply(index, item)
+            known[event.event_id] = item.digest
+        batch.save(positions)
+        return batch.results
+
+    def record(self, events: list[Any], **index_rows: Any) -> None:
+        """Save events in the order they happened, with the index rows, in one transaction.
+
+        Unlike Application.save() this keeps the order across aggregates, so the
+        notification log (and with it the command outbox) follows the input order.
+        """
+        processing = ProcessingEvent[UUID]()
+        processing.events = events
+        processing.saved_kwargs = index_rows
+        self._record(processing)
+
+    # ------------------------------------------------------------ loading
+
+    def account(self, account_id: str) -> CreditAccount | None:
+        cached = self._accounts.get(account_id)
+        if cached is not None:
+            self._accounts.move_to_end(account_id)
+            return cached
+        try:
+            account = cast(CreditAccount, self.repository.get(CreditAccount.create_id(account_id)))
+        except AggregateNotFoundError:
+            return None
+        self.remember(account)
+        return account
+
+    def clock(self) -> PlatformClock:
+        if self._clock is None:
+            try:
+                self._clock = cast(PlatformClock, self.repository.get(PlatformClock.create_id()))
+            except AggregateNotFoundError:
+                self._clock = PlatformClock()
+        return self._clock
+
+    def remember(self, account: CreditAccount) -> None:
+        self._accounts[account.account_id] = account
+        if len(self._accounts) > self.cache_size:
+            self._accounts.popitem(last=False)
+
+    def forget_cached(self, account_ids: Iterable[str] | None = None) -> None:
+        """Drop cached aggregates (all by default) so they are reloaded from the store."""
+        if account_ids is None:
+            self._accounts.clear()
+            self._clock = None
+        else:
+            for account_id in account_ids:
+                self._accounts.pop(account_id, None)
+
+    # ------------------------------------------------------------ reading
+
+    def commands(self, account_id: str | None = None, page: int = 1000) -> Iterator[Command]:
+        """Emitted commands in emission order (the store's notification order)."""
+        if account_id is not None:
+            account_uuid = CreditAccount.create_id(account_id)
+            for domain_event in self.events.get(account_uuid):
+                if isinstance(domain_event, CreditAccount.Decided) and domain_event.command:
+                    yield command_from_json(domain_event.command)
+            return
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(start, page, topics=[DECIDED_TOPIC])
+            for notification in notifications:
+                decided = cast(CreditAccount.Decided, self.mapper.to_domain_event(notification))
+                if decided.command:
+                    yield command_from_json(decided.command)
+            if len(notifications) < page:
+                return
+            start = notifications[-1].id + 1
+
+
+class _Batch:
+    """The work of one transaction: touched aggregates, their new events, index rows."""
+
+    def __init__(self, engine: RiskEngine) -> None:
+        self.engine = engine
+        self.results: list[Result] = []
+        self.events: list[Any] = []
+        self.inbound: list[InboundRow] = []
+        self.touched: dict[str, CreditAccount] = {}
+        self.new_accounts: dict[str, CreditAccount] = {}
+
+    def apply(self, index: int, item: ParsedEvent) -> None:
+        event = item.event
+        if isinstance(event, DayClosed):
+            self._close_day(index, item)
+            return
+        account = self.touched.get(event.account_id) or self.engine.account(event.account_id)
+        if account is None and event.type == "AccountOpened":
+            account = CreditAccount(event.account_id)
+            self.new_accounts[event.account_id] = account
+        if account is None:
+            self.results.append(
+                Result(
+                    index, event.event_id, Outcome.REJECTED, "account_id: unknown account (no AccountOpened recorded)"
+                )
+            )
+            return
+        try:
+            decisions = account.handle(item, self.engine.policy)
+        except Rejected as rejected:
+            self.results.append(Result(index, event.event_id, Outcome.REJECTED, rejected.reason))
+            return
+        except Exception as error:
+            log.exception("defect while applying event %s of type %s", event.event_id, event.type)
+            raise _PoisonEvent(index, event.event_id, error) from error
+        self.touched[account.account_id] = account
+        self.events.extend(account.collect_events())
+        self.inbound.append(InboundRow(event.event_id, item.digest, event.account_id, event.type))
+        result = Result(index, event.event_id, Outcome.ACCEPTED)
+        result.add(decisions)
+        self.results.append(result)
+
+    def _close_day(self, index: int, item: ParsedEvent) -> None:
+        clock = self.engine.clock()
+        try:
+            clock.close(item)
+        except Rejected as rejected:
+            self.results.append(Result(index, item.event.event_id, Outcome.REJECTED, rejected.reason))
+            return
+        self.events.extend(clock.collect_events())
+        self.inbound.append(InboundRow(item.event.event_id, item.digest, None, item.event.type))
+        result = Result(index, item.event.event_id, Outcome.ACCEPTED)
+        self.results.append(result)
+        result.add(self.close_day_for_accounts(item))
+
+    def close_day_for_accounts(self, item: ParsedEvent) -> list[Decision]:
+        """Bring the closed business date to every account whose agenda falls due."""
+        assert isinstance(item.event, DayClosed)
+        due = set(self.engine.store.select_due_accounts(item.event.data.business_date))
+        due.update(
+            account_id
+            for account_id, account in self.touched.items()
+            if (day := agenda_date(account.controls)) is not None and day <= item.event.data.business_date
+        )
+        decisions: list[Decision] = []
+        for account_id in sorted(due):
+            account = self.touched.get(account_id) or self.engine.account(account_id)
+            if account is None:
+                continue
+            found = account.handle(item, self.engine.policy)
+            self.touched[account_id] = account
+            self.events.extend(account.collect_events())
+            decisions.extend(found)
+        return decisions
+
+    def save(self, positions: Mapping[Position, int]) -> None:
+        agenda = [(account_id, agenda_date(account.controls)) for account_id, account in self.touched.items()]
+        try:
+            self.engine.record(self.events, inbound=self.inbound, agenda=agenda, positions=dict(positions))
+        except Exception:
+            self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes
+            raise
+        for account in self.new_accounts.values():
+            self.engine.remember(account)

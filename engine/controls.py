@@ -1,0 +1,67 @@
+"""What the policy has decided about an account: locks, limit, score, review.
+
+Controls change only through recorded decisions, each naming the fields it
+sets. Values travel in JSON form inside the decision so the store needs no
+custom codecs, and are typed again here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+JSONValue = str | int | bool | None | list[str]
+
+
+@dataclass(frozen=True)
+class Controls:
+    card_locked: bool = False
+    line_suspended: bool = False
+    credit_limit: Decimal = Decimal("0")
+    score: int = 0
+    bureau_flag: bool = False
+    review_id: str | None = None
+    review_deadline: date | None = None
+    review_escalated: bool = False
+    recent_notices: tuple[datetime, ...] = ()
+    notices_dropped: int = 0
+
+    @property
+    def review_open(self) -> bool:
+        return self.review_id is not None
+
+    def changed(self, changes: dict[str, Any]) -> Controls:
+        """These controls with `changes` (JSON form) applied."""
+        return replace(self, **{name: _DECODERS[name](value) for name, value in changes.items()})
+
+
+def _optional(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else decode(value)
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "card_locked": bool,
+    "line_suspended": bool,
+    "credit_limit": Decimal,
+    "score": int,
+    "bureau_flag": bool,
+    "review_id": _optional(str),
+    "review_deadline": _optional(date.fromisoformat),
+    "review_escalated": bool,
+    "recent_notices": lambda values: tuple(datetime.fromisoformat(v) for v in values),
+    "notices_dropped": int,
+}
+assert set(_DECODERS) == {f.name for f in fields(Controls)}
+
+
+def encode(value: object) -> JSONValue:
+    """The JSON form of a control value, as decisions record it."""
+    if isinstance(value, (Decimal, date)):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    if isinstance(value, tuple):
+        return [v.isoformat() for v in value]
+    assert value is None or isinstance(value, (str, int, bool))
+    return value

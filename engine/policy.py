@@ -1,0 +1,110 @@
+"""The declarative, versioned policy: every threshold is a setting of a file.
+
+Policies live in TOML files validated here; `default-v1` ships with the
+engine. Decisions record the version they were made under, so an audit can
+load the same file again.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_POLICY = "default-v1"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LockRule(_Section):
+    min_days_past_due: Annotated[int, Field(ge=1)]
+    min_overdue_outstanding: Decimal
+
+
+class NoticeRule(_Section):
+    points: Annotated[list[int], Field(min_length=1)]
+    template: str
+    channel: str
+    quiet_start: time
+    quiet_end: time
+    max_per_window: Annotated[int, Field(ge=1)]
+    window_days: Annotated[int, Field(ge=1)]
+
+    @field_validator("points")
+    @classmethod
+    def _ascending(cls, points: list[int]) -> list[int]:
+        if points != sorted(set(points)) or points[0] < 1:
+            raise ValueError("points must be distinct, ascending and >= 1")
+        return points
+
+
+class ReviewRule(_Section):
+    business_days: Annotated[int, Field(ge=1, le=60)]
+    calendar: str
+    auto_approve_on_first_installment: bool
+    escalation_template: str
+    escalation_channel: str
+
+
+class AccumulationRule(_Section):
+    overdue_bills: Annotated[int, Field(ge=1)]
+    window_days: Annotated[int, Field(ge=1)]
+    limit_factor: Annotated[Decimal, Field(gt=0, le=1)]
+
+
+class RepairRule(_Section):
+    on_time_bills: Annotated[int, Field(ge=1)]
+    limit_step: Annotated[Decimal, Field(gt=0, le=1)]
+
+
+class ScoreRule(_Section):
+    initial: int
+    minimum: int
+    maximum: int
+    overdue_penalty: Annotated[int, Field(ge=0)]
+    accumulation_penalty: Annotated[int, Field(ge=0)]
+    repair_step: Annotated[int, Field(ge=0)]
+
+    def clamp(self, score: int) -> int:
+        return max(self.minimum, min(self.maximum, score))
+
+
+class Policy(_Section):
+    version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    description: str = ""
+    lock: LockRule
+    notices: NoticeRule
+    review: ReviewRule
+    accumulation: AccumulationRule
+    repair: RepairRule
+    score: ScoreRule
+
+
+def parse_policy(text: str) -> Policy:
+    return Policy.model_validate(tomllib.loads(text))
+
+
+def load_policy(name_or_path: str = DEFAULT_POLICY) -> Policy:
+    """Load a shipped policy by version name, or any policy file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return parse_policy(path.read_text(encoding="utf-8"))
+    shipped = resources.files("engine.policies").joinpath(f"{name_or_path}.toml")
+    if not shipped.is_file():
+        raise FileNotFoundError(f"no shipped policy named {name_or_path!r} and no such file")
+    return parse_policy(shipped.read_text(encoding="utf-8"))
+
+
+def shipped_policies() -> list[str]:
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in resources.files("engine.policies").iterdir()
+        if entry.name.endswith(".toml")
+    )

@@ -1,0 +1,376 @@
+"""The policy's rules: from a fact and the account's state to decisions.
+
+Pure functions, no I/O and no clock: the time of every decision is the
+event's time. Each decision names its rule, the facts it saw, the control
+fields it sets and at most one command, whose id derives from the account,
+the triggering event, the rule, the command type and the policy version.
+Rule ids are documented in docs/policy.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from engine.business_days import add_business_days
+from engine.controls import Controls, encode
+from engine.ledger import Bill, Ledger
+from engine.policy import NoticeRule, Policy
+from events.commands import COMMAND_ADAPTER, CommandType, command_id
+from events.inbound import (
+    AccountEvent,
+    AccountOpened,
+    BillIssued,
+    DayClosed,
+    OverdueReported,
+    RepaymentPlanAgreed,
+    RepaymentReceived,
+    UnlockRequested,
+    UnlockReviewed,
+)
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Decision:
+    rule: str
+    facts: dict[str, Any]
+    changes: dict[str, Any] = field(default_factory=dict)
+    command: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Before:
+    """The few ledger figures that rules compare before and after a fact."""
+
+    bill_max_days_past_due: int
+    on_time_streak: int
+    plan_id: str | None
+
+    @classmethod
+    def capture(cls, ledger: Ledger, event: AccountEvent | DayClosed) -> Before:
+        bill = ledger.bills.get(event.data.bill_id) if isinstance(event, OverdueReported) else None
+        return cls(bill.max_days_past_due if bill else 0, ledger.on_time_streak, ledger.active_plan_id)
+
+
+class _Decider:
+    """Collects decisions, applying each one's changes before the next rule looks."""
+
+    def __init__(self, account_id: str, event: AccountEvent | DayClosed, controls: Controls, policy: Policy) -> None:
+        self.account_id = account_id
+        self.event = event
+        self.controls = controls
+        self.policy = policy
+        self.decisions: list[Decision] = []
+
+    def emit(
+        self,
+        rule: str,
+        facts: dict[str, Any],
+        changes: dict[str, Any] | None = None,
+        command: CommandType | None = None,
+        **command_fields: Any,
+    ) -> None:
+        encoded = {name: encode(value) for name, value in (changes or {}).items()}
+        payload = None
+        if command is not None:
+            payload = COMMAND_ADAPTER.dump_python(
+                COMMAND_ADAPTER.validate_python(
+                    {
+                        "type": command.value,
+                        "command_id": command_id(
+                            self.account_id,
+                            self.event.event_id,
+                            rule,
+                            command.value,
+                            self.policy.version,
+                        ),
+                        "account_id": self.account_id,
+                        "policy_version": self.policy.version,
+                        "rule": rule,
+                        "cause_event_id": self.event.event_id,
+                        "occurred_at": self.event.occurred_at,
+                        **command_fields,
+                    }
+                ),
+                mode="json",
+            )
+        self.decisions.append(Decision(rule, facts, encoded, payload))
+        self.controls = self.controls.changed(encoded)
+
+
+def decide(
+    event: AccountEvent | DayClosed,
+    before: Before,
+    ledger: Ledger,
+    controls: Controls,
+    policy: Policy,
+) -> list[Decision]:
+    """All decisions the policy takes on `event`, which `ledger` already reflects."""
+    d = _Decider(ledger.account_id, event, controls, policy)
+    if isinstance(event, AccountOpened):
+        d.emit(
+            "account.open",
+            {"credit_limit": str(event.data.credit_limit)},
+            {"credit_limit": event.data.credit_limit, "score": policy.score.initial},
+        )
+    elif isinstance(event, OverdueReported):
+        _on_overdue(d, event, before, ledger)
+    elif isinstance(event, (BillIssued, RepaymentReceived, RepaymentPlanAgreed)):
+        _on_money_moved(d, event, before, ledger)
+    elif isinstance(event, UnlockRequested):
+        _on_unlock_request(d, event, ledger)
+    elif isinstance(event, UnlockReviewed):
+        _on_review(d, event)
+    elif isinstance(event, DayClosed):
+        _on_day_closed(d, event)
+    return d.decisions
+
+
+# ---------------------------------------------------------------- overdue
+
+
+def _on_overdue(d: _Decider, event: OverdueReported, before: Before, ledger: Ledger) -> None:
+    policy, bill = d.policy, ledger.bills[event.data.bill_id]
+    newly_overdue = before.bill_max_days_past_due == 0
+    outstanding = ledger.overdue_outstanding
+    if event.data.days_past_due >= policy.lock.min_days_past_due and outstanding >= policy.lock.min_overdue_outstanding:
+        rule = "lock.broken_plan" if bill.plan_id else "lock.overdue"
+        facts = {
+            "bill_id": bill.bill_id,
+            "days_past_due": event.data.days_past_due,
+            "overdue_outstanding": str(outstanding),
+            "min_overdue_outstanding": str(policy.lock.min_overdue_outstanding),
+        }
+        if not d.controls.card_locked:
+            d.emit(rule, facts, {"card_locked": True}, CommandType.LOCK_CARD)
+        if not d.controls.line_suspended:
+            d.emit(rule, facts, {"line_suspended": True}, CommandType.SUSPEND_CREDIT_LINE)
+    if newly_overdue:
+        d.emit(
+            "score.overdue",
+            {"bill_id": bill.bill_id, "penalty": policy.score.overdue_penalty},
+            {"score": policy.score.clamp(d.controls.score - policy.score.overdue_penalty)},
+        )
+        if bill.plan_id is None:
+            _accumulate(d, ledger, ledger.local_date(event.occurred_at))
+    _notice(d, bill, before.bill_max_days_past_due, ledger)
+
+
+def _accumulate(d: _Decider, ledger: Ledger, today: date) -> None:
+    rule = d.policy.accumulation
+    since = today - timedelta(days=rule.window_days)
+    count = sum(1 for start in ledger.overdue_starts if since < start <= today)
+    if count != rule.overdue_bills:
+        return
+    new_limit = (d.controls.credit_limit * rule.limit_factor).quantize(CENT, ROUND_DOWN)
+    facts = {
+        "overdue_bills_in_window": count,
+        "window_days": rule.window_days,
+        "previous_limit": str(d.controls.credit_limit),
+        "limit_factor": str(rule.limit_factor),
+    }
+    penalty = d.policy.score.accumulation_penalty
+    d.emit(
+        "accumulation.limit_cut",
+        facts,
+        {
+            "credit_limit": new_limit,
+            "bureau_flag": True,
+            "score": d.policy.score.clamp(d.controls.score - penalty),
+        },
+        CommandType.ADJUST_CREDIT_LIMIT,
+        new_limit=str(new_limit),
+    )
+
+
+def _notice(d: _Decider, bill: Bill, previous_max: int, ledger: Ledger) -> None:
+    rule = d.policy.notices
+    reached = [p for p in rule.points if previous_max < p <= bill.max_days_past_due]
+    if not reached:
+        return
+    point = reached[-1]
+    template = rule.template.format(point=point)
+    local = d.event.occurred_at.astimezone(ledger.timezone)
+    deliver_at = quiet_hours_release(local, rule)
+    facts: dict[str, Any] = {
+        "bill_id": bill.bill_id,
+        "point": point,
+        "skipped_points": reached[:-1],
+        "deferred_by_quiet_hours": deliver_at != local,
+    }
+    window_start = deliver_at - timedelta(days=rule.window_days)
+    recent = tuple(t for t in d.controls.recent_notices if t > window_start)
+    if len(recent) >= rule.max_per_window:
+        facts["sent_in_window"] = len(recent)
+        d.emit("notice.dropped", facts, {"notices_dropped": d.controls.notices_dropped + 1})
+        return
+    d.emit(
+        "notice.overdue",
+        facts,
+        {"recent_notices": (*recent, deliver_at)[-rule.max_per_window :]},
+        CommandType.SEND_NOTICE,
+        template=template,
+        channel=rule.channel,
+        deliver_at=deliver_at,
+    )
+
+
+def quiet_hours_release(local: datetime, rule: NoticeRule) -> datetime:
+    """The first moment at or after `local` outside quiet hours, in the same zone."""
+    start, end, now = rule.quiet_start, rule.quiet_end, local.time()
+    spans_midnight = start > end
+    quiet = (now >= start or now < end) if spans_midnight else (start <= now < end)
+    if not quiet:
+        return local
+    day = local.date() + timedelta(days=1) if spans_midnight and now >= start else local.date()
+    wall = datetime.combine(day, end)
+    return wall.replace(tzinfo=local.tzinfo).astimezone(local.tzinfo)
+
+
+# ---------------------------------------------------------------- money in
+
+
+def _on_money_moved(
+    d: _Decider, event: BillIssued | RepaymentReceived | RepaymentPlanAgreed, before: Before, ledger: Ledger
+) -> None:
+    plan_id = before.plan_id
+    if isinstance(event, RepaymentPlanAgreed):
+        plan_id = event.data.plan_id
+    if plan_id is not None:
+        plan = ledger.plans[plan_id]
+        _auto_approve(d, ledger, plan_id)
+        if ledger.plan_complete(plan):
+            facts = {"plan_id": plan_id, "installments": len(plan.installment_ids)}
+            if d.controls.card_locked:
+                d.emit("plan.complete", facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
+            if d.controls.line_suspended:
+                d.emit("plan.complete", facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+            if d.controls.review_open:
+                d.emit("review.closed_by_plan", facts, _review_closed())
+    if isinstance(event, RepaymentReceived) and ledger.active_plan_id is None and ledger.overdue_outstanding == 0:
+        facts = {"payment_id": event.data.payment_id, "overdue_outstanding": "0.00"}
+        if d.controls.card_locked:
+            d.emit("unlock.full_repayment", facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
+        if d.controls.line_suspended:
+            d.emit("unlock.full_repayment", facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+    _repair(d, before, ledger)
+
+
+def _repair(d: _Decider, before: Before, ledger: Ledger) -> None:
+    rule, original = d.policy.repair, ledger.original_limit
+    steps = ledger.on_time_streak // rule.on_time_bills - before.on_time_streak // rule.on_time_bills
+    if steps <= 0 or d.controls.credit_limit >= original:
+        return
+    step = (original * rule.limit_step).quantize(CENT, ROUND_DOWN)
+    new_limit = min(original, d.controls.credit_limit + step * steps)
+    score = d.policy.score.clamp(d.controls.score + d.policy.score.repair_step * steps)
+    facts = {
+        "on_time_streak": ledger.on_time_streak,
+        "previous_limit": str(d.controls.credit_limit),
+        "original_limit": str(original),
+        "step": str(step),
+    }
+    d.emit(
+        "repair.limit_step",
+        facts,
+        {"credit_limit": new_limit, "score": score},
+        CommandType.ADJUST_CREDIT_LIMIT,
+        new_limit=str(new_limit),
+    )
+
+
+# ---------------------------------------------------------------- unlock path
+
+
+def _review_closed() -> dict[str, Any]:
+    return {"review_id": None, "review_deadline": None, "review_escalated": False}
+
+
+def _auto_approve(d: _Decider, ledger: Ledger, plan_id: str) -> None:
+    """First installment paid in full approves an open review automatically."""
+    if not (d.controls.review_open and d.policy.review.auto_approve_on_first_installment):
+        return
+    first = ledger.bills[ledger.plans[plan_id].installment_ids[0]]
+    if first.balance != 0:
+        return
+    facts = {"request_id": d.controls.review_id, "plan_id": plan_id, "first_installment": first.bill_id}
+    if d.controls.card_locked:
+        d.emit("review.auto_approve", facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
+    else:
+        d.emit("review.auto_approve", facts, _review_closed())
+
+
+def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> None:
+    request_id = event.data.request_id
+    reason = None
+    if not d.controls.card_locked:
+        reason = "card is not locked"
+    elif ledger.active_plan_id is None:
+        reason = "no active repayment plan: a plan must be agreed before unlock"
+    elif d.controls.review_open:
+        reason = f"review {d.controls.review_id} is already open"
+    if reason is not None:
+        d.emit("review.request_ignored", {"request_id": request_id, "reason": reason})
+        return
+    requested_on = ledger.local_date(event.occurred_at)
+    rule = d.policy.review
+    deadline, calendar = add_business_days(requested_on, rule.business_days, rule.calendar)
+    d.emit(
+        "review.open",
+        {
+            "request_id": request_id,
+            "plan_id": ledger.active_plan_id,
+            "requested_on": requested_on.isoformat(),
+            "business_days": rule.business_days,
+            "calendar": calendar,
+        },
+        {"review_id": request_id, "review_deadline": deadline, "review_escalated": False},
+    )
+    _auto_approve(d, ledger, ledger.active_plan_id)  # type: ignore[arg-type]
+
+
+def _on_review(d: _Decider, event: UnlockReviewed) -> None:
+    data = event.data
+    facts: dict[str, Any] = {"request_id": data.request_id, "reviewer": data.reviewer}
+    if d.controls.review_id != data.request_id:
+        facts["reason"] = "no open review with this request_id"
+        d.emit("review.decision_ignored", facts)
+    elif not data.approved:
+        d.emit("review.rejected", facts, _review_closed())
+    elif d.controls.card_locked:
+        d.emit("review.approved", facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
+    else:
+        d.emit("review.approved", facts, _review_closed())
+
+
+def _on_day_closed(d: _Decider, event: DayClosed) -> None:
+    deadline = d.controls.review_deadline
+    if not d.controls.review_open or d.controls.review_escalated or deadline is None:
+        return
+    if event.data.business_date < deadline:
+        return
+    rule = d.policy.review
+    d.emit(
+        "review.escalate",
+        {
+            "request_id": d.controls.review_id,
+            "deadline": deadline.isoformat(),
+            "business_date": event.data.business_date.isoformat(),
+        },
+        {"review_escalated": True},
+        CommandType.SEND_NOTICE,
+        template=rule.escalation_template,
+        channel=rule.escalation_channel,
+        deliver_at=event.occurred_at,
+    )
+
+
+def agenda_date(controls: Controls) -> date | None:
+    """The business date on which this account next needs the clock, if any."""
+    if controls.review_open and not controls.review_escalated:
+        return controls.review_deadline
+    return None

@@ -1,0 +1,281 @@
+"""The inbound event contract, version 1 (docs/contract.md).
+
+Upstream billing publishes one JSON object per event. Every model here is
+strict: unknown fields, floats for money and naive timestamps are rejected,
+and a rejection names the field and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from events.types import (
+    AccountId,
+    EventId,
+    IsoDate,
+    Money,
+    Reference,
+    StrictBoolean,
+    StrictInteger,
+    Text,
+    Timestamp,
+    TimeZoneName,
+)
+
+SCHEMA_VERSION = 1
+MAX_EVENT_BYTES = 64 * 1024
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------- data blocks
+
+
+class AccountOpenedData(_Strict):
+    customer_id: Reference
+    credit_limit: Money
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    card_ref: Reference = Field(description="tokenised card reference, never a card number")
+    phone: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None, description="personal data: stored, never logged"
+    )
+    timezone: TimeZoneName = "Asia/Shanghai"
+
+
+class BillIssuedData(_Strict):
+    bill_id: Reference
+    amount: Money
+    due_date: IsoDate
+
+
+class RepaymentReceivedData(_Strict):
+    payment_id: Reference
+    amount: Money
+    bill_id: Reference | None = None
+    plan_id: Reference | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RepaymentReceivedData:
+        if self.bill_id is not None and self.plan_id is not None:
+            raise ValueError("give bill_id or plan_id, not both")
+        return self
+
+
+class RepaymentReversedData(_Strict):
+    payment_id: Reference
+    reason: Text
+
+
+class OverdueReportedData(_Strict):
+    bill_id: Reference
+    days_past_due: Annotated[StrictInteger, Field(ge=1)]
+    outstanding: Money
+
+
+class Installment(_Strict):
+    due_date: IsoDate
+    amount: Money
+
+
+class RepaymentPlanAgreedData(_Strict):
+    plan_id: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^#]+$")]
+    installments: Annotated[list[Installment], Field(min_length=1, max_length=36)]
+
+
+class UnlockRequestedData(_Strict):
+    request_id: Reference
+
+
+class UnlockReviewedData(_Strict):
+    request_id: Reference
+    approved: StrictBoolean
+    reviewer: Reference
+    note: Text | None = None
+
+
+class DayClosedData(_Strict):
+    business_date: IsoDate
+
+
+# ---------------------------------------------------------------- envelopes
+
+
+class _Envelope(_Strict):
+    event_id: EventId
+    occurred_at: Timestamp
+    schema_version: StrictInteger
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"must be {SCHEMA_VERSION}")
+        return version
+
+
+class _AccountEnvelope(_Envelope):
+    account_id: AccountId
+
+
+class AccountOpened(_AccountEnvelope):
+    type: Literal["AccountOpened"]
+    data: AccountOpenedData
+
+
+class BillIssued(_AccountEnvelope):
+    type: Literal["BillIssued"]
+    data: BillIssuedData
+
+
+class RepaymentReceived(_AccountEnvelope):
+    type: Literal["RepaymentReceived"]
+    data: RepaymentReceivedData
+
+
+class RepaymentReversed(_AccountEnvelope):
+    type: Literal["RepaymentReversed"]
+    data: RepaymentReversedData
+
+
+class OverdueReported(_AccountEnvelope):
+    type: Literal["OverdueReported"]
+    data: OverdueReportedData
+
+
+class RepaymentPlanAgreed(_AccountEnvelope):
+    type: Literal["RepaymentPlanAgreed"]
+    data: RepaymentPlanAgreedData
+
+
+class UnlockRequested(_AccountEnvelope):
+    type: Literal["UnlockRequested"]
+    data: UnlockRequestedData
+
+
+class UnlockReviewed(_AccountEnvelope):
+    type: Literal["UnlockReviewed"]
+    data: UnlockReviewedData
+
+
+class DayClosed(_Envelope):
+    type: Literal["DayClosed"]
+    data: DayClosedData
+
+
+AccountEvent = (
+    AccountOpened
+    | BillIssued
+    | RepaymentReceived
+    | RepaymentReversed
+    | OverdueReported
+    | RepaymentPlanAgreed
+    | UnlockRequested
+    | UnlockReviewed
+)
+InboundEvent = Annotated[AccountEvent | DayClosed, Field(discriminator="type")]
+
+EVENT_TYPES: dict[str, type[_Envelope]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        AccountOpened,
+        BillIssued,
+        RepaymentReceived,
+        RepaymentReversed,
+        OverdueReported,
+        RepaymentPlanAgreed,
+        UnlockRequested,
+        UnlockReviewed,
+        DayClosed,
+    )
+}
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract; `reason` names each field and why."""
+
+    def __init__(self, reason: str, event_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.event_id = event_id
+
+
+class ParsedEvent(BaseModel):
+    """A valid event with its canonical JSON (what is stored) and its digest."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    event: Annotated[AccountEvent | DayClosed, Field(discriminator="type")]
+    canonical: str
+    digest: str
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Turn pydantic's errors into 'field: reason' clauses without echoing input values."""
+    clauses = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"]) or "event"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "required field is missing"
+        elif item["type"] == "extra_forbidden":
+            message = "unknown field"
+        clauses.append(f"{where}: {message}")
+    return "; ".join(clauses)
+
+
+def _decode(raw: bytes | str) -> dict[str, Any]:
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event: message of {size} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEvent(f"event: malformed JSON or not UTF-8 ({error.msg})") from None
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"event: must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def validate_event(obj: dict[str, Any]) -> AccountEvent | DayClosed:
+    """Validate a decoded JSON object against the contract."""
+    event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+    kind = obj.get("type")
+    if kind is None:
+        raise InvalidEvent("type: required field is missing", event_id)
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+        shown = kind if isinstance(kind, str) and len(kind) <= 64 else type(kind).__name__
+        raise InvalidEvent(
+            f"type: unknown event type {shown!r}; expected one of {', '.join(EVENT_TYPES)}",
+            event_id,
+        )
+    try:
+        return EVENT_TYPES[kind].model_validate(obj)  # type: ignore[return-value]
+    except ValidationError as error:
+        raise InvalidEvent(describe_errors(error), event_id) from None
+
+
+def canonical_json(event: AccountEvent | DayClosed) -> str:
+    return event.model_dump_json()
+
+
+def parse_event(raw: bytes | str) -> ParsedEvent:
+    """Decode, validate and fingerprint one message; raises InvalidEvent."""
+    event = validate_event(_decode(raw))
+    canonical = canonical_json(event)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return ParsedEvent(event=event, canonical=canonical, digest=digest)
+
+
+def load_canonical(canonical: str) -> AccountEvent | DayClosed:
+    """Re-read an event the store recorded in canonical form (already valid)."""
+    kind = orjson.loads(canonical)["type"]
+    return EVENT_TYPES[kind].model_validate_json(canonical)  # type: ignore[return-value]

@@ -1,0 +1,62 @@
+"""The shape of what the engine records per account, for readers of the store.
+
+Projections and the relay read the notification log without importing the
+engine: these are the topics and fields of the two account events they see.
+A `FactRecorded` carries the inbound event (canonical JSON) and the account's
+balances right after it; a `Decided` carries one decision and its command.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+FACT_RECORDED_TOPIC = "engine.account:CreditAccount.FactRecorded"
+DECIDED_TOPIC = "engine.account:CreditAccount.Decided"
+DAY_RECORDED_TOPIC = "engine.clock:PlatformClock.DayRecorded"
+
+
+class Balances(BaseModel):
+    """The account's money position after a fact (amounts are exact decimals)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    overdue_outstanding: Decimal
+    outstanding: Decimal
+    credit: Decimal
+    days_past_due: int
+    active_plan_id: str | None
+    overdue_bills: int
+
+
+class RecordedDecision(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    rule: str
+    policy_version: str
+    cause_event_id: str
+    occurred_at: str
+    facts: dict[str, Any]
+    changes: dict[str, Any]
+    command: dict[str, Any] | None
+
+
+def account_status(card_locked: bool, line_suspended: bool, overdue_outstanding: Decimal) -> str:
+    """One word for an account: locked, suspended (plan path), overdue or current."""
+    if card_locked:
+        return "locked"
+    if line_suspended:
+        return "suspended"
+    if overdue_outstanding > 0:
+        return "overdue"
+    return "current"
+
+
+def delinquency_bucket(days_past_due: int) -> str:
+    """The industry's buckets: current, 1-30, 31-60, 61-90, 91-180, 180+."""
+    for upper, name in ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"), (180, "91-180")):
+        if days_past_due <= upper:
+            return name
+    return "180+"
