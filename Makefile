@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv demo test lint typecheck unit clean
+.PHONY: venv demo test lint typecheck unit bench clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ unit: venv
 test: venv lint typecheck
 	bash services/fetch_kafka.sh > /dev/null
 	$(BIN)/python -m pytest
+
+# The benchmark (docs/benchmarks.md): 1M events over 100k accounts, PostgreSQL on a
+# throwaway server; BENCH_ARGS adds or overrides options, e.g. BENCH_ARGS="--events 100000".
+bench: venv
+	$(BIN)/fengkong bench --postgres auto --write-docs docs/benchmarks.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,16 +8,20 @@ policy the differences show what that policy would have done.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from engine.account import CreditAccount
-from engine.policy import Policy
+from engine.policy import Policy, load_policy
 from events.inbound import ParsedEvent, load_canonical
+
+if TYPE_CHECKING:
+    from engine.application import RiskEngine
 
 
 def _canonical(decision: dict[str, Any]) -> bytes:
@@ -86,3 +90,20 @@ def replay(account_id: str, stream: Sequence[Any], policy: Callable[[str], Polic
 
 def commands_of(decisions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [d["command"] for d in decisions if d["command"]]
+
+
+def replay_accounts(
+    engine: RiskEngine, account_ids: Iterable[str], policy: Callable[[str], Policy] | None = None
+) -> Iterator[Replay]:
+    """Replay each named account from the store; `policy` defaults to the recorded versions."""
+    chosen = policy or functools.cache(load_policy)
+    for account_id in account_ids:
+        stream = list(engine.events.get(CreditAccount.create_id(account_id)))
+        if not stream:
+            raise LookupError(f"no account {account_id!r} in the store")
+        yield replay(account_id, stream, chosen)
+
+
+def replay_store(engine: RiskEngine, policy: Callable[[str], Policy] | None = None) -> Iterator[Replay]:
+    """Replay every account in the store (`fengkong audit --all`)."""
+    return replay_accounts(engine, engine.store.select_account_ids(), policy)

@@ -7,6 +7,7 @@ import logging
 import click
 
 from adapters.cli.audit import audit
+from adapters.cli.bench import bench
 from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
@@ -20,7 +21,7 @@ def cli(verbose: int) -> None:
     configure_logging(logging.WARNING - 10 * verbose)
 
 
-for command in (ingest, account, commands, schema, policy, audit, demo):
+for command in (ingest, account, commands, schema, policy, audit, demo, bench):
     cli.add_command(command)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
@@ -10,8 +9,7 @@ import click
 from rich.table import Table
 
 from adapters.cli.common import console, emit_json, engine_for, json_option, store_option
-from engine.account import CreditAccount
-from engine.audit import Replay, commands_of, replay
+from engine.audit import Replay, commands_of, replay_accounts, replay_store
 from engine.policy import load_policy
 
 
@@ -46,21 +44,22 @@ def audit(account_ids: tuple[str, ...], every: bool, what_if: str | None, store:
     would have decided instead.
     """
     engine = engine_for(store)
-    if every:
-        account_ids = tuple(engine.store.select_account_ids())
-    if not account_ids:
+    if not account_ids and not every:
         raise click.UsageError("name at least one ACCOUNT_ID, or --all")
     alternative = load_policy(what_if) if what_if else None
-    policies = functools.cache(load_policy)
     started = time.perf_counter()
     results, facts = [], 0
-    for account_id in account_ids:
-        stream = list(engine.events.get(CreditAccount.create_id(account_id)))
-        if not stream:
-            raise click.ClickException(f"no account {account_id!r} in the store")
-        result = replay(account_id, stream, (lambda _: alternative) if alternative else policies)
-        facts += result.facts
-        results.append(result)
+    replays = (
+        replay_store(engine, (lambda _: alternative) if alternative else None)
+        if every
+        else replay_accounts(engine, account_ids, (lambda _: alternative) if alternative else None)
+    )
+    try:
+        for result in replays:
+            facts += result.facts
+            results.append(result)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
     elapsed = time.perf_counter() - started
     differing = [r for r in results if not r.identical]
     if as_json:

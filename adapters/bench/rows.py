@@ -1,0 +1,191 @@
+"""The rows of the benchmark and the code each runs in its own child process.
+
+A row is measured by a function `(spec) -> dict` registered in MEASURES;
+a row whose subject has not landed yet names the reason instead, and the
+report prints "not measured yet (reason)" for it rather than a figure. To
+plug a row in, write its function and register it under the row's name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from adapters.bench.measure import Meter, peak_rss_mib
+from adapters.bench.naive import NaiveApplication
+from adapters.bench.workload import Workload
+from adapters.bootstrap import open_engine
+from engine.audit import replay_store
+from engine.policy import load_policy
+
+Spec = dict[str, Any]
+Measure = Callable[[Spec], dict[str, Any]]
+
+
+class NotMeasured(Exception):
+    """A row that cannot be measured in this run; the reason is printed instead."""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    section: str
+    title: str
+    pending: str | None = None  # why the row is not measured yet, until its subject lands
+
+
+ROWS: tuple[Row, ...] = (
+    Row("sqlite.engine", "1 ingest, SQLite", "engine: batched, deduplicated, cached"),
+    Row("sqlite.naive", "1 ingest, SQLite", "naive: one Application.save() per event"),
+    Row("postgres.engine", "2 ingest, PostgreSQL", "engine: batched, deduplicated, cached"),
+    Row("postgres.naive", "2 ingest, PostgreSQL", "naive: one Application.save() per event"),
+    Row(
+        "kafka.engine.1",
+        "3 Kafka end-to-end",
+        "engine, 1 worker: topic to decisions and published commands",
+        pending="the Kafka adapter is not on main yet",
+    ),
+    Row(
+        "kafka.engine.2",
+        "3 Kafka end-to-end",
+        "engine, 2 workers",
+        pending="the Kafka adapter is not on main yet",
+    ),
+    Row(
+        "kafka.bare",
+        "3 Kafka end-to-end",
+        "ceiling: bare kafka-python consumer, read and decode only",
+        pending="measured together with the Kafka engine rows",
+    ),
+    Row(
+        "peer.quixstreams",
+        "4 peer",
+        "Quix Streams app: overdue report -> lock command, stateful per key",
+        pending="comes with the Kafka rows (same topic and broker)",
+    ),
+    Row(
+        "latency",
+        "5 latency",
+        "publish to command published, p50/p95/p99 at a fixed offered load",
+        pending="needs the Kafka adapter and the command relay, not on main yet",
+    ),
+    Row(
+        "rebuild.projections",
+        "6 replay",
+        "projection rebuild from the notification log",
+        pending="the projections are not on main yet",
+    ),
+    Row("audit.replay", "6 replay", "audit replay --all, every decision verified"),
+    Row("memory", "7 memory", "peak RSS of the SQLite engine ingest, by progress"),
+)
+ROW_NAMES = tuple(row.name for row in ROWS)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    iterator = iter(lines)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _workload(spec: Spec) -> Workload:
+    data = dict(spec["workload"])
+    data["path"] = Path(data["path"])
+    return Workload(**data)
+
+
+def _finish(meter: Meter, events: int, **extra: Any) -> dict[str, Any]:
+    seconds = meter.seconds
+    return {
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(events / seconds, 1) if seconds else None,
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "rss_samples": meter.rss,
+        "marks": meter.marks,
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- rows 1 and 2
+
+
+def ingest_engine(spec: Spec) -> dict[str, Any]:
+    """The engine's batched path, as `fengkong ingest` drives it."""
+    workload = _workload(spec)
+    engine = open_engine(spec["store"], cache_size=spec["cache_size"])
+    outcomes: Counter[str] = Counter()
+    commands = done = 0
+    meter = Meter(workload.events)
+    for batch in batches(workload.lines(), spec["batch_size"]):
+        for result in engine.process(batch):
+            outcomes[result.outcome.value] += 1
+            commands += len(result.commands)
+        done += len(batch)
+        meter.mark(done)
+    engine.close()
+    return _finish(
+        meter, done, outcomes=dict(outcomes), commands=commands, cache_size=spec["cache_size"],
+        batch_size=spec["batch_size"],
+    )
+
+
+def ingest_naive(spec: Spec) -> dict[str, Any]:
+    """One Application.save() per event, for at most `budget` seconds from the start of the workload."""
+    workload = _workload(spec)
+    app = NaiveApplication(load_policy(), spec["env"])
+    budget = spec["budget_seconds"]
+    outcomes: Counter[str] = Counter()
+    commands = done = 0
+    meter = Meter(workload.events)
+    deadline = time.perf_counter() + budget
+    for line in workload.lines():
+        outcome, emitted = app.handle(line)
+        outcomes[outcome] += 1
+        commands += emitted
+        done += 1
+        if done % 100 == 0:
+            meter.mark(done)
+            if time.perf_counter() >= deadline:
+                break
+    if not meter.marks or meter.marks[-1][0] != done:
+        meter.mark(done)
+    app.close()
+    return _finish(meter, done, outcomes=dict(outcomes), commands=commands, budget_seconds=budget)
+
+
+# ---------------------------------------------------------------- row 6
+
+
+def audit_replay(spec: Spec) -> dict[str, Any]:
+    """`fengkong audit --all` over the store the SQLite engine row wrote."""
+    engine = open_engine(spec["store"])
+    meter = Meter(spec["facts_hint"] or 1)
+    facts = accounts = differing = 0
+    for result in replay_store(engine):
+        accounts += 1
+        facts += result.facts
+        differing += not result.identical
+        if accounts % 1000 == 0:
+            meter.mark(facts)
+    meter.mark(facts)
+    engine.close()
+    if differing:
+        raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ")
+    return _finish(meter, facts, accounts=accounts, identical=accounts - differing)
+
+
+MEASURES: dict[str, Measure] = {
+    "sqlite.engine": ingest_engine,
+    "sqlite.naive": ingest_naive,
+    "postgres.engine": ingest_engine,
+    "postgres.naive": ingest_naive,
+    "audit.replay": audit_replay,
+}

@@ -1,0 +1,238 @@
+"""The parent side of `fengkong bench`: workload, one child process per row, ratios, goals."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from adapters.bench.measure import Meter
+from adapters.bench.postgres import NoPostgres, fresh_database, postgres_server
+from adapters.bench.rows import ROWS, Row
+from adapters.bench.workload import Workload, prepare
+from adapters.storage import engine_env
+
+Report = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    events: int = 1_000_000
+    accounts: int = 100_000
+    seed: int = 7
+    batch_size: int = 500
+    cache_size: int = 20_000
+    naive_seconds: float = 60.0
+    postgres: str | None = None
+    workdir: Path = Path(".bench")
+    rows: tuple[str, ...] = ()
+    command: str = "fengkong bench"
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    memory_gib = None
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
+        memory_gib = round(kib / 1024**2, 1)
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": {name: version(name) for name in ("eventsourcing", "pydantic", "psycopg", "orjson")},
+    }
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one row in a fresh interpreter and read its one JSON line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.bench.child", orjson.dumps(spec, default=str).decode()],
+        stdout=subprocess.PIPE,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        return {"status": "failed", "reason": f"row process exited {done.returncode} without a result"}
+    return orjson.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+def _fresh_sqlite(path: Path) -> str:
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    return str(path)
+
+
+def _naive_env(store: str) -> dict[str, str]:
+    env = engine_env(store)
+    del env["APPLICATION_RECORDER_TOPIC"]  # eventsourcing's own recorder: no fengkong tables
+    return env
+
+
+class Bench:
+    def __init__(self, options: Options, progress: Callable[[str], None] = lambda _: None) -> None:
+        self.options = options
+        self.progress = progress
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def run(self) -> Report:
+        options = self.options
+        options.workdir.mkdir(parents=True, exist_ok=True)
+        self.progress(f"workload: {options.events:,} events over {options.accounts:,} accounts, seed {options.seed}")
+        started = time.perf_counter()
+        workload = prepare(options.workdir, options.events, options.accounts, options.seed)
+        generated = time.perf_counter() - started
+        selected = [row for row in ROWS if not options.rows or row.name in options.rows]
+        for row in selected:
+            self.progress(f"row {row.name}: {row.title}")
+            self.results[row.name] = self._measure(row, workload)
+        return {
+            "command": options.command,
+            "machine": machine(),
+            "workload": {**workload.describe(), "prepared_in_seconds": round(generated, 1)},
+            "settings": {
+                "batch_size": options.batch_size,
+                "cache_size": options.cache_size,
+                "naive_budget_seconds": options.naive_seconds,
+            },
+            "rows": [self._row_report(row) for row in selected],
+            "goals": self._goals(),
+        }
+
+    # ------------------------------------------------------------ rows
+
+    def _measure(self, row: Row, workload: Workload) -> dict[str, Any]:
+        if row.pending:
+            return {"status": "not measured", "reason": f"not measured yet ({row.pending})"}
+        base = {"row": row.name, "workload": workload.describe()}
+        options = self.options
+        if row.name == "sqlite.engine":
+            store = _fresh_sqlite(options.workdir / "engine.db")
+            return _child({**base, "store": store, "cache_size": options.cache_size, "batch_size": options.batch_size})
+        if row.name == "sqlite.naive":
+            store = _fresh_sqlite(options.workdir / "naive.db")
+            return _child({**base, "env": _naive_env(store), "budget_seconds": options.naive_seconds})
+        if row.name.startswith("postgres."):
+            return self._postgres(row, base)
+        if row.name == "audit.replay":
+            source = self.results.get("sqlite.engine", {})
+            if source.get("status") != "measured":
+                return {"status": "not measured", "reason": "needs the store the sqlite.engine row writes"}
+            hint = source.get("outcomes", {}).get("accepted", 0)
+            return _child({**base, "store": str(options.workdir / "engine.db"), "facts_hint": hint})
+        if row.name == "memory":
+            return self._memory()
+        return {"status": "not measured", "reason": f"no measure for row {row.name}"}
+
+    def _postgres(self, row: Row, base: dict[str, Any]) -> dict[str, Any]:
+        options = self.options
+        try:
+            with postgres_server(options.postgres) as server, fresh_database(server) as url:
+                if row.name == "postgres.engine":
+                    spec = {**base, "store": url, "cache_size": options.cache_size, "batch_size": options.batch_size}
+                else:
+                    spec = {**base, "env": _naive_env(url), "budget_seconds": options.naive_seconds}
+                return _child(spec)
+        except NoPostgres as reason:
+            return {"status": "not measured", "reason": f"not measured: {reason}"}
+
+    def _memory(self) -> dict[str, Any]:
+        source = self.results.get("sqlite.engine", {})
+        if source.get("status") != "measured":
+            return {"status": "not measured", "reason": "derived from the sqlite.engine row, which did not run"}
+        samples = source["rss_samples"]
+        half = next((rss for done, rss in samples if done >= source["events"] // 2), samples[-1][1])
+        return {
+            "status": "measured",
+            "events": source["events"],
+            "peak_rss_mib": source["peak_rss_mib"],
+            "rss_samples": samples,
+            "rss_growth_second_half_mib": round(samples[-1][1] - half, 1),
+            "cache_size": source["cache_size"],
+        }
+
+    # ------------------------------------------------------------ report
+
+    def _prefix_rate(self, engine_row: str, naive_row: str) -> tuple[float, float] | None:
+        """(engine rate, naive rate) over the same first events: those the naive row got through."""
+        engine, naive = self.results.get(engine_row, {}), self.results.get(naive_row, {})
+        if engine.get("status") != "measured" or naive.get("status") != "measured" or not naive["events"]:
+            return None
+        meter = Meter(engine["events"], marks=[(done, seconds) for done, seconds in engine["marks"]])
+        seconds = meter.seconds_at(naive["events"])
+        if not seconds:
+            return None
+        return naive["events"] / seconds, naive["events_per_second"]
+
+    def _row_report(self, row: Row) -> dict[str, Any]:
+        result = {key: value for key, value in self.results[row.name].items() if key != "marks"}
+        report: dict[str, Any] = {"row": row.name, "section": row.section, "title": row.title, **result}
+        if row.name.endswith(".naive") and result.get("status") == "measured":
+            rates = self._prefix_rate(row.name.replace(".naive", ".engine"), row.name)
+            if rates:
+                report["engine_events_per_second_same_events"] = round(rates[0], 1)
+                report["engine_over_naive"] = round(rates[0] / rates[1], 1)
+        return report
+
+    def _goals(self) -> list[dict[str, Any]]:
+        goals: list[dict[str, Any]] = []
+
+        def goal(text: str, value: float | None, target: float, higher: bool = True, why: str | None = None) -> None:
+            met = None if value is None else (value >= target if higher else value < target)
+            goals.append({"goal": text, "value": value, "target": target, "met": met, "reason": why})
+
+        for store, target in (("sqlite", 10.0), ("postgres", 5.0)):
+            rates = self._prefix_rate(f"{store}.engine", f"{store}.naive")
+            ratio = round(rates[0] / rates[1], 1) if rates else None
+            goal(f"{store}: batched ingest / naive per-event (same events)", ratio, target,
+                 why=None if rates else self._reason(f"{store}.naive", f"{store}.engine"))
+        goal("kafka: 1 worker / bare consumer ceiling", None, 0.5, why=self._reason("kafka.engine.1"))
+        for name, label in (("rebuild.projections", "projection rebuild"), ("audit.replay", "audit replay")):
+            result = self.results.get(name, {})
+            value = result.get("events_per_second") if result.get("status") == "measured" else None
+            goal(f"{label}, events/s on SQLite", value, 50_000.0, why=None if value else self._reason(name))
+        goal("p99 publish-to-command latency at 2,000 events/s, ms", None, 100.0, higher=False,
+             why=self._reason("latency"))
+        peak = self.results.get("sqlite.engine", {}).get("peak_rss_mib")
+        goal("peak RSS of the SQLite engine ingest, MiB", peak, 1024.0, higher=False,
+             why=None if peak else self._reason("sqlite.engine"))
+        return goals
+
+    def _reason(self, *names: str) -> str:
+        for name in names:
+            result = self.results.get(name)
+            if result is None:
+                return f"row {name} not selected"
+            if result.get("status") != "measured":
+                return str(result.get("reason"))
+        return "not measured"
+
+
+def clean(workdir: Path) -> None:
+    """Remove the stores the rows wrote (the workload file is kept for the next run)."""
+    for name in ("engine.db", "naive.db"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(workdir / f"{name}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(workdir / "tmp", ignore_errors=True)

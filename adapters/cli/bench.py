@@ -1,0 +1,103 @@
+"""`fengkong bench`: the benchmark, printed as a table, as JSON, or into docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from adapters.bench.report import markdown, print_report
+from adapters.bench.rows import ROW_NAMES
+from adapters.bench.runner import Bench, Options, clean
+from adapters.cli.common import console, emit_json, json_option
+
+
+def _command_line() -> str:
+    return shlex.join(["fengkong", *sys.argv[1:]])
+
+
+@click.command()
+@click.option("--events", default=1_000_000, show_default=True, help="Events in the synthetic workload.")
+@click.option("--accounts", default=100_000, show_default=True, help="Accounts in the synthetic portfolio.")
+@click.option("--seed", default=7, show_default=True, help="Random seed of the workload.")
+@click.option("--batch-size", default=500, show_default=True, help="Engine: events per transaction.")
+@click.option("--cache-size", default=20_000, show_default=True, help="Engine: accounts kept in memory.")
+@click.option(
+    "--naive-seconds",
+    default=60.0,
+    show_default=True,
+    help="Time budget of each naive per-event row (it runs from the start of the workload).",
+)
+@click.option(
+    "--postgres",
+    default=None,
+    metavar="URL|auto",
+    help="PostgreSQL server for rows 2 (a fresh database per row), or 'auto' for a throwaway server.",
+)
+@click.option(
+    "--row",
+    "rows",
+    multiple=True,
+    type=click.Choice(ROW_NAMES),
+    help="Run only these rows (repeatable; default all).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".bench"),
+    show_default=True,
+    help="Where the workload file and the rows' stores go.",
+)
+@click.option("--keep", is_flag=True, help="Keep the stores the rows wrote.")
+@click.option(
+    "--write-docs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report as markdown (docs/benchmarks.md).",
+)
+@json_option
+def bench(
+    events: int,
+    accounts: int,
+    seed: int,
+    batch_size: int,
+    cache_size: int,
+    naive_seconds: float,
+    postgres: str | None,
+    rows: tuple[str, ...],
+    workdir: Path,
+    keep: bool,
+    write_docs: Path | None,
+    as_json: bool,
+) -> None:
+    """Measure ingest, replay and memory against baselines on a seeded workload.
+
+    Every row runs in a fresh process on the same generated events and reports
+    events per second and its peak RSS; rows whose subject has not landed say
+    why instead of printing a figure.
+    """
+    options = Options(
+        events=events,
+        accounts=accounts,
+        seed=seed,
+        batch_size=batch_size,
+        cache_size=cache_size,
+        naive_seconds=naive_seconds,
+        postgres=postgres,
+        workdir=workdir,
+        rows=rows,
+        command=_command_line(),
+    )
+    report = Bench(options, progress=lambda text: console.log(text) if not as_json else None).run()
+    if not keep:
+        clean(workdir)
+    if write_docs:
+        write_docs.parent.mkdir(parents=True, exist_ok=True)
+        write_docs.write_text(markdown(report), encoding="utf-8")
+    if as_json:
+        emit_json(report)
+    else:
+        print_report(report, Console(width=max(120, Console().width)))
