@@ -8,6 +8,7 @@ and a rejection names the field and the reason.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -208,12 +209,11 @@ class InvalidEvent(ValueError):
         self.event_id = event_id
 
 
-class ParsedEvent(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
     """A valid event with its canonical JSON (what is stored) and its digest."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    event: Annotated[AccountEvent | DayClosed, Field(discriminator="type")]
+    event: AccountEvent | DayClosed
     canonical: str
     digest: str
 
@@ -272,7 +272,7 @@ def parse_event(raw: bytes | str) -> ParsedEvent:
     event = validate_event(_decode(raw))
     canonical = canonical_json(event)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return ParsedEvent(event=event, canonical=canonical, digest=digest)
+    return ParsedEvent(event, canonical, digest)
 
 
 def load_canonical(canonical: str) -> AccountEvent | DayClosed:

@@ -88,6 +88,7 @@ def _fresh_sqlite(path: Path) -> str:
 def _naive_env(store: str) -> dict[str, str]:
     env = engine_env(store)
     del env["APPLICATION_RECORDER_TOPIC"]  # eventsourcing's own recorder: no fengkong tables
+    del env["TRANSCODER_TOPIC"]  # and its own JSON transcoder
     return env
 
 
