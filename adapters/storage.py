@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class OrjsonTranscoder(JSONTranscoder):
     _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
     def encode(self, obj: Any) -> bytes:
-        if type(obj) is dict and not any(isinstance(value, _NOT_NATIVE) for value in obj.values()):
+        if type(obj) is dict and _native_values(obj):
             try:
                 return orjson.dumps(obj, default=self._encode_obj, option=self._OPTIONS)
             except orjson.JSONEncodeError:
@@ -118,7 +119,16 @@ class OrjsonTranscoder(JSONTranscoder):
         return value
 
 
-_NOT_NATIVE = (UUID, Enum)
+def _native_values(obj: dict[str, Any]) -> bool:
+    """No top-level UUID or enum, which orjson would write in its own way."""
+    for value in obj.values():
+        kind = type(value)
+        if kind not in _NATIVE and (kind is UUID or isinstance(value, Enum)):
+            return False
+    return True
+
+
+_NATIVE = frozenset((str, dict, int, bool, type(None), list, datetime, float, Decimal))
 
 
 def redact(url: str) -> str:
@@ -166,7 +176,22 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         positions: Mapping[Position, int] | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        # One executemany instead of eventsourcing's statement per event. The
+        # writer holds SQLite's lock for the transaction, so the new rowids
+        # (notification ids) are the contiguous run ending at last_insert_rowid().
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id, s.originator_version,
+                 s.topic, s.state)
+                for s in stored_events
+            ],
+        )
+        notification_ids: list[int] = []
+        if stored_events:
+            c.execute("SELECT last_insert_rowid()")
+            last = c.fetchone()[0]
+            notification_ids = list(range(last - len(stored_events) + 1, last + 1))
         c.executemany(
             "INSERT INTO fengkong_inbound VALUES (?, ?, ?, ?)",
             [(r.event_id, r.digest, r.account_id, r.type) for r in inbound],
@@ -196,6 +221,21 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
                 )
                 found.update((row[0], row[1]) for row in c.fetchall())
         return found
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        hexes = [originator_id.hex for originator_id in originator_ids]
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(hexes):
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    list(chunk),
+                )
+                for row in c.fetchall():
+                    originator_id = UUID(row[0])
+                    streams.setdefault(originator_id, []).append(StoredEvent(originator_id, row[1], row[2], row[3]))
+        return streams
 
     def select_due_accounts(self, business_date: date) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
@@ -286,6 +326,26 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 (list(event_ids),),
             )
             return {row["event_id"]: row["digest"] for row in curs.fetchall()}
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        if not originator_ids:
+            return streams
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                (list(originator_ids),),
+            )
+            for row in curs.fetchall():
+                originator_id = row["originator_id"]
+                streams.setdefault(originator_id, []).append(
+                    StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
+                )
+        return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_due_accounts(self, business_date: date) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import CreditAccount
 from engine.clock import PlatformClock
@@ -39,6 +39,7 @@ class EngineRecorder(Protocol):
     """What the engine needs of its store beyond eventsourcing's recorder."""
 
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]: ...
+    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
     def select_due_accounts(self, business_date: date) -> list[str]: ...
     def select_account_ids(self) -> list[str]: ...
     def select_positions(self, source: str) -> dict[int, int]: ...
@@ -160,7 +161,10 @@ class RiskEngine(Application[UUID]):
 
     def _apply_batch(self, parsed: list[ParsedEvent | InvalidEvent], positions: Mapping[Position, int]) -> list[Result]:
         known = self.store.select_digests([p.event.event_id for p in parsed if isinstance(p, ParsedEvent)])
-        batch = _Batch(self)
+        absent = self.preload(
+            p.event.account_id for p in parsed if isinstance(p, ParsedEvent) and not isinstance(p.event, DayClosed)
+        )
+        batch = _Batch(self, absent)
         for index, item in enumerate(parsed):
             if isinstance(item, InvalidEvent):
                 batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason))
@@ -195,6 +199,24 @@ class RiskEngine(Application[UUID]):
         self._record(processing)
 
     # ------------------------------------------------------------ loading
+
+    def preload(self, account_ids: Iterable[str]) -> set[str]:
+        """Load the uncached accounts among `account_ids` with one query; return those not in the store.
+
+        One query per batch instead of one per account, and a batch's new
+        accounts (AccountOpened) need no lookup of their own.
+        """
+        absent = {account_id for account_id in account_ids if account_id not in self._accounts}
+        if not absent:
+            return absent
+        ids = {CreditAccount.create_id(account_id): account_id for account_id in absent}
+        for originator_id, stored in self.store.select_streams(list(ids)).items():
+            aggregate: Any = None
+            for domain_event in map(self.mapper.to_domain_event, stored):
+                aggregate = cast(Any, domain_event).mutate(aggregate)
+            self.remember(aggregate)
+            absent.discard(ids[originator_id])
+        return absent
 
     def account(self, account_id: str) -> CreditAccount | None:
         cached = self._accounts.get(account_id)
@@ -255,8 +277,9 @@ class RiskEngine(Application[UUID]):
 class _Batch:
     """The work of one transaction: touched aggregates, their new events, index rows."""
 
-    def __init__(self, engine: RiskEngine) -> None:
+    def __init__(self, engine: RiskEngine, absent: set[str] | None = None) -> None:
         self.engine = engine
+        self.absent = absent or set()  # accounts known not to be in the store at the batch's start
         self.results: list[Result] = []
         self.events: list[Any] = []
         self.inbound: list[InboundRow] = []
@@ -268,7 +291,9 @@ class _Batch:
         if isinstance(event, DayClosed):
             self._close_day(index, item)
             return
-        account = self.touched.get(event.account_id) or self.engine.account(event.account_id)
+        account = self.touched.get(event.account_id)
+        if account is None and event.account_id not in self.absent:
+            account = self.engine.account(event.account_id)
         if account is None and event.type == "AccountOpened":
             account = CreditAccount(event.account_id)
             self.new_accounts[event.account_id] = account
@@ -317,6 +342,7 @@ class _Batch:
             if (day := agenda_date(account.controls)) is not None and day <= item.event.data.business_date
         )
         decisions: list[Decision] = []
+        self.engine.preload(account_id for account_id in due if account_id not in self.touched)
         for account_id in sorted(due):
             account = self.touched.get(account_id) or self.engine.account(account_id)
             if account is None:

@@ -18,7 +18,7 @@ from engine.business_days import add_business_days
 from engine.controls import Controls, encode
 from engine.ledger import Bill, Ledger
 from engine.policy import NoticeRule, Policy
-from events.commands import COMMAND_ADAPTER, CommandType, command_id
+from events.commands import CommandType, command_id, command_json
 from events.inbound import (
     AccountEvent,
     AccountOpened,
@@ -77,26 +77,16 @@ class _Decider:
         encoded = {name: encode(value) for name, value in (changes or {}).items()}
         payload = None
         if command is not None:
-            payload = COMMAND_ADAPTER.dump_python(
-                COMMAND_ADAPTER.validate_python(
-                    {
-                        "type": command.value,
-                        "command_id": command_id(
-                            self.account_id,
-                            self.event.event_id,
-                            rule,
-                            command.value,
-                            self.policy.version,
-                        ),
-                        "account_id": self.account_id,
-                        "policy_version": self.policy.version,
-                        "rule": rule,
-                        "cause_event_id": self.event.event_id,
-                        "occurred_at": self.event.occurred_at,
-                        **command_fields,
-                    }
-                ),
-                mode="json",
+            event_id, version = self.event.event_id, self.policy.version
+            payload = command_json(
+                command,
+                command_id=command_id(self.account_id, event_id, rule, command.value, version),
+                account_id=self.account_id,
+                policy_version=version,
+                rule=rule,
+                cause_event_id=event_id,
+                occurred_at=self.event.occurred_at,
+                **command_fields,
             )
         self.decisions.append(Decision(rule, facts, encoded, payload))
         self.controls = self.controls.changed(encoded)
