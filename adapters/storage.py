@@ -103,7 +103,19 @@ class OrjsonTranscoder(JSONTranscoder):
         return super().encode(obj)
 
     def decode(self, data: bytes) -> Any:
-        return self._revive(orjson.loads(data))
+        value = orjson.loads(data)
+        # `"_type_"` with its quotes occurs in the text once per object that
+        # carries the key (inside a string the quotes would be escaped), so an
+        # event whose only such object is a top-level value needs no full walk.
+        marks = data.count(b'"_type_"')
+        if marks == 0:
+            return value
+        if marks == 1 and type(value) is dict:
+            for key, item in value.items():
+                if _flat_transcoded(item):
+                    value[key] = self._decode_obj(item)
+                    return value
+        return self._revive(value)
 
     def _revive(self, value: Any) -> Any:
         """What JSONTranscoder's object hook does, innermost objects first."""
@@ -117,6 +129,16 @@ class OrjsonTranscoder(JSONTranscoder):
         if type(value) is list:
             return [self._revive(item) if type(item) is dict or type(item) is list else item for item in value]
         return value
+
+
+def _flat_transcoded(item: Any) -> bool:
+    """A `{"_type_", "_data_"}` object whose data holds no objects or arrays."""
+    return (
+        type(item) is dict
+        and len(item) == 2
+        and "_type_" in item
+        and type(item.get("_data_", {})) not in (dict, list)
+    )
 
 
 def _native_values(obj: dict[str, Any]) -> bool:
