@@ -254,9 +254,13 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
                     f"WHERE originator_id IN ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
                     list(chunk),
                 )
+                stream: list[StoredEvent] = []
+                last, originator_id = None, UUID(int=0)
                 for row in c.fetchall():
-                    originator_id = UUID(row[0])
-                    streams.setdefault(originator_id, []).append(StoredEvent(originator_id, row[1], row[2], row[3]))
+                    if row[0] != last:  # rows come grouped by originator: one UUID per stream
+                        last, originator_id, stream = row[0], UUID(row[0]), []
+                        streams[originator_id] = stream
+                    stream.append(StoredEvent(originator_id, row[1], row[2], row[3]))
         return streams
 
     def select_due_accounts(self, business_date: date) -> list[str]:

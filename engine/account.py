@@ -18,9 +18,25 @@ from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy
 from engine.rules import Before, Decision, decide
-from events.inbound import DayClosed, ParsedEvent, load_canonical
+from events.inbound import AccountEvent, DayClosed, ParsedEvent, load_canonical
 
 ACCOUNT_NAMESPACE = uuid.UUID("0b7e1e0c-55a4-4c3f-8f6e-2f6c0f5a9d21")
+
+
+def admit(ledger: Ledger, fact: AccountEvent | DayClosed) -> Before | None:
+    """Check `fact` and apply it to `ledger`; the figures rules compare, or None for a stale DayClosed.
+
+    Raises engine.ledger.Rejected, before anything changes, if the account
+    cannot take the fact. Shared by handle() and audit replay.
+    """
+    if isinstance(fact, DayClosed):
+        if ledger.last_closed is not None and fact.data.business_date <= ledger.last_closed:
+            return None
+    else:
+        ledger.check(fact)
+    before = Before.capture(ledger, fact)
+    ledger.apply(fact)
+    return before
 
 
 class CreditAccount(Aggregate):
@@ -71,15 +87,11 @@ class CreditAccount(Aggregate):
         account cannot take the event.
         """
         fact = parsed.event
-        if isinstance(fact, DayClosed):
-            if self.ledger.last_closed is not None and fact.data.business_date <= self.ledger.last_closed:
-                return []
-        else:
-            self.ledger.check(fact)
-        before = Before.capture(self.ledger, fact)
         # Applied here first so the recorded balances are the ones after the
-        # fact; the event's apply() then skips it (replays apply it there).
-        self.ledger.apply(fact)
+        # fact; the event's apply() then skips it (loading applies it there).
+        before = admit(self.ledger, fact)
+        if before is None:
+            return []
         self._applied = parsed.canonical
         # trigger_event directly (not @event methods): the same events, without
         # the per-call signature matching the decorator does on the hot path.

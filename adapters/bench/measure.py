@@ -7,6 +7,7 @@ figure is its own: rows run in fresh processes.
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class Meter:
 
     total: int
     samples: int = 10
+    label: str = ""
     started: float = field(default_factory=time.perf_counter)
     marks: list[tuple[int, float]] = field(default_factory=list)
     rss: list[tuple[int, float]] = field(default_factory=list)
@@ -50,6 +52,14 @@ class Meter:
         step = max(1, self.total // self.samples)
         if not self.rss or done // step > self.rss[-1][0] // step:
             self.rss.append((done, round(current_rss_mib(), 1)))
+            if self.label:
+                seconds = self.marks[-1][1]
+                rate = done / seconds if seconds else 0.0
+                print(
+                    f"  {self.label}: {done:,} events, {rate:,.0f}/s, RSS {self.rss[-1][1]:,.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     @property
     def seconds(self) -> float:

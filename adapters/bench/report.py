@@ -45,7 +45,10 @@ def row_note(row: dict[str, Any]) -> str:
             )
         return note
     if name == "audit.replay":
-        return f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical"
+        return (
+            f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical; "
+            f"{row.get('jobs')} processes, peak RSS of the largest"
+        )
     if name == "memory":
         samples = ", ".join(f"{done:,}: {rss:,.0f}" for done, rss in row.get("rss_samples", []))
         return (
@@ -156,8 +159,9 @@ def markdown(report: Report) -> str:
         "- **naive** (`adapters/bench/naive.py`): the same parsing, the same aggregate and the same decisions, "
         "but the account is loaded from the store for every event and saved with its own "
         "`Application.save()`; it keeps no deduplication index and no source offsets.",
-        "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh account under "
-        "the recorded policy version and compares every decision, command ids included; events/s counts facts.",
+        "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
+        "the recorded policy version and compares every decision, command ids included, with one process per "
+        "core; events/s counts facts.",
         "- **memory**: the kernel's peak resident set size (VmHWM) of each row's own process; every row runs "
         "in a fresh process on the same workload file.",
         "",

@@ -8,6 +8,7 @@ plug a row in, write its function and register it under the row's name.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -16,11 +17,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from adapters.audit_jobs import audit
 from adapters.bench.measure import Meter, peak_rss_mib
 from adapters.bench.naive import NaiveApplication
 from adapters.bench.workload import Workload
 from adapters.bootstrap import open_engine
-from engine.audit import replay_store
 from engine.policy import load_policy
 
 Spec = dict[str, Any]
@@ -80,7 +81,7 @@ ROWS: tuple[Row, ...] = (
         "projection rebuild from the notification log",
         pending="the projections are not on main yet",
     ),
-    Row("audit.replay", "6 replay", "audit replay --all, every decision verified"),
+    Row("audit.replay", "6 replay", "audit --all: every decision re-derived and compared"),
     Row("memory", "7 memory", "peak RSS of the SQLite engine ingest, by progress"),
 )
 ROW_NAMES = tuple(row.name for row in ROWS)
@@ -123,7 +124,7 @@ def ingest_engine(spec: Spec) -> dict[str, Any]:
     engine = open_engine(spec["store"], cache_size=spec["cache_size"])
     outcomes: Counter[str] = Counter()
     commands = done = 0
-    meter = Meter(workload.events)
+    meter = Meter(workload.events, label=spec["row"])
     for batch in batches(workload.lines(), spec["batch_size"]):
         for result in engine.process(batch):
             outcomes[result.outcome.value] += 1
@@ -144,7 +145,7 @@ def ingest_naive(spec: Spec) -> dict[str, Any]:
     budget = spec["budget_seconds"]
     outcomes: Counter[str] = Counter()
     commands = done = 0
-    meter = Meter(workload.events)
+    meter = Meter(workload.events, label=spec["row"])
     deadline = time.perf_counter() + budget
     for line in workload.lines():
         outcome, emitted = app.handle(line)
@@ -165,21 +166,23 @@ def ingest_naive(spec: Spec) -> dict[str, Any]:
 
 
 def audit_replay(spec: Spec) -> dict[str, Any]:
-    """`fengkong audit --all` over the store the SQLite engine row wrote."""
-    engine = open_engine(spec["store"])
-    meter = Meter(spec["facts_hint"] or 1)
+    """`fengkong audit --all` over the store the SQLite engine row wrote, on every core."""
+    jobs = spec["jobs"]
+    meter = Meter(spec["facts_hint"] or 1, label=spec["row"])
     facts = accounts = differing = 0
-    for result in replay_store(engine):
+    for verdict in audit(spec["store"], None, None, jobs):
         accounts += 1
-        facts += result.facts
-        differing += not result.identical
+        facts += verdict.facts
+        differing += not verdict.identical
         if accounts % 1000 == 0:
             meter.mark(facts)
     meter.mark(facts)
-    engine.close()
     if differing:
         raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ")
-    return _finish(meter, facts, accounts=accounts, identical=accounts - differing)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result = _finish(meter, facts, accounts=accounts, identical=accounts - differing, jobs=jobs)
+    result["peak_rss_mib"] = round(max(result["peak_rss_mib"], children), 1)
+    return result
 
 
 MEASURES: dict[str, Measure] = {

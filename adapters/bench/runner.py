@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from adapters.audit_jobs import default_jobs
 from adapters.bench.measure import Meter
 from adapters.bench.postgres import NoPostgres, fresh_database, postgres_server
 from adapters.bench.rows import ROWS, Row
@@ -142,7 +143,8 @@ class Bench:
             if source.get("status") != "measured":
                 return {"status": "not measured", "reason": "needs the store the sqlite.engine row writes"}
             hint = source.get("outcomes", {}).get("accepted", 0)
-            return _child({**base, "store": str(options.workdir / "engine.db"), "facts_hint": hint})
+            store = str(options.workdir / "engine.db")
+            return _child({**base, "store": store, "facts_hint": hint, "jobs": default_jobs()})
         if row.name == "memory":
             return self._memory()
         return {"status": "not measured", "reason": f"no measure for row {row.name}"}

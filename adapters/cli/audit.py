@@ -8,18 +8,19 @@ from typing import Any
 import click
 from rich.table import Table
 
-from adapters.cli.common import console, emit_json, engine_for, json_option, store_option
-from engine.audit import Replay, commands_of, replay_accounts, replay_store
+from adapters.audit_jobs import Verdict, default_jobs
+from adapters.audit_jobs import audit as audit_jobs
+from adapters.cli.common import console, emit_json, json_option, store_option
 from engine.policy import load_policy
 
 
-def _summary(replay_result: Replay) -> dict[str, Any]:
+def _summary(verdict: Verdict) -> dict[str, Any]:
     return {
-        "account_id": replay_result.account_id,
-        "facts": replay_result.facts,
-        "decisions_recorded": len(replay_result.recorded),
-        "decisions_derived": len(replay_result.derived),
-        "identical": replay_result.identical,
+        "account_id": verdict.account_id,
+        "facts": verdict.facts,
+        "decisions_recorded": verdict.decisions_recorded,
+        "decisions_derived": verdict.decisions_derived,
+        "identical": verdict.identical,
     }
 
 
@@ -33,9 +34,17 @@ def _summary(replay_result: Replay) -> dict[str, Any]:
     metavar="NAME|FILE",
     help="Replay under this policy instead of the recorded one (what-if).",
 )
+@click.option(
+    "--jobs",
+    default=default_jobs(),
+    show_default=True,
+    help="Processes replaying accounts in parallel (used from 2,000 accounts on).",
+)
 @store_option
 @json_option
-def audit(account_ids: tuple[str, ...], every: bool, what_if: str | None, store: str | None, as_json: bool) -> None:
+def audit(
+    account_ids: tuple[str, ...], every: bool, what_if: str | None, jobs: int, store: str | None, as_json: bool
+) -> None:
     """Replay recorded facts and prove each decision again.
 
     Without --policy the replay uses the policy version each account was
@@ -43,38 +52,41 @@ def audit(account_ids: tuple[str, ...], every: bool, what_if: str | None, store:
     exit status 1 if any differs. With --policy it shows what that policy
     would have decided instead.
     """
-    engine = engine_for(store)
     if not account_ids and not every:
         raise click.UsageError("name at least one ACCOUNT_ID, or --all")
-    alternative = load_policy(what_if) if what_if else None
-    started = time.perf_counter()
-    results, facts = [], 0
-    replays = (
-        replay_store(engine, (lambda _: alternative) if alternative else None)
-        if every
-        else replay_accounts(engine, account_ids, (lambda _: alternative) if alternative else None)
-    )
     try:
-        for result in replays:
-            facts += result.facts
-            results.append(result)
+        if what_if:
+            load_policy(what_if)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+    started = time.perf_counter()
+    shown: list[Verdict] = []
+    differing: list[Verdict] = []
+    accounts = facts = 0
+    try:
+        for verdict in audit_jobs(store, None if every else list(account_ids), what_if, jobs):
+            accounts += 1
+            facts += verdict.facts
+            if len(shown) < 50:
+                shown.append(verdict)
+            if not verdict.identical:
+                differing.append(verdict)
     except LookupError as error:
         raise click.ClickException(str(error)) from None
     elapsed = time.perf_counter() - started
-    differing = [r for r in results if not r.identical]
     if as_json:
         emit_json(
             {
-                "accounts": len(results),
+                "accounts": accounts,
                 "facts": facts,
-                "identical": len(results) - len(differing),
+                "identical": accounts - len(differing),
                 "differing": [
                     {
-                        **_summary(r),
-                        "recorded_commands": commands_of(r.recorded),
-                        "derived_commands": commands_of(r.derived),
+                        **_summary(v),
+                        "recorded_commands": v.recorded_commands,
+                        "derived_commands": v.derived_commands,
                     }
-                    for r in differing[:100]
+                    for v in differing[:100]
                 ],
                 "seconds": round(elapsed, 3),
                 "facts_per_second": round(facts / elapsed) if elapsed else None,
@@ -82,15 +94,15 @@ def audit(account_ids: tuple[str, ...], every: bool, what_if: str | None, store:
         )
     else:
         table = Table("account", "facts", "recorded", "derived", "identical", title="audit replay")
-        for r in results[:50]:
+        for v in shown:
             table.add_row(
-                r.account_id,
-                str(r.facts),
-                str(len(r.recorded)),
-                str(len(r.derived)),
-                "yes" if r.identical else "[red]NO[/red]",
+                v.account_id,
+                str(v.facts),
+                str(v.decisions_recorded),
+                str(v.decisions_derived),
+                "yes" if v.identical else "[red]NO[/red]",
             )
         console.print(table)
-        click.echo(f"{len(results)} accounts, {facts} facts replayed in {elapsed:.2f}s; {len(differing)} differ")
+        click.echo(f"{accounts} accounts, {facts} facts replayed in {elapsed:.2f}s; {len(differing)} differ")
     if differing and not what_if:
         raise SystemExit(1)
