@@ -27,9 +27,15 @@ def _command_line() -> str:
 @click.option("--cache-size", default=20_000, show_default=True, help="Engine: accounts kept in memory.")
 @click.option(
     "--naive-seconds",
-    default=60.0,
+    default=120.0,
     show_default=True,
-    help="Time budget of each naive per-event row (it runs from the start of the workload).",
+    help="Time budget of each naive per-event row.",
+)
+@click.option(
+    "--naive-sample",
+    default=50,
+    show_default=True,
+    help="The naive rows take the events of one account in this many (and every DayClosed).",
 )
 @click.option(
     "--postgres",
@@ -66,6 +72,7 @@ def bench(
     batch_size: int,
     cache_size: int,
     naive_seconds: float,
+    naive_sample: int,
     postgres: str | None,
     rows: tuple[str, ...],
     workdir: Path,
@@ -86,6 +93,7 @@ def bench(
         batch_size=batch_size,
         cache_size=cache_size,
         naive_seconds=naive_seconds,
+        naive_sample=naive_sample,
         postgres=postgres,
         workdir=workdir,
         rows=rows,
