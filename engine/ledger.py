@@ -38,7 +38,7 @@ class Rejected(Exception):
         self.reason = reason
 
 
-@dataclass
+@dataclass(slots=True)
 class Bill:
     """A bill or a plan installment (id `<plan_id>#<n>`) and what is still owed on it."""
 
@@ -64,7 +64,7 @@ class Bill:
         return self.is_open and self.days_past_due > 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Payment:
     payment_id: str
     amount: Decimal
@@ -74,7 +74,7 @@ class Payment:
     reversed: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     plan_id: str
     agreed_on: date
@@ -82,10 +82,13 @@ class Plan:
     restructured: dict[str, Decimal]
 
 
-@dataclass
+@dataclass(slots=True)
 class Ledger:
+    """Slotted, like its bills and payments: the engine keeps thousands of ledgers in its cache."""
+
     account_id: str
-    opened: AccountOpened | None = None
+    opened: bool = False
+    opening_limit: Decimal = ZERO  # the credit limit the account was opened with
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     bills: dict[str, Bill] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
@@ -100,7 +103,7 @@ class Ledger:
 
     @property
     def original_limit(self) -> Decimal:
-        return self.opened.data.credit_limit if self.opened else ZERO
+        return self.opening_limit
 
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.timezone).date()
@@ -163,10 +166,10 @@ class Ledger:
     def check(self, event: AccountEvent) -> None:
         """Raise Rejected if the event cannot apply; called before anything changes."""
         if isinstance(event, AccountOpened):
-            if self.opened is not None:
+            if self.opened:
                 raise Rejected("account_id: account already opened")
             return
-        if self.opened is None:
+        if not self.opened:
             raise Rejected("account_id: unknown account (no AccountOpened recorded)")
         if isinstance(event, BillIssued) and event.data.bill_id in self.bills:
             raise Rejected("data.bill_id: bill already issued")
@@ -205,7 +208,8 @@ class Ledger:
             self.last_closed = event.data.business_date
             return
         if isinstance(event, AccountOpened):
-            self.opened = event
+            self.opened = True
+            self.opening_limit = event.data.credit_limit
             self.timezone = ZoneInfo(event.data.timezone)
         elif isinstance(event, BillIssued):
             self._add_bill(event.data.bill_id, event.data.amount, event.data.due_date, day)
