@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import CreditAccount
@@ -192,11 +192,10 @@ class RiskEngine(Application[UUID]):
 
         Unlike Application.save() this keeps the order across aggregates, so the
         notification log (and with it the command outbox) follows the input order.
+        It goes to the recorder directly: the engine keeps no eventsourcing
+        cache and needs no Recording objects, which cost as much as encoding.
         """
-        processing = ProcessingEvent[UUID]()
-        processing.events = events
-        processing.saved_kwargs = index_rows
-        self._record(processing)
+        self.recorder.insert_events([self.mapper.to_stored_event(e) for e in events], **index_rows)
 
     # ------------------------------------------------------------ loading
 
