@@ -159,13 +159,17 @@ def markdown(report: Report) -> str:
         "at most the cache size in memory), decides under the policy, and writes the recorded fact, every "
         "decision, the inbound index row and the agenda in one transaction per batch.",
         "- **naive** (`adapters/bench/naive.py`): the same parsing, the same aggregate and the same decisions, "
-        "but the account is loaded from the store for every event and saved with its own "
-        "`Application.save()`; it keeps no deduplication index and no source offsets.",
+        "but the account is loaded from the store for every event (eventsourcing's repository, no cache) and "
+        "saved with its own `Application.save()`, one transaction per event; it keeps no deduplication index "
+        "and no source offsets, so it does less than the engine per event.",
         "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
         "the recorded policy version and compares every decision, command ids included, with one process per "
         "core; events/s counts facts.",
         "- **memory**: the kernel's peak resident set size (VmHWM) of each row's own process; every row runs "
-        "in a fresh process on the same workload file.",
+        "in a fresh process on the same workload file. The engine's memory is bounded by its aggregate cache "
+        "(`--cache-size` accounts, least recently used evicted) times the size of an account, which grows with "
+        "the account's own history; an account that is not cached is loaded from the store, with one query "
+        "per batch for all of the batch's uncached accounts.",
         "",
     ]
     return "\n".join(lines)

@@ -32,7 +32,7 @@ class Options:
     accounts: int = 100_000
     seed: int = 7
     batch_size: int = 500
-    cache_size: int = 20_000
+    cache_size: int = 100_000
     naive_seconds: float = 120.0
     naive_sample: int = 50
     postgres: str | None = None

@@ -24,7 +24,12 @@ def _command_line() -> str:
 @click.option("--accounts", default=100_000, show_default=True, help="Accounts in the synthetic portfolio.")
 @click.option("--seed", default=7, show_default=True, help="Random seed of the workload.")
 @click.option("--batch-size", default=500, show_default=True, help="Engine: events per transaction.")
-@click.option("--cache-size", default=20_000, show_default=True, help="Engine: accounts kept in memory.")
+@click.option(
+    "--cache-size",
+    default=100_000,
+    show_default=True,
+    help="Engine: accounts kept in memory (the engine's own default is 20,000).",
+)
 @click.option(
     "--naive-seconds",
     default=120.0,
