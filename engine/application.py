@@ -33,6 +33,7 @@ from events.recorded import DECIDED_TOPIC
 log = logging.getLogger(__name__)
 
 Position = tuple[str, int]  # (source, partition), e.g. a Kafka topic partition
+DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
 
 
 class EngineRecorder(Protocol):
@@ -140,7 +141,7 @@ class RiskEngine(Application[UUID]):
                 return [*head, failed, *self._reindex(tail, index + 1)]
         raise StoreConflict(f"batch still conflicted after {attempts} attempts")
 
-    def ingest(self, messages: Iterable[bytes | str], batch_size: int = 500) -> Iterator[Result]:
+    def ingest(self, messages: Iterable[bytes | str], batch_size: int = DEFAULT_BATCH) -> Iterator[Result]:
         """Process a stream of messages in batches; results keep their stream index."""
         batch: list[bytes | str] = []
         offset = 0
@@ -284,6 +285,12 @@ class _Batch:
         self.inbound: list[InboundRow] = []
         self.touched: dict[str, CreditAccount] = {}
         self.new_accounts: dict[str, CreditAccount] = {}
+        self.agenda_before: dict[str, date | None] = {}  # each touched account's agenda row as stored
+
+    def _hold(self, account: CreditAccount) -> None:
+        """Note the account's stored agenda date the first time this batch touches it."""
+        if account.account_id not in self.agenda_before:
+            self.agenda_before[account.account_id] = agenda_date(account.controls)
 
     def apply(self, index: int, item: ParsedEvent) -> None:
         event = item.event
@@ -303,6 +310,7 @@ class _Batch:
                 )
             )
             return
+        self._hold(account)
         try:
             decisions = account.handle(item, self.engine.policy)
         except Rejected as rejected:
@@ -346,6 +354,7 @@ class _Batch:
             account = self.touched.get(account_id) or self.engine.account(account_id)
             if account is None:
                 continue
+            self._hold(account)
             found = account.handle(item, self.engine.policy)
             self.touched[account_id] = account
             self.events.extend(account.collect_events())
@@ -353,7 +362,12 @@ class _Batch:
         return decisions
 
     def save(self, positions: Mapping[Position, int]) -> None:
-        agenda = [(account_id, agenda_date(account.controls)) for account_id, account in self.touched.items()]
+        # Only the accounts whose agenda date changed: most touched accounts have none before and after.
+        agenda = [
+            (account_id, after)
+            for account_id, account in self.touched.items()
+            if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
+        ]
         try:
             self.engine.record(self.events, inbound=self.inbound, agenda=agenda, positions=dict(positions))
         except Exception:

@@ -67,11 +67,18 @@ def _goal_value(goal: dict[str, Any]) -> str:
 
 def _goal_met(goal: dict[str, Any]) -> str:
     if goal["met"] is None:
-        return f"not measured ({goal['reason']})"
+        reason = str(goal["reason"])
+        return reason if reason.startswith("not measured") else f"not measured ({reason})"
     return "met" if goal["met"] else "NOT met"
 
 
 def print_report(report: Report, console: Console) -> None:
+    m = report["machine"]
+    console.print(
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}; "
+        f"load average {m['load_at_start']} at the start, {report['load_at_end']} at the end",
+        highlight=False,
+    )
     table = Table("section", "row", "events/s", "events", "seconds", "peak RSS MiB", title="fengkong bench")
     notes: list[str] = []
     for row in report["rows"]:
@@ -90,7 +97,7 @@ def print_report(report: Report, console: Console) -> None:
         console.print(note, highlight=False)
     goals = Table("goal", "target", "value", "result", title="goals")
     for goal in report["goals"]:
-        goals.add_row(goal["goal"], f"{goal['target']:,}", _goal_value(goal), _goal_met(goal))
+        goals.add_row(goal["goal"], f"{goal['target']:,g}", _goal_value(goal), _goal_met(goal))
     console.print(goals)
 
 
@@ -112,6 +119,8 @@ def markdown(report: Report) -> str:
         f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory_gib']} GiB; {m['os']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}; "
         + ", ".join(f"{name} {ver}" for name, ver in m["packages"].items()),
+        f"- load average (1 min) at the start {m['load_at_start']} and at the end {report['load_at_end']}: "
+        "the machine may be shared, and every row shares it",
         "",
         "## Workload",
         "",
@@ -149,7 +158,7 @@ def markdown(report: Report) -> str:
         )
     lines += ["", "## Goals", "", "| goal | target | value | result |", "|---|---:|---:|---|"]
     for goal in report["goals"]:
-        lines.append(f"| {goal['goal']} | {goal['target']:,} | {_goal_value(goal)} | {_goal_met(goal)} |")
+        lines.append(f"| {goal['goal']} | {goal['target']:,g} | {_goal_value(goal)} | {_goal_met(goal)} |")
     lines += [
         "",
         "## What each row does per event",

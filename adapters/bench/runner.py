@@ -22,6 +22,7 @@ from adapters.bench.postgres import NoPostgres, fresh_database, postgres_server
 from adapters.bench.rows import ROWS, Row
 from adapters.bench.workload import Workload, prepare
 from adapters.storage import engine_env
+from engine.application import DEFAULT_BATCH
 
 Report = dict[str, Any]
 
@@ -31,7 +32,7 @@ class Options:
     events: int = 1_000_000
     accounts: int = 100_000
     seed: int = 7
-    batch_size: int = 500
+    batch_size: int = DEFAULT_BATCH
     cache_size: int = 100_000
     naive_seconds: float = 120.0
     naive_sample: int = 50
@@ -64,7 +65,15 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "packages": {name: version(name) for name in ("eventsourcing", "pydantic", "psycopg", "orjson")},
+        "load_at_start": _load(),
     }
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +113,7 @@ class Bench:
         options.workdir.mkdir(parents=True, exist_ok=True)
         self.progress(f"workload: {options.events:,} events over {options.accounts:,} accounts, seed {options.seed}")
         started = time.perf_counter()
+        described = machine()
         workload = prepare(options.workdir, options.events, options.accounts, options.seed)
         generated = time.perf_counter() - started
         selected = [row for row in ROWS if not options.rows or row.name in options.rows]
@@ -112,7 +122,7 @@ class Bench:
             self.results[row.name] = self._measure(row, workload)
         return {
             "command": options.command,
-            "machine": machine(),
+            "machine": described,
             "workload": {**workload.describe(), "prepared_in_seconds": round(generated, 1)},
             "settings": {
                 "batch_size": options.batch_size,
@@ -122,6 +132,7 @@ class Bench:
             },
             "rows": [self._row_report(row) for row in selected],
             "goals": self._goals(),
+            "load_at_end": _load(),
         }
 
     # ------------------------------------------------------------ rows

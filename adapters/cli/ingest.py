@@ -18,7 +18,7 @@ from adapters.cli.common import (
     store_option,
 )
 from adapters.jsonl import DeadLetterFile, dead_letter_record, read_lines
-from engine.application import Outcome
+from engine.application import DEFAULT_BATCH, Outcome
 
 
 @click.command()
@@ -31,7 +31,7 @@ from engine.application import Outcome
     default=None,
     help="Where rejected lines go, with their reasons (default: beside the store).",
 )
-@click.option("--batch-size", default=500, show_default=True, help="Events saved per transaction.")
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, help="Events saved per transaction.")
 @json_option
 def ingest(
     source: str, store: str | None, policy: str, dead_letter: Path | None, batch_size: int, as_json: bool
