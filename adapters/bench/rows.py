@@ -1,9 +1,17 @@
 """The rows of the benchmark and the code each runs in its own child process.
 
 A row is measured by a function `(spec) -> dict` registered in MEASURES;
-a row whose subject has not landed yet names the reason instead, and the
-report prints "not measured yet (reason)" for it rather than a figure. To
-plug a row in, write its function and register it under the row's name.
+a row whose subject has not landed yet names the reason instead (`pending`),
+and the report prints "not measured yet (reason)" for it rather than a figure.
+
+To plug in a row (the Kafka rows, latency, the projection rebuild): drop its
+`pending`, write its function here (return `_finish(meter, events, ...)`,
+which gives events, seconds, events_per_second and peak_rss_mib; the latency
+row adds `p50_ms`, `p95_ms`, `p99_ms`), register it in MEASURES, and pass
+what it needs beyond the workload (a broker address, a store) through
+`Options.extra[row name]` or a branch in runner.Bench._measure. The goals
+table already reads these rows: kafka.engine.1 / kafka.bare, latency's
+p99_ms, and rebuild.projections' events per second.
 """
 
 from __future__ import annotations
