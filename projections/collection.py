@@ -59,7 +59,12 @@ COLLECTION_ACCOUNTS = Table(
     internal=True,
 )
 
-QUEUE_ORDER = (("days_past_due", "desc"), ("overdue_outstanding", "desc"), ("broken_plans", "desc"), ("account_id", "asc"))
+QUEUE_ORDER = (
+    ("days_past_due", "desc"),
+    ("overdue_outstanding", "desc"),
+    ("broken_plans", "desc"),
+    ("account_id", "asc"),
+)
 """The queue's priority order, for queries."""
 
 
@@ -122,4 +127,3 @@ class Collection(Projection):
             tables.put(COLLECTION_QUEUE, dict(row))
         elif tables.get(COLLECTION_QUEUE, (row["account_id"],)) is not None:
             tables.delete(COLLECTION_QUEUE, (row["account_id"],))
-

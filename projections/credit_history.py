@@ -114,7 +114,7 @@ def _fact_entry(event: FactRecorded) -> Row:
         amount, reference = fact.data.outstanding, fact.data.bill_id
         what = "Plan installment" if "#" in reference else "Bill"
         text = (
-            f"{what} {reference} reported overdue: {fact.data.days_past_due} days past due, "
+            f"{what} {reference} reported overdue: {_days(fact.data.days_past_due)} past due, "
             f"{money(amount)} outstanding"
         )
     elif isinstance(fact, RepaymentPlanAgreed):
@@ -164,6 +164,10 @@ def _decision_entry(event: DecisionRecorded) -> Row:
     )
 
 
+def _days(count: object) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
 def _reference(facts: dict[str, Any]) -> str | None:
     for name in ("bill_id", "payment_id", "plan_id", "request_id"):
         if facts.get(name):
@@ -175,11 +179,11 @@ def _why(rule: str, facts: dict[str, Any]) -> str:
     """The reason a card or line changed, from the rule and its facts."""
     reasons = {
         "lock.overdue": lambda: (
-            f"bill {facts.get('bill_id')} {facts.get('days_past_due')} days past due, "
+            f"bill {facts.get('bill_id')} {_days(facts.get('days_past_due'))} past due, "
             f"overdue outstanding {facts.get('overdue_outstanding')}"
         ),
         "lock.broken_plan": lambda: (
-            f"plan installment {facts.get('bill_id')} missed ({facts.get('days_past_due')} days past due)"
+            f"plan installment {facts.get('bill_id')} missed ({_days(facts.get('days_past_due'))} past due)"
         ),
         "unlock.full_repayment": lambda: f"overdue amount repaid in full (payment {facts.get('payment_id')})",
         "plan.complete": lambda: f"repayment plan {facts.get('plan_id')} completed",
@@ -247,7 +251,7 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
             f"Review decision on request {facts.get('request_id')} ignored: {facts.get('reason')}"
         ),
         "notice.dropped": lambda: (
-            f"Notice for bill {facts.get('bill_id')} at {facts.get('point')} days past due not sent: "
+            f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due not sent: "
             f"{facts.get('sent_in_window')} notices already sent this week (contact limit)"
         ),
         "score.overdue": lambda: (

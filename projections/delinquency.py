@@ -37,7 +37,9 @@ DELINQUENCY_DAILY = Table(
         Column("accounts", T.INTEGER, "accounts in the bucket at the close"),
         Column("overdue_balance", T.MONEY, "their overdue outstanding, summed"),
         Column("outstanding_balance", T.MONEY, "their total outstanding, summed"),
-        Column("rolled_in", T.INTEGER, "accounts in the bucket now that were elsewhere (or not open) at the previous close"),
+        Column(
+            "rolled_in", T.INTEGER, "accounts in the bucket now that were elsewhere (or not open) at the previous close"
+        ),
         Column("rolled_out", T.INTEGER, "accounts in the bucket at the previous close that are elsewhere now"),
         Column("cured", T.INTEGER, "of those rolled out, the ones now current (always 0 for the current bucket)"),
     ),
@@ -204,5 +206,7 @@ def _add(tables: Tables, account: Row, sign: int) -> None:
     totals = tables.get(TOTALS, (account["bucket"],)) or _empty_totals(account["bucket"])
     totals["accounts"] += sign
     totals["overdue_balance"] = money(totals["overdue_balance"] + sign * Decimal(account["overdue_balance"]))
-    totals["outstanding_balance"] = money(totals["outstanding_balance"] + sign * Decimal(account["outstanding_balance"]))
+    totals["outstanding_balance"] = money(
+        totals["outstanding_balance"] + sign * Decimal(account["outstanding_balance"])
+    )
     tables.put(TOTALS, totals)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from projections.base import Key, Row, Table
 
 

@@ -10,6 +10,9 @@ from adapters.cli.audit import audit
 from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
+from adapters.cli.projections import projections
+from adapters.cli.query import export, query
+from adapters.cli.serve import serve
 from adapters.logging import configure_logging
 
 
@@ -20,7 +23,7 @@ def cli(verbose: int) -> None:
     configure_logging(logging.WARNING - 10 * verbose)
 
 
-for command in (ingest, account, commands, schema, policy, audit, demo):
+for command in (ingest, account, commands, schema, policy, audit, demo, projections, query, export, serve):
     cli.add_command(command)
 
 

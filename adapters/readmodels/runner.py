@@ -71,7 +71,10 @@ class SqlTables:
         self.pending[(table.name, tuple(key))] = (table, None)
 
     def scan(self, table: Table) -> list[Row]:
-        rows = {table.key_of(row): row for row in (self.db.decode_row(table, v) for v in self.db.query(self.db.select_all(table)))}
+        rows = {
+            table.key_of(row): row
+            for row in (self.db.decode_row(table, v) for v in self.db.query(self.db.select_all(table)))
+        }
         for (name, key), (_, row) in self.pending.items():
             if name != table.name:
                 continue
@@ -263,31 +266,7 @@ class ProjectionRunner:
     # ------------------------------------------------------------ status
 
     def status(self) -> list[ProjectionStatus]:
-        head = self.head()
-        rows = {row[0]: row for row in self.db.query(f"SELECT projection, version, position, updated_at FROM {POSITIONS}")}
-        transcoder = make_transcoder()
-        now = datetime.now(UTC)
-        result = []
-        for projection in self.projections:
-            _, version, position, updated_at = rows.get(projection.name, (projection.name, 0, 0, None))
-            lag_seconds: float | None = 0.0
-            if position < head:
-                following = self.recorder.select_notifications(int(position) + 1, 1)
-                stamp = transcoder.decode(following[0].state).get("timestamp") if following else None
-                lag_seconds = (now - stamp).total_seconds() if isinstance(stamp, datetime) else None
-            result.append(
-                ProjectionStatus(
-                    projection.name,
-                    int(version),
-                    int(position),
-                    head,
-                    max(0, head - int(position)),
-                    lag_seconds,
-                    updated_at,
-                    tuple(table_name(t) for t in projection.tables),
-                )
-            )
-        return result
+        return projection_status(self.db, self.recorder, self.projections)
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until every projection has applied `position` (for a follower in another thread)."""
@@ -299,6 +278,43 @@ class ProjectionRunner:
                     return False
                 self.committed.wait(left)
         return True
+
+
+def projection_status(
+    db: Database, recorder: ApplicationRecorder, projections: Sequence[Projection] = PROJECTIONS
+) -> list[ProjectionStatus]:
+    """Each projection's position against the store's head; lag in events and in seconds.
+
+    The lag in seconds is the age of the oldest notification a projection has not applied yet
+    (its recording time), so 0 means caught up.
+    """
+    head = recorder.max_notification_id() or 0
+    rows = {}
+    if db.has_table(POSITIONS):
+        rows = {row[0]: row for row in db.query(f"SELECT projection, version, position, updated_at FROM {POSITIONS}")}
+    transcoder = make_transcoder()
+    now = datetime.now(UTC)
+    result = []
+    for projection in projections:
+        _, version, position, updated_at = rows.get(projection.name, (projection.name, 0, 0, None))
+        lag_seconds: float | None = 0.0
+        if position < head:
+            following = recorder.select_notifications(int(position) + 1, 1)
+            stamp = transcoder.decode(following[0].state).get("timestamp") if following else None
+            lag_seconds = round((now - stamp).total_seconds(), 3) if isinstance(stamp, datetime) else None
+        result.append(
+            ProjectionStatus(
+                projection.name,
+                int(version),
+                int(position),
+                head,
+                max(0, head - int(position)),
+                lag_seconds,
+                updated_at,
+                tuple(table_name(t) for t in projection.tables),
+            )
+        )
+    return result
 
 
 def table_rows(db: Database, table: Table) -> list[Row]:

@@ -107,7 +107,7 @@ class Database:
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self.pg is not None:
             with self.pg.cursor() as cursor:
-                cursor.execute(self.sql(statement), list(params))  # type: ignore[arg-type]
+                cursor.execute(self.sql(statement), list(params))
                 return cursor.fetchall() if cursor.description else []
         assert self.sqlite is not None
         return self.sqlite.execute(statement, list(params)).fetchall()
@@ -115,7 +115,7 @@ class Database:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         if self.pg is not None:
             with self.pg.cursor() as cursor:
-                cursor.execute(self.sql(statement), list(params))  # type: ignore[arg-type]
+                cursor.execute(self.sql(statement), list(params))
                 return cursor.rowcount
         assert self.sqlite is not None
         return self.sqlite.execute(statement, list(params)).rowcount
@@ -125,7 +125,7 @@ class Database:
             return
         if self.pg is not None:
             with self.pg.cursor() as cursor:
-                cursor.executemany(self.sql(statement), rows)  # type: ignore[arg-type]
+                cursor.executemany(self.sql(statement), rows)
             return
         assert self.sqlite is not None
         self.sqlite.executemany(statement, rows)
@@ -217,7 +217,10 @@ class Database:
         return [self.encode(column, row[column.name]) for column in table.columns]
 
     def decode_row(self, table: Table, values: Sequence[Any], columns: Sequence[Column] | None = None) -> Row:
-        return {column.name: self.decode(column, value) for column, value in zip(columns or table.columns, values, strict=True)}
+        return {
+            column.name: self.decode(column, value)
+            for column, value in zip(columns or table.columns, values, strict=True)
+        }
 
     def encode_key(self, table: Table, key: Key) -> list[Any]:
         return [self.encode(table.column(name), value) for name, value in zip(table.key, key, strict=True)]
@@ -242,6 +245,5 @@ class Database:
 
     def select_all(self, table: Table, order: Sequence[str] | None = None) -> str:
         return (
-            f"SELECT {', '.join(table.column_names)} FROM {table_name(table)} "
-            f"ORDER BY {', '.join(order or table.key)}"
+            f"SELECT {', '.join(table.column_names)} FROM {table_name(table)} ORDER BY {', '.join(order or table.key)}"
         )
