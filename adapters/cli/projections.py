@@ -13,15 +13,21 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.cli.common import console, emit_json, json_option, store_option
-from adapters.readmodels.runner import ProjectionRunner, names_or_all
+from adapters.cli.common import F, console, emit_json, json_option, store_option
+from adapters.readmodels.runner import PAGE, ProjectionRunner, names_or_all
 from engine.application import RiskEngine
 from projections.registry import BY_NAME
 
 
-def open_runner(store: str | None, engine: RiskEngine | None = None) -> ProjectionRunner:
+def page_option(command: F) -> F:
+    return click.option(
+        "--page", default=PAGE, show_default=True, type=click.IntRange(1), help="Stored events per transaction."
+    )(command)
+
+
+def open_runner(store: str | None, engine: RiskEngine | None = None, page: int = PAGE) -> ProjectionRunner:
     try:
-        return ProjectionRunner(store, engine=engine)
+        return ProjectionRunner(store, page=page, engine=engine)
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
 
@@ -92,11 +98,12 @@ def status(store: str | None, as_json: bool) -> None:
 
 
 @projections.command("catch-up")
+@page_option
 @store_option
 @json_option
-def catch_up(store: str | None, as_json: bool) -> None:
+def catch_up(page: int, store: str | None, as_json: bool) -> None:
     """Apply everything stored since each projection's position, then stop."""
-    runner = open_runner(store)
+    runner = open_runner(store, page=page)
     try:
         figures = catch_up_with_progress(runner, "catching up", not as_json)
     finally:
@@ -109,15 +116,16 @@ def catch_up(store: str | None, as_json: bool) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1, metavar=f"[{'|'.join(BY_NAME)}]...")
+@page_option
 @store_option
 @json_option
-def rebuild(names: tuple[str, ...], store: str | None, as_json: bool) -> None:
+def rebuild(names: tuple[str, ...], page: int, store: str | None, as_json: bool) -> None:
     """Drop the named read models (all by default) and rebuild them from the store."""
     try:
         chosen = names_or_all(names)
     except KeyError as error:
         raise click.UsageError(str(error.args[0])) from None
-    runner = open_runner(store)
+    runner = open_runner(store, page=page)
     try:
         started = time.perf_counter()
         with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update:
