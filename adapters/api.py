@@ -10,7 +10,8 @@ chart page at /dashboard.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -84,6 +85,15 @@ def _page(page: queries.Page) -> Json:
     return {"total": page.total, "limit": page.limit, "offset": page.offset, "items": queries.jsonable(page.rows)}
 
 
+def _database(request: Request) -> Database:
+    """This worker thread's connection; 503 until the read models exist."""
+    db: Database = request.app.state.connections.get()
+    if not db.has_table(POSITIONS):
+        raise Problem(503, "no read models in this store yet: run `fengkong projections catch-up`", "not-built")
+    return db
+
+
+Db = Annotated[Database, Depends(_database)]
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE, description="page size")]
 Offset = Annotated[int, Query(ge=0, description="rows to skip")]
 
@@ -92,25 +102,20 @@ def create_app(store: str | None = None) -> FastAPI:
     url = store_url(store)
     connections = _Connections(url)
     engine = open_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        connections.close()
+        engine.close()
+
     app = FastAPI(
         title="fengkong read models",
         version="1",
         description="Account status, credit history, decisions, collection queue, delinquency and roll rates.",
+        lifespan=lifespan,
     )
     app.state.connections = connections
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        connections.close()
-        engine.close()
-
-    def database() -> Iterator[Database]:
-        db = connections.get()
-        if not db.has_table(POSITIONS):
-            raise Problem(503, "no read models in this store yet: run `fengkong projections catch-up`", "not-built")
-        yield db
-
-    Db = Annotated[Database, Depends(database)]  # noqa: N806 (a type alias)
 
     @app.exception_handler(Problem)
     def _on_problem(request: Request, error: Problem) -> JSONResponse:
