@@ -15,7 +15,7 @@ TYPES = {
     ColumnType.INTEGER: ("bigint", "INTEGER"),
     ColumnType.BOOLEAN: ("boolean", "INTEGER 0/1"),
     ColumnType.MONEY: ("numeric(20,2)", "TEXT, exact decimal"),
-    ColumnType.TIMESTAMP: ("timestamptz", "TEXT, UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`"),
+    ColumnType.TIMESTAMP: ("timestamptz", "TEXT, UTC `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`"),
     ColumnType.DATE: ("date", "TEXT `YYYY-MM-DD`"),
     ColumnType.JSON: ("jsonb", "TEXT, JSON"),
     ColumnType.RATIO: ("double precision", "REAL"),

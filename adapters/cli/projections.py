@@ -82,7 +82,7 @@ def status(store: str | None, as_json: bool) -> None:
     if as_json:
         emit_json([asdict(row) for row in rows])
         return
-    table = Table("projection", "version", "position", "head", "lag (events)", "lag (s)", "updated", "tables")
+    table = Table("projection", "version", "position", "head", "lag (events)", "lag (s)", "updated")
     for row in rows:
         table.add_row(
             row.name,
@@ -92,7 +92,6 @@ def status(store: str | None, as_json: bool) -> None:
             str(row.lag_events),
             "-" if row.lag_seconds is None else f"{row.lag_seconds:.1f}",
             row.updated_at or "-",
-            ", ".join(row.tables),
         )
     console.print(table)
 

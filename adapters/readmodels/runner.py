@@ -35,7 +35,7 @@ from projections.registry import BY_NAME, PROJECTIONS
 
 log = logging.getLogger(__name__)
 
-PAGE = 2000
+PAGE = 5000
 _CacheKey = tuple[str, Key]
 
 
