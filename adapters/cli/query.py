@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich.table import Table as RichTable
 
+from adapters.bootstrap import open_engine
 from adapters.cli.common import console, emit_json, json_option, store_option
 from adapters.readmodels import queries
 from adapters.readmodels.export import write_csv, write_parquet
@@ -29,13 +30,29 @@ from projections.registry import PUBLIC_TABLES, TABLES
 
 @contextmanager
 def read_models(store: str | None) -> Iterator[Database]:
+    """The read-model database; says so on stderr when the read models lag behind the store."""
     db = Database(store_url(store))
     try:
         if not db.has_table(POSITIONS):
             raise click.ClickException("no read models in this store yet: run `fengkong projections catch-up`")
+        _warn_if_behind(db, store)
         yield db
     finally:
         db.close()
+
+
+def _warn_if_behind(db: Database, store: str | None) -> None:
+    engine = open_engine(store)
+    try:
+        head = engine.recorder.max_notification_id() or 0
+    finally:
+        engine.close()
+    position = min((int(row[0]) for row in db.query(f"SELECT position FROM {POSITIONS}")), default=0)
+    if position < head:
+        console.print(
+            f"[yellow]read models are {head - position} stored events behind the store: "
+            "run `fengkong projections catch-up` (or keep `fengkong serve` running)[/yellow]"
+        )
 
 
 def _text(value: Any) -> str:

@@ -10,9 +10,11 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import get_topic
 
 from engine.account import CreditAccount
 from engine.clock import PlatformClock
+from events.recorded import ACCOUNT_STARTED_TOPIC, DAY_RECORDED_TOPIC, DECIDED_TOPIC, FACT_RECORDED_TOPIC
 from projections.account_index import ACCOUNT_INDEX
 from projections.account_status import ACCOUNT_STATUS
 from projections.base import Row, Table
@@ -228,3 +230,10 @@ def test_each_projection_starts_from_its_own_position() -> None:
 
 def test_read_model_docs_match_the_tables() -> None:
     assert DOCS.read_text() == render_docs(), "docs/read-models.md is stale: run `python -m projections.docs`"
+
+
+def test_the_topics_readers_rely_on_are_the_engines() -> None:
+    assert get_topic(CreditAccount.Started) == ACCOUNT_STARTED_TOPIC
+    assert get_topic(CreditAccount.FactRecorded) == FACT_RECORDED_TOPIC
+    assert get_topic(CreditAccount.Decided) == DECIDED_TOPIC
+    assert get_topic(PlatformClock.DayRecorded) == DAY_RECORDED_TOPIC
