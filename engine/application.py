@@ -179,7 +179,8 @@ class RiskEngine(Application[UUID]):
                     result.add(batch.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
                 continue
             batch.apply(index, item)
-            known[event.event_id] = item.digest
+            if batch.results[-1].outcome is Outcome.ACCEPTED:
+                known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
         batch.save(positions)
         return batch.results
 
