@@ -246,8 +246,9 @@ class ProjectionRunner:
             try:
                 read = self.run_once()
             except Exception:
-                log.exception("projection page failed; retrying in %.1fs", retry_interval)
+                log.exception("projection page failed; reconnecting and retrying in %.1fs", retry_interval)
                 stop.wait(retry_interval)
+                self._reconnect()
                 continue
             if read < self.page:
                 stop.wait(poll_interval)
@@ -262,6 +263,19 @@ class ProjectionRunner:
         self.tables.discard()
         self.load_positions()
         return self.catch_up(progress)
+
+    def _reconnect(self) -> None:
+        """A fresh connection after a failure (the database may have restarted); positions reread."""
+        try:
+            self.db.close()
+        except Exception:  # the old connection is already broken
+            log.debug("closing a broken read-model connection failed", exc_info=True)
+        try:
+            self.db = Database(self.url)
+            self.tables = SqlTables(self.db)
+            self.load_positions()
+        except Exception:
+            log.warning("read-model database still unavailable", exc_info=True)
 
     # ------------------------------------------------------------ status
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -267,3 +268,32 @@ def test_rebuild_yields_exactly_the_rows_of_live_processing(kind: str, request: 
         assert {name: live[name] for name in reference} == reference
 
     check()
+
+
+@pytest.mark.postgres
+def test_follower_survives_a_database_restart(postgres_server: Any, postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    days = list(Portfolio(40, 30, seed=4, noise=True).days_of_events())
+    for day in days[:10]:
+        engine.process([orjson.dumps(event) for event in day])
+    runner = ProjectionRunner(postgres_url)
+    runner.catch_up()
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(stop, 0.02, 0.2))
+    follower.start()
+    try:
+        postgres_server.restart()
+        for day in days[10:]:
+            engine.process([orjson.dumps(event) for event in day])
+        head = engine.recorder.max_notification_id()
+        assert runner.wait_for(head, timeout=60), "the follower did not recover from the restart"
+    finally:
+        stop.set()
+        follower.join(30)
+    engine.close()
+    with opened(postgres_url) as db:
+        live = snapshot(db)
+    runner.rebuild()
+    runner.close()
+    with opened(postgres_url) as db:
+        assert snapshot(db) == live
