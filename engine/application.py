@@ -347,7 +347,9 @@ class _Batch:
     def close_day_for_accounts(self, item: ParsedEvent) -> list[Decision]:
         """Bring the closed business date to every account whose agenda falls due."""
         assert isinstance(item.event, DayClosed)
-        due = set(self.engine.store.select_due_accounts(item.event.data.business_date))
+        # The agenda table holds the state before this batch: an account the batch touched
+        # is due by its state now, or the outcome would depend on where batches are cut.
+        due = {a for a in self.engine.store.select_due_accounts(item.event.data.business_date) if a not in self.touched}
         due.update(
             account_id
             for account_id, account in self.touched.items()

@@ -118,3 +118,22 @@ def test_before_save_reports_a_defective_event_at_its_own_index(
     assert {r.index: r.outcome for r in results} == expected
     assert reported == expected
     assert engine.store.select_positions("src") == {0: 4}
+
+
+def test_day_closed_fan_out_does_not_depend_on_batch_boundaries(tmp_path: Path) -> None:
+    """An account whose review this batch closed is no longer due, whatever the agenda table said."""
+    reviewed = json.dumps(Events("A1").review("R", True, "2026-10-09T10:00:00") | {"event_id": "A1-review"}).encode()
+    later = [reviewed, day_closed("2026-10-14"), day_closed("2026-10-15")]
+    versions = []
+    for cut in ("one batch", "one event per batch"):
+        engine = open_engine(str(tmp_path / f"{cut}.db"))
+        engine.process(under_review("A1"))  # the agenda table now says A1 is due on CLOSE
+        if cut == "one batch":
+            engine.process(later)
+        else:
+            for message in later:
+                engine.process([message])
+        account = open_engine(str(tmp_path / f"{cut}.db")).account("A1")
+        assert account is not None and not account.controls.review_open
+        versions.append(account.version)
+    assert versions[0] == versions[1]
