@@ -10,6 +10,7 @@ from adapters.cli.audit import audit
 from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
+from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.logging import configure_logging
 
 
@@ -20,7 +21,7 @@ def cli(verbose: int) -> None:
     configure_logging(logging.WARNING - 10 * verbose)
 
 
-for command in (ingest, account, commands, schema, policy, audit, demo):
+for command in (ingest, account, commands, schema, policy, audit, demo, *KAFKA_COMMANDS):
     cli.add_command(command)
 
 

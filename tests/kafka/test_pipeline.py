@@ -1,0 +1,113 @@
+"""End to end on the real broker: contract events in, the store, the commands topic out."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from adapters.bootstrap import open_engine
+from adapters.kafka.clock import ClockRelay, ClockSettings
+from adapters.kafka.config import CLOCK_PARTITION_HEADER, COMMAND_ID_HEADER
+from adapters.kafka.relay import CommandRelay, RelaySettings
+from tests.kafka.support import (
+    FAST,
+    Topics,
+    WorkerThread,
+    assert_same,
+    caught_up,
+    headers,
+    portfolio,
+    publish,
+    read_topic,
+    reference_run,
+    snapshot,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def relay_until_drained(store: str, bootstrap: str, topics: Topics, page: int = 200) -> int:
+    """Run the command relay until the outbox is empty; commands published."""
+    relay = CommandRelay(open_engine(store), RelaySettings(bootstrap, topics.commands, page=page))
+    published = 0
+    while (count := relay.relay_once()) > 0:
+        published += relay.published - published
+        assert count <= page
+    relay.producer.close()
+    return relay.published
+
+
+def test_contract_events_to_commands_topic_equal_a_clean_run(
+    kafka_broker: Any, topics: Topics, group: str, tmp_path: Path
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    lines = portfolio(accounts=150, days=90)
+    reference = reference_run(lines, tmp_path / "reference.db")
+    store = str(tmp_path / "kafka.db")
+
+    publish(bootstrap, lines, topics)
+    worker = WorkerThread(store, bootstrap, topics, group).start()
+    wait_for(caught_up(store, bootstrap, topics.events), 120, "the worker to record every offset")
+    stats = worker.stop()
+    published = relay_until_drained(store, bootstrap, topics)
+
+    assert_same(snapshot(store), reference.snapshot)
+    assert stats.rejected == reference.rejected > 0  # the noisy portfolio has broken messages
+    assert stats.duplicates >= reference.outcomes.get("duplicate", 0) > 0
+    letters = read_topic(bootstrap, topics.dead_letters)
+    assert len(letters) == reference.rejected
+    commands = read_topic(bootstrap, topics.commands)
+    ids = [headers(record)[COMMAND_ID_HEADER] for record in commands]
+    assert published == len(ids) == len(reference.snapshot.command_ids)
+    assert sorted(ids) == sorted(reference.snapshot.command_ids)  # a clean run: each exactly once
+    for record in commands:  # keyed by account, so one account's commands stay in order
+        assert record.key == orjson.loads(record.value)["account_id"].encode()
+
+
+def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
+    kafka_broker: Any, topics: Topics, group: str, tmp_path: Path
+) -> None:
+    """Upstream closes each day once on billing.clock; two workers each escalate their own reviews."""
+    bootstrap = kafka_broker.bootstrap_servers
+    days: list[list[bytes]] = []
+    current: list[bytes] = []
+    for line in portfolio(accounts=300, days=75, seed=5, noise=False):
+        current.append(line)
+        if b'"DayClosed"' in line:
+            days.append(current)
+            current = []
+    reference = reference_run([line for day in days for line in day], tmp_path / "reference.db")
+    store = str(tmp_path / "kafka.db")
+
+    clock = ClockRelay(ClockSettings(bootstrap, topics.clock, topics.events, topics.dead_letters, timing=FAST))
+    stop = threading.Event()
+    clock_thread = threading.Thread(target=clock.run, args=(stop,), daemon=True)
+    clock_thread.start()
+    workers = [WorkerThread(store, bootstrap, topics, group).start() for _ in range(2)]
+    try:
+        for closed, day in enumerate(days, start=1):
+            # An upstream that announces a close once the day's events are acknowledged, and
+            # starts the next day once the close is announced: each copy lands between the days.
+            publish(bootstrap, day, topics, via_clock_topic=True)
+            wait_for(lambda: clock.copied >= closed, 30, "the clock relay's copies", 0.02)  # noqa: B023
+        wait_for(caught_up(store, bootstrap, topics.events), 120, "the workers to record every offset")
+        stats = [w.stop() for w in workers]
+    finally:
+        stop.set()
+        clock_thread.join(30)
+
+    assert clock.copied == len(days)
+    copies_seen = read_topic(bootstrap, topics.events)
+    by_partition = Counter(int(headers(r)[CLOCK_PARTITION_HEADER]) for r in copies_seen if r.headers)
+    assert by_partition == dict.fromkeys(range(topics.partitions), len(days))
+    assert all(s.batches > 0 for s in stats), "both workers took part"
+    got = snapshot(store)
+    assert_same(got, reference.snapshot)
+    review_escalations = [a for a, view in got.accounts.items() if view["review"] and view["review"]["escalated"]]
+    assert review_escalations, "the clock brought review deadlines to the accounts"
