@@ -13,6 +13,8 @@ import pytest
 from adapters.bootstrap import open_engine
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import CLOCK_PARTITION_HEADER, COMMAND_ID_HEADER
+from adapters.kafka.partitioning import partition_for
+from adapters.kafka.publish import publish_lines
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from tests.kafka.support import (
     FAST,
@@ -22,6 +24,7 @@ from tests.kafka.support import (
     caught_up,
     headers,
     portfolio,
+    producer,
     publish,
     read_topic,
     reference_run,
@@ -77,7 +80,7 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     bootstrap = kafka_broker.bootstrap_servers
     days: list[list[bytes]] = []
     current: list[bytes] = []
-    for line in portfolio(accounts=300, days=75, seed=5, noise=False):
+    for line in portfolio(accounts=200, days=150, seed=5, noise=False):
         current.append(line)
         if b'"DayClosed"' in line:
             days.append(current)
@@ -90,15 +93,17 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     clock_thread = threading.Thread(target=clock.run, args=(stop,), daemon=True)
     clock_thread.start()
     workers = [WorkerThread(store, bootstrap, topics, group).start() for _ in range(2)]
+    upstream = producer(bootstrap)
     try:
         for closed, day in enumerate(days, start=1):
             # An upstream that announces a close once the day's events are acknowledged, and
             # starts the next day once the close is announced: each copy lands between the days.
-            publish(bootstrap, day, topics, via_clock_topic=True)
-            wait_for(lambda: clock.copied >= closed, 30, "the clock relay's copies", 0.02)  # noqa: B023
+            publish_lines(upstream, day, topics.events, topics.clock)
+            wait_for(lambda: clock.copied >= closed, 30, "the clock relay's copies", 0.01)  # noqa: B023
         wait_for(caught_up(store, bootstrap, topics.events), 120, "the workers to record every offset")
         stats = [w.stop() for w in workers]
     finally:
+        upstream.close()
         stop.set()
         clock_thread.join(30)
 
@@ -109,5 +114,8 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     assert all(s.batches > 0 for s in stats), "both workers took part"
     got = snapshot(store)
     assert_same(got, reference.snapshot)
-    review_escalations = [a for a, view in got.accounts.items() if view["review"] and view["review"]["escalated"]]
-    assert review_escalations, "the clock brought review deadlines to the accounts"
+    escalated = {
+        command.account_id for command in open_engine(store).commands() if command.rule == "review.escalate"
+    }
+    owners = {partition_for(account_id.encode(), topics.partitions) for account_id in escalated}
+    assert len(owners) >= 2, f"the clock should reach the accounts of several partitions: {owners}"
