@@ -114,8 +114,6 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     assert all(s.batches > 0 for s in stats), "both workers took part"
     got = snapshot(store)
     assert_same(got, reference.snapshot)
-    escalated = {
-        command.account_id for command in open_engine(store).commands() if command.rule == "review.escalate"
-    }
+    escalated = {command.account_id for command in open_engine(store).commands() if command.rule == "review.escalate"}
     owners = {partition_for(account_id.encode(), topics.partitions) for account_id in escalated}
     assert len(owners) >= 2, f"the clock should reach the accounts of several partitions: {owners}"
