@@ -140,7 +140,7 @@ class Snapshot:
                 "missing": sorted(other.event_ids - self.event_ids)[:10],
             }
         accounts = sorted(set(self.accounts) | set(other.accounts))
-        changed = {}
+        changed: dict[str, Any] = {}
         for account_id in accounts:
             mine, theirs = self.accounts.get(account_id), other.accounts.get(account_id)
             if mine != theirs:

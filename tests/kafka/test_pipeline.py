@@ -117,3 +117,50 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     escalated = {command.account_id for command in open_engine(store).commands() if command.rule == "review.escalate"}
     owners = {partition_for(account_id.encode(), topics.partitions) for account_id in escalated}
     assert len(owners) >= 2, f"the clock should reach the accounts of several partitions: {owners}"
+
+
+def test_a_relay_crash_after_publishing_repeats_one_page_and_skips_nothing(
+    kafka_broker: Any, topics: Topics, tmp_path: Path
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    store = str(tmp_path / "store.db")
+    list(open_engine(store).ingest(portfolio(accounts=150, days=90)))
+    expected = [c.command_id for c in open_engine(store).commands()]
+    settings = RelaySettings(bootstrap, topics.commands, page=40)
+
+    doomed = CommandRelay(open_engine(store), settings)
+    while doomed.published == 0:  # some pages hold decisions without commands
+        doomed.relay_once()
+    recorded = doomed.published
+    record, send = doomed.engine.record, doomed.producer.send
+    sent: list[object] = []
+
+    def counting_send(*args: Any, **kwargs: Any) -> Any:
+        sent.append(args)
+        return send(*args, **kwargs)
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        if sent:
+            raise SystemExit("relay killed after the broker acknowledged its page, before recording it")
+        record(*args, **kwargs)
+
+    doomed.producer.send = counting_send
+    doomed.engine.record = crash  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        while doomed.relay_once():
+            pass
+    doomed.producer.close()
+    first_two_pages = read_topic(bootstrap, topics.commands)
+    assert len(first_two_pages) == recorded + len(sent)
+
+    restarted = CommandRelay(open_engine(store), settings)
+    assert restarted.position() == doomed.position() > 1
+    while restarted.relay_once():
+        pass
+    restarted.producer.close()
+
+    seen = Counter(headers(record)[COMMAND_ID_HEADER] for record in read_topic(bootstrap, topics.commands))
+    assert sorted(seen) == sorted(expected), "every command, no other"
+    repeated = {command_id for command_id, count in seen.items() if count > 1}
+    assert max(seen.values()) == 2
+    assert repeated == set(expected[recorded : len(first_two_pages)]), "exactly the unrecorded page came again"
