@@ -61,10 +61,14 @@ def recorded_total(store: str, topic: str) -> int:
     return sum(reader(store).store.select_positions(topic).values())
 
 
+def relay_position(store: str, topic: str) -> int:
+    return reader(store).store.select_positions(f"relay:{topic}").get(0, 1)
+
+
 def relay_drained(store: str, topic: str) -> bool:
     """True once the relay's recorded position is past the last recorded decision."""
     engine = reader(store)
-    position = engine.store.select_positions(f"relay:{topic}").get(0, 1)
+    position = relay_position(store, topic)
     return not engine.recorder.select_notifications(position, 1, topics=[DECIDED_TOPIC])
 
 
@@ -84,22 +88,27 @@ def test_sigkill_of_worker_and_relay_mid_stream_then_restart_equals_a_clean_run(
     log = tmp_path / "processes.log"
 
     worker = fengkong_process(worker_args(postgres_url, bootstrap, topics, group, batch_size=40), log)
-    relay = fengkong_process(relay_args(postgres_url, bootstrap, topics, page=25), log)
+    relay = None
     try:
+        # The worker dies a third of the way through the stream, mid-batch (batches follow each other).
         wait_for(lambda: recorded_total(postgres_url, topics.events) >= total // 3, 90, "a third of the stream")
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         at_kill = recorded_total(postgres_url, topics.events)
+        assert at_kill < total, "the worker was killed mid-stream"
+        worker = fengkong_process(worker_args(postgres_url, bootstrap, topics, group, batch_size=40), log)
+        wait_for(caught_up(postgres_url, bootstrap, topics.events), 120, "the restarted worker to catch up")
+
+        # The relay dies while draining a full outbox, i.e. almost surely between a send and its record.
+        relay = fengkong_process(relay_args(postgres_url, bootstrap, topics, page=5), log)
+        wait_for(lambda: relay_position(postgres_url, topics.commands) > 1, 60, "the relay's first page", 0.005)
         relay.send_signal(signal.SIGKILL)
         relay.wait()
-        assert at_kill < total, "the worker was killed mid-stream"
-
-        worker = fengkong_process(worker_args(postgres_url, bootstrap, topics, group, batch_size=40), log)
-        relay = fengkong_process(relay_args(postgres_url, bootstrap, topics, page=25), log)
-        wait_for(caught_up(postgres_url, bootstrap, topics.events), 120, "the restarted worker to catch up")
+        assert not relay_drained(postgres_url, topics.commands), "the relay was killed mid-outbox"
+        relay = fengkong_process(relay_args(postgres_url, bootstrap, topics, page=5), log)
         wait_for(lambda: relay_drained(postgres_url, topics.commands), 60, "the relay to drain the outbox")
     finally:
-        codes = [stop_process(worker), stop_process(relay)]
+        codes = [stop_process(worker), stop_process(relay) if relay else None]
     assert codes == [0, 0], log.read_text()[-3000:]
 
     assert_same(snapshot(postgres_url), reference.snapshot)
