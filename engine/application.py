@@ -336,7 +336,15 @@ class _Batch:
         try:
             clock.close(item)
         except Rejected as rejected:
-            self.results.append(Result(index, item.event.event_id, Outcome.REJECTED, rejected.reason))
+            event_id = item.event.event_id
+            if self.engine.store.select_digests([event_id]).get(event_id) == item.digest:
+                # Another writer (a worker on another partition) recorded this very DayClosed after
+                # the batch read its digests: it is a duplicate, whose fan-out must still run here.
+                result = Result(index, event_id, Outcome.DUPLICATE)
+                self.results.append(result)
+                result.add(self.close_day_for_accounts(item))
+                return
+            self.results.append(Result(index, event_id, Outcome.REJECTED, rejected.reason))
             return
         self.events.extend(clock.collect_events())
         self.inbound.append(InboundRow(item.event.event_id, item.digest, None, item.event.type))

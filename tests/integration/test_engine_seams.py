@@ -137,3 +137,25 @@ def test_day_closed_fan_out_does_not_depend_on_batch_boundaries(tmp_path: Path) 
         assert account is not None and not account.controls.review_open
         versions.append(account.version)
     assert versions[0] == versions[1]
+
+
+def test_a_day_another_writer_recorded_meanwhile_is_a_duplicate_that_still_fans_out(tmp_path: Path) -> None:
+    """Two workers close the same day for their partitions; one reads the digests just before the other commits."""
+    store = str(tmp_path / "race.db")
+    ours, theirs = open_engine(store), open_engine(store)
+    ours.process([*under_review("A1"), *under_review("A2")])
+    theirs.process([day_closed(CLOSE)], day_scope=lambda account_id: account_id == "A2")
+
+    real = ours.store.select_digests
+    calls = []
+
+    def read_before_their_commit(event_ids: Any) -> dict[str, str]:
+        calls.append(event_ids)
+        return {} if len(calls) == 1 else real(event_ids)
+
+    ours.recorder.select_digests = read_before_their_commit  # type: ignore[attr-defined]
+    (result,) = ours.process([day_closed(CLOSE)], day_scope=lambda account_id: account_id == "A1")
+
+    assert result.outcome is Outcome.DUPLICATE
+    assert [c.rule for c in result.commands] == ["review.escalate"]
+    assert set(escalations(store)) == {"A1", "A2"}

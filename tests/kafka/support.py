@@ -120,6 +120,7 @@ class Snapshot:
     event_ids: set[str]
     accounts: dict[str, dict[str, Any]]
     command_ids: list[str] = field(repr=False)
+    command_info: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -153,9 +154,10 @@ class Snapshot:
             found["accounts_differing"] = len(changed)
         mine_c, theirs_c = Counter(self.command_ids), Counter(other.command_ids)
         if mine_c != theirs_c:
+            info = {**other.command_info, **self.command_info}
             found["commands"] = {
-                "extra": list((mine_c - theirs_c).items())[:10],
-                "missing": list((theirs_c - mine_c).items())[:10],
+                "extra": [(c, n, info.get(c)) for c, n in list((mine_c - theirs_c).items())[:10]],
+                "missing": [(c, n, info.get(c)) for c, n in list((theirs_c - mine_c).items())[:10]],
             }
         return found
 
@@ -180,7 +182,9 @@ def snapshot(store: str) -> Snapshot:
         account = engine.account(account_id)
         assert account is not None
         accounts[account_id] = account_view(account)
-    return Snapshot(inbound_ids(store), accounts, [c.command_id for c in engine.commands()])
+    commands = list(engine.commands())
+    info = {c.command_id: f"{c.account_id} {c.rule} {c.type} cause={c.cause_event_id}" for c in commands}
+    return Snapshot(inbound_ids(store), accounts, [c.command_id for c in commands], info)
 
 
 @dataclass
