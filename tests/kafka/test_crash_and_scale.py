@@ -72,6 +72,12 @@ def relay_drained(store: str, topic: str) -> bool:
     return not engine.recorder.select_notifications(position, 1, topics=[DECIDED_TOPIC])
 
 
+def dead_letter_sources(bootstrap: str, topic: str) -> set[tuple[str, str]]:
+    """(partition, offset) of each record that was dead-lettered; a crash may repeat a letter."""
+    letters = [headers(record) for record in read_topic(bootstrap, topic)]
+    return {(h["fengkong-source-partition"], h["fengkong-source-offset"]) for h in letters}
+
+
 def command_ids_on(bootstrap: str, topic: str) -> Counter[str]:
     return Counter(headers(record)[COMMAND_ID_HEADER] for record in read_topic(bootstrap, topic))
 
@@ -112,6 +118,7 @@ def test_sigkill_of_worker_and_relay_mid_stream_then_restart_equals_a_clean_run(
     assert codes == [0, 0], log.read_text()[-3000:]
 
     assert_same(snapshot(postgres_url), reference.snapshot)
+    assert len(dead_letter_sources(bootstrap, topics.dead_letters)) == reference.rejected
     seen = command_ids_on(bootstrap, topics.commands)
     assert set(seen) == set(reference.snapshot.command_ids), "each command at least once, no other"
     repeats = sum(count - 1 for count in seen.values())
@@ -163,6 +170,7 @@ def test_workers_joining_and_dying_while_events_flow_lose_and_repeat_nothing(
             if process.poll() is None:
                 stop_process(process)
     assert_same(snapshot(postgres_url), reference.snapshot)
+    assert len(dead_letter_sources(bootstrap, topics.dead_letters)) == reference.rejected
     assert all(owns(log) for log in logs)
     assert "partitions [0, 1, 2]" in logs[2].read_text(), "the survivor ended with every partition"
 

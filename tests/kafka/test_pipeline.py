@@ -112,6 +112,9 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     by_partition = Counter(int(headers(r)[CLOCK_PARTITION_HEADER]) for r in copies_seen if r.headers)
     assert by_partition == dict.fromkeys(range(topics.partitions), len(days))
     assert all(s.batches > 0 for s in stats), "both workers took part"
+    letters = read_topic(bootstrap, topics.dead_letters)
+    assert len(letters) == reference.rejected, "only what the clean run refuses; no copy of a DayClosed"
+    assert not [r for r in letters if b"DayClosed" in r.value]
     got = snapshot(store)
     assert_same(got, reference.snapshot)
     escalated = {command.account_id for command in open_engine(store).commands() if command.rule == "review.escalate"}
