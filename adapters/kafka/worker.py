@@ -282,7 +282,10 @@ class Worker:
             origin.append(record)
 
         def before_save(results: list[Result]) -> None:
+            # Called once per attempt (and per part of a batch split around a defect):
+            # the routing refusals only need to be acknowledged once.
             letters = list(routed)
+            routed.clear()
             for result in results:
                 if result.outcome is Outcome.REJECTED:
                     record = origin[result.index]
@@ -291,6 +294,7 @@ class Worker:
                     )
             self.dead_letters.publish(letters)
 
+        refused = len(routed)
         next_offset = chunk[-1].offset + 1
         results = self.engine.process(
             messages,
@@ -303,8 +307,8 @@ class Worker:
                 self._next[tp] = next_offset
         self.stats.batches += 1
         self.stats.add(results)
-        self.stats.dead_letters += len(routed) + sum(r.outcome is Outcome.REJECTED for r in results)
-        self.stats.rejected += len(routed)
+        self.stats.dead_letters += refused + sum(r.outcome is Outcome.REJECTED for r in results)
+        self.stats.rejected += refused
 
     def _route(self, tp: Any, record: Any) -> str | None:
         """Why a record cannot go to the engine from this partition, if it cannot."""
