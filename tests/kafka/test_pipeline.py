@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from adapters.bootstrap import open_engine
+from adapters.cli import cli
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import CLOCK_PARTITION_HEADER, COMMAND_ID_HEADER
 from adapters.kafka.partitioning import partition_for
@@ -31,6 +34,7 @@ from tests.kafka.support import (
     snapshot,
     wait_for,
 )
+from tests.support.services import admin_client
 
 pytestmark = pytest.mark.kafka
 
@@ -167,3 +171,42 @@ def test_a_relay_crash_after_publishing_repeats_one_page_and_skips_nothing(
     repeated = {command_id for command_id, count in seen.items() if count > 1}
     assert max(seen.values()) == 2
     assert repeated == set(expected[recorded : len(first_two_pages)]), "exactly the unrecorded page came again"
+
+
+def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = admin_client(bootstrap)
+    try:
+        admin.delete_topics(names, timeout_ms=10_000, raise_errors=False)
+    finally:
+        admin.close()
+
+
+def test_topics_command_creates_the_engines_topics_once(
+    kafka_broker: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    suffix = uuid.uuid4().hex[:8]
+    names = [f"{name}-{suffix}" for name in ("billing.events", "billing.events.dlq", "billing.clock", "risk.commands")]
+    options = ["--topic", names[0], "--dead-letter-topic", names[1], "--clock-topic", names[2]]
+    command = ["topics", "--bootstrap-servers", bootstrap, "--partitions", "3", *options, "--commands-topic", names[3]]
+
+    first = CliRunner().invoke(cli, [*command, "--json"])
+    again = CliRunner().invoke(cli, [*command, "--json"])
+    request.addfinalizer(lambda: delete_topics(bootstrap, names))
+
+    assert first.exit_code == 0, first.output
+    assert orjson.loads(first.output) == dict.fromkeys(names, "created")
+    assert orjson.loads(again.output) == {
+        names[0]: "exists (3 partitions)",
+        names[1]: "exists (1 partitions)",
+        names[2]: "exists (1 partitions)",
+        names[3]: "exists (3 partitions)",
+    }
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join(portfolio(accounts=5, days=3, noise=False)) + b"\n")
+    published = CliRunner().invoke(
+        cli, ["publish", str(lines), "--bootstrap-servers", bootstrap, "--topic", names[0], "--clock-topic", names[2]]
+    )
+    assert published.exit_code == 0, published.output
+    assert len(read_topic(bootstrap, names[2])) == 3  # one DayClosed per day, on the clock topic only
+    assert all(record.key for record in read_topic(bootstrap, names[0]))
