@@ -10,6 +10,7 @@ from adapters.cli.audit import audit
 from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
+from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.serve import serve
@@ -23,7 +24,20 @@ def cli(verbose: int) -> None:
     configure_logging(logging.WARNING - 10 * verbose)
 
 
-for command in (ingest, account, commands, schema, policy, audit, demo, projections, query, export, serve):
+for command in (
+    ingest,
+    account,
+    commands,
+    schema,
+    policy,
+    audit,
+    demo,
+    projections,
+    query,
+    export,
+    serve,
+    *KAFKA_COMMANDS,
+):
     cli.add_command(command)
 
 
