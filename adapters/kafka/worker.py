@@ -281,14 +281,17 @@ class Worker:
             messages.append(record.value)
             origin.append(record)
 
+        lettered: set[int] = set()  # offsets already dead-lettered by an earlier attempt of this batch
+
         def before_save(results: list[Result]) -> None:
-            # Called once per attempt (and per part of a batch split around a defect):
-            # the routing refusals only need to be acknowledged once.
+            # Called once per attempt (a conflict with another writer retries the batch) and per
+            # part of a batch split around a defect: each record is dead-lettered once.
             letters = list(routed)
             routed.clear()
             for result in results:
-                if result.outcome is Outcome.REJECTED:
-                    record = origin[result.index]
+                record = origin[result.index]
+                if result.outcome is Outcome.REJECTED and record.offset not in lettered:
+                    lettered.add(record.offset)
                     letters.append(
                         dead_letter(record, result.reason or "rejected", _stage(record.value), result.event_id)
                     )
