@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 
 Position = tuple[str, int]  # (source, partition), e.g. a Kafka topic partition
 DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
+
+# --- seams for stream adapters (Kafka workers): see docs/kafka.md -------------
+DayScope = Callable[[str], bool]
+"""account_id -> whether a DayClosed in this batch may reach that account.
+
+A Kafka worker passes "the account hashes to my partition", so that each
+worker brings a closed day only to the accounts whose events it owns."""
+
+BeforeSave = Callable[[list["Result"]], None]
+"""Called with a batch's results (indexed as the messages given) just before
+its transaction; raising aborts the batch. Workers produce dead letters here,
+so a crash can repeat a dead letter but never lose one."""
 
 
 class EngineRecorder(Protocol):
@@ -112,6 +124,9 @@ class RiskEngine(Application[UUID]):
         self,
         messages: Sequence[bytes | str],
         positions: Mapping[Position, int] | None = None,
+        *,
+        day_scope: DayScope | None = None,
+        before_save: BeforeSave | None = None,
     ) -> list[Result]:
         """Apply one batch atomically; `positions` (next offsets) are saved with it."""
         parsed: list[ParsedEvent | InvalidEvent] = []
@@ -120,14 +135,20 @@ class RiskEngine(Application[UUID]):
                 parsed.append(parse_event(message))
             except InvalidEvent as error:
                 parsed.append(error)
-        return self._process_parsed(parsed, positions or {})
+        return self._process_parsed(parsed, positions or {}, day_scope=day_scope, before_save=before_save)
 
     def _process_parsed(
-        self, parsed: list[ParsedEvent | InvalidEvent], positions: Mapping[Position, int], attempts: int = 5
+        self,
+        parsed: list[ParsedEvent | InvalidEvent],
+        positions: Mapping[Position, int],
+        attempts: int = 5,
+        *,
+        day_scope: DayScope | None = None,
+        before_save: BeforeSave | None = None,
     ) -> list[Result]:
         for attempt in range(1, attempts + 1):
             try:
-                return self._apply_batch(parsed, positions)
+                return self._apply_batch(parsed, positions, day_scope, before_save)
             except IntegrityError as error:
                 log.warning("batch conflicted with another writer (attempt %d): %s", attempt, error)
                 self.forget_cached()
@@ -135,9 +156,13 @@ class RiskEngine(Application[UUID]):
                 # A defect met one event: isolate it so the rest of the stream goes on.
                 self.forget_cached()
                 index = poison.index
-                head = self._process_parsed(parsed[:index], {}) if index else []
+                options: dict[str, Any] = {"day_scope": day_scope, "before_save": before_save}
+                head = self._process_parsed(parsed[:index], {}, **options) if index else []
                 failed = Result(index, poison.event_id, Outcome.REJECTED, poison.reason)
-                tail = self._process_parsed(parsed[index + 1 :], positions)
+                if before_save is not None:
+                    before_save([failed])
+                    options["before_save"] = _shifted(before_save, index + 1)
+                tail = self._process_parsed(parsed[index + 1 :], positions, **options)
                 return [*head, failed, *self._reindex(tail, index + 1)]
         raise StoreConflict(f"batch still conflicted after {attempts} attempts")
 
@@ -160,12 +185,18 @@ class RiskEngine(Application[UUID]):
             result.index += offset
             yield result
 
-    def _apply_batch(self, parsed: list[ParsedEvent | InvalidEvent], positions: Mapping[Position, int]) -> list[Result]:
+    def _apply_batch(
+        self,
+        parsed: list[ParsedEvent | InvalidEvent],
+        positions: Mapping[Position, int],
+        day_scope: DayScope | None = None,
+        before_save: BeforeSave | None = None,
+    ) -> list[Result]:
         known = self.store.select_digests([p.event.event_id for p in parsed if isinstance(p, ParsedEvent)])
         absent = self.preload(
             p.event.account_id for p in parsed if isinstance(p, ParsedEvent) and not isinstance(p.event, DayClosed)
         )
-        batch = _Batch(self, absent)
+        batch = _Batch(self, day_scope, absent)
         for index, item in enumerate(parsed):
             if isinstance(item, InvalidEvent):
                 batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason))
@@ -184,8 +215,9 @@ class RiskEngine(Application[UUID]):
                     result.add(batch.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
                 continue
             batch.apply(index, item)
-            known[event.event_id] = item.digest
-        batch.save(positions)
+            if batch.results[-1].outcome is Outcome.ACCEPTED:
+                known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
+        batch.save(positions, before_save)
         return batch.results
 
     def record(self, events: list[Any], **index_rows: Any) -> None:
@@ -274,11 +306,17 @@ class RiskEngine(Application[UUID]):
             start = notifications[-1].id + 1
 
 
+def _shifted(before_save: BeforeSave, offset: int) -> BeforeSave:
+    """A hook for a tail of the batch: report its results at their index in the whole batch."""
+    return lambda results: before_save([replace(result, index=result.index + offset) for result in results])
+
+
 class _Batch:
     """The work of one transaction: touched aggregates, their new events, index rows."""
 
-    def __init__(self, engine: RiskEngine, absent: set[str] | None = None) -> None:
+    def __init__(self, engine: RiskEngine, day_scope: DayScope | None = None, absent: set[str] | None = None) -> None:
         self.engine = engine
+        self.day_scope = day_scope
         self.absent = absent or set()  # accounts known not to be in the store at the batch's start
         self.results: list[Result] = []
         self.events: list[Any] = []
@@ -331,7 +369,15 @@ class _Batch:
         try:
             clock.close(item)
         except Rejected as rejected:
-            self.results.append(Result(index, item.event.event_id, Outcome.REJECTED, rejected.reason))
+            event_id = item.event.event_id
+            if self.engine.store.select_digests([event_id]).get(event_id) == item.digest:
+                # Another writer (a worker on another partition) recorded this very DayClosed after
+                # the batch read its digests: it is a duplicate, whose fan-out must still run here.
+                result = Result(index, event_id, Outcome.DUPLICATE)
+                self.results.append(result)
+                result.add(self.close_day_for_accounts(item))
+                return
+            self.results.append(Result(index, event_id, Outcome.REJECTED, rejected.reason))
             return
         self.events.extend(clock.collect_events())
         self.inbound.append(InboundRow(item.event.event_id, item.digest, None, item.event.type))
@@ -342,12 +388,16 @@ class _Batch:
     def close_day_for_accounts(self, item: ParsedEvent) -> list[Decision]:
         """Bring the closed business date to every account whose agenda falls due."""
         assert isinstance(item.event, DayClosed)
-        due = set(self.engine.store.select_due_accounts(item.event.data.business_date))
+        # The agenda table holds the state before this batch: an account the batch touched
+        # is due by its state now, or the outcome would depend on where batches are cut.
+        due = {a for a in self.engine.store.select_due_accounts(item.event.data.business_date) if a not in self.touched}
         due.update(
             account_id
             for account_id, account in self.touched.items()
             if (day := agenda_date(account.controls)) is not None and day <= item.event.data.business_date
         )
+        if self.day_scope is not None:
+            due = {account_id for account_id in due if self.day_scope(account_id)}
         decisions: list[Decision] = []
         self.engine.preload(account_id for account_id in due if account_id not in self.touched)
         for account_id in sorted(due):
@@ -361,7 +411,7 @@ class _Batch:
             decisions.extend(found)
         return decisions
 
-    def save(self, positions: Mapping[Position, int]) -> None:
+    def save(self, positions: Mapping[Position, int], before_save: BeforeSave | None = None) -> None:
         # Only the accounts whose agenda date changed: most touched accounts have none before and after.
         agenda = [
             (account_id, after)
@@ -369,6 +419,8 @@ class _Batch:
             if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
         ]
         try:
+            if before_save is not None:
+                before_save(self.results)
             self.engine.record(self.events, inbound=self.inbound, agenda=agenda, positions=dict(positions))
         except Exception:
             self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes

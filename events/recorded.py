@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+ACCOUNT_STARTED_TOPIC = "engine.account:CreditAccount.Started"
+"""The first event of an account's stream: carries `account_id`, so readers can map originator ids."""
 FACT_RECORDED_TOPIC = "engine.account:CreditAccount.FactRecorded"
 DECIDED_TOPIC = "engine.account:CreditAccount.Decided"
 DAY_RECORDED_TOPIC = "engine.clock:PlatformClock.DayRecorded"
@@ -54,9 +56,12 @@ def account_status(card_locked: bool, line_suspended: bool, overdue_outstanding:
     return "current"
 
 
+DELINQUENCY_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
+
+
 def delinquency_bucket(days_past_due: int) -> str:
     """The industry's buckets: current, 1-30, 31-60, 61-90, 91-180, 180+."""
-    for upper, name in ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"), (180, "91-180")):
+    for upper, name in zip((0, 30, 60, 90, 180), DELINQUENCY_BUCKETS, strict=False):
         if days_past_due <= upper:
             return name
-    return "180+"
+    return DELINQUENCY_BUCKETS[-1]

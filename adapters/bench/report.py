@@ -45,6 +45,8 @@ def row_note(row: dict[str, Any]) -> str:
         if "engine_over_naive" in row:
             note += f"; the engine row is {row['engine_over_naive']}x faster"
         return note
+    if name == "rebuild.projections":
+        return f"events are stored notifications; read models: {', '.join(row.get('projections', []))}"
     if name == "audit.replay":
         return (
             f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical; "
@@ -171,6 +173,9 @@ def markdown(report: Report) -> str:
         "but the account is loaded from the store for every event (eventsourcing's repository, no cache) and "
         "saved with its own `Application.save()`, one transaction per event; it keeps no deduplication index "
         "and no source offsets, so it does less than the engine per event.",
+        "- **projection rebuild** (`adapters/readmodels/bench.py`, `measure_rebuild`): drops every read model "
+        "and rebuilds it from the notification log of the store the SQLite engine row wrote; events/s counts "
+        "stored notifications (facts, decisions, account starts, closed days).",
         "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
         "the recorded policy version and compares every decision, command ids included, with one process per "
         "core; events/s counts facts.",

@@ -151,6 +151,11 @@ class Bench:
             return _child({**base, "env": _naive_env(store), **self._naive_spec()})
         if row.name.startswith("postgres."):
             return self._postgres(row, base)
+        if row.name == "rebuild.projections":
+            source = self.results.get("sqlite.engine", {})
+            if source.get("status") != "measured":
+                return {"status": "not measured", "reason": "needs the store the sqlite.engine row writes"}
+            return _child({**base, "store": str(options.workdir / "engine.db")})
         if row.name == "audit.replay":
             source = self.results.get("sqlite.engine", {})
             if source.get("status") != "measured":

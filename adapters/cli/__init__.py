@@ -11,6 +11,10 @@ from adapters.cli.bench import bench
 from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
+from adapters.cli.kafka import KAFKA_COMMANDS
+from adapters.cli.projections import projections
+from adapters.cli.query import export, query
+from adapters.cli.serve import serve
 from adapters.logging import configure_logging
 
 
@@ -21,7 +25,21 @@ def cli(verbose: int) -> None:
     configure_logging(logging.WARNING - 10 * verbose)
 
 
-for command in (ingest, account, commands, schema, policy, audit, demo, bench):
+for command in (
+    ingest,
+    account,
+    commands,
+    schema,
+    policy,
+    audit,
+    demo,
+    projections,
+    query,
+    export,
+    serve,
+    bench,
+    *KAFKA_COMMANDS,
+):
     cli.add_command(command)
 
 

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.cli.common import console, default_dead_letter, emit_json, engine_for, json_option, store_option
+from adapters.cli.projections import catch_up_with_progress, open_runner
 from adapters.jsonl import DeadLetterFile, dead_letter_record
 from adapters.storage import is_postgres, sqlite_path, store_url
 from adapters.synthetic import Portfolio
@@ -102,10 +103,20 @@ def demo(
         export.close()
     elapsed = time.perf_counter() - started
     summary = _summarise(engine, tally, elapsed, letters)
+    summary["read_models"] = _build_read_models(store, engine, as_json)
     if as_json:
         emit_json(summary)
     else:
         _print(summary)
+
+
+def _build_read_models(store: str | None, engine: RiskEngine, as_json: bool) -> dict[str, object]:
+    """Leave the read models current, so analysts can query right after the demo."""
+    runner = open_runner(store, engine)
+    try:
+        return catch_up_with_progress(runner, "building read models", not as_json)
+    finally:
+        runner.close()
 
 
 def _summarise(engine: RiskEngine, tally: _Tally, elapsed: float, letters: DeadLetterFile) -> dict[str, object]:
@@ -168,4 +179,7 @@ def _print(summary: dict[str, object]) -> None:
             console.print(table)
         else:
             console.print(f"[bold]{title.replace('_', ' ')}[/bold]: {section}")
-    console.print("next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all")
+    console.print(
+        "next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all\n"
+        "      fengkong query accounts --locked | fengkong query queue | fengkong serve (then /dashboard)"
+    )

@@ -1,0 +1,162 @@
+"""`fengkong projections`: catch up, follow, rebuild and inspect the read models."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.cli.common import F, console, emit_json, json_option, store_option
+from adapters.readmodels.runner import PAGE, ProjectionRunner, names_or_all
+from engine.application import RiskEngine
+from projections.registry import BY_NAME
+
+
+def page_option(command: F) -> F:
+    return click.option(
+        "--page", default=PAGE, show_default=True, type=click.IntRange(1), help="Stored events per transaction."
+    )(command)
+
+
+def open_runner(store: str | None, engine: RiskEngine | None = None, page: int = PAGE) -> ProjectionRunner:
+    try:
+        return ProjectionRunner(store, page=page, engine=engine)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback `(position, head)` drawing a bar on stderr."""
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=not enabled) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(position: int, head: int) -> None:
+            progress.update(task, completed=position, total=max(head, 1))
+
+        yield update
+
+
+def catch_up_with_progress(runner: ProjectionRunner, label: str, show: bool) -> dict[str, object]:
+    started = time.perf_counter()
+    with progress_bar(label, show) as update:
+        applied = runner.catch_up(update)
+    elapsed = time.perf_counter() - started
+    return {
+        "events": applied,
+        "seconds": round(elapsed, 3),
+        "events_per_second": round(applied / elapsed) if elapsed and applied else None,
+        "position": min(runner.positions.values()),
+    }
+
+
+@click.group()
+def projections() -> None:
+    """Read models: catch up with the store, follow it live, rebuild, show status."""
+
+
+@projections.command("status")
+@store_option
+@json_option
+def status(store: str | None, as_json: bool) -> None:
+    """Each projection's position, the store's head and the lag behind it."""
+    runner = open_runner(store)
+    try:
+        rows = runner.status()
+    finally:
+        runner.close()
+    if as_json:
+        emit_json([asdict(row) for row in rows])
+        return
+    table = Table("projection", "version", "position", "head", "lag (events)", "lag (s)", "updated")
+    for row in rows:
+        table.add_row(
+            row.name,
+            str(row.version),
+            str(row.position),
+            str(row.head),
+            str(row.lag_events),
+            "-" if row.lag_seconds is None else f"{row.lag_seconds:.1f}",
+            row.updated_at or "-",
+        )
+    console.print(table)
+
+
+@projections.command("catch-up")
+@page_option
+@store_option
+@json_option
+def catch_up(page: int, store: str | None, as_json: bool) -> None:
+    """Apply everything stored since each projection's position, then stop."""
+    runner = open_runner(store, page=page)
+    try:
+        figures = catch_up_with_progress(runner, "catching up", not as_json)
+    finally:
+        runner.close()
+    if as_json:
+        emit_json(figures)
+    else:
+        click.echo(f"{figures['events']} events applied in {figures['seconds']}s; position {figures['position']}")
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1, metavar=f"[{'|'.join(BY_NAME)}]...")
+@page_option
+@store_option
+@json_option
+def rebuild(names: tuple[str, ...], page: int, store: str | None, as_json: bool) -> None:
+    """Drop the named read models (all by default) and rebuild them from the store."""
+    try:
+        chosen = names_or_all(names)
+    except KeyError as error:
+        raise click.UsageError(str(error.args[0])) from None
+    runner = open_runner(store, page=page)
+    try:
+        started = time.perf_counter()
+        with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update:
+            applied = runner.rebuild(chosen, update)
+        elapsed = time.perf_counter() - started
+    finally:
+        runner.close()
+    figures = {
+        "projections": chosen,
+        "events": applied,
+        "seconds": round(elapsed, 3),
+        "events_per_second": round(applied / elapsed) if elapsed and applied else None,
+    }
+    if as_json:
+        emit_json(figures)
+    else:
+        click.echo(f"rebuilt {', '.join(chosen)}: {applied} events in {elapsed:.2f}s")
+
+
+@projections.command("follow")
+@click.option("--poll", default=0.2, show_default=True, help="Seconds between polls of the store when idle.")
+@store_option
+def follow(poll: float, store: str | None) -> None:
+    """Catch up, then apply new events as the engine stores them (until interrupted)."""
+    runner = open_runner(store)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        catch_up_with_progress(runner, "catching up", True)
+        click.echo("following the store; Ctrl-C to stop", err=True)
+        runner.follow(stop, poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()

@@ -1,0 +1,48 @@
+"""`fengkong serve`: the read-model HTTP API, with the projections following the store."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+import uvicorn
+
+from adapters.api import create_app
+from adapters.cli.common import store_option
+from adapters.readmodels.runner import ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+
+def start_follower(store: str | None, poll: float) -> tuple[threading.Thread, threading.Event]:
+    """Keep the read models current in a background thread while the API serves them."""
+    stop = threading.Event()
+
+    def run() -> None:
+        runner = ProjectionRunner(store)
+        try:
+            runner.follow(stop, poll)
+        finally:
+            runner.close()
+
+    thread = threading.Thread(target=run, name="projections", daemon=True)
+    thread.start()
+    return thread, stop
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--follow/--no-follow", default=True, show_default=True, help="Keep the read models current.")
+@click.option("--poll", default=0.2, show_default=True, help="Seconds between polls of the store when idle.")
+@store_option
+def serve(host: str, port: int, follow: bool, poll: float, store: str | None) -> None:
+    """Serve the read models over HTTP (OpenAPI at /openapi.json, charts at /dashboard)."""
+    follower = start_follower(store, poll) if follow else None
+    try:
+        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    finally:
+        if follower is not None:
+            follower[1].set()
+            follower[0].join(timeout=10)

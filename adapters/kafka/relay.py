@@ -1,0 +1,115 @@
+"""`fengkong relay`: the command outbox (recorded decisions) to `risk.commands`.
+
+Every command is inside a `Decided` event in the store's notification log,
+saved in the same transaction as the facts that caused it: that log is the
+outbox. The relay reads it in notification order, publishes each command
+(key = account_id, header `command_id`) with an idempotent producer, waits
+for every acknowledgement, and only then records the next notification id in
+the store (`fengkong_positions`, source `relay:<topic>`).
+
+Guarantee: at least once. A crash after publishing and before recording
+resends that page on restart; downstream drops repeats by `command_id`,
+which is stable across replays. Nothing is skipped: notification ids are
+committed in order (PostgreSQL serialises inserts with a table lock; SQLite
+has one writer), so the relay never passes a gap that fills in later.
+Run one relay per store and topic; a second one only adds duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+
+from adapters.kafka.client import KafkaProducer
+from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMANDS_TOPIC, NOTIFICATION_HEADER
+from engine.account import CreditAccount
+from engine.application import RiskEngine
+from events.recorded import DECIDED_TOPIC
+
+log = logging.getLogger(__name__)
+ACK_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    bootstrap_servers: str
+    topic: str = COMMANDS_TOPIC
+    page: int = 500
+    idle_sleep_s: float = 0.2
+    client_id: str = "fengkong-relay"
+    log_every_s: float = 10.0
+
+    @property
+    def source(self) -> str:
+        """The relay's row in fengkong_positions (partition 0 = next notification id)."""
+        return f"relay:{self.topic}"
+
+
+class CommandRelay:
+    def __init__(self, engine: RiskEngine, settings: RelaySettings, *, producer: Any = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.producer = producer or KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=settings.client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+        )
+        self.published = 0
+        self._last_log = time.monotonic()
+
+    def position(self) -> int:
+        """The next notification id to read, as the store recorded it."""
+        return self.engine.store.select_positions(self.settings.source).get(0, 1)
+
+    def relay_once(self) -> int:
+        """Publish one page of the outbox and record the position; the number of notifications read."""
+        start = self.position()
+        notifications = self.engine.recorder.select_notifications(start, self.settings.page, topics=[DECIDED_TOPIC])
+        if not notifications:
+            return 0
+        futures = []
+        for notification in notifications:
+            decided = cast(CreditAccount.Decided, self.engine.mapper.to_domain_event(notification))
+            command = decided.command
+            if not command:
+                continue
+            futures.append(
+                self.producer.send(
+                    self.settings.topic,
+                    key=str(command["account_id"]).encode(),
+                    value=orjson.dumps(command),
+                    headers=[
+                        (COMMAND_ID_HEADER, str(command["command_id"]).encode()),
+                        (COMMAND_TYPE_HEADER, str(command["type"]).encode()),
+                        (NOTIFICATION_HEADER, str(notification.id).encode()),
+                    ],
+                )
+            )
+        self.producer.flush(timeout=ACK_TIMEOUT_S)
+        for future in futures:
+            future.get(timeout=ACK_TIMEOUT_S)  # raises: the page is then not recorded, and resent
+        self.engine.record([], positions={(self.settings.source, 0): notifications[-1].id + 1})
+        self.published += len(futures)
+        return len(notifications)
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> int:
+        """Relay until `stop` is set; sleeps briefly when the outbox is drained. Returns commands published."""
+        try:
+            while not stop.is_set() and not (until and until()):
+                if self.relay_once() < self.settings.page:
+                    stop.wait(self.settings.idle_sleep_s)
+                if time.monotonic() - self._last_log >= self.settings.log_every_s:
+                    self._last_log = time.monotonic()
+                    log.info("relayed %d commands; next notification %d", self.published, self.position())
+        finally:
+            self.producer.close()
+        log.info("relay stopped after %d commands", self.published)
+        return self.published

@@ -1,0 +1,388 @@
+"""`fengkong worker`: contract events from `billing.events` into the event store, exactly once in effect.
+
+Kafka delivers at least once, so the worker does not trust Kafka's committed
+offsets. Each batch is one partition's run of records; the engine saves its
+events, the dedup rows and the partition's next offset in ONE transaction.
+When a partition is assigned, the worker seeks to the offset the store holds,
+so a crash at any instant neither loses an event nor applies one twice; the
+offsets it commits to Kafka are a hint for lag monitoring only.
+
+Rejected records go to the dead-letter topic before their batch's transaction.
+A DayClosed reaches each partition as a copy (see adapters.kafka.clock) and
+fans out only to the accounts keyed onto that partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from adapters.kafka.client import (
+    ConsumerRebalanceListener,
+    CooperativeStickyAssignor,
+    KafkaConsumer,
+    KafkaError,
+    KafkaProducer,
+    OffsetAndMetadata,
+)
+from adapters.kafka.config import (
+    CLOCK_PARTITION_HEADER,
+    DEAD_LETTER_TOPIC,
+    EVENTS_TOPIC,
+    WORKER_GROUP,
+    GroupTiming,
+    header,
+)
+from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
+from adapters.kafka.partitioning import account_scope, partition_for
+from engine.application import Outcome, Result, RiskEngine
+from events.inbound import InvalidEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bootstrap_servers: str
+    topic: str = EVENTS_TOPIC
+    dead_letter_topic: str = DEAD_LETTER_TOPIC
+    group_id: str = WORKER_GROUP
+    client_id: str = "fengkong-worker"
+    max_poll_records: int = 500
+    max_batch_bytes: int = 4 * 1024 * 1024
+    poll_timeout_ms: int = 500
+    timing: GroupTiming = field(default_factory=GroupTiming)
+    log_every_s: float = 10.0
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    dead_letters: int = 0
+    commands: int = 0
+    misrouted: int = 0
+    rebalances: int = 0
+
+    def add(self, results: Sequence[Result]) -> None:
+        for result in results:
+            if result.outcome is Outcome.ACCEPTED:
+                self.accepted += 1
+            elif result.outcome is Outcome.DUPLICATE:
+                self.duplicates += 1
+            else:
+                self.rejected += 1
+            self.commands += len(result.commands)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs on kafka-python's IO thread: only note what changed; the poll loop acts on it."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def on_partitions_assigned(self, assigned: Sequence[Any]) -> None:
+        self.worker.partitions_assigned(assigned)
+
+    def on_partitions_revoked(self, revoked: Sequence[Any]) -> None:
+        self.worker.partitions_revoked(revoked)
+
+    def on_partitions_lost(self, lost: Sequence[Any]) -> None:
+        self.worker.partitions_revoked(lost)
+
+
+class Worker:
+    """One member of the worker group: poll, apply per partition, dead-letter, record."""
+
+    def __init__(
+        self,
+        engine: RiskEngine,
+        settings: WorkerSettings,
+        *,
+        consumer: Any = None,
+        producer: Any = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.stats = WorkerStats()
+        self.consumer = consumer or KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=settings.group_id,
+            client_id=settings.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            allow_auto_create_topics=False,
+            partition_assignment_strategy=[CooperativeStickyAssignor],
+            max_poll_records=settings.max_poll_records,
+            fetch_max_bytes=settings.max_batch_bytes,
+            max_partition_fetch_bytes=min(settings.max_batch_bytes, 1024 * 1024),
+            **settings.timing.consumer_configs(),
+        )
+        self.producer = producer or KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.client_id}-dlq",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+        )
+        self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic)
+        self._lock = threading.Lock()
+        self._pending: set[Any] = set()  # assigned, not yet positioned from the store
+        self._next: dict[Any, int] = {}  # next offset to apply per owned partition
+        self._partitions = 0
+        self._last_log = time.monotonic()
+        self._subscribed = False
+        self._closed = False
+
+    # ------------------------------------------------------------ group membership
+
+    def partitions_assigned(self, assigned: Sequence[Any]) -> None:
+        with self._lock:
+            fresh = [tp for tp in assigned if tp not in self._next]
+            self._pending.update(fresh)
+            self.stats.rebalances += 1
+        if fresh:
+            # Hold them until the poll loop has read their positions from the store.
+            self.consumer.pause(*fresh)
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
+
+    def partitions_revoked(self, revoked: Sequence[Any]) -> None:
+        with self._lock:
+            for tp in revoked:
+                self._pending.discard(tp)
+                self._next.pop(tp, None)
+        log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
+
+    def owned(self) -> list[int]:
+        with self._lock:
+            return sorted(tp.partition for tp in self._next)
+
+    def _position_pending(self) -> None:
+        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch."""
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        if not pending:
+            return
+        self.engine.forget_cached()  # other workers may have changed these accounts meanwhile
+        recorded = self.engine.store.select_positions(self.settings.topic)
+        assignment = self.consumer.assignment() or set()
+        ready = []
+        for tp in sorted(pending):
+            if tp not in assignment:
+                continue
+            offset = recorded.get(tp.partition)
+            if offset is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+            with self._lock:
+                self._next[tp] = offset or 0
+            ready.append(tp)
+            if tp.partition >= self._partitions:
+                self._partitions = self._partition_count()
+        if ready:
+            self.consumer.resume(*ready)
+            log.info("positioned partitions %s from the store", [tp.partition for tp in ready])
+
+    def _partition_count(self) -> int:
+        partitions = self.consumer.partitions_for_topic(self.settings.topic)
+        if not partitions:
+            raise KafkaError(f"topic {self.settings.topic!r} does not exist; create it with `fengkong topics`")
+        return len(partitions)
+
+    # ------------------------------------------------------------ the loop
+
+    def start(self) -> None:
+        if not self._subscribed:
+            self._partitions = self._partition_count()
+            self.consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
+            self._subscribed = True
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> WorkerStats:
+        """Poll and apply until `stop` is set (SIGTERM) or `until()` holds; then leave the group."""
+        self.start()
+        try:
+            while not stop.is_set() and not (until and until()):
+                self.poll_once()
+        finally:
+            self.close()
+        return self.stats
+
+    def poll_once(self) -> int:
+        """One poll: apply every partition's records, commit the hint. Returns records applied."""
+        return self.apply(self.fetch())
+
+    def fetch(self) -> dict[Any, list[Any]]:
+        """Poll the group (rebalances happen here) for the next records of the partitions we own."""
+        self.start()
+        self._position_pending()
+        polled: dict[Any, list[Any]] = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+        self._position_pending()
+        return polled
+
+    def apply(self, polled: dict[Any, list[Any]]) -> int:
+        """Apply fetched records partition by partition, then commit the offsets as a hint."""
+        handled = 0
+        done: dict[Any, Any] = {}
+        for tp in sorted(polled):
+            handled += self._apply_partition(tp, polled[tp])
+            with self._lock:
+                next_offset = self._next.get(tp)
+            if next_offset is not None:
+                done[tp] = OffsetAndMetadata(next_offset, "", -1)
+        if done:
+            self.consumer.commit_async(offsets=done)
+        self._maybe_log()
+        return handled
+
+    def _apply_partition(self, tp: Any, records: Sequence[Any]) -> int:
+        with self._lock:
+            expected = self._next.get(tp)
+        if expected is None:
+            return 0  # no longer ours: revoked while these were buffered
+        records = [r for r in records if r.offset >= expected]
+        for chunk in self._chunks(records):
+            self._apply(tp, chunk)
+        return len(records)
+
+    def _chunks(self, records: Sequence[Any]) -> Iterator[list[Any]]:
+        chunk: list[Any] = []
+        size = 0
+        for record in records:
+            length = len(record.value or b"")
+            if chunk and (
+                len(chunk) >= self.settings.max_poll_records or size + length > self.settings.max_batch_bytes
+            ):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(record)
+            size += length
+        if chunk:
+            yield chunk
+
+    def _apply(self, tp: Any, chunk: list[Any]) -> None:
+        """One transaction: the chunk's events, dedup rows and next offset; dead letters first."""
+        routed: list[DeadLetter] = []
+        messages: list[bytes] = []
+        origin: list[Any] = []
+        for record in chunk:
+            refusal = self._route(tp, record)
+            if refusal is not None:
+                routed.append(dead_letter(record, refusal, "routing" if record.value else "contract"))
+                continue
+            messages.append(record.value)
+            origin.append(record)
+
+        lettered: set[int] = set()  # offsets already dead-lettered by an earlier attempt of this batch
+
+        def before_save(results: list[Result]) -> None:
+            # Called once per attempt (a conflict with another writer retries the batch) and per
+            # part of a batch split around a defect: each record is dead-lettered once.
+            letters = list(routed)
+            routed.clear()
+            for result in results:
+                record = origin[result.index]
+                if result.outcome is Outcome.REJECTED and record.offset not in lettered:
+                    lettered.add(record.offset)
+                    letters.append(
+                        dead_letter(record, result.reason or "rejected", _stage(record.value), result.event_id)
+                    )
+            self.dead_letters.publish(letters)
+
+        refused = len(routed)
+        next_offset = chunk[-1].offset + 1
+        results = self.engine.process(
+            messages,
+            {(tp.topic, tp.partition): next_offset},
+            day_scope=account_scope(tp.partition, self._partitions),
+            before_save=before_save,
+        )
+        with self._lock:
+            if tp in self._next:
+                self._next[tp] = next_offset
+        self.stats.batches += 1
+        self.stats.add(results)
+        self.stats.dead_letters += refused + sum(r.outcome is Outcome.REJECTED for r in results)
+        self.stats.rejected += refused
+
+    def _route(self, tp: Any, record: Any) -> str | None:
+        """Why a record cannot go to the engine from this partition, if it cannot."""
+        value = record.value
+        if not value:
+            return "event: empty message (no value)"
+        if record.key is not None and partition_for(record.key, self._partitions) != tp.partition:
+            self.stats.misrouted += 1  # not refused: the producer's partitioner is not Kafka's default
+        if b"DayClosed" in value and _is_day_closed(value):
+            copy_for = header(record.headers, CLOCK_PARTITION_HEADER)
+            if copy_for is None:
+                return (
+                    "DayClosed: publish the platform clock to the clock topic (or one copy per partition "
+                    f"with header {CLOCK_PARTITION_HEADER}); a single copy would reach one partition's accounts only"
+                )
+            if copy_for != str(tp.partition):
+                return f"DayClosed: this is the copy for partition {copy_for}, found on partition {tp.partition}"
+        return None
+
+    # ------------------------------------------------------------ shutdown and logs
+
+    def close(self) -> None:
+        """Commit the hint, leave the group (partitions move at once), flush the producer."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._next.items()}
+        try:
+            if offsets:
+                self.consumer.commit(offsets=offsets)
+        except KafkaError as error:
+            log.warning("could not commit the offset hint on close: %s", error)
+        finally:
+            self.consumer.close(autocommit=False)
+            self.producer.close()
+        self._log()
+
+    def _maybe_log(self) -> None:
+        if time.monotonic() - self._last_log >= self.settings.log_every_s:
+            self._log()
+
+    def _log(self) -> None:
+        self._last_log = time.monotonic()
+        s = self.stats
+        log.info(
+            "partitions %s: %d batches, %d accepted, %d duplicates, %d rejected, %d dead letters, "
+            "%d commands, %d misrouted keys",
+            self.owned(),
+            s.batches,
+            s.accepted,
+            s.duplicates,
+            s.rejected,
+            s.dead_letters,
+            s.commands,
+            s.misrouted,
+        )
+
+
+def _is_day_closed(value: bytes) -> bool:
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and obj.get("type") == "DayClosed"
+
+
+def _stage(value: bytes) -> str:
+    """'contract' if the bytes break the contract, else 'engine' (valid, but the account refused it)."""
+    try:
+        parse_event(value)
+    except InvalidEvent:
+        return "contract"
+    return "engine"

@@ -1,0 +1,155 @@
+"""account_status: one row per account, what an analyst or operator asks first.
+
+The balances come from each fact's recorded balances, the controls (locks,
+limit, score, review) from the decisions' changes, so the row agrees with the
+aggregate that `fengkong account` loads.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from events.inbound import AccountOpened, DayClosed
+from events.recorded import account_status, delinquency_bucket
+from projections.base import (
+    Column,
+    DecisionRecorded,
+    FactRecorded,
+    Projection,
+    Recorded,
+    Row,
+    Table,
+    Tables,
+    money,
+    utc,
+)
+from projections.base import ColumnType as T
+
+ACCOUNT_STATUS = Table(
+    "account_status",
+    "One row per account: status, locks, limit, balances, delinquency, plan, review, score.",
+    (
+        Column("account_id", T.TEXT, "the account"),
+        Column("customer_id", T.TEXT, "billing's customer id, from AccountOpened"),
+        Column("currency", T.TEXT, "ISO 4217 code of the credit line"),
+        Column("status", T.TEXT, "one word: locked, suspended (plan path, card unlocked), overdue or current"),
+        Column("card_locked", T.BOOLEAN, "the linked card is locked (last card command was LockCard)"),
+        Column("credit_line_suspended", T.BOOLEAN, "the credit line is suspended"),
+        Column("original_limit", T.MONEY, "credit limit at opening"),
+        Column("credit_limit", T.MONEY, "current credit limit after cuts and repair steps"),
+        Column("overdue_outstanding", T.MONEY, "unpaid balance of bills and installments reported overdue"),
+        Column("outstanding", T.MONEY, "unpaid balance of all open bills and installments"),
+        Column("credit_balance", T.MONEY, "overpayment held as credit"),
+        Column("days_past_due", T.INTEGER, "largest days past due among the account's overdue bills (0 if none)"),
+        Column("delinquency_bucket", T.TEXT, "current, 1-30, 31-60, 61-90, 91-180 or 180+ (from days_past_due)"),
+        Column("overdue_bills", T.INTEGER, "number of bills and installments currently overdue"),
+        Column("active_plan_id", T.TEXT, "the repayment plan in force, if any", nullable=True),
+        Column("review_request_id", T.TEXT, "the open unlock review's request id, if any", nullable=True),
+        Column("review_deadline", T.DATE, "business date by which the open review must be decided", nullable=True),
+        Column("review_escalated", T.BOOLEAN, "the open review passed its deadline and went to operations"),
+        Column("score", T.INTEGER, "internal credit score"),
+        Column("bureau_flag", T.BOOLEAN, "marked for credit-bureau reporting (accumulated defaults)"),
+        Column("notices_dropped", T.INTEGER, "notices not sent because of the contact-frequency limit"),
+        Column("policy_version", T.TEXT, "policy the last fact was decided under"),
+        Column("opened_at", T.TIMESTAMP, "event time of AccountOpened (UTC)"),
+        Column("last_event_at", T.TIMESTAMP, "event time of the last billing fact (UTC; DayClosed not counted)"),
+        Column("last_event_id", T.TEXT, "event_id of that fact"),
+        Column("last_event_type", T.TEXT, "type of that fact"),
+        Column("last_position", T.INTEGER, "notification id of the last stored event that changed this row"),
+    ),
+    key=("account_id",),
+    indexes=(("status",), ("delinquency_bucket",), ("card_locked",)),
+)
+
+# Decision change field -> (column, decoder).
+_CHANGES: dict[str, tuple[str, Any]] = {
+    "card_locked": ("card_locked", bool),
+    "line_suspended": ("credit_line_suspended", bool),
+    "credit_limit": ("credit_limit", money),
+    "score": ("score", int),
+    "bureau_flag": ("bureau_flag", bool),
+    "review_id": ("review_request_id", lambda v: None if v is None else str(v)),
+    "review_deadline": ("review_deadline", lambda v: None if v is None else date.fromisoformat(v)),
+    "review_escalated": ("review_escalated", bool),
+    "notices_dropped": ("notices_dropped", int),
+}
+
+
+def _new_row(account_id: str) -> Row:
+    return {
+        "account_id": account_id,
+        "customer_id": "",
+        "currency": "",
+        "status": "current",
+        "card_locked": False,
+        "credit_line_suspended": False,
+        "original_limit": money("0"),
+        "credit_limit": money("0"),
+        "overdue_outstanding": money("0"),
+        "outstanding": money("0"),
+        "credit_balance": money("0"),
+        "days_past_due": 0,
+        "delinquency_bucket": "current",
+        "overdue_bills": 0,
+        "active_plan_id": None,
+        "review_request_id": None,
+        "review_deadline": None,
+        "review_escalated": False,
+        "score": 0,
+        "bureau_flag": False,
+        "notices_dropped": 0,
+        "policy_version": "",
+        "opened_at": None,
+        "last_event_at": None,
+        "last_event_id": "",
+        "last_event_type": "",
+        "last_position": 0,
+    }
+
+
+class AccountStatus(Projection):
+    name = "account_status"
+    version = 1
+    tables = (ACCOUNT_STATUS,)
+    doc = "One row per account with its current status."
+
+    def apply(self, event: Recorded, tables: Tables) -> None:
+        if isinstance(event, FactRecorded):
+            row = tables.get(ACCOUNT_STATUS, (event.account_id,)) or _new_row(event.account_id)
+            self._fact(row, event)
+        elif isinstance(event, DecisionRecorded):
+            found = tables.get(ACCOUNT_STATUS, (event.account_id,))
+            if found is None:
+                return
+            row = found
+            for field, value in event.decision.changes.items():
+                if field in _CHANGES:
+                    column, decode = _CHANGES[field]
+                    row[column] = decode(value)
+        else:
+            return
+        row["status"] = account_status(row["card_locked"], row["credit_line_suspended"], row["overdue_outstanding"])
+        row["last_position"] = event.position
+        tables.put(ACCOUNT_STATUS, row)
+
+    @staticmethod
+    def _fact(row: Row, event: FactRecorded) -> None:
+        fact, balances = event.fact, event.balances
+        if isinstance(fact, AccountOpened):
+            row["customer_id"] = fact.data.customer_id
+            row["currency"] = fact.data.currency
+            row["original_limit"] = money(fact.data.credit_limit)
+            row["opened_at"] = utc(fact.occurred_at)
+        if not isinstance(fact, DayClosed):
+            row["last_event_at"] = utc(fact.occurred_at)
+            row["last_event_id"] = fact.event_id
+            row["last_event_type"] = fact.type
+        row["overdue_outstanding"] = money(balances.overdue_outstanding)
+        row["outstanding"] = money(balances.outstanding)
+        row["credit_balance"] = money(balances.credit)
+        row["days_past_due"] = balances.days_past_due
+        row["delinquency_bucket"] = delinquency_bucket(balances.days_past_due)
+        row["overdue_bills"] = balances.overdue_bills
+        row["active_plan_id"] = balances.active_plan_id
+        row["policy_version"] = event.policy_version

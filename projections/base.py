@@ -1,0 +1,155 @@
+"""The shared vocabulary of the read models: tables, recorded events, the row store.
+
+A projection is pure logic: it sees one recorded event at a time and changes
+rows through `Tables`, never SQL. The adapter that runs it decides where rows
+live (SQLite or PostgreSQL, in one transaction with the projection's
+position) and `projections.memory` keeps them in dictionaries for tests, so
+the same code gives the same rows wherever it runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from events.inbound import AccountEvent, DayClosed
+from events.recorded import Balances, RecordedDecision
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+CENT = Decimal("0.01")
+
+
+class ColumnType(StrEnum):
+    """Logical column types; adapters map them to each database's own types."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    MONEY = "money"  # exact Decimal with two fraction digits
+    TIMESTAMP = "timestamp"  # timezone-aware, stored in UTC
+    DATE = "date"
+    JSON = "json"
+    RATIO = "ratio"  # a float share such as a roll rate
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    doc: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read-model table: its columns (each documented), key and indexes."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+    internal: bool = False  # working state of a projection, not meant for analysts
+
+    def key_of(self, row: Row) -> Key:
+        return tuple(row[name] for name in self.key)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+
+class Tables(Protocol):
+    """Row access a projection gets: by key, plus a full scan for small working tables."""
+
+    def get(self, table: Table, key: Key) -> Row | None: ...
+    def put(self, table: Table, row: Row) -> None: ...
+    def delete(self, table: Table, key: Key) -> None: ...
+    def scan(self, table: Table) -> list[Row]: ...
+
+
+# ---------------------------------------------------------------- recorded events
+
+
+@dataclass(frozen=True)
+class AccountStarted:
+    """The first event of an account's stream."""
+
+    position: int
+    originator_id: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class FactRecorded:
+    """An inbound fact applied to an account, with the balances right after it."""
+
+    position: int
+    account_id: str
+    fact: AccountEvent | DayClosed
+    policy_version: str
+    balances: Balances
+
+
+@dataclass(frozen=True)
+class DecisionRecorded:
+    """One decision the policy took on a fact, with at most one command."""
+
+    position: int
+    account_id: str
+    decision: RecordedDecision
+
+    @property
+    def occurred_at(self) -> datetime:
+        return datetime.fromisoformat(self.decision.occurred_at)
+
+    @property
+    def command_type(self) -> str | None:
+        return None if self.decision.command is None else str(self.decision.command["type"])
+
+
+@dataclass(frozen=True)
+class DayRecorded:
+    """The platform closed a business date (billing's `DayClosed`)."""
+
+    position: int
+    business_date: date
+    fact: DayClosed
+
+
+Recorded = AccountStarted | FactRecorded | DecisionRecorded | DayRecorded
+
+
+class Projection(ABC):
+    """Turns recorded events into row changes; bump `version` when rows would differ."""
+
+    name: str
+    version: int
+    tables: tuple[Table, ...]
+    doc: str
+
+    @abstractmethod
+    def apply(self, event: Recorded, tables: Tables) -> None: ...
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def money(value: Decimal | str) -> Decimal:
+    """Amounts in rows always carry two fraction digits, whatever the input wrote."""
+    return Decimal(value).quantize(CENT)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

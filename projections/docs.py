@@ -1,0 +1,100 @@
+"""docs/read-models.md, generated from the table definitions so the two never drift.
+
+Run `python -m projections.docs` to rewrite the file; a test checks it is current.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projections.base import ColumnType, Table
+from projections.registry import PROJECTIONS
+
+TYPES = {
+    ColumnType.TEXT: ("text", "TEXT"),
+    ColumnType.INTEGER: ("bigint", "INTEGER"),
+    ColumnType.BOOLEAN: ("boolean", "INTEGER 0/1"),
+    ColumnType.MONEY: ("numeric(20,2)", "TEXT, exact decimal"),
+    ColumnType.TIMESTAMP: ("timestamptz", "TEXT, UTC `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`"),
+    ColumnType.DATE: ("date", "TEXT `YYYY-MM-DD`"),
+    ColumnType.JSON: ("jsonb", "TEXT, JSON"),
+    ColumnType.RATIO: ("double precision", "REAL"),
+}
+
+INTRO = """\
+# Read models
+
+Analysts answer portfolio and account questions from these tables, never
+from the event store's streams. They live in the store's own database, named
+`rm_<name>` (in the store's schema on PostgreSQL), and are kept by the
+projections in `projections/` (pure logic) run by `adapters/readmodels`.
+
+How they stay right:
+
+- **Exactly once.** Each projection's position (the last notification id of
+  the engine's event store it applied) is in `rm_positions`, written in the
+  same transaction as the rows. A page of notifications is applied only if the
+  positions are still the ones it started from, so a crash or a second runner
+  never applies an event twice or skips one.
+- **Restartable and live.** `fengkong projections catch-up` applies what is
+  new and stops; `fengkong projections follow` and `fengkong serve` keep
+  polling the notification log (eventsourcing's SQLite recorder cannot be
+  subscribed to, so both databases are polled; 0.2 s by default).
+- **Rebuildable.** `fengkong projections rebuild [NAME]` drops the tables and
+  applies the whole store again; a rebuild yields exactly the rows live
+  processing did (a property test checks it). A projection whose `version`
+  changes in the code is rebuilt automatically on the next run.
+- `fengkong projections status` shows each projection's position, the store's
+  head and the lag (events, and the age in seconds of the oldest event not yet
+  applied).
+
+Ways in: SQL on the tables below; the HTTP API of `fengkong serve` (OpenAPI
+at `/openapi.json`, charts at `/dashboard`); `fengkong query accounts|account|
+queue|delinquency|roll-rates` (tables, or `--json`); `fengkong export NAME
+--format csv|parquet`.
+
+Types: money is exact (PostgreSQL `numeric`; SQLite keeps the decimal text,
+so cast for arithmetic there: `CAST(overdue_outstanding AS REAL)`); times
+are UTC; personal data (phone, card reference) is never copied into a read
+model.
+
+| logical type | PostgreSQL | SQLite |
+|---|---|---|
+""" + "".join(f"| {kind.value} | {pg} | {lite} |\n" for kind, (pg, lite) in TYPES.items())
+
+
+def _table(table: Table) -> str:
+    lines = [
+        f"### `rm_{table.name}`{' (working state)' if table.internal else ''}",
+        "",
+        table.doc,
+        "",
+        f"Key: {', '.join(f'`{k}`' for k in table.key)}.",
+        "",
+        "| column | type | null | meaning |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{c.name}` | {c.type.value} | {'yes' if c.nullable else 'no'} | {c.doc} |" for c in table.columns]
+    return "\n".join(lines) + "\n"
+
+
+def render_docs() -> str:
+    parts = [INTRO]
+    for projection in PROJECTIONS:
+        parts.append(f"\n## Projection `{projection.name}` (version {projection.version})\n\n{projection.doc}\n")
+        parts += [f"\n{_table(table)}" for table in projection.tables]
+    parts.append(
+        "\n## `rm_positions`\n\n"
+        "| column | meaning |\n|---|---|\n"
+        "| `projection` | projection name |\n"
+        "| `version` | the projection's version when its tables were built |\n"
+        "| `position` | last notification id applied (0: nothing yet) |\n"
+        "| `updated_at` | wall-clock time of the last change (UTC) |\n"
+    )
+    return "".join(parts)
+
+
+if __name__ == "__main__":
+    target = Path(__file__).resolve().parents[1] / "docs" / "read-models.md"
+    target.write_text(render_docs())
+    print(f"wrote {target}")

@@ -1,0 +1,31 @@
+"""The read models fengkong maintains, in the order the runner applies them."""
+
+from __future__ import annotations
+
+from projections.account_index import AccountIndex
+from projections.account_status import AccountStatus
+from projections.base import Projection, Table
+from projections.collection import Collection
+from projections.credit_history import CreditHistory
+from projections.decisions import Decisions
+from projections.delinquency import Delinquency
+
+PROJECTIONS: tuple[Projection, ...] = (
+    AccountIndex(),  # first: the others resolve accounts through it
+    AccountStatus(),
+    CreditHistory(),
+    Decisions(),
+    Delinquency(),
+    Collection(),
+)
+BY_NAME: dict[str, Projection] = {projection.name: projection for projection in PROJECTIONS}
+TABLES: dict[str, Table] = {table.name: table for projection in PROJECTIONS for table in projection.tables}
+PUBLIC_TABLES: dict[str, Table] = {name: table for name, table in TABLES.items() if not table.internal}
+
+
+def owner_of(table_name: str) -> Projection:
+    """The projection that writes a table."""
+    for projection in PROJECTIONS:
+        if any(table.name == table_name for table in projection.tables):
+            return projection
+    raise KeyError(table_name)

@@ -1,0 +1,299 @@
+"""Read models over a real store (SQLite file and PostgreSQL server): the bar of the projections issue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.bootstrap import open_engine
+from adapters.cli import cli
+from adapters.cli.inspect import account_view
+from adapters.readmodels.runner import ProjectionRunner, table_rows
+from adapters.readmodels.sql import POSITIONS, Database
+from adapters.synthetic import Portfolio
+from events.recorded import DELINQUENCY_BUCKETS
+from projections.account_status import ACCOUNT_STATUS
+from projections.collection import COLLECTION_QUEUE
+from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
+from projections.registry import PUBLIC_TABLES
+from tests.readmodels import histories, locked_by_commands, memory_reference, snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_demo(store: str, accounts: int = 200, days: int = 120) -> None:
+    result = CliRunner().invoke(
+        cli, ["demo", "--accounts", str(accounts), "--days", str(days), "--store", store, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+@contextmanager
+def opened(store: str) -> Iterator[Database]:
+    db = Database(store)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def test_demo_leaves_every_read_model_populated_and_consistent_with_the_commands(store: str) -> None:
+    run_demo(store)
+    with opened(store) as db:
+        rows = snapshot(db)
+        for name in PUBLIC_TABLES:
+            assert rows[name], f"read model {name} is empty after the demo"
+        locked = {row["account_id"] for row in rows["account_status"] if row["card_locked"]}
+        assert locked == locked_by_commands(store)
+        assert locked, "the demo locks some cards"
+        engine = open_engine(store)
+        head = engine.recorder.max_notification_id()
+        assert {row["position"] for row in rows[POSITIONS]} == {head}
+        # The read model agrees with the aggregate that `fengkong account` loads.
+        for row in rows["account_status"]:
+            account = engine.account(row["account_id"])
+            assert account is not None
+            view = account_view(account)
+            assert row["status"] == view["status"]
+            assert row["card_locked"] == view["card_locked"]
+            assert row["credit_line_suspended"] == view["credit_line_suspended"]
+            assert row["credit_limit"] == Decimal(view["credit_limit"])
+            assert row["original_limit"] == Decimal(view["original_limit"])
+            assert row["overdue_outstanding"] == Decimal(view["overdue_outstanding"])
+            assert row["outstanding"] == Decimal(view["outstanding"])
+            assert row["days_past_due"] == view["days_past_due"]
+            assert row["score"] == view["score"]
+            assert row["bureau_flag"] == view["bureau_flag"]
+            assert row["active_plan_id"] == view["active_plan"]
+            assert row["notices_dropped"] == view["notices_dropped"]
+            review = view["review"]
+            assert row["review_request_id"] == (review and review["request_id"])
+            assert (row["review_deadline"] and row["review_deadline"].isoformat()) == (review and review["deadline"])
+        engine.close()
+        # SQL rows equal the pure in-memory computation of the same projections.
+        reference = memory_reference(store)
+        for name, expected in reference.items():
+            assert rows[name] == expected, f"{name} differs from the in-memory reference"
+
+
+def test_portfolio_figures_hang_together(store: str) -> None:
+    run_demo(store, accounts=150, days=100)
+    with opened(store) as db:
+        accounts = table_rows(db, ACCOUNT_STATUS)
+        daily = table_rows(db, DELINQUENCY_DAILY)
+        rolls = table_rows(db, ROLL_RATES)
+        queue = table_rows(db, COLLECTION_QUEUE)
+    last = max(row["business_date"] for row in daily)
+    today = {row["bucket"]: row for row in daily if row["business_date"] == last}
+    for bucket in DELINQUENCY_BUCKETS:
+        members = [a for a in accounts if a["delinquency_bucket"] == bucket]
+        assert today[bucket]["accounts"] == len(members)
+        assert today[bucket]["overdue_balance"] == sum((a["overdue_outstanding"] for a in members), Decimal("0.00"))
+    # Every account at the previous close went somewhere: the matrix's rows add up.
+    by_date: dict[object, dict[str, int]] = {}
+    for row in daily:
+        by_date.setdefault(row["business_date"], {})[row["bucket"]] = row["accounts"]
+    for row in rolls:
+        if row["from_bucket"] != "new":
+            assert row["from_accounts"] == by_date[row["previous_date"]][row["from_bucket"]]
+    sums: dict[tuple[object, str], int] = {}
+    for row in rolls:
+        sums[(row["business_date"], row["from_bucket"])] = (
+            sums.get((row["business_date"], row["from_bucket"]), 0) + row["accounts"]
+        )
+    for row in rolls:
+        if row["from_bucket"] != "new":
+            assert sums[(row["business_date"], row["from_bucket"])] == row["from_accounts"]
+    assert any(row["from_bucket"] != row["to_bucket"] and row["from_bucket"] != "new" for row in rolls)
+    # The collection queue is exactly the accounts with an overdue balance.
+    assert {row["account_id"] for row in queue} == {a["account_id"] for a in accounts if a["overdue_outstanding"] > 0}
+
+
+def _catch_up_in_subprocess(store: str, page: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from adapters.cli import main; main()",
+            "projections",
+            "catch-up",
+            "--page",
+            str(page),
+            "--store",
+            store,
+            "--json",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_killed_mid_catch_up_then_restarted_equals_a_clean_rebuild(store: str) -> None:
+    engine = open_engine(store)
+    for day in Portfolio(120, 90, seed=11, noise=True).days_of_events():
+        engine.process([orjson.dumps(event) for event in day])
+    head = engine.recorder.max_notification_id()
+    engine.close()
+    ProjectionRunner(store).close()  # tables exist, so progress can be watched
+    worker = _catch_up_in_subprocess(store, page=7)
+    seen = 0
+    with opened(store) as db:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            positions = [n for _, n in db.query(f"SELECT projection, position FROM {POSITIONS}")]
+            seen = min(positions)
+            if seen > head // 3:
+                break
+            time.sleep(0.005)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+        positions = [n for _, n in db.query(f"SELECT projection, position FROM {POSITIONS}")]
+    assert worker.returncode == -signal.SIGKILL
+    assert 0 < min(positions) < head, f"not killed partway: positions {positions}, head {head}"
+    runner = ProjectionRunner(store)
+    runner.catch_up()
+    with opened(store) as db:
+        restarted = snapshot(db)
+    runner.rebuild()
+    runner.close()
+    with opened(store) as db:
+        rebuilt = snapshot(db)
+    assert restarted == rebuilt
+
+
+def test_two_runners_at_once_apply_every_event_once(store: str) -> None:
+    engine = open_engine(store)
+    for day in Portfolio(80, 60, seed=5, noise=True).days_of_events():
+        engine.process([orjson.dumps(event) for event in day])
+    engine.close()
+    runners = [ProjectionRunner(store, page=25) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def work(runner: ProjectionRunner) -> None:
+        try:
+            runner.catch_up()
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    with opened(store) as db:
+        concurrent = snapshot(db)
+    runners[0].rebuild()
+    for runner in runners:
+        runner.close()
+    with opened(store) as db:
+        assert snapshot(db) == concurrent
+
+
+def test_follower_applies_new_events_live(store: str) -> None:
+    engine = open_engine(store)
+    days = list(Portfolio(60, 40, seed=3, noise=True).days_of_events())
+    for day in days[:20]:
+        engine.process([orjson.dumps(event) for event in day])
+    runner = ProjectionRunner(store)
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(stop, 0.02))
+    follower.start()
+    try:
+        for day in days[20:]:
+            engine.process([orjson.dumps(event) for event in day])
+            head = engine.recorder.max_notification_id()
+            assert runner.wait_for(head, timeout=30), "the follower fell behind"
+    finally:
+        stop.set()
+        follower.join(30)
+    engine.close()
+    with opened(store) as db:
+        live = snapshot(db)
+    runner.rebuild()
+    runner.close()
+    with opened(store) as db:
+        assert snapshot(db) == live
+
+
+def _hypothesis_store(kind: str, postgres_server: object | None) -> str:
+    if kind == "sqlite":
+        return str(Path(tempfile.mkdtemp(prefix="rm-")) / "store.db")
+    return postgres_server.create_database(f"rm_{uuid.uuid4().hex[:12]}")  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_rebuild_yields_exactly_the_rows_of_live_processing(kind: str, request: pytest.FixtureRequest) -> None:
+    server = request.getfixturevalue("postgres_server") if kind == "postgres" else None
+    examples = int(os.environ.get("FENGKONG_RM_EXAMPLES", "12" if kind == "sqlite" else "5"))
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(history=histories(), batch=st.integers(1, 9))
+    def check(history: list[bytes], batch: int) -> None:
+        store = _hypothesis_store(kind, server)
+        engine = open_engine(store)
+        runner = ProjectionRunner(store, page=batch * 3, engine=engine)
+        try:
+            for start in range(0, len(history), batch):
+                engine.process(history[start : start + batch])
+                runner.catch_up()  # live: the read models follow each small ingest
+            with opened(store) as db:
+                live = snapshot(db)
+            runner.rebuild()
+            with opened(store) as db:
+                rebuilt = snapshot(db)
+        finally:
+            runner.close()
+            engine.close()
+        assert rebuilt == live
+        reference = memory_reference(store)
+        assert {name: live[name] for name in reference} == reference
+
+    check()
+
+
+@pytest.mark.postgres
+def test_follower_survives_a_database_restart(postgres_server: Any, postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    days = list(Portfolio(40, 30, seed=4, noise=True).days_of_events())
+    for day in days[:10]:
+        engine.process([orjson.dumps(event) for event in day])
+    runner = ProjectionRunner(postgres_url)
+    runner.catch_up()
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(stop, 0.02, 0.2))
+    follower.start()
+    try:
+        postgres_server.restart()
+        for day in days[10:]:
+            engine.process([orjson.dumps(event) for event in day])
+        head = engine.recorder.max_notification_id()
+        assert runner.wait_for(head, timeout=60), "the follower did not recover from the restart"
+    finally:
+        stop.set()
+        follower.join(30)
+    engine.close()
+    with opened(postgres_url) as db:
+        live = snapshot(db)
+    runner.rebuild()
+    runner.close()
+    with opened(postgres_url) as db:
+        assert snapshot(db) == live
