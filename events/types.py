@@ -39,7 +39,7 @@ def parse_money(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         value = str(value)
     text = _require_str(value, "amount")
-    if not _money.match(text):
+    if not _money.fullmatch(text):
         raise ValueError(
             'amount must be a decimal string like "1234.50": digits, at most 15 before the point and 2 after it'
         )
@@ -54,7 +54,7 @@ def parse_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     text = _require_str(value, "date")
-    if not _date.match(text):
+    if not _date.fullmatch(text):
         raise ValueError("date must be written YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
@@ -67,7 +67,7 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     text = _require_str(value, "timestamp")
-    if not _timestamp.match(text):
+    if not _timestamp.fullmatch(text):
         raise ValueError("timestamp must be RFC 3339 with an offset, e.g. 2026-03-10T09:00:00+08:00")
     try:
         return datetime.fromisoformat(text.upper())

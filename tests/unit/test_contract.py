@@ -56,6 +56,7 @@ def test_canonical_form_ignores_key_order_and_fills_defaults() -> None:
         ("-5.00", "decimal string"),
         ("1e3", "decimal string"),
         ("01.00", "decimal string"),
+        ("12.50\n", "decimal string"),
     ],
 )
 def test_amounts_are_positive_decimal_strings(amount: object, why: str) -> None:
@@ -71,6 +72,8 @@ def test_amounts_are_positive_decimal_strings(amount: object, why: str) -> None:
         ("occurred_at", 1773104400, "must be a JSON string"),
         ("account_id", "has space", "should match pattern"),
         ("account_id", "x" * 65, "should match pattern"),
+        ("account_id", "A1\n", "should match pattern"),
+        ("occurred_at", "2026-03-10T09:00:00+08:00\n", "RFC 3339"),
         ("event_id", "", "at least 1 character"),
         ("event_id", "x" * 129, "at most 128 characters"),
         ("schema_version", 2, "must be 1"),
