@@ -43,6 +43,7 @@ class _Account:
     plan_at: int = 0
     defaulted: bool = False
     requests: int = 0
+    bills_issued: int = 0
 
     def next_id(self, kind: str) -> str:
         self.seq += 1
@@ -165,7 +166,10 @@ class Portfolio:
             },
         )
         due = 20
-        if account.profile == "good" or (account.profile == "late" and self.rng.random() < 0.7):
+        account.bills_issued += 1
+        # Late payers are late often at first, then mostly reform (which shows credit repair).
+        lateness = 0.45 if account.bills_issued <= 3 else 0.05
+        if account.profile == "good" or (account.profile == "late" and self.rng.random() >= lateness):
             pay_after = self.rng.randrange(2, due + 1)
         elif account.profile == "late":
             pay_after = due + self.rng.randrange(1, 13)
@@ -275,7 +279,8 @@ class Portfolio:
             self.actions[offset + pay_after].append(("pay", account, bill_id))
             if late:
                 self.actions[offset + 30 * n + 1].append(("watch", account, bill_id))
-        self._emit(account, "RepaymentPlanAgreed", day, 14.0, {"plan_id": plan_id, "installments": installments})
+        # After the day's delinquency batch (02:30, or 10:00-20:00 on some days), never before it.
+        self._emit(account, "RepaymentPlanAgreed", day, 21.5, {"plan_id": plan_id, "installments": installments})
         self.actions[offset + self.rng.randrange(1, 3)].append(("request", account))
 
     def _request(self, offset: int, day: date, account: _Account) -> None:

@@ -36,6 +36,7 @@ class _Tally:
         self.outcomes: Counter[str] = Counter()
         self.commands: Counter[str] = Counter()
         self.rules: Counter[str] = Counter()
+        self.card: Counter[tuple[str, str]] = Counter()  # (command type, rule) of card commands
         self.deferred = 0
 
     def add(self, result: Result) -> None:
@@ -43,13 +44,15 @@ class _Tally:
         self.rules.update(result.rules)
         for command in result.commands:
             self.commands[command.type] += 1
+            if command.type in ("LockCard", "UnlockCard"):
+                self.card[command.type, command.rule] += 1
             if isinstance(command, SendNotice) and command.deliver_at != command.occurred_at:
                 self.deferred += 1
 
 
 @click.command()
 @click.option("--accounts", default=2000, show_default=True, help="Accounts in the synthetic portfolio.")
-@click.option("--days", default=240, show_default=True, help="Days of billing to simulate.")
+@click.option("--days", default=365, show_default=True, help="Days of billing to simulate (a year shows repair too).")
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same events.")
 @click.option("--append", is_flag=True, help="Keep what the SQLite store already holds.")
 @click.option(
@@ -144,12 +147,15 @@ def _summarise(engine: RiskEngine, tally: _Tally, elapsed: float, letters: DeadL
             "events_per_second": round(events / elapsed) if elapsed else None,
         },
         "commands": dict(sorted(tally.commands.items())),
-        "locks": rules["lock.overdue"] // 2 + rules["lock.broken_plan"],
-        "unlocks": {
-            "full_repayment": rules["unlock.full_repayment"],
-            "review_approved": rules["review.approved"],
-            "auto_approved_first_installment": rules["review.auto_approve"],
-            "plan_complete": rules["plan.complete"],
+        "card_locks": {
+            "overdue": tally.card["LockCard", "lock.overdue"],
+            "broken_plan": tally.card["LockCard", "lock.broken_plan"],
+        },
+        "card_unlocks": {
+            "full_repayment": tally.card["UnlockCard", "unlock.full_repayment"],
+            "review_approved": tally.card["UnlockCard", "review.approved"],
+            "auto_approved_first_installment": tally.card["UnlockCard", "review.auto_approve"],
+            "plan_complete": tally.card["UnlockCard", "plan.complete"],
         },
         "notices": {
             "sent": rules["notice.overdue"],
