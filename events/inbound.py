@@ -282,5 +282,9 @@ def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed:
     does on the way in); parsing to find the type and then validating the
     text again cost twice the parse, on every replay and rebuild.
     """
-    obj = orjson.loads(canonical)
+    return load_object(orjson.loads(canonical))
+
+
+def load_object(obj: dict[str, Any]) -> AccountEvent | DayClosed:
+    """A recorded event from its canonical JSON, already parsed (see load_canonical)."""
     return EVENT_TYPES[obj["type"]].model_validate(obj)  # type: ignore[return-value]

@@ -61,7 +61,14 @@ DELINQUENCY_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
 
 def delinquency_bucket(days_past_due: int) -> str:
     """The industry's buckets: current, 1-30, 31-60, 61-90, 91-180, 180+."""
-    for upper, name in zip((0, 30, 60, 90, 180), DELINQUENCY_BUCKETS, strict=False):
-        if days_past_due <= upper:
-            return name
-    return DELINQUENCY_BUCKETS[-1]
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1-30"
+    if days_past_due <= 60:
+        return "31-60"
+    if days_past_due <= 90:
+        return "61-90"
+    if days_past_due <= 180:
+        return "91-180"
+    return "180+"

@@ -18,13 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from events.inbound import DayClosed, load_canonical
+from events.inbound import DayClosed, load_canonical, load_object
 from events.recorded import (
     ACCOUNT_STARTED_TOPIC,
     DAY_RECORDED_TOPIC,
@@ -73,6 +74,7 @@ def make_transcoder() -> JSONTranscoder:
 
 _TYPE_MARK = b'"_type_"'
 _BALANCES_CACHE = 65_536
+_ORIGINATORS_CACHE = 262_144
 
 
 class Decoder:
@@ -82,6 +84,7 @@ class Decoder:
         self.transcoder = make_transcoder()
         # Balances are immutable and repeat a lot (every current account's are zeros).
         self._balances: dict[tuple[tuple[str, Any], ...], Balances] = {}
+        self._originators: dict[UUID | str, str] = {}  # a stream's events come many times
 
     def body(self, state: bytes) -> dict[str, Any]:
         """The event's attributes; what the transcoder gives for every field we read."""
@@ -108,15 +111,19 @@ class Decoder:
         if topic not in TOPICS:
             return None
         body = self.body(notification.state)
-        originator = originator_key(notification.originator_id)
+        originator = self._originators.get(notification.originator_id)
+        if originator is None:
+            if len(self._originators) >= _ORIGINATORS_CACHE:
+                self._originators.clear()
+            originator = self._originators[notification.originator_id] = originator_key(notification.originator_id)
         position = notification.id
         if topic == FACT_RECORDED_TOPIC:
-            fact = load_canonical(body["fact"])
-            known = None if isinstance(fact, DayClosed) else fact.account_id
+            fact = orjson.loads(body["fact"])
+            known = fact.get("account_id")  # DayClosed, brought to an account, names none
             return FactRecorded(
                 position,
                 known or _resolve(account_of, originator, position),
-                fact,
+                partial(load_object, fact),
                 str(body["policy_version"]),
                 self.balances(body["balances"]),
             )

@@ -59,14 +59,13 @@ class BulkTables:
             if table.name not in self.partial:
                 return None
             row = rows[key] = self._read(table, key)
-        return None if row is _ABSENT else dict(row)
+        return None if row is _ABSENT else row.copy()
 
     def put(self, table: Table, row: Row) -> None:
+        stored = row.copy()
+        key = table.key_of(stored)
         name = table.name
-        stored = dict(row)
-        key = tuple([stored[column] for column in table.key])
-        self.rows[name][key] = stored
-        self.dirty[name][key] = stored
+        self.rows[name][key] = self.dirty[name][key] = stored
 
     def delete(self, table: Table, key: Key) -> None:
         key = tuple(key)
