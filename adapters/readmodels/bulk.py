@@ -16,12 +16,11 @@ memory and a later miss reads them back from the database.
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 from adapters.readmodels.sql import POSITIONS, Database
+from engine.collector import cyclic_gc_paused
 from projections.base import Key, Projection, Row, Table
 from projections.decoding import StoredNotification
 from projections.dispatch import Dispatcher
@@ -119,23 +118,6 @@ class BulkTables:
             assert not self.dirty[table.name], f"{table.name} has unwritten rows"
             self.rows[table.name] = {}
             self.partial.add(table.name)
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while rows pile up.
-
-    A rebuild allocates millions of long-lived, acyclic objects (rows, decimals,
-    events); each full collection would walk all of them again, which costs as
-    much as the projections themselves. Reference counting frees them as usual.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class BulkRebuild:
