@@ -33,6 +33,7 @@ from events.recorded import (
     FACT_RECORDED_TOPIC,
     Balances,
     RecordedDecision,
+    event_state,
 )
 from projections.base import AccountStarted, DayRecorded, DecisionRecorded, FactRecorded, Recorded
 
@@ -72,7 +73,6 @@ def make_transcoder() -> JSONTranscoder:
     return transcoder
 
 
-_TYPE_MARK = b'"_type_"'
 _BALANCES_CACHE = 65_536
 _ORIGINATORS_CACHE = 262_144
 
@@ -88,11 +88,7 @@ class Decoder:
 
     def body(self, state: bytes) -> dict[str, Any]:
         """The event's attributes; what the transcoder gives for every field we read."""
-        body = orjson.loads(state)
-        if type(body) is dict and state.count(_TYPE_MARK) == 1 and type(body.get("timestamp")) is dict:
-            return body  # only the timestamp is transcoded: every other value is already what it means
-        decoded: dict[str, Any] = self.transcoder.decode(state)
-        return decoded
+        return event_state(state, self.transcoder.decode)
 
     def balances(self, raw: dict[str, Any]) -> Balances:
         try:
