@@ -276,6 +276,20 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
             c.execute("SELECT DISTINCT account_id FROM fengkong_inbound WHERE account_id IS NOT NULL ORDER BY 1")
             return [row[0] for row in c.fetchall()]
 
+    def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
+        """(notification id, originator id as hex, topic, state) from `start` on, without Notification objects.
+
+        A rebuild reads the whole log: eventsourcing's select_notifications
+        builds a UUID and a dataclass per row, which costs more than the read.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_id, topic, state FROM {self.events_table_name} "
+                "WHERE rowid >= ? ORDER BY rowid LIMIT ?",
+                [start, limit],
+            )
+            return [(row[0], row[1], row[2], row[3]) for row in c.fetchall()]
+
     def select_positions(self, source: str) -> dict[int, int]:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT partition, next_offset FROM fengkong_positions WHERE source = ?", [source])
@@ -391,6 +405,13 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 )
             )
             return [row["account_id"] for row in curs.fetchall()]
+
+    def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
+        """(notification id, originator id as hex, topic, state) from `start` on (see the SQLite recorder)."""
+        return [
+            (n.id, n.originator_id.hex if isinstance(n.originator_id, UUID) else str(n.originator_id), n.topic, n.state)
+            for n in self.select_notifications(start, limit)
+        ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_positions(self, source: str) -> dict[int, int]:

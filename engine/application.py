@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import CreditAccount
 from engine.clock import PlatformClock
+from engine.collector import cyclic_gc_paused
 from engine.ledger import Rejected
 from engine.policy import Policy
 from engine.rules import Decision, agenda_date
@@ -128,14 +129,18 @@ class RiskEngine(Application[UUID]):
         day_scope: DayScope | None = None,
         before_save: BeforeSave | None = None,
     ) -> list[Result]:
-        """Apply one batch atomically; `positions` (next offsets) are saved with it."""
-        parsed: list[ParsedEvent | InvalidEvent] = []
-        for message in messages:
-            try:
-                parsed.append(parse_event(message))
-            except InvalidEvent as error:
-                parsed.append(error)
-        return self._process_parsed(parsed, positions or {}, day_scope=day_scope, before_save=before_save)
+        """Apply one batch atomically; `positions` (next offsets) are saved with it.
+
+        The cyclic garbage collector waits for the end of the batch (engine.collector).
+        """
+        with cyclic_gc_paused():
+            parsed: list[ParsedEvent | InvalidEvent] = []
+            for message in messages:
+                try:
+                    parsed.append(parse_event(message))
+                except InvalidEvent as error:
+                    parsed.append(error)
+            return self._process_parsed(parsed, positions or {}, day_scope=day_scope, before_save=before_save)
 
     def _process_parsed(
         self,

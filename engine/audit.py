@@ -22,7 +22,7 @@ from engine.ledger import Ledger
 from engine.policy import Policy, load_policy
 from engine.rules import decide
 from events.inbound import load_canonical
-from events.recorded import DECIDED_TOPIC, FACT_RECORDED_TOPIC
+from events.recorded import DECIDED_TOPIC, FACT_RECORDED_TOPIC, event_state
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
@@ -139,9 +139,9 @@ def _stored_states(engine: RiskEngine, stored: Iterable[StoredEvent]) -> Iterato
     decode = engine.mapper.transcoder.decode
     for event in stored:
         if event.topic == DECIDED_TOPIC:
-            yield _DECISION, decode(event.state)
+            yield _DECISION, event_state(event.state, decode)
         elif event.topic == FACT_RECORDED_TOPIC:
-            yield _FACT, decode(event.state)
+            yield _FACT, event_state(event.state, decode)
 
 
 _CHUNK = 500

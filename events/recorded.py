@@ -8,9 +8,11 @@ balances right after it; a `Decided` carries one decision and its command.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 ACCOUNT_STARTED_TOPIC = "engine.account:CreditAccount.Started"
@@ -18,6 +20,24 @@ ACCOUNT_STARTED_TOPIC = "engine.account:CreditAccount.Started"
 FACT_RECORDED_TOPIC = "engine.account:CreditAccount.FactRecorded"
 DECIDED_TOPIC = "engine.account:CreditAccount.Decided"
 DAY_RECORDED_TOPIC = "engine.clock:PlatformClock.DayRecorded"
+
+
+_TYPE_MARK = b'"_type_"'
+
+
+def event_state(state: bytes, transcode: Callable[[bytes], Any]) -> dict[str, Any]:
+    """An event's attributes from its stored state, as `transcode` (eventsourcing's transcoder) gives them.
+
+    Every engine event's state marks one transcoded value, its `timestamp`,
+    which readers do not use: such a state is plain JSON for every field they
+    read, and orjson parses it without the transcoder's walk. Any other state
+    (more marked values) goes through `transcode`.
+    """
+    body = orjson.loads(state)
+    if type(body) is dict and state.count(_TYPE_MARK) == 1 and type(body.get("timestamp")) is dict:
+        return body
+    decoded: dict[str, Any] = transcode(state)
+    return decoded
 
 
 class Balances(BaseModel):
@@ -61,7 +81,14 @@ DELINQUENCY_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
 
 def delinquency_bucket(days_past_due: int) -> str:
     """The industry's buckets: current, 1-30, 31-60, 61-90, 91-180, 180+."""
-    for upper, name in zip((0, 30, 60, 90, 180), DELINQUENCY_BUCKETS, strict=False):
-        if days_past_due <= upper:
-            return name
-    return DELINQUENCY_BUCKETS[-1]
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1-30"
+    if days_past_due <= 60:
+        return "31-60"
+    if days_past_due <= 90:
+        return "61-90"
+    if days_past_due <= 180:
+        return "91-180"
+    return "180+"

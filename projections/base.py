@@ -9,11 +9,14 @@ the same code gives the same rows wherever it runs.
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Protocol
 
 from events.inbound import AccountEvent, DayClosed
@@ -57,9 +60,17 @@ class Table:
     internal: bool = False  # working state of a projection, not meant for analysts
 
     def key_of(self, row: Row) -> Key:
-        return tuple(row[name] for name in self.key)
+        return self._key_getter(row)
 
-    @property
+    @cached_property
+    def _key_getter(self) -> Callable[[Row], Key]:
+        """The key as a tuple, picked in C: rows are keyed for every change a projection makes."""
+        if len(self.key) == 1:
+            (name,) = self.key
+            return lambda row: (row[name],)
+        return operator.itemgetter(*self.key)
+
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
 
@@ -93,13 +104,21 @@ class AccountStarted:
 
 @dataclass(frozen=True)
 class FactRecorded:
-    """An inbound fact applied to an account, with the balances right after it."""
+    """An inbound fact applied to an account, with the balances right after it.
+
+    The fact is validated when a projection first reads it: a rebuild process
+    that needs only the balances of another process's streams skips that work.
+    """
 
     position: int
     account_id: str
-    fact: AccountEvent | DayClosed
+    load_fact: Callable[[], AccountEvent | DayClosed] = field(repr=False, compare=False)
     policy_version: str
     balances: Balances
+
+    @cached_property
+    def fact(self) -> AccountEvent | DayClosed:
+        return self.load_fact()
 
 
 @dataclass(frozen=True)
@@ -148,7 +167,7 @@ class Projection(ABC):
 
 def money(value: Decimal | str) -> Decimal:
     """Amounts in rows always carry two fraction digits, whatever the input wrote."""
-    return Decimal(value).quantize(CENT)
+    return (value if type(value) is Decimal else Decimal(value)).quantize(CENT)
 
 
 def utc(moment: datetime) -> datetime:

@@ -9,6 +9,7 @@ projection rebuilt from zero catches up beside ones that are current.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 
 from projections.account_index import AccountIndex, account_of
 from projections.base import Projection, Tables
@@ -27,13 +28,24 @@ class Dispatcher:
     ) -> dict[str, int]:
         """Apply notifications (in id order) to every projection still below them; return new positions."""
         new = {projection.name: positions.get(projection.name, 0) for projection in self.projections}
+        everyone = max(new.values())  # past this every projection is behind: no per-projection check
+        last = None
+        resolve = partial(account_of, tables)
         for notification in notifications:
-            behind = [p for p in self.projections if new[p.name] < notification.id]
-            if not behind:
-                continue
-            event = self.decoder.decode(notification, lambda originator: account_of(tables, originator))
-            for projection in behind:
-                if event is not None:
+            position = notification.id
+            if position > everyone:
+                behind = self.projections
+                last = position
+            else:
+                behind = tuple(p for p in self.projections if new[p.name] < position)
+                if not behind:
+                    continue
+                for projection in behind:
+                    new[projection.name] = position
+            event = self.decoder.decode(notification, resolve)
+            if event is not None:
+                for projection in behind:
                     projection.apply(event, tables)
-                new[projection.name] = notification.id
+        if last is not None:
+            new = dict.fromkeys(new, last)
         return new

@@ -9,6 +9,7 @@ text, times as UTC text of fixed width (so they sort), booleans as 0/1.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -72,7 +73,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.postgres = is_postgres(url)
-        self._encoders: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+        self._encoders: dict[str, Callable[[Row], Sequence[Any]]] = {}
         self.sqlite: sqlite3.Connection | None = None
         self.pg: psycopg.Connection[tuple[Any, ...]] | None = None
         if self.postgres:
@@ -214,11 +215,31 @@ class Database:
             return float(value)
         return value
 
-    def encode_row(self, table: Table, row: Row) -> list[Any]:
-        encoders = self._encoders.get(table.name)
-        if encoders is None:
-            encoders = self._encoders[table.name] = [(c.name, self._encoder(c)) for c in table.columns]
-        return [row[name] if encode is None else encode(row[name]) for name, encode in encoders]
+    def encode_row(self, table: Table, row: Row) -> Sequence[Any]:
+        """A row's values in column order, as the database takes them."""
+        encode = self._encoders.get(table.name)
+        if encode is None:
+            encode = self._encoders[table.name] = self._row_encoder(table)
+        return encode(row)
+
+    def _row_encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
+        """Values picked in C (itemgetter); only the columns whose values need it are converted."""
+        names = table.column_names
+        pick = operator.itemgetter(*names)
+        converters = [(i, convert) for i, c in enumerate(table.columns) if (convert := self._encoder(c)) is not None]
+        if len(names) == 1:
+            only = converters[0][1] if converters else None
+            return lambda row: (pick(row) if only is None else only(pick(row)),)
+        if not converters:
+            return pick
+
+        def encode(row: Row) -> list[Any]:
+            values = list(pick(row))
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            return values
+
+        return encode
 
     def _encoder(self, column: Column) -> Callable[[Any], Any] | None:
         """A fast encoder for one column (None: the value goes as it is), for bulk writes."""
