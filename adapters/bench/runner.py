@@ -242,6 +242,7 @@ class Bench:
         except NoKafka as reason:
             return {"status": "not measured", "reason": f"not measured: {reason}"}
         spec = {**base, **kafka, "cache_size": options.cache_size, "timeout_s": KAFKA_TIMEOUT_S}
+        spec.update(options.extra.get(row.name, {}))
         bootstrap = kafka["bootstrap"]
         if row.name == "peer.quixstreams":
             python = options.peer_python or (str(PEER_VENV / "bin" / "python") if PEER_VENV.exists() else None)
