@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -268,12 +269,20 @@ class CommandWatcher(threading.Thread):
         self.consumer.close(autocommit=False)
 
 
-def _pace(bootstrap: str, topics: dict[str, Any], lines: list[bytes], rate: float) -> tuple[dict[str, float], float]:
-    """Publish `lines` at `rate` per second as upstream would; event_id -> wall-clock send time."""
+@dataclass
+class Paced:
+    sent: dict[str, float]  # event_id -> wall-clock send time
+    days: set[str]  # the event ids of the DayClosed sent
+    seconds: float
+
+
+def _pace(bootstrap: str, topics: dict[str, Any], lines: list[bytes], rate: float) -> Paced:
+    """Publish `lines` at `rate` per second as upstream would, noting when each event was sent."""
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, client_id="fengkong-bench-paced", enable_idempotence=True, acks="all", linger_ms=5
     )
     sent: dict[str, float] = {}
+    days: set[str] = set()
     started = time.perf_counter()
     try:
         for index, line in enumerate(lines):
@@ -283,13 +292,14 @@ def _pace(bootstrap: str, topics: dict[str, Any], lines: list[bytes], rate: floa
             event = orjson.loads(line)
             sent.setdefault(event["event_id"], time.time())
             if event["type"] == "DayClosed":
+                days.add(event["event_id"])
                 day_closed_copies(producer, topics["events"], line, topics["partitions"])
             else:
                 producer.send(topics["events"], key=event["account_id"].encode(), value=line)
         producer.flush(timeout=60)
     finally:
         producer.close()
-    return sent, time.perf_counter() - started
+    return Paced(sent, days, time.perf_counter() - started)
 
 
 def _percentile(ordered: list[float], share: float) -> float:
@@ -311,29 +321,33 @@ def latency(spec: Spec) -> dict[str, Any]:
         pipeline.wait(ready.exists, deadline, "the worker to join its group")
         ready.unlink()
         offered_from = time.time()
-        sent, took = _pace(spec["bootstrap"], topics, lines, rate)
+        paced = _pace(spec["bootstrap"], topics, lines, rate)
+        sent = paced.sent
         ends = end_offsets(spec["bootstrap"], topics["events"])
         pipeline.wait(lambda: pipeline.recorded(ends), deadline, "the worker to record every offset")
         pipeline.wait(pipeline.relayed, deadline, "the relay to publish every command")
         commands = sum(end_offsets(spec["bootstrap"], topics["commands"]).values())
         pipeline.wait(lambda: len(watcher.arrivals) >= commands, deadline, "the commands to arrive")
+        drained = max(arrived for _, arrived in watcher.arrivals) - max(sent.values()) if commands else 0.0
     except BaseException:
         pipeline.kill()
         raise
     finally:
         watcher.stop()
     reports = pipeline.stop()
-    measured = sorted(
-        (arrived - sent[cause]) * 1000
+    counted = [
+        (cause, (arrived - sent[cause]) * 1000)
         for cause, arrived in watcher.arrivals
         if cause in sent and sent[cause] >= offered_from + warmup
-    )
+    ]
+    measured = sorted(ms for _, ms in counted)
+    by_accounts = sorted(ms for cause, ms in counted if cause not in paced.days)
     if not measured:
         raise RowFailed("no command was caused by an event sent after the warm-up")
     return {
         "events": len(lines),
-        "seconds": round(took, 3),
-        "events_per_second": round(len(lines) / took, 1),
+        "seconds": round(paced.seconds, 3),
+        "events_per_second": round(len(lines) / paced.seconds, 1),
         "peak_rss_mib": max([r.get("peak_rss_mib", 0.0) for r in reports] + [round(peak_rss_mib(), 1)]),
         "offered_rate": rate,
         "warmup_s": warmup,
@@ -343,6 +357,9 @@ def latency(spec: Spec) -> dict[str, Any]:
         "p95_ms": round(_percentile(measured, 0.95), 1),
         "p99_ms": round(_percentile(measured, 0.99), 1),
         "max_ms": round(measured[-1], 1),
+        "last_command_after_last_event_s": round(drained, 2),
+        "account_event_commands": len(by_accounts),
+        "account_event_p99_ms": round(_percentile(by_accounts, 0.99), 1) if by_accounts else None,
         "store": "PostgreSQL" if spec["store"].startswith("postgres") else "SQLite",
         "batches": sum(r["stats"]["batches"] for r in reports if r),
         "max_poll_records": reports[0].get("max_poll_records") if reports else None,

@@ -80,10 +80,13 @@ def row_note(row: dict[str, Any]) -> str:
         return note
     if name == "latency":
         return (
-            f"p50 {row.get('p50_ms')} ms, p95 {row.get('p95_ms')} ms, p99 {row.get('p99_ms')} ms, max "
-            f"{row.get('max_ms')} ms over {row.get('measured_commands', 0):,} commands (causes sent in the first "
+            f"p50 {row.get('p50_ms'):,} ms, p95 {row.get('p95_ms'):,} ms, p99 {row.get('p99_ms'):,} ms, max "
+            f"{row.get('max_ms'):,} ms over {row.get('measured_commands', 0):,} commands (causes sent in the first "
             f"{row.get('warmup_s'):g} s not counted); {row.get('offered_rate'):,.0f} events/s offered, "
-            f"{row.get('events_per_second'):,.0f} achieved; 1 worker + relay on {row.get('store')}, "
+            f"{row.get('events_per_second'):,.0f} achieved; the last command arrived "
+            f"{row.get('last_command_after_last_event_s', 0):,.2f} s after the last event was sent; p99 "
+            f"{row.get('account_event_p99_ms')} ms over the {row.get('account_event_commands', 0):,} commands caused "
+            f"by account events (the rest by a DayClosed's fan-out); 1 worker + relay on {row.get('store')}, "
             f"{row.get('batches', 0):,} transactions"
         )
     if name == "memory":
@@ -239,9 +242,10 @@ def markdown(report: Report) -> str:
         "- **Kafka end-to-end** (`kafka.engine.*`): `adapters.bench.kafka_worker` processes run the loop of "
         "`fengkong worker` (`adapters/kafka/worker.py`, its default settings) in one consumer group, and `fengkong "
         "relay` runs beside them: per record the worker routes it (a DayClosed copy reaches its partition's "
-        "accounts only), the engine does everything the ingest row does, and the partition's next offset is saved "
-        "in the same transaction; the relay reads the recorded decisions (the outbox) and publishes each command "
-        "to the commands topic, acknowledged before its position is recorded. The clock stops when every offset is "
+        "accounts only), the engine does everything the ingest row does, and each partition's next offset is saved "
+        "in the same transaction (a poll's partitions share one transaction, up to 2,000 records); the relay "
+        "reads the recorded decisions (the outbox) and publishes each command to the commands topic, "
+        "acknowledged before its position is recorded. The clock stops when every offset is "
         "recorded and the relay has published the whole outbox.",
         "- **peer** (`adapters/bench/peer.py`, Quix Streams on confluent-kafka/librdkafka): deserialises each "
         "record; for OverdueReported and RepaymentReceived only, keeps per account key the bills last reported "
