@@ -9,6 +9,7 @@ end offsets and the command relay had published the whole outbox.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -186,6 +187,7 @@ class Pipeline:
         self.relay.wait(timeout=120)
         self.reader.close()
         self.log.close()
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)  # kept only when the row fails
         return reports
 
     def kill(self) -> None:
@@ -312,14 +314,14 @@ def latency(spec: Spec) -> dict[str, Any]:
     topics = spec["topics"]
     rate, seconds, warmup = spec["rate"], spec["seconds"], spec["warmup_s"]
     lines = list(Workload(**{**spec["workload"], "path": Path(spec["workload"]["path"])}).lines(int(rate * seconds)))
-    ready = Path(tempfile.mkdtemp(prefix="fengkong-bench-")) / "ready"
+    ready = Path(tempfile.mkdtemp(prefix="fengkong-bench-")) / "ready"  # the worker touches it once it owns partitions
     pipeline = Pipeline(spec, topics, 1, ready_file=ready)
     watcher = CommandWatcher(spec["bootstrap"], topics["commands"], topics["partitions"])
     deadline = time.monotonic() + spec["timeout_s"]
     try:
         watcher.start()
         pipeline.wait(ready.exists, deadline, "the worker to join its group")
-        ready.unlink()
+        shutil.rmtree(ready.parent)
         offered_from = time.time()
         paced = _pace(spec["bootstrap"], topics, lines, rate)
         sent = paced.sent
