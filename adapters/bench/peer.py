@@ -27,6 +27,7 @@ runs there; this module imports it only inside the row.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -99,11 +100,12 @@ def quix_peer(spec: Spec) -> dict[str, Any]:
     published = spec["published"]
     total = published["records"]
     output = f"bench.peer.locks.{uuid.uuid4().hex[:8]}"
+    state_dir = tempfile.mkdtemp(prefix="fengkong-bench-quix-")
     app = Application(
         broker_address=spec["bootstrap"],
         consumer_group=f"fengkong-bench-quix-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
-        state_dir=tempfile.mkdtemp(prefix="fengkong-bench-quix-"),
+        state_dir=state_dir,
         loglevel="WARNING",
     )
     events = app.topic(published["topics"]["events"], value_deserializer="json", key_deserializer="str")
@@ -128,8 +130,11 @@ def quix_peer(spec: Spec) -> dict[str, Any]:
     sdf = sdf.filter(lambda command: command is not None)
     sdf = sdf.update(emitted)
     sdf.to_topic(locks)
-    app.run()
-    ended = time.perf_counter()
+    try:
+        app.run()
+        ended = time.perf_counter()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
     if progress["seen"] < total:
         raise RuntimeError(f"the application stopped after {progress['seen']:,} of {total:,} records")
     seconds = ended - progress["first"]
