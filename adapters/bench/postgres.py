@@ -5,33 +5,19 @@ or on a throwaway server started by the test suite's own service module.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
 from psycopg import sql
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES = REPO_ROOT / "tests" / "support" / "services.py"
+from adapters.bench.services import NoService, load_services
 
 
 class NoPostgres(Exception):
     """No PostgreSQL server for the PostgreSQL rows; the reason is printed."""
-
-
-def _services() -> ModuleType:
-    if not SERVICES.exists():
-        raise NoPostgres(f"--postgres auto needs {SERVICES.relative_to(REPO_ROOT)} (a source checkout)")
-    spec = importlib.util.spec_from_file_location("fengkong_bench_services", SERVICES)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @contextlib.contextmanager
@@ -42,9 +28,11 @@ def postgres_server(url: str | None) -> Iterator[str]:
     if url != "auto":
         yield url
         return
-    server: Any = _services().PostgresServer()
     try:
+        server: Any = load_services().PostgresServer()
         server.start()
+    except NoService as error:
+        raise NoPostgres(str(error)) from error
     except Exception as error:
         raise NoPostgres(f"could not start a throwaway PostgreSQL server: {error}") from error
     try:

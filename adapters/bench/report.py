@@ -52,6 +52,43 @@ def row_note(row: dict[str, Any]) -> str:
             f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical; "
             f"{row.get('jobs')} processes, peak RSS of the largest"
         )
+    if name == "kafka.bare":
+        return (
+            f"all {row['events']:,} records of the sample topic, orjson-decoded, in one consumer group member with "
+            f"the worker's consumer settings (max_poll_records {row.get('max_poll_records')}); timed from the first "
+            "record received"
+        )
+    if name.startswith("kafka.engine."):
+        workers = row.get("workers")
+        note = (
+            f"{row.get('store')}, {workers} worker process{'es' if workers != 1 else ''} + `fengkong relay`: "
+            f"{row.get('accepted', 0):,} accepted, {row.get('rejected', 0):,} rejected, {row.get('commands', 0):,} "
+            f"commands, {row.get('commands_published', 0):,} on the commands topic; every offset recorded at "
+            f"{row.get('recorded_seconds', 0):.1f} s, every command published at {row.get('seconds', 0):.1f} s; "
+            f"{row.get('batches', 0):,} transactions"
+        )
+        if "share_of_bare" in row:
+            note += f"; {row['share_of_bare']:.0%} of the bare consumer's rate"
+        return note
+    if name == "peer.quixstreams":
+        note = (
+            f"quixstreams {row.get('quixstreams')}: {row.get('locks_emitted', 0):,} LockCard-like messages; last "
+            f"record processed at {row.get('last_record_seconds', 0):.1f} s, then its final checkpoint and shutdown"
+        )
+        if "engine_over_peer" in row:
+            note += f"; fengkong with 1 worker runs at {row['engine_over_peer']:.0%} of its rate"
+        return note
+    if name == "latency":
+        return (
+            f"p50 {row.get('p50_ms'):,} ms, p95 {row.get('p95_ms'):,} ms, p99 {row.get('p99_ms'):,} ms, max "
+            f"{row.get('max_ms'):,} ms over {row.get('measured_commands', 0):,} commands (causes sent in the first "
+            f"{row.get('warmup_s'):g} s not counted); {row.get('offered_rate'):,.0f} events/s offered, "
+            f"{row.get('events_per_second'):,.0f} achieved; the last command arrived "
+            f"{row.get('last_command_after_last_event_s', 0):,.2f} s after the last event was sent; p99 "
+            f"{row.get('account_event_p99_ms')} ms over the {row.get('account_event_commands', 0):,} commands caused "
+            f"by account events (the rest by a DayClosed's fan-out); 1 worker + relay on {row.get('store')}, "
+            f"{row.get('batches', 0):,} transactions"
+        )
     if name == "memory":
         samples = ", ".join(f"{done:,}: {rss:,.0f}" for done, rss in row.get("rss_samples", []))
         return (
@@ -59,6 +96,26 @@ def row_note(row: dict[str, Any]) -> str:
             f"{row.get('rss_growth_second_half_mib')} MiB; cache {row.get('cache_size'):,} accounts"
         )
     return ""
+
+
+def _kafka_paragraph(k: dict[str, Any]) -> list[str]:
+    """How the Kafka rows' sample was made and published, when they ran."""
+    if not k.get("records"):
+        return []
+    mix = ", ".join(f"{kind} {count:,}" for kind, count in (k.get("by_type") or {}).items())
+    offered = round(k["latency_rate"] * k["latency_seconds"])
+    return [
+        f"The Kafka rows take a sample: {k['events']:,} events over {k['accounts']:,} accounts from the same "
+        f"generator and seed (accounts scaled with the events, so the mix of types and the {k.get('days')} simulated "
+        f"days stay the workload's: {mix}). It is published once, before any row is timed, to a topic of "
+        f"{k['partitions']} partitions on a {k['broker']} Kafka broker on this machine ({k['publish_seconds']:g} s): "
+        f"{k['records']:,} records, account events keyed by `account_id` and each DayClosed as one copy per "
+        "partition, as the clock relay writes them. Every Kafka rate counts those records, timed from the first "
+        "record a consumer received (a group's join is not counted). The latency row publishes the sample's first "
+        f"{offered:,} events to fresh topics at {k['latency_rate']:,.0f} events/s while one worker and the relay "
+        "run.",
+        "",
+    ]
 
 
 def _goal_value(goal: dict[str, Any]) -> str:
@@ -136,6 +193,7 @@ def markdown(report: Report) -> str:
         f"types is the workload's) with a budget of {s['naive_budget_seconds']:g} s; one save per event would "
         "take hours over the whole workload.",
         "",
+        *_kafka_paragraph(s.get("kafka") or {}),
         "## Results",
         "",
         "| section | row | events/s | events | seconds | peak RSS MiB | note |",
@@ -179,6 +237,26 @@ def markdown(report: Report) -> str:
         "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
         "the recorded policy version and compares every decision, command ids included, with one process per "
         "core; events/s counts facts.",
+        "- **bare consumer** (`kafka.bare`): a kafka-python consumer group member that reads every record of the "
+        "sample topic and decodes its value with orjson, nothing else: the ceiling of the worker's own client.",
+        "- **Kafka end-to-end** (`kafka.engine.*`): `adapters.bench.kafka_worker` processes run the loop of "
+        "`fengkong worker` (`adapters/kafka/worker.py`, its default settings) in one consumer group, and `fengkong "
+        "relay` runs beside them: per record the worker routes it (a DayClosed copy reaches its partition's "
+        "accounts only), the engine does everything the ingest row does, and each partition's next offset is saved "
+        "in the same transaction (a poll's partitions share one transaction, up to 2,000 records); the relay "
+        "reads the recorded decisions (the outbox) and publishes each command to the commands topic, "
+        "acknowledged before its position is recorded. The clock stops when every offset is "
+        "recorded and the relay has published the whole outbox.",
+        "- **peer** (`adapters/bench/peer.py`, Quix Streams on confluent-kafka/librdkafka): deserialises each "
+        "record; for OverdueReported and RepaymentReceived only, keeps per account key the bills last reported "
+        "overdue and a `locked` flag in its state store (RocksDB, with a changelog topic), emits one LockCard-like "
+        "message when the overdue total reaches 1.00 and resets the flag when it is paid off. No contract "
+        "validation, no deduplication by `event_id`, one rule of the policy's many, no recorded decisions and no "
+        "audit trail: much less per event than the engine, which is why it is the peer and not the baseline.",
+        "- **latency**: a producer sends the events at the offered rate (noting each event's send time); a consumer "
+        "of the commands topic notes when each command arrives; each command's latency is its arrival minus the "
+        "send time of the event that caused it (`cause_event_id`), over the commands whose cause was sent after the "
+        "warm-up. The producer, the consumer, the worker, the relay and the broker share this machine's cores.",
         "- **memory**: the kernel's peak resident set size (VmHWM) of each row's own process; every row runs "
         "in a fresh process on the same workload file. The engine's memory is bounded by its aggregate cache "
         "(`--cache-size` accounts, least recently used evicted) times the size of an account, which grows with "

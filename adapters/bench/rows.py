@@ -4,14 +4,13 @@ A row is measured by a function `(spec) -> dict` registered in MEASURES;
 a row whose subject has not landed yet names the reason instead (`pending`),
 and the report prints "not measured yet (reason)" for it rather than a figure.
 
-To plug in a row (the Kafka rows, latency, the projection rebuild): drop its
-`pending`, write its function here (return `_finish(meter, events, ...)`,
-which gives events, seconds, events_per_second and peak_rss_mib; the latency
-row adds `p50_ms`, `p95_ms`, `p99_ms`), register it in MEASURES, and pass
-what it needs beyond the workload (a broker address, a store) through
-`Options.extra[row name]` or a branch in runner.Bench._measure. The goals
-table already reads these rows: kafka.engine.1 / kafka.bare, latency's
-p99_ms, and rebuild.projections' events per second.
+To plug in a row: write its function (return `_finish(meter, events, ...)`,
+which gives events, seconds, events_per_second and peak_rss_mib), register
+it in MEASURES, and pass what it needs beyond the workload (a broker
+address, a store) through `Options.extra[row name]` or a branch in
+runner.Bench._measure. The Kafka rows (adapters.bench.kafka_rows) get the
+broker and the published sample from the runner; the Quix Streams peer
+(adapters.bench.peer) runs in its own environment, outside MEASURES.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from typing import Any
 import orjson
 
 from adapters.audit_jobs import audit
+from adapters.bench.kafka_rows import kafka_bare, kafka_engine, latency
 from adapters.bench.measure import Meter, peak_rss_mib
 from adapters.bench.naive import NaiveApplication
 from adapters.bench.workload import Workload
@@ -52,38 +52,18 @@ class Row:
     pending: str | None = None  # why the row is not measured yet, until its subject lands
 
 
-KAFKA_PENDING = "the Kafka rows are the next part of this benchmark"
-
 ROWS: tuple[Row, ...] = (
     Row("sqlite.engine", "1 ingest, SQLite", "engine: batched, deduplicated, cached"),
     Row("sqlite.naive", "1 ingest, SQLite", "naive: one Application.save() per event"),
     Row("postgres.engine", "2 ingest, PostgreSQL", "engine: batched, deduplicated, cached"),
     Row("postgres.naive", "2 ingest, PostgreSQL", "naive: one Application.save() per event"),
-    Row(
-        "kafka.engine.1",
-        "3 Kafka end-to-end",
-        "engine, 1 worker: topic to decisions and published commands",
-        pending=KAFKA_PENDING,
-    ),
-    Row("kafka.engine.2", "3 Kafka end-to-end", "engine, 2 workers", pending=KAFKA_PENDING),
-    Row(
-        "kafka.bare",
-        "3 Kafka end-to-end",
-        "ceiling: bare kafka-python consumer, read and decode only",
-        pending="measured together with the Kafka engine rows",
-    ),
-    Row(
-        "peer.quixstreams",
-        "4 peer",
-        "Quix Streams app: overdue report -> lock command, stateful per key",
-        pending="comes with the Kafka rows (same topic and broker)",
-    ),
-    Row(
-        "latency",
-        "5 latency",
-        "publish to command published, p50/p95/p99 at a fixed offered load",
-        pending=KAFKA_PENDING,
-    ),
+    Row("kafka.bare", "3 Kafka end-to-end", "ceiling: bare kafka-python consumer, read and decode only"),
+    Row("kafka.engine.1", "3 Kafka end-to-end", "engine, 1 worker: topic to decisions and published commands"),
+    Row("kafka.engine.2", "3 Kafka end-to-end", "engine, 2 workers (processes, one group)"),
+    Row("kafka.engine.1.postgres", "3 Kafka end-to-end", "engine, 1 worker, PostgreSQL store"),
+    Row("kafka.engine.2.postgres", "3 Kafka end-to-end", "engine, 2 workers, PostgreSQL store"),
+    Row("peer.quixstreams", "4 peer", "Quix Streams app: overdue report -> lock command, stateful per key"),
+    Row("latency", "5 latency", "event published to command received, at a fixed offered load"),
     Row("rebuild.projections", "6 replay", "projection rebuild: every read model from the notification log"),
     Row("audit.replay", "6 replay", "audit --all: every decision re-derived and compared"),
     Row("memory", "7 memory", "peak RSS of the SQLite engine ingest, by progress"),
@@ -232,4 +212,11 @@ MEASURES: dict[str, Measure] = {
     "postgres.naive": ingest_naive,
     "audit.replay": audit_replay,
     "rebuild.projections": rebuild_projections,
+    "kafka.bare": kafka_bare,
+    "kafka.engine.1": kafka_engine,
+    "kafka.engine.2": kafka_engine,
+    "kafka.engine.1.postgres": kafka_engine,
+    "kafka.engine.2.postgres": kafka_engine,
+    "latency": latency,
 }
+# peer.quixstreams runs in the peer's own environment: adapters.bench.peer, started by the runner.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from adapters.audit_jobs import default_jobs
+from adapters.bench.kafka import NoKafka, Topics, create_topics, delete_topics, kafka_broker, publish_workload
 from adapters.bench.postgres import NoPostgres, fresh_database, postgres_server
 from adapters.bench.rows import ROWS, Row
 from adapters.bench.workload import Workload, prepare
@@ -39,6 +41,12 @@ class Options:
     postgres: str | None = None
     workdir: Path = Path(".bench")
     rows: tuple[str, ...] = ()
+    kafka: str | None = None
+    kafka_events: int = 200_000
+    latency_rate: float = 2_000.0
+    latency_seconds: float = 60.0
+    latency_warmup: float = 10.0
+    peer_python: str | None = None
     command: str = "fengkong bench"
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # more spec for rows that need it
 
@@ -77,12 +85,27 @@ def _load() -> float | None:
         return None
 
 
-def _child(spec: dict[str, Any]) -> dict[str, Any]:
+KAFKA_ROWS = (
+    "kafka.bare",
+    "kafka.engine.1",
+    "kafka.engine.2",
+    "kafka.engine.1.postgres",
+    "kafka.engine.2.postgres",
+    "peer.quixstreams",
+    "latency",
+)
+KAFKA_TIMEOUT_S = 1800.0
+PEER_VENV = Path(".venv-peer")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _child(spec: dict[str, Any], python: str | None = None, module: str = "adapters.bench.child") -> dict[str, Any]:
     """Run one row in a fresh interpreter and read its one JSON line."""
     done = subprocess.run(
-        [sys.executable, "-m", "adapters.bench.child", orjson.dumps(spec, default=str).decode()],
+        [python or sys.executable, "-m", module, orjson.dumps(spec, default=str).decode()],
         stdout=subprocess.PIPE,
         check=False,
+        cwd=REPO_ROOT if python else None,  # the peer's environment finds adapters/ from the source tree
     )
     lines = done.stdout.strip().splitlines()
     if not lines:
@@ -108,6 +131,9 @@ class Bench:
         self.options = options
         self.progress = progress
         self.results: dict[str, dict[str, Any]] = {}
+        self.services = contextlib.ExitStack()
+        self.kafka: dict[str, Any] | None = None  # bootstrap servers and the published sample, once set up
+        self.no_kafka: str | None = None
 
     def run(self) -> Report:
         options = self.options
@@ -118,9 +144,10 @@ class Bench:
         workload = prepare(options.workdir, options.events, options.accounts, options.seed)
         generated = time.perf_counter() - started
         selected = [row for row in ROWS if not options.rows or row.name in options.rows]
-        for row in selected:
-            self.progress(f"row {row.name}: {row.title}")
-            self.results[row.name] = self._measure(row, workload)
+        with self.services:
+            for row in selected:
+                self.progress(f"row {row.name}: {row.title}")
+                self.results[row.name] = self._measure(row, workload)
         return {
             "command": options.command,
             "machine": described,
@@ -130,6 +157,7 @@ class Bench:
                 "cache_size": options.cache_size,
                 "naive_budget_seconds": options.naive_seconds,
                 "naive_sample": options.naive_sample,
+                "kafka": self._kafka_settings(),
             },
             "rows": [self._row_report(row) for row in selected],
             "goals": self._goals(),
@@ -165,6 +193,8 @@ class Bench:
             return _child({**base, "store": store, "facts_hint": hint, "jobs": default_jobs()})
         if row.name == "memory":
             return self._memory()
+        if row.name in KAFKA_ROWS:
+            return self._kafka_row(row, workload, base)
         return _child({**base, **self.options.extra.get(row.name, {})})
 
     def _postgres(self, row: Row, base: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +208,98 @@ class Bench:
                 return _child(spec)
         except NoPostgres as reason:
             return {"status": "not measured", "reason": f"not measured: {reason}"}
+
+    # ------------------------------------------------------------ Kafka rows
+
+    def _kafka_setup(self, workload: Workload) -> dict[str, Any]:
+        """Start (or name) the broker and publish the sample once, for every Kafka row of the run."""
+        if self.kafka is not None:
+            return self.kafka
+        if self.no_kafka is not None:
+            raise NoKafka(self.no_kafka)
+        options = self.options
+        try:
+            bootstrap = self.services.enter_context(kafka_broker(options.kafka))
+        except NoKafka as reason:
+            self.no_kafka = str(reason)
+            raise
+        sample = workload
+        if options.kafka_events < workload.events:
+            accounts = max(1, round(options.accounts * options.kafka_events / options.events))
+            sample = prepare(options.workdir, options.kafka_events, accounts, options.seed)
+        topics = Topics.fresh("sample")
+        self.services.callback(delete_topics, bootstrap, list(topics.specs()))
+        create_topics(bootstrap, topics.specs())
+        self.progress(f"kafka: publishing {sample.events:,} events to {topics.events} ({topics.partitions} partitions)")
+        published = publish_workload(bootstrap, sample, topics)
+        self.kafka = {"bootstrap": bootstrap, "published": published, "sample": sample.describe()}
+        return self.kafka
+
+    def _kafka_row(self, row: Row, workload: Workload, base: dict[str, Any]) -> dict[str, Any]:
+        options = self.options
+        try:
+            kafka = self._kafka_setup(workload)
+        except NoKafka as reason:
+            return {"status": "not measured", "reason": f"not measured: {reason}"}
+        spec = {**base, **kafka, "cache_size": options.cache_size, "timeout_s": KAFKA_TIMEOUT_S}
+        spec.update(options.extra.get(row.name, {}))
+        bootstrap = kafka["bootstrap"]
+        if row.name == "peer.quixstreams":
+            python = options.peer_python or (str(PEER_VENV / "bin" / "python") if PEER_VENV.exists() else None)
+            if python is None or not Path(python).exists():
+                missing = python or "no --peer-python and no .venv-peer"
+                return {
+                    "status": "not measured",
+                    "reason": f"not measured: no interpreter for the peer ({missing}; make bench creates "
+                    ".venv-peer: quixstreams needs its own environment)",
+                }
+            return _child({**spec, "python": python}, python=python, module="adapters.bench.peer")
+        if row.name.startswith("kafka.engine."):
+            commands = Topics.fresh(row.name).commands
+            self.services.callback(delete_topics, bootstrap, [commands])
+            create_topics(bootstrap, {commands: kafka["published"]["topics"]["partitions"]})
+            spec = {**spec, "workers": int(row.name.split(".")[2]), "commands_topic": commands}
+            if not row.name.endswith(".postgres"):
+                return _child({**spec, "store": _fresh_sqlite(options.workdir / f"{row.name}.db")})
+            try:
+                with postgres_server(options.postgres) as server, fresh_database(server) as url:
+                    return _child({**spec, "store": url})
+            except NoPostgres as reason:
+                return {"status": "not measured", "reason": f"not measured: {reason}"}
+        if row.name == "latency":
+            topics = Topics.fresh("latency")
+            self.services.callback(delete_topics, bootstrap, list(topics.specs()))
+            create_topics(bootstrap, topics.specs())
+            store = _fresh_sqlite(options.workdir / "latency.db")
+            return _child(
+                {
+                    **spec,
+                    "workload": kafka["sample"],
+                    "store": store,
+                    "topics": topics.describe(),
+                    "rate": options.latency_rate,
+                    "seconds": options.latency_seconds,
+                    "warmup_s": options.latency_warmup,
+                }
+            )
+        return _child(spec)
+
+    def _kafka_settings(self) -> dict[str, Any]:
+        options = self.options
+        published = (self.kafka or {}).get("published", {})
+        return {
+            "broker": "throwaway (tests/support/services.py)" if options.kafka == "auto" else options.kafka,
+            "events": published.get("events"),
+            "accounts": published.get("accounts"),
+            "records": published.get("records"),
+            "partitions": published.get("topics", {}).get("partitions"),
+            "days": (self.kafka or {}).get("sample", {}).get("days"),
+            "by_type": (self.kafka or {}).get("sample", {}).get("by_type"),
+            "publish_seconds": published.get("publish_seconds"),
+            "latency_rate": options.latency_rate,
+            "latency_seconds": options.latency_seconds,
+            "latency_warmup": options.latency_warmup,
+        }
 
     def _memory(self) -> dict[str, Any]:
         source = self.results.get("sqlite.engine", {})
@@ -215,6 +337,10 @@ class Bench:
             rates = self._rates(row.name.replace(".naive", ".engine"), row.name)
             if rates:
                 report["engine_over_naive"] = round(rates[0] / rates[1], 1)
+        if row.name.startswith("kafka.engine.") and (rates := self._rates(row.name, "kafka.bare")):
+            report["share_of_bare"] = round(rates[0] / rates[1], 2)
+        if row.name == "peer.quixstreams" and (rates := self._rates("kafka.engine.1", row.name)):
+            report["engine_over_peer"] = round(rates[0] / rates[1], 2)
         return report
 
     def _goals(self) -> list[dict[str, Any]]:
@@ -239,7 +365,8 @@ class Bench:
             goal(f"{label}, events/s on SQLite", value, 50_000.0, why=None if value else self._reason(name))
         latency = self.results.get("latency", {})
         p99 = latency.get("p99_ms") if latency.get("status") == "measured" else None
-        goal("p99 publish-to-command latency at 2,000 events/s, ms", p99, 100.0, higher=False,
+        goal(f"p99 publish-to-command latency at {self.options.latency_rate:,.0f} events/s, ms", p99, 100.0,
+             higher=False,
              why=None if p99 is not None else self._reason("latency"))
         peak = self.results.get("sqlite.engine", {}).get("peak_rss_mib")
         goal("peak RSS of the SQLite engine ingest, MiB", peak, 1024.0, higher=False,
@@ -258,7 +385,7 @@ class Bench:
 
 def clean(workdir: Path) -> None:
     """Remove the stores the rows wrote (the workload file is kept for the next run)."""
-    for name in ("engine.db", "naive.db"):
+    for name in ("engine.db", "naive.db", "kafka.engine.1.db", "kafka.engine.2.db", "latency.db"):
         for suffix in ("", "-wal", "-shm"):
             Path(workdir / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(workdir / "tmp", ignore_errors=True)

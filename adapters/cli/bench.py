@@ -52,6 +52,34 @@ def _command_line() -> str:
     help="PostgreSQL server for rows 2 (a fresh database per row), or 'auto' for a throwaway server.",
 )
 @click.option(
+    "--kafka",
+    default=None,
+    metavar="HOST:PORT|auto",
+    help="Kafka broker for rows 3-5 (its own topics per run, deleted after), or 'auto' for a throwaway broker.",
+)
+@click.option(
+    "--kafka-events",
+    default=200_000,
+    show_default=True,
+    help="Events in the Kafka rows' sample: the same generator, accounts scaled to keep the workload's mix.",
+)
+@click.option(
+    "--latency-rate", default=2_000.0, show_default=True, help="Latency row: offered load, events per second."
+)
+@click.option("--latency-seconds", default=60.0, show_default=True, help="Latency row: how long the load is offered.")
+@click.option(
+    "--latency-warmup",
+    default=10.0,
+    show_default=True,
+    help="Latency row: commands caused by events sent in the first seconds are not counted.",
+)
+@click.option(
+    "--peer-python",
+    default=None,
+    metavar="PATH",
+    help="Interpreter with quixstreams for the peer row (default .venv-peer/bin/python, which make bench creates).",
+)
+@click.option(
     "--row",
     "rows",
     multiple=True,
@@ -82,13 +110,19 @@ def bench(
     naive_seconds: float,
     naive_sample: int,
     postgres: str | None,
+    kafka: str | None,
+    kafka_events: int,
+    latency_rate: float,
+    latency_seconds: float,
+    latency_warmup: float,
+    peer_python: str | None,
     rows: tuple[str, ...],
     workdir: Path,
     keep: bool,
     write_docs: Path | None,
     as_json: bool,
 ) -> None:
-    """Measure ingest, replay and memory against baselines on a seeded workload.
+    """Measure ingest, Kafka end to end, latency, replay and memory against baselines on a seeded workload.
 
     Every row runs in a fresh process on the same generated events and reports
     events per second and its peak RSS; rows whose subject has not landed say
@@ -103,6 +137,12 @@ def bench(
         naive_seconds=naive_seconds,
         naive_sample=naive_sample,
         postgres=postgres,
+        kafka=kafka,
+        kafka_events=kafka_events,
+        latency_rate=latency_rate,
+        latency_seconds=latency_seconds,
+        latency_warmup=latency_warmup,
+        peer_python=peer_python,
         workdir=workdir,
         rows=rows,
         command=_command_line(),

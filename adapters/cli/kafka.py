@@ -35,6 +35,7 @@ from adapters.kafka.publish import publish_lines
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.kafka.worker import Worker, WorkerSettings
+from engine.application import DEFAULT_BATCH
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("fengkong.kafka")
@@ -89,7 +90,9 @@ def _stop_on_signals() -> threading.Event:
 @click.option("--topic", default=EVENTS_TOPIC, show_default=True, help="Inbound contract events, keyed by account_id.")
 @click.option("--dead-letter-topic", default=DEAD_LETTER_TOPIC, show_default=True, help="Where refused records go.")
 @click.option("--group-id", default=WORKER_GROUP, show_default=True, help="Consumer group of the workers.")
-@click.option("--batch-size", default=500, show_default=True, help="Records per poll and per transaction (at most).")
+@click.option(
+    "--batch-size", default=DEFAULT_BATCH, show_default=True, help="Records per poll and per transaction (at most)."
+)
 @click.option(
     "--max-batch-bytes", default=4 * 1024 * 1024, show_default=True, help="Bytes of values per transaction (at most)."
 )

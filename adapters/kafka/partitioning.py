@@ -22,3 +22,10 @@ def partition_for(key: bytes, partitions: int) -> int:
 def account_scope(partition: int, partitions: int) -> Callable[[str], bool]:
     """account_id -> True when that account's events are keyed onto `partition`."""
     return lambda account_id: partition_for(account_id.encode(), partitions) == partition
+
+
+def accounts_of(partitions: set[int], total: int) -> Callable[[str], bool]:
+    """account_id -> True when that account's events are keyed onto one of `partitions`."""
+    if len(partitions) == 1:
+        return account_scope(next(iter(partitions)), total)
+    return lambda account_id: partition_for(account_id.encode(), total) in partitions

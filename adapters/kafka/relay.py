@@ -41,7 +41,7 @@ class RelaySettings:
     bootstrap_servers: str
     topic: str = COMMANDS_TOPIC
     page: int = 500
-    idle_sleep_s: float = 0.2
+    idle_sleep_s: float = 0.02
     client_id: str = "fengkong-relay"
     log_every_s: float = 10.0
 

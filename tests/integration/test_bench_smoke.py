@@ -53,6 +53,8 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
             assert row["peak_rss_mib"] > 0, name
         else:
             assert row["status"] == "not measured" and row["reason"], name
+    for name in ("kafka.bare", "kafka.engine.1", "kafka.engine.2", "peer.quixstreams", "latency"):
+        assert rows[name]["reason"].startswith("not measured: no --kafka"), name  # never a figure without a broker
     measured = ("sqlite.engine", "sqlite.naive", "postgres.engine", "postgres.naive", "rebuild.projections")
     for name in (*measured, "audit.replay", "memory"):
         assert rows[name]["status"] == "measured", (name, rows[name].get("reason"))
