@@ -24,6 +24,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters import faults
 from engine.application import InboundRow, Position
 
 DEFAULT_STORE = "fengkong.db"
@@ -136,6 +137,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
             "WHERE excluded.next_offset > fengkong_positions.next_offset",
             [(source, partition, offset) for (source, partition), offset in (positions or {}).items()],
         )
+        faults.reached("store.in_transaction", c)
         return notification_ids
 
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:
@@ -227,6 +229,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 ).format(self.positions_table),
                 [(source, partition, offset) for (source, partition), offset in positions.items()],
             )
+        faults.reached("store.in_transaction", curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
+from adapters.cli.reconcile import reconcile_command
 from adapters.cli.serve import serve
 from adapters.logging import configure_logging
 
@@ -36,6 +37,7 @@ for command in (
     query,
     export,
     serve,
+    reconcile_command,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

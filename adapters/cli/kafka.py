@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.cli.common import emit_json, engine_for, policy_option, store_option
 from adapters.jsonl import read_lines
@@ -117,6 +118,7 @@ def worker(
     """
     _quiet_kafka()
     stop = _stop_on_signals()
+    faults.arm_from_env()
     try:
         engine = open_engine(store, policy, cache_size=cache_size)
     except FileNotFoundError as error:
@@ -148,6 +150,7 @@ def relay(bootstrap_servers: str | None, store: str | None, topic: str, page: in
     """
     _quiet_kafka()
     stop = _stop_on_signals()
+    faults.arm_from_env()
     relay = CommandRelay(
         engine_for(store), RelaySettings(bootstrap_servers=_servers(bootstrap_servers), topic=topic, page=page)
     )
@@ -175,6 +178,7 @@ def clock_relay(
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
     _quiet_kafka()
     stop = _stop_on_signals()
+    faults.arm_from_env()
     settings = ClockSettings(
         bootstrap_servers=_servers(bootstrap_servers),
         clock_topic=clock_topic,

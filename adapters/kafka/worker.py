@@ -10,6 +10,10 @@ offsets it commits to Kafka are a hint for lag monitoring only.
 Rejected records go to the dead-letter topic before their batch's transaction.
 A DayClosed reaches each partition as a copy (see adapters.kafka.clock) and
 fans out only to the accounts keyed onto that partition.
+
+When the broker or the store is unavailable the worker does not exit: it
+drops the batch in flight (not recorded), backs off, and seeks every owned
+partition back to the offset the store holds (adapters.kafka.retry).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from adapters import faults
 from adapters.kafka.client import (
     ConsumerRebalanceListener,
     CooperativeStickyAssignor,
@@ -41,10 +46,12 @@ from adapters.kafka.config import (
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import account_scope, partition_for
+from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from engine.application import Outcome, Result, RiskEngine
 from events.inbound import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class WorkerSettings:
     poll_timeout_ms: int = 500
     timing: GroupTiming = field(default_factory=GroupTiming)
     log_every_s: float = 10.0
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
 
 
 @dataclass
@@ -71,6 +80,7 @@ class WorkerStats:
     commands: int = 0
     misrouted: int = 0
     rebalances: int = 0
+    retries: int = 0
 
     def add(self, results: Sequence[Result]) -> None:
         for result in results:
@@ -125,6 +135,7 @@ class Worker:
             fetch_max_bytes=settings.max_batch_bytes,
             max_partition_fetch_bytes=min(settings.max_batch_bytes, 1024 * 1024),
             **settings.timing.consumer_configs(),
+            **CLIENT_RECONNECT,
         )
         self.producer = producer or KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
@@ -132,6 +143,7 @@ class Worker:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
+            **CLIENT_RECONNECT,
         )
         self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic)
         self._lock = threading.Lock()
@@ -141,6 +153,7 @@ class Worker:
         self._last_log = time.monotonic()
         self._subscribed = False
         self._closed = False
+        self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
 
     # ------------------------------------------------------------ group membership
 
@@ -166,14 +179,20 @@ class Worker:
             return sorted(tp.partition for tp in self._next)
 
     def _position_pending(self) -> None:
-        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch."""
+        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch.
+
+        If the store cannot be read the partitions stay pending (and paused, if new), for the next try.
+        """
         with self._lock:
-            pending, self._pending = self._pending, set()
+            pending = set(self._pending)
         if not pending:
             return
         self.engine.forget_cached()  # other workers may have changed these accounts meanwhile
         recorded = self.engine.store.select_positions(self.settings.topic)
         assignment = self.consumer.assignment() or set()
+        with self._lock:
+            pending &= self._pending  # a partition revoked meanwhile is no longer ours to position
+            self._pending -= pending
         ready = []
         for tp in sorted(pending):
             if tp not in assignment:
@@ -207,14 +226,34 @@ class Worker:
             self._subscribed = True
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> WorkerStats:
-        """Poll and apply until `stop` is set (SIGTERM) or `until()` holds; then leave the group."""
-        self.start()
+        """Poll and apply until `stop` is set (SIGTERM) or `until()` holds; then leave the group.
+
+        An unavailable broker or store is waited out (see `recover`); other errors end the run.
+        """
         try:
             while not stop.is_set() and not (until and until()):
-                self.poll_once()
+                try:
+                    self.poll_once()
+                except TRANSIENT as error:
+                    self.recover(error, stop)
+                else:
+                    self.backoff.reset()
         finally:
             self.close()
         return self.stats
+
+    def recover(self, error: BaseException, stop: threading.Event) -> None:
+        """After a failed batch: forget its unsaved state, wait, and re-read every offset from the store.
+
+        The batch was not recorded (its transaction failed or never ran), so the owned partitions go
+        back to pending: the next poll seeks them to the store's offsets before anything is applied.
+        """
+        self.stats.retries += 1
+        self.engine.forget_cached()
+        with self._lock:
+            self._pending.update(self._next)
+            self._next.clear()
+        wait_after_failure("applying a batch", error, self.backoff, stop, log)
 
     def poll_once(self) -> int:
         """One poll: apply every partition's records, commit the hint. Returns records applied."""
@@ -296,6 +335,7 @@ class Worker:
                         dead_letter(record, result.reason or "rejected", _stage(record.value), result.event_id)
                     )
             self.dead_letters.publish(letters)
+            faults.reached("worker.before_transaction")
 
         refused = len(routed)
         next_offset = chunk[-1].offset + 1
@@ -305,6 +345,7 @@ class Worker:
             day_scope=account_scope(tp.partition, self._partitions),
             before_save=before_save,
         )
+        faults.reached("worker.after_transaction")
         with self._lock:
             if tp in self._next:
                 self._next[tp] = next_offset
@@ -347,7 +388,7 @@ class Worker:
             log.warning("could not commit the offset hint on close: %s", error)
         finally:
             self.consumer.close(autocommit=False)
-            self.producer.close()
+            self.producer.close(timeout=CLOSE_TIMEOUT_S)
         self._log()
 
     def _maybe_log(self) -> None:
@@ -359,7 +400,7 @@ class Worker:
         s = self.stats
         log.info(
             "partitions %s: %d batches, %d accepted, %d duplicates, %d rejected, %d dead letters, "
-            "%d commands, %d misrouted keys",
+            "%d commands, %d misrouted keys, %d retries",
             self.owned(),
             s.batches,
             s.accepted,
@@ -368,6 +409,7 @@ class Worker:
             s.dead_letters,
             s.commands,
             s.misrouted,
+            s.retries,
         )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.readmodels.sql import POSITIONS, Database, table_name
 from adapters.storage import store_url
@@ -220,6 +221,7 @@ class ProjectionRunner:
             if any(stored.get(name) != position for name, position in self.positions.items()):
                 raise PositionConflict(f"expected {self.positions}, found {stored}")
             self.tables.flush()
+            faults.reached("projections.in_page")
             self.db.executemany(f"UPDATE {POSITIONS} SET position = ?, updated_at = ? WHERE projection = ?", changed)
         self.tables.committed()
         with self.committed:
@@ -260,6 +262,7 @@ class ProjectionRunner:
             self._serialize_ddl()
             for projection in chosen:
                 self._reset(projection)
+        faults.reached("projections.after_reset")
         self.tables.discard()
         self.load_positions()
         return self.catch_up(progress)
