@@ -51,6 +51,7 @@ class RelaySettings:
     log_every_s: float = 10.0
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    ack_timeout_s: float = ACK_TIMEOUT_S  # a page not acknowledged by then is sent again after a backoff
 
     @property
     def source(self) -> str:
@@ -104,9 +105,9 @@ class CommandRelay:
                 )
             )
             faults.reached("relay.after_send")
-        self.producer.flush(timeout=ACK_TIMEOUT_S)
+        self.producer.flush(timeout=self.settings.ack_timeout_s)
         for future in futures:
-            future.get(timeout=ACK_TIMEOUT_S)  # raises: the page is then not recorded, and resent
+            future.get(timeout=self.settings.ack_timeout_s)  # raises: the page is then not recorded, and resent
         faults.reached("relay.after_ack")
         self.engine.record([], positions={(self.settings.source, 0): notifications[-1].id + 1})
         self.published += len(futures)

@@ -68,6 +68,7 @@ class WorkerSettings:
     log_every_s: float = 10.0
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    ack_timeout_s: float = 60.0  # dead letters not acknowledged by then: the batch is retried
 
 
 @dataclass
@@ -145,7 +146,7 @@ class Worker:
             linger_ms=5,
             **CLIENT_RECONNECT,
         )
-        self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic)
+        self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic, settings.ack_timeout_s)
         self._lock = threading.Lock()
         self._pending: set[Any] = set()  # assigned, not yet positioned from the store
         self._next: dict[Any, int] = {}  # next offset to apply per owned partition
