@@ -30,6 +30,7 @@ from engine.application import InboundRow, Position
 DEFAULT_STORE = "fengkong.db"
 STORE_ENV = "FENGKONG_STORE"
 _CHUNK = 500
+_DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 
 
 def store_url(explicit: str | None = None) -> str:
@@ -193,6 +194,12 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
 
     def _table(self, name: str) -> Any:
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # Processes starting together (a worker and the relay) would race on the catalog
+        # ("tuple concurrently updated"): one creates the tables at a time, the others find them.
+        curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (_DDL_LOCK,))
+        super()._create_table(curs)
 
     def _insert_events(
         self,
