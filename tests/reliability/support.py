@@ -26,12 +26,17 @@ def reconcile(store: str, *args: str, expect_ok: bool = True) -> dict[str, Any]:
     """`fengkong reconcile --json` in process; asserts its exit status matches `expect_ok`."""
     result = CliRunner().invoke(cli, ["reconcile", "--store", store, "--json", *args])
     assert result.exit_code in (0, 1), result.output + repr(result.exception)
-    report: dict[str, Any] = orjson.loads(result.output)
+    report: dict[str, Any] = orjson.loads(result.stdout)
     if expect_ok:
-        assert result.exit_code == 0 and report["ok"], f"reconcile found gaps: {report['gaps']}"
+        assert result.exit_code == 0 and report["ok"], f"reconcile found gaps: {brief(report)}"
     else:
         assert result.exit_code == 1 and not report["ok"]
     return report
+
+
+def brief(report: dict[str, Any], shown: int = 3) -> dict[str, Any]:
+    """Each kind of gap with its count and first few items, for an assertion message."""
+    return {kind: {"count": gaps["count"], "first": gaps["items"][:shown]} for kind, gaps in report["gaps"].items()}
 
 
 def topic_args(bootstrap: str, topics: Topics, *, commands: bool = True) -> list[str]:
