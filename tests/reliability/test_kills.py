@@ -18,10 +18,13 @@ FENGKONG_LONG=1 adds random ones.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,17 +33,28 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.faults import FAULT_ENV
+from adapters.kafka.clock import ClockRelay, ClockSettings
+from adapters.kafka.config import CLOCK_ORIGIN_HEADER, CLOCK_PARTITION_HEADER
+from adapters.kafka.publish import publish_lines
 from tests.kafka.support import (
+    FAST,
     Topics,
+    WorkerThread,
     assert_same,
+    caught_up,
     fengkong_process,
+    headers,
     portfolio,
+    producer,
     publish,
+    read_topic,
     relay_args,
     snapshot,
     stop_process,
+    wait_for,
     worker_args,
 )
 from tests.reliability.support import cached_reference, reconcile, settle, topic_args
@@ -69,7 +83,7 @@ class Fault:
 
 
 @st.composite
-def faults(draw: st.DrawFn) -> tuple[Fault | None, Fault | None]:
+def fault_pairs(draw: st.DrawFn) -> tuple[Fault | None, Fault | None]:
     worker_point = draw(st.sampled_from(WORKER_POINTS))
     worker = Fault("worker", worker_point, draw(st.integers(1, REACHED["worker"])))
     relay = None
@@ -140,7 +154,7 @@ def test_sigkill_at_chosen_points_then_restart_loses_and_repeats_nothing(
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    @given(chosen=faults())
+    @given(chosen=fault_pairs())
     @example(chosen=EXPLICIT[0])
     @example(chosen=EXPLICIT[1])
     @example(chosen=EXPLICIT[2])
@@ -162,3 +176,72 @@ def test_sigkill_at_chosen_points_then_restart_loses_and_repeats_nothing(
     check()
     record_property("examples", len(tried))
     print(f"\n{len(tried)} kill examples:\n  " + "\n  ".join(tried))
+
+
+class Crash(BaseException):
+    """The clock relay 'dies' (its thread ends without committing), like a SIGKILL at that instant."""
+
+
+def test_clock_relay_dying_after_its_copies_repeats_them_and_changes_nothing(
+    kafka_broker: Any, topics: Topics, group: str, tmp_path: Path
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    days: list[list[bytes]] = [[]]
+    for line in portfolio(accounts=100, days=40, seed=12):
+        days[-1].append(line)
+        if b'"DayClosed"' in line:
+            days.append([])
+    lines = [line for day in days for line in day]
+    reference = cached_reference(lines)
+    store = str(tmp_path / "store.db")
+
+    def crash_on_pass(n: int) -> faults.Action:
+        def action(count: int, context: object) -> None:
+            if count == n:
+                raise Crash(f"clock relay died after copying, before committing (pass {n})")
+
+        return action
+
+    def start_clock() -> tuple[ClockRelay, threading.Thread, threading.Event]:
+        relay = ClockRelay(ClockSettings(bootstrap, topics.clock, topics.events, topics.dead_letters, timing=FAST))
+        stop = threading.Event()
+        thread = threading.Thread(target=lambda: _run_until_crash(relay, stop), daemon=True)
+        thread.start()
+        return relay, thread, stop
+
+    faults.arm("clock.after_copies", crash_on_pass(12))
+    clock, thread, stop = start_clock()
+    copied = 0
+    worker = WorkerThread(store, bootstrap, topics, group).start()
+    upstream = producer(bootstrap)
+    try:
+        for closed, day in enumerate(days, start=1):
+            publish_lines(upstream, day, topics.events, topics.clock)
+            if not any(b'"DayClosed"' in line for line in day):
+                continue
+            wait_for(lambda: copied + clock.copied >= closed or not thread.is_alive(), 30, "the copies", 0.01)  # noqa: B023
+            if not thread.is_alive():  # it died having copied this day: a new relay copies it again
+                copied += clock.copied - 1
+                faults.disarm()
+                clock, thread, stop = start_clock()
+                wait_for(lambda: copied + clock.copied >= closed, 30, "the copies, again", 0.01)  # noqa: B023
+        wait_for(caught_up(store, bootstrap, topics.events), 120, "the worker to record every offset")
+        worker.stop()
+    finally:
+        faults.disarm()
+        upstream.close()
+        stop.set()
+        thread.join(30)
+    copies = Counter(
+        (headers(r).get(CLOCK_ORIGIN_HEADER), headers(r)[CLOCK_PARTITION_HEADER])
+        for r in read_topic(bootstrap, topics.events)
+        if r.headers
+    )
+    assert sorted(set(copies.values())) == [1, 2], "the day copied before the crash was copied again, once"
+    reconcile(store, *topic_args(bootstrap, topics, commands=False), "--topic", topics.clock)
+    assert_same(snapshot(store), reference.snapshot)
+
+
+def _run_until_crash(relay: ClockRelay, stop: threading.Event) -> None:
+    with contextlib.suppress(Crash):
+        relay.run(stop)

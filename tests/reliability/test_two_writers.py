@@ -30,6 +30,7 @@ from engine.application import Outcome, Result, RiskEngine
 from events.inbound import parse_event
 from tests.builders import Events
 from tests.kafka.support import assert_same, snapshot
+from tests.reliability.support import reconcile
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
 SOURCE = "billing.events-twowriters"
@@ -87,7 +88,7 @@ def race(store: str, first: list[bytes], second: list[bytes]) -> tuple[Racer, Ra
     return racers
 
 
-def check_race(store: str, reference_store: str, first: list[bytes], second: list[bytes]) -> None:
+def check_race(store: str, reference_store: str, first: list[bytes], second: list[bytes], work: Path) -> None:
     prefix, _ = history()
     open_engine(store).process(prefix, {(SOURCE, 0): 100})
     a, b = race(store, first, second)
@@ -109,6 +110,9 @@ def check_race(store: str, reference_store: str, first: list[bytes], second: lis
     for batch in (prefix, winner_batch, loser_batch):
         reference.process(batch)
     assert_same(snapshot(store), snapshot(reference_store))
+    came_in = work / "came-in.jsonl"
+    came_in.write_bytes(b"".join(line + b"\n" for line in [*prefix, *first, *second]))
+    reconcile(store, "--input", str(came_in), "--dead-letter", str(work / "none.jsonl"))
 
 
 @st.composite
@@ -139,6 +143,9 @@ def test_two_writers_on_one_account_never_both_succeed(
     def check(chosen: tuple[list[bytes], list[bytes]]) -> None:
         name = uuid.uuid4().hex[:12]
         store = server.create_database(f"race_{name}") if server else str(tmp_path / f"{name}.db")
-        check_race(store, str(tmp_path / f"{name}-reference.db"), *chosen)
+        work = tmp_path / name
+        work.mkdir()
+        (work / "none.jsonl").touch()  # every event is accepted or a duplicate: no dead letter
+        check_race(store, str(work / "reference.db"), *chosen, work)
 
     check()
