@@ -183,7 +183,7 @@ def reconcile(
     complete: bool = True,
     strict_once: bool = False,
 ) -> Report:
-    """Compare everything; consumes each iterable once, in the order of the parameters after `letters`.
+    """Compare everything; reads each iterable once: the index, the letters, the inputs, the facts, the commands.
 
     `letters=None`: no dead letters were given, so every message that is not recorded is a gap.
     `positions`: the store's next offset per (topic, partition), to check the inputs were consumed.
