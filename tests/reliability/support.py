@@ -56,9 +56,20 @@ def cached_reference(lines: list[bytes]) -> Reference:
     return _reference(digest, tuple(lines))
 
 
-@functools.cache
+_READERS: dict[str, RiskEngine] = {}
+
+
 def reader(store: str) -> RiskEngine:
-    return open_engine(store)
+    """One engine per store for polling positions; `close_readers()` when the store is done with."""
+    if store not in _READERS:
+        _READERS[store] = open_engine(store)
+    return _READERS[store]
+
+
+def close_readers() -> None:
+    """Close the polling engines: each holds a pool of PostgreSQL connections (the server allows 100)."""
+    while _READERS:
+        _READERS.popitem()[1].close()
 
 
 def relay_drained(store: str, commands_topic: str) -> bool:

@@ -57,7 +57,7 @@ from tests.kafka.support import (
     wait_for,
     worker_args,
 )
-from tests.reliability.support import cached_reference, reconcile, settle, topic_args
+from tests.reliability.support import cached_reference, close_readers, reconcile, settle, topic_args
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -129,6 +129,7 @@ def run_with_faults(
         settle(store, bootstrap, topics, 120)
     finally:
         codes = {name: stop_process(process) for name, process in processes.items()}
+        close_readers()
     assert codes == {"worker": 0, "relay": 0}, {name: path.read_text()[-2000:] for name, path in logs.items()}
     reconcile(store, *topic_args(bootstrap, topics))
     assert_same(snapshot(store), cached_reference(LINES).snapshot)

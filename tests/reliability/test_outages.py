@@ -38,6 +38,7 @@ from tests.kafka.support import (
 from tests.reliability.support import (
     alive,
     cached_reference,
+    close_readers,
     reconcile,
     recorded_total,
     retries_logged,
@@ -74,6 +75,7 @@ def run_through_outage(
         assert alive(worker) and alive(relay)
     finally:
         codes = [stop_process(worker), stop_process(relay)]
+        close_readers()
     assert codes == [0, 0], {name: path.read_text()[-2000:] for name, path in logs.items()}
     retries = {name: retries_logged(path) for name, path in logs.items()}
     assert all(len(found) <= MAX_RETRIES for found in retries.values()), retries
