@@ -28,11 +28,13 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters import faults
 from engine.application import InboundRow, Position
 
 DEFAULT_STORE = "fengkong.db"
 STORE_ENV = "FENGKONG_STORE"
 _CHUNK = 500
+_DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 
 
 def store_url(explicit: str | None = None) -> str:
@@ -134,10 +136,7 @@ class OrjsonTranscoder(JSONTranscoder):
 def _flat_transcoded(item: Any) -> bool:
     """A `{"_type_", "_data_"}` object whose data holds no objects or arrays."""
     return (
-        type(item) is dict
-        and len(item) == 2
-        and "_type_" in item
-        and type(item.get("_data_", {})) not in (dict, list)
+        type(item) is dict and len(item) == 2 and "_type_" in item and type(item.get("_data_", {})) not in (dict, list)
     )
 
 
@@ -204,8 +203,12 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         c.executemany(
             self.insert_events_statement,
             [
-                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id, s.originator_version,
-                 s.topic, s.state)
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
                 for s in stored_events
             ],
         )
@@ -231,6 +234,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
             "WHERE excluded.next_offset > fengkong_positions.next_offset",
             [(source, partition, offset) for (source, partition), offset in (positions or {}).items()],
         )
+        faults.reached("store.in_transaction", c)
         return notification_ids
 
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:
@@ -320,6 +324,12 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     def _table(self, name: str) -> Any:
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
 
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # Processes starting together (a worker and the relay) would race on the catalog
+        # ("tuple concurrently updated"): one creates the tables at a time, the others find them.
+        curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (_DDL_LOCK,))
+        super()._create_table(curs)
+
     def _insert_events(
         self,
         curs: Cursor[DictRow],
@@ -355,6 +365,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 ).format(self.positions_table),
                 [(source, partition, offset) for (source, partition), offset in positions.items()],
             )
+        faults.reached("store.in_transaction", curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:

@@ -249,7 +249,9 @@ class CommandWatcher(threading.Thread):
     def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         super().__init__(daemon=True)
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, client_id="fengkong-bench-commands", enable_auto_commit=False,
+            bootstrap_servers=bootstrap,
+            client_id="fengkong-bench-commands",
+            enable_auto_commit=False,
             fetch_max_wait_ms=100,
         )
         self.partitions = [TopicPartition(topic, p) for p in range(partitions)]

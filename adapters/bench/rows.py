@@ -117,7 +117,11 @@ def ingest_engine(spec: Spec) -> dict[str, Any]:
         meter.mark(done)
     engine.close()
     return _finish(
-        meter, done, outcomes=dict(outcomes), commands=commands, cache_size=spec["cache_size"],
+        meter,
+        done,
+        outcomes=dict(outcomes),
+        commands=commands,
+        cache_size=spec["cache_size"],
         batch_size=spec["batch_size"],
     )
 

@@ -353,24 +353,41 @@ class Bench:
         for store, target in (("sqlite", 10.0), ("postgres", 5.0)):
             rates = self._rates(f"{store}.engine", f"{store}.naive")
             ratio = round(rates[0] / rates[1], 1) if rates else None
-            goal(f"{store}: engine ingest rate / naive per-event rate", ratio, target,
-                 why=None if rates else self._reason(f"{store}.naive", f"{store}.engine"))
+            goal(
+                f"{store}: engine ingest rate / naive per-event rate",
+                ratio,
+                target,
+                why=None if rates else self._reason(f"{store}.naive", f"{store}.engine"),
+            )
         rates = self._rates("kafka.engine.1", "kafka.bare")
         share = round(rates[0] / rates[1], 2) if rates else None
-        goal("kafka: 1 worker / bare consumer ceiling", share, 0.5,
-             why=None if rates else self._reason("kafka.engine.1", "kafka.bare"))
+        goal(
+            "kafka: 1 worker / bare consumer ceiling",
+            share,
+            0.5,
+            why=None if rates else self._reason("kafka.engine.1", "kafka.bare"),
+        )
         for name, label in (("rebuild.projections", "projection rebuild"), ("audit.replay", "audit replay")):
             result = self.results.get(name, {})
             value = result.get("events_per_second") if result.get("status") == "measured" else None
             goal(f"{label}, events/s on SQLite", value, 50_000.0, why=None if value else self._reason(name))
         latency = self.results.get("latency", {})
         p99 = latency.get("p99_ms") if latency.get("status") == "measured" else None
-        goal(f"p99 publish-to-command latency at {self.options.latency_rate:,.0f} events/s, ms", p99, 100.0,
-             higher=False,
-             why=None if p99 is not None else self._reason("latency"))
+        goal(
+            f"p99 publish-to-command latency at {self.options.latency_rate:,.0f} events/s, ms",
+            p99,
+            100.0,
+            higher=False,
+            why=None if p99 is not None else self._reason("latency"),
+        )
         peak = self.results.get("sqlite.engine", {}).get("peak_rss_mib")
-        goal("peak RSS of the SQLite engine ingest, MiB", peak, 1024.0, higher=False,
-             why=None if peak else self._reason("sqlite.engine"))
+        goal(
+            "peak RSS of the SQLite engine ingest, MiB",
+            peak,
+            1024.0,
+            higher=False,
+            why=None if peak else self._reason("sqlite.engine"),
+        )
         return goals
 
     def _reason(self, *names: str) -> str:

@@ -14,6 +14,7 @@ from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
+from adapters.cli.reconcile import reconcile_command
 from adapters.cli.serve import serve
 from adapters.logging import configure_logging
 
@@ -38,6 +39,7 @@ for command in (
     export,
     serve,
     bench,
+    reconcile_command,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

@@ -24,9 +24,7 @@ def _command_line() -> str:
 @click.option("--events", default=1_000_000, show_default=True, help="Events in the synthetic workload.")
 @click.option("--accounts", default=100_000, show_default=True, help="Accounts in the synthetic portfolio.")
 @click.option("--seed", default=7, show_default=True, help="Random seed of the workload.")
-@click.option(
-    "--batch-size", default=DEFAULT_BATCH, show_default=True, help="Engine: events per transaction."
-)
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, help="Engine: events per transaction.")
 @click.option(
     "--cache-size",
     default=100_000,

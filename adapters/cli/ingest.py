@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from adapters import faults
 from adapters.cli.common import (
     default_dead_letter,
     emit_json,
@@ -42,6 +43,7 @@ def ingest(
     inapplicable lines go to the dead-letter file with their reason and the
     run goes on. Exit status is 0 unless the store itself fails.
     """
+    faults.arm_from_env()
     engine = engine_for(store, policy)
     pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.cli.common import emit_json, engine_for, policy_option, store_option
 from adapters.jsonl import read_lines
@@ -66,6 +67,15 @@ def timing_options(command: F) -> F:
     return command
 
 
+def ack_timeout_option(command: F) -> F:
+    return click.option(
+        "--ack-timeout-s",
+        default=60.0,
+        show_default=True,
+        help="Seconds to wait for the broker to acknowledge; then the batch or page is retried after a backoff.",
+    )(command)
+
+
 def _timing(session_timeout_ms: int, heartbeat_ms: int, max_poll_interval_ms: int) -> GroupTiming:
     return GroupTiming(session_timeout_ms, heartbeat_ms, max_poll_interval_ms)
 
@@ -97,6 +107,7 @@ def _stop_on_signals() -> threading.Event:
     "--max-batch-bytes", default=4 * 1024 * 1024, show_default=True, help="Bytes of values per transaction (at most)."
 )
 @click.option("--cache-size", default=20_000, show_default=True, help="Accounts kept in memory.")
+@ack_timeout_option
 @timing_options
 def worker(
     bootstrap_servers: str | None,
@@ -108,6 +119,7 @@ def worker(
     batch_size: int,
     max_batch_bytes: int,
     cache_size: int,
+    ack_timeout_s: float,
     session_timeout_ms: int,
     heartbeat_ms: int,
     max_poll_interval_ms: int,
@@ -120,6 +132,7 @@ def worker(
     """
     _quiet_kafka()
     stop = _stop_on_signals()
+    faults.arm_from_env()
     try:
         engine = open_engine(store, policy, cache_size=cache_size)
     except FileNotFoundError as error:
@@ -133,6 +146,7 @@ def worker(
         max_poll_records=batch_size,
         max_batch_bytes=max_batch_bytes,
         timing=_timing(session_timeout_ms, heartbeat_ms, max_poll_interval_ms),
+        ack_timeout_s=ack_timeout_s,
     )
     log.info("worker %d: group %s, topic %s", os.getpid(), group_id, topic)
     Worker(engine, settings).run(stop)
@@ -143,7 +157,8 @@ def worker(
 @store_option
 @click.option("--topic", default=COMMANDS_TOPIC, show_default=True, help="Where commands are published.")
 @click.option("--page", default=500, show_default=True, help="Commands published per recorded position.")
-def relay(bootstrap_servers: str | None, store: str | None, topic: str, page: int) -> None:
+@ack_timeout_option
+def relay(bootstrap_servers: str | None, store: str | None, topic: str, page: int, ack_timeout_s: float) -> None:
     """Publish recorded commands (the outbox) to Kafka, at least once, in order.
 
     Key = account_id, header command_id; the position is kept in the store.
@@ -151,9 +166,11 @@ def relay(bootstrap_servers: str | None, store: str | None, topic: str, page: in
     """
     _quiet_kafka()
     stop = _stop_on_signals()
-    relay = CommandRelay(
-        engine_for(store), RelaySettings(bootstrap_servers=_servers(bootstrap_servers), topic=topic, page=page)
+    faults.arm_from_env()
+    settings = RelaySettings(
+        bootstrap_servers=_servers(bootstrap_servers), topic=topic, page=page, ack_timeout_s=ack_timeout_s
     )
+    relay = CommandRelay(engine_for(store), settings)
     log.info("relay: next notification %d to %s", relay.position(), topic)
     relay.run(stop)
 
@@ -178,6 +195,7 @@ def clock_relay(
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
     _quiet_kafka()
     stop = _stop_on_signals()
+    faults.arm_from_env()
     settings = ClockSettings(
         bootstrap_servers=_servers(bootstrap_servers),
         clock_topic=clock_topic,

@@ -13,6 +13,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters import faults
 from adapters.cli.common import F, console, emit_json, json_option, store_option
 from adapters.readmodels.runner import PAGE, ProjectionRunner, names_or_all
 from engine.application import RiskEngine
@@ -26,6 +27,7 @@ def page_option(command: F) -> F:
 
 
 def open_runner(store: str | None, engine: RiskEngine | None = None, page: int = PAGE) -> ProjectionRunner:
+    faults.arm_from_env()
     try:
         return ProjectionRunner(store, page=page, engine=engine)
     except FileNotFoundError as error:

@@ -14,6 +14,8 @@ topic after every copy is acknowledged, so a crash repeats copies, which the
 engine treats as duplicates. All copies of one date are written before any
 copy of the next, so every partition sees the dates in order. Several clock
 relays may run in one group: the single partition gives one of them the work.
+If the broker is unavailable the relay seeks back to the first record it
+could not copy and retries after a backoff, so no date is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters import faults
 from adapters.kafka.client import KafkaConsumer, KafkaError, KafkaProducer, OffsetAndMetadata, TopicPartition
 from adapters.kafka.config import (
     CLOCK_GROUP,
@@ -35,10 +38,12 @@ from adapters.kafka.config import (
     GroupTiming,
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
+from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from events.inbound import DayClosed, InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 60.0
+CLOSE_TIMEOUT_S = 10.0
 
 
 def day_closed_copies(
@@ -88,15 +93,19 @@ class ClockRelay:
             allow_auto_create_topics=False,
             max_poll_records=100,
             **settings.timing.consumer_configs(),
+            **CLIENT_RECONNECT,
         )
         self.producer = producer or KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=settings.client_id,
             enable_idempotence=True,
             acks="all",
+            **CLIENT_RECONNECT,
         )
         self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic)
         self.copied = 0
+        self.retries = 0
+        self.backoff = Backoff()
         self._subscribed = False
 
     def relay_records(self, records: Sequence[Any]) -> None:
@@ -125,8 +134,15 @@ class ClockRelay:
         count = 0
         for tp in sorted(polled):
             records = polled[tp]
-            self.relay_records(records)
-            self.consumer.commit({TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(records[-1].offset + 1)})
+            try:
+                self.relay_records(records)
+                faults.reached("clock.after_copies")
+                self.consumer.commit(
+                    {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(records[-1].offset + 1)}
+                )
+            except BaseException:
+                self.consumer.seek(tp, records[0].offset)  # copy them again: never skip a date
+                raise
             count += len(records)
             log.info("copied %d clock records into every partition of %s", len(records), self.settings.events_topic)
         return count
@@ -134,10 +150,16 @@ class ClockRelay:
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> int:
         try:
             while not stop.is_set() and not (until and until()):
-                self.poll_once()
+                try:
+                    self.poll_once()
+                except TRANSIENT as error:
+                    self.retries += 1
+                    wait_after_failure("copying DayClosed records", error, self.backoff, stop, log)
+                    continue
+                self.backoff.reset()
         finally:
             self.consumer.close(autocommit=False)
-            self.producer.close()
+            self.producer.close(timeout=CLOSE_TIMEOUT_S)
         return self.copied
 
 

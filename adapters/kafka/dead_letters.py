@@ -53,9 +53,10 @@ def dead_letter(record: Any, reason: str, stage: str, event_id: str | None = Non
 class DeadLetterTopic:
     """Publishes dead letters and waits until the broker has every one of them."""
 
-    def __init__(self, producer: Any, topic: str) -> None:
+    def __init__(self, producer: Any, topic: str, ack_timeout_s: float = ACK_TIMEOUT_S) -> None:
         self.producer = producer
         self.topic = topic
+        self.ack_timeout_s = ack_timeout_s
         self.count = 0
 
     def publish(self, letters: Sequence[DeadLetter]) -> None:
@@ -72,7 +73,7 @@ class DeadLetterTopic:
             )
             for letter in letters
         ]
-        self.producer.flush(timeout=ACK_TIMEOUT_S)
+        self.producer.flush(timeout=self.ack_timeout_s)
         for future in futures:
-            future.get(timeout=ACK_TIMEOUT_S)
+            future.get(timeout=self.ack_timeout_s)
         self.count += len(letters)

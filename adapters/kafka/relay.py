@@ -13,6 +13,8 @@ which is stable across replays. Nothing is skipped: notification ids are
 committed in order (PostgreSQL serialises inserts with a table lock; SQLite
 has one writer), so the relay never passes a gap that fills in later.
 Run one relay per store and topic; a second one only adds duplicates.
+An unavailable broker or store is waited out with backoff; the page is then
+read again from the recorded position (adapters.kafka.retry).
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from typing import Any, cast
 
 import orjson
 
+from adapters import faults
 from adapters.kafka.client import KafkaProducer
 from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMANDS_TOPIC, NOTIFICATION_HEADER
+from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from engine.account import CreditAccount
 from engine.application import RiskEngine
 from events.recorded import DECIDED_TOPIC
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 60.0
+CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class RelaySettings:
     idle_sleep_s: float = 0.02
     client_id: str = "fengkong-relay"
     log_every_s: float = 10.0
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    ack_timeout_s: float = ACK_TIMEOUT_S  # a page not acknowledged by then is sent again after a backoff
 
     @property
     def source(self) -> str:
@@ -61,8 +69,11 @@ class CommandRelay:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
+            **CLIENT_RECONNECT,
         )
         self.published = 0
+        self.retries = 0
+        self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self._last_log = time.monotonic()
 
     def position(self) -> int:
@@ -93,23 +104,36 @@ class CommandRelay:
                     ],
                 )
             )
-        self.producer.flush(timeout=ACK_TIMEOUT_S)
+            faults.reached("relay.after_send")
+        self.producer.flush(timeout=self.settings.ack_timeout_s)
         for future in futures:
-            future.get(timeout=ACK_TIMEOUT_S)  # raises: the page is then not recorded, and resent
+            future.get(timeout=self.settings.ack_timeout_s)  # raises: the page is then not recorded, and resent
+        faults.reached("relay.after_ack")
         self.engine.record([], positions={(self.settings.source, 0): notifications[-1].id + 1})
         self.published += len(futures)
         return len(notifications)
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> int:
-        """Relay until `stop` is set; sleeps briefly when the outbox is drained. Returns commands published."""
+        """Relay until `stop` is set; sleeps briefly when the outbox is drained. Returns commands published.
+
+        A page that fails (broker or store unavailable) is not recorded: after a backoff it is read
+        again from the recorded position and published again (at least once).
+        """
         try:
             while not stop.is_set() and not (until and until()):
-                if self.relay_once() < self.settings.page:
+                try:
+                    relayed = self.relay_once()
+                except TRANSIENT as error:
+                    self.retries += 1
+                    wait_after_failure("publishing a page of commands", error, self.backoff, stop, log)
+                    continue
+                self.backoff.reset()
+                if relayed < self.settings.page:
                     stop.wait(self.settings.idle_sleep_s)
                 if time.monotonic() - self._last_log >= self.settings.log_every_s:
                     self._last_log = time.monotonic()
                     log.info("relayed %d commands; next notification %d", self.published, self.position())
         finally:
-            self.producer.close()
+            self.producer.close(timeout=CLOSE_TIMEOUT_S)
         log.info("relay stopped after %d commands", self.published)
         return self.published

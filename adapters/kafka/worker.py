@@ -11,6 +11,10 @@ offsets it commits to Kafka are a hint for lag monitoring only.
 Rejected records go to the dead-letter topic before their batch's transaction.
 A DayClosed reaches each partition as a copy (see adapters.kafka.clock) and
 fans out only to the accounts keyed onto that partition.
+
+When the broker or the store is unavailable the worker does not exit: it
+drops the batch in flight (not recorded), backs off, and seeks every owned
+partition back to the offset the store holds (adapters.kafka.retry).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from adapters import faults
 from adapters.kafka.client import (
     ConsumerRebalanceListener,
     CooperativeStickyAssignor,
@@ -42,11 +47,13 @@ from adapters.kafka.config import (
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import accounts_of, partition_for
+from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from engine.application import DEFAULT_BATCH, Outcome, Result, RiskEngine
 from events.inbound import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
 Part = tuple[Any, list[Any]]  # (TopicPartition, its records in offset order) within one transaction
+CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ class WorkerSettings:
     timing: GroupTiming = field(default_factory=GroupTiming)
     log_every_s: float = 10.0
     hint_every_s: float = 1.0  # Kafka's committed offsets are only a hint: at a low load, not a request per poll
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    ack_timeout_s: float = 60.0  # dead letters not acknowledged by then: the batch is retried
 
 
 @dataclass
@@ -77,6 +87,7 @@ class WorkerStats:
     commands: int = 0
     misrouted: int = 0
     rebalances: int = 0
+    retries: int = 0
 
     def add(self, results: Sequence[Result]) -> None:
         for result in results:
@@ -131,6 +142,7 @@ class Worker:
             fetch_max_bytes=settings.max_batch_bytes,
             max_partition_fetch_bytes=min(settings.max_batch_bytes, 1024 * 1024),
             **settings.timing.consumer_configs(),
+            **CLIENT_RECONNECT,
         )
         self.producer = producer or KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
@@ -138,8 +150,9 @@ class Worker:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
+            **CLIENT_RECONNECT,
         )
-        self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic)
+        self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic, settings.ack_timeout_s)
         self._lock = threading.Lock()
         self._pending: set[Any] = set()  # assigned, not yet positioned from the store
         self._next: dict[Any, int] = {}  # next offset to apply per owned partition
@@ -148,6 +161,7 @@ class Worker:
         self._last_hint = 0.0
         self._subscribed = False
         self._closed = False
+        self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
 
     # ------------------------------------------------------------ group membership
 
@@ -173,14 +187,20 @@ class Worker:
             return sorted(tp.partition for tp in self._next)
 
     def _position_pending(self) -> None:
-        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch."""
+        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch.
+
+        If the store cannot be read the partitions stay pending (and paused, if new), for the next try.
+        """
         with self._lock:
-            pending, self._pending = self._pending, set()
+            pending = set(self._pending)
         if not pending:
             return
         self.engine.forget_cached()  # other workers may have changed these accounts meanwhile
         recorded = self.engine.store.select_positions(self.settings.topic)
         assignment = self.consumer.assignment() or set()
+        with self._lock:
+            pending &= self._pending  # a partition revoked meanwhile is no longer ours to position
+            self._pending -= pending
         ready = []
         for tp in sorted(pending):
             if tp not in assignment:
@@ -214,14 +234,34 @@ class Worker:
             self._subscribed = True
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> WorkerStats:
-        """Poll and apply until `stop` is set (SIGTERM) or `until()` holds; then leave the group."""
-        self.start()
+        """Poll and apply until `stop` is set (SIGTERM) or `until()` holds; then leave the group.
+
+        An unavailable broker or store is waited out (see `recover`); other errors end the run.
+        """
         try:
             while not stop.is_set() and not (until and until()):
-                self.poll_once()
+                try:
+                    self.poll_once()
+                except TRANSIENT as error:
+                    self.recover(error, stop)
+                else:
+                    self.backoff.reset()
         finally:
             self.close()
         return self.stats
+
+    def recover(self, error: BaseException, stop: threading.Event) -> None:
+        """After a failed batch: forget its unsaved state, wait, and re-read every offset from the store.
+
+        The batch was not recorded (its transaction failed or never ran), so the owned partitions go
+        back to pending: the next poll seeks them to the store's offsets before anything is applied.
+        """
+        self.stats.retries += 1
+        self.engine.forget_cached()
+        with self._lock:
+            self._pending.update(self._next)
+            self._next.clear()
+        wait_after_failure("applying a batch", error, self.backoff, stop, log)
 
     def poll_once(self) -> int:
         """One poll: apply every partition's records, commit the hint. Returns records applied."""
@@ -339,6 +379,7 @@ class Worker:
                         dead_letter(record, result.reason or "rejected", _stage(record.value), result.event_id)
                     )
             self.dead_letters.publish(letters)
+            faults.reached("worker.before_transaction")
 
         refused = len(routed)
         results = self.engine.process(
@@ -347,6 +388,7 @@ class Worker:
             day_scope=accounts_of({tp.partition for tp, _ in parts}, self._partitions),
             before_save=before_save,
         )
+        faults.reached("worker.after_transaction")
         with self._lock:
             for tp, chunk in parts:
                 if tp in self._next:
@@ -390,7 +432,7 @@ class Worker:
             log.warning("could not commit the offset hint on close: %s", error)
         finally:
             self.consumer.close(autocommit=False)
-            self.producer.close()
+            self.producer.close(timeout=CLOSE_TIMEOUT_S)
         self._log()
 
     def _maybe_log(self) -> None:
@@ -402,7 +444,7 @@ class Worker:
         s = self.stats
         log.info(
             "partitions %s: %d batches, %d accepted, %d duplicates, %d rejected, %d dead letters, "
-            "%d commands, %d misrouted keys",
+            "%d commands, %d misrouted keys, %d retries",
             self.owned(),
             s.batches,
             s.accepted,
@@ -411,6 +453,7 @@ class Worker:
             s.dead_letters,
             s.commands,
             s.misrouted,
+            s.retries,
         )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from adapters import faults
 from adapters.readmodels.sql import POSITIONS, Database
 from engine.collector import cyclic_gc_paused
 from projections.base import Key, Projection, Row, Table
@@ -192,6 +193,7 @@ class BulkRebuild:
             if moved:
                 raise PositionConflict(f"expected {self.stored}, found {found}")
             written = self.tables.write(tables)
+            faults.reached("projections.in_bulk_write")
             now = self.now()
             db.executemany(
                 f"UPDATE {POSITIONS} SET position = ?, updated_at = ? WHERE projection = ?",
@@ -200,4 +202,3 @@ class BulkRebuild:
         self.tables.written(tables)
         self.stored.update((name, positions[name]) for name in names)
         log.debug("rebuild wrote %d rows of %s", written, ", ".join(names))
-

@@ -24,6 +24,7 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.readmodels.bulk import BulkRebuild, PositionConflict
 from adapters.readmodels.sql import POSITIONS, Database, table_name
@@ -219,6 +220,7 @@ class ProjectionRunner:
             if any(stored.get(name) != position for name, position in self.positions.items()):
                 raise PositionConflict(f"expected {self.positions}, found {stored}")
             self.tables.flush()
+            faults.reached("projections.in_page")
             self.db.executemany(f"UPDATE {POSITIONS} SET position = ?, updated_at = ? WHERE projection = ?", changed)
         self.tables.committed()
         with self.committed:
@@ -263,6 +265,7 @@ class ProjectionRunner:
             self._serialize_ddl()
             for projection in chosen:
                 self._reset(projection, indexes=False)
+        faults.reached("projections.after_reset")
         self.tables.discard()
         head = self.head()
         order = [p for p in self.projections if p is self.projections[0] or p in chosen]  # the account index first

@@ -16,8 +16,15 @@ FENGKONG = str(Path(sys.executable).with_name("fengkong"))
 
 
 def fengkong(*args: str, cwd: Path, stdin: bytes | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([FENGKONG, *args], cwd=cwd, input=stdin.decode() if stdin else None,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [FENGKONG, *args],
+        cwd=cwd,
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -62,8 +69,11 @@ def test_what_if_audit_shows_another_policy_would_decide_differently(tmp_path: P
     fengkong("ingest", str(DATA / "contract_scenario.jsonl"), cwd=tmp_path)
     lenient = tmp_path / "lenient.toml"
     text = (Path(__file__).resolve().parents[2] / "engine/policies/default-v1.toml").read_text()
-    lenient.write_text(text.replace('version = "default-v1"', 'version = "lenient-v1"')
-                       .replace('min_overdue_outstanding = "1.00"', 'min_overdue_outstanding = "5000.00"'))
+    lenient.write_text(
+        text.replace('version = "default-v1"', 'version = "lenient-v1"').replace(
+            'min_overdue_outstanding = "1.00"', 'min_overdue_outstanding = "5000.00"'
+        )
+    )
     report = as_json(fengkong("audit", "C2", "--policy", str(lenient), "--json", cwd=tmp_path))
     derived = report["differing"][0]["derived_commands"]
     assert not any(c["type"] == "LockCard" for c in derived)
@@ -73,10 +83,13 @@ def test_what_if_audit_shows_another_policy_would_decide_differently(tmp_path: P
 def test_a_tampered_decision_fails_the_audit(tmp_path: Path) -> None:
     fengkong("ingest", str(DATA / "contract_scenario.jsonl"), cwd=tmp_path)
     db = sqlite3.connect(tmp_path / "fengkong.db")
-    row = db.execute("SELECT rowid, state FROM stored_events WHERE topic LIKE '%Decided' "
-                     "AND CAST(state AS TEXT) LIKE '%lock.overdue%' LIMIT 1").fetchone()
-    db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
-               (row[1].replace(b"lock.overdue", b"lock.manual!"), row[0]))
+    row = db.execute(
+        "SELECT rowid, state FROM stored_events WHERE topic LIKE '%Decided' "
+        "AND CAST(state AS TEXT) LIKE '%lock.overdue%' LIMIT 1"
+    ).fetchone()
+    db.execute(
+        "UPDATE stored_events SET state = ? WHERE rowid = ?", (row[1].replace(b"lock.overdue", b"lock.manual!"), row[0])
+    )
     db.commit()
     done = fengkong("audit", "--all", "--json", cwd=tmp_path, ok=False)
     assert done.returncode == 1

@@ -1,0 +1,72 @@
+"""Riding out a broker or database outage: which errors wait, and for how long.
+
+A worker, relay or clock relay that meets an unavailable broker or store
+does not exit (a supervisor restarting it in a loop would only add load to
+the struggling service). It abandons the batch in flight, which was not
+recorded, waits with exponential backoff, and starts again from the
+positions the store holds, so nothing is skipped and nothing applied twice.
+Errors that are not about availability (defects) still end the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+from adapters.kafka.client import KafkaError
+from engine.application import StoreConflict
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    KafkaError,  # broker unreachable, request timed out, leader moved, not acknowledged in time
+    OperationalError,  # PostgreSQL down or restarting, connection terminated, disk full; SQLite full or locked
+    InterfaceError,  # a connection that broke under us
+    StoreConflict,  # another writer kept winning (a rebalance in progress)
+    ConnectionError,
+    TimeoutError,
+)
+"""Errors of availability: the work is retried from the store's positions after a pause."""
+
+CLIENT_RECONNECT = {"reconnect_backoff_max_ms": 5_000}
+"""kafka-python backs off reconnecting up to 30 s by default; 5 s resumes soon after a broker returns."""
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with a ceiling and a little jitter; reset after a success."""
+
+    initial_s: float = 0.5
+    maximum_s: float = 30.0
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.maximum_s, self.initial_s * 2**self.failures)
+        self.failures += 1
+        return float(round(delay * random.uniform(0.9, 1.1), 2))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def brief(error: BaseException, limit: int = 300) -> str:
+    """'Type: message' on one line and bounded; messages name hosts and tables, never payloads."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:limit]}" if text else type(error).__name__
+
+
+def wait_after_failure(
+    what: str, error: BaseException, backoff: Backoff, stop: threading.Event, logger: logging.Logger
+) -> None:
+    """Log one line about the failure and sleep the backoff (SIGTERM cuts the sleep short)."""
+    delay = backoff.next_delay()
+    logger.warning(
+        "%s failed (%s); retrying in %.1fs (failure %d in a row)",
+        what,
+        brief(error),
+        delay,
+        backoff.failures,
+    )
+    stop.wait(delay)

@@ -1,0 +1,207 @@
+"""Reading what reconciliation compares: input files and topics, dead letters, the store, the read models.
+
+Everything is yielded lazily, so a store of millions of events is read once,
+page by page, in the order `compare.reconcile` consumes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from adapters.jsonl import read_lines
+from adapters.kafka.client import KafkaConsumer, TopicPartition
+from adapters.kafka.config import (
+    COMMAND_ID_HEADER,
+    ERROR_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+    header,
+)
+from adapters.readmodels.sql import POSITIONS, Database, table_name
+from adapters.reconcile.compare import CLOCK_STREAM, Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
+from engine.application import RiskEngine
+from events.recorded import ACCOUNT_STARTED_TOPIC, DAY_RECORDED_TOPIC, DECIDED_TOPIC, FACT_RECORDED_TOPIC
+from projections.account_status import ACCOUNT_STATUS
+
+PAGE = 5000
+OffsetRange = Mapping[int, int]  # partition -> offset
+
+# ------------------------------------------------------------ files
+
+
+def file_messages(path: str) -> Iterator[Message]:
+    """Each event of a JSONL file, numbered as `fengkong ingest` numbers them (non-blank lines from 1)."""
+    name = Path(path).name
+    for number, line in enumerate(read_lines(path), start=1):
+        yield Message(name, None, number, line)
+
+
+def file_letters(path: Path) -> Iterator[Letter]:
+    """Dead letters written by `fengkong ingest`: source 'FILE:N', original bytes, reason."""
+    for line in read_lines(str(path)):
+        record = orjson.loads(line)
+        source, _, number = str(record.get("source", "")).rpartition(":")
+        if not number.isdigit():
+            continue
+        if "payload" in record:
+            value = str(record["payload"]).encode()
+        else:
+            value = base64.b64decode(record.get("payload_base64", ""))
+        yield Letter(Path(source).name, None, int(number), value, str(record.get("reason", "")))
+
+
+# ------------------------------------------------------------ topics
+
+
+def _consumer(bootstrap: str) -> Any:
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="fengkong-reconcile",
+    )
+
+
+def topic_records(
+    bootstrap: str,
+    topic: str,
+    start: OffsetRange | None = None,
+    end: OffsetRange | None = None,
+    timeout_s: float = 120.0,
+) -> Iterator[Any]:
+    """The records of `topic` from `start` (default: the beginning) up to `end` (exclusive; default: now)."""
+    consumer = _consumer(bootstrap)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        if not partitions:
+            raise LookupError(f"topic {topic!r} does not exist")
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+        firsts = {tp.partition: offset for tp, offset in consumer.beginning_offsets(tps).items()}
+        stops = {p: min(ends[p], (end or {}).get(p, ends[p])) for p in partitions}
+        begins = {p: max(firsts[p], (start or {}).get(p, firsts[p])) for p in partitions}
+        wanted = [tp for tp in tps if begins[tp.partition] < stops[tp.partition]]
+        if not wanted:
+            return
+        consumer.assign(wanted)
+        for tp in wanted:
+            consumer.seek(tp, begins[tp.partition])
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < stops[tp.partition] for tp in wanted):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} up to {stops} within {timeout_s:.0f}s")
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset < stops[tp.partition]:
+                        yield record
+    finally:
+        consumer.close()
+
+
+def topic_messages(
+    bootstrap: str, topic: str, start: OffsetRange | None = None, end: OffsetRange | None = None
+) -> Iterator[Message]:
+    for record in topic_records(bootstrap, topic, start, end):
+        yield Message(topic, record.partition, record.offset, record.value)
+
+
+def topic_letters(bootstrap: str, topic: str) -> Iterator[Letter]:
+    """Dead letters on the dead-letter topic, by the source named in their headers."""
+    for record in topic_records(bootstrap, topic):
+        source = header(record.headers, SOURCE_TOPIC_HEADER)
+        partition = header(record.headers, SOURCE_PARTITION_HEADER)
+        offset = header(record.headers, SOURCE_OFFSET_HEADER)
+        if source is None or partition is None or offset is None:
+            continue
+        yield Letter(source, int(partition), int(offset), record.value, header(record.headers, ERROR_HEADER) or "")
+
+
+def published_commands(bootstrap: str, topic: str) -> Counter[str]:
+    """command id -> how many times it is on the commands topic."""
+    found: Counter[str] = Counter()
+    for record in topic_records(bootstrap, topic):
+        command_id = header(record.headers, COMMAND_ID_HEADER)
+        if command_id is None and record.value:
+            command_id = str(orjson.loads(record.value).get("command_id"))
+        found[str(command_id)] += 1
+    return found
+
+
+# ------------------------------------------------------------ the store
+
+
+def index_rows(db: Database) -> Iterator[Indexed]:
+    for event_id, digest, account_id, kind in db.query(
+        "SELECT event_id, digest, account_id, type FROM fengkong_inbound"
+    ):
+        yield Indexed(str(event_id), str(digest), None if account_id is None else str(account_id), str(kind))
+
+
+def store_positions(db: Database) -> dict[tuple[str, int], int]:
+    rows = db.query("SELECT source, partition, next_offset FROM fengkong_positions")
+    return {(str(source), int(partition)): int(offset) for source, partition, offset in rows}
+
+
+def _notifications(engine: RiskEngine, topics: list[str]) -> Iterator[Any]:
+    start = 1
+    while True:
+        page = engine.recorder.select_notifications(start, PAGE, topics=topics)
+        yield from page
+        if len(page) < PAGE:
+            return
+        start = page[-1].id + 1
+
+
+def stored_facts(engine: RiskEngine) -> Iterator[Fact]:
+    """Every FactRecorded (on its account) and DayRecorded (on the clock), with the digest of the fact."""
+    accounts: dict[Any, str] = {}
+    topics = [ACCOUNT_STARTED_TOPIC, FACT_RECORDED_TOPIC, DAY_RECORDED_TOPIC]
+    for notification in _notifications(engine, topics):
+        body = orjson.loads(notification.state)
+        if notification.topic == ACCOUNT_STARTED_TOPIC:
+            accounts[notification.originator_id] = str(body["account_id"])
+            continue
+        text = str(body["fact"])
+        fact = orjson.loads(text)
+        if notification.topic == DAY_RECORDED_TOPIC:
+            stream = CLOCK_STREAM
+        else:
+            stream = fact.get("account_id") or accounts.get(notification.originator_id, str(notification.originator_id))
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        yield Fact(str(stream), str(fact["event_id"]), str(fact["type"]), digest, notification.id)
+
+
+def stored_commands(engine: RiskEngine) -> Iterator[RecordedCommand]:
+    """The command of every Decided event, in notification (emission) order."""
+    for notification in _notifications(engine, [DECIDED_TOPIC]):
+        command = orjson.loads(notification.state).get("command")
+        if command:
+            yield RecordedCommand(
+                str(command["command_id"]), str(command["account_id"]), str(command["type"]), notification.id
+            )
+
+
+# ------------------------------------------------------------ read models
+
+
+def read_models(db: Database) -> ReadModels | None:
+    """Projection positions and account_status card locks, or None if the read models were never built."""
+    if not db.has_table(POSITIONS):
+        return None
+    positions = {
+        str(name): int(position) for name, position in db.query(f"SELECT projection, position FROM {POSITIONS}")
+    }
+    locked = None
+    if db.has_table(table_name(ACCOUNT_STATUS)):
+        rows = db.query(f"SELECT account_id, card_locked FROM {table_name(ACCOUNT_STATUS)}")
+        locked = {str(account_id): bool(flag) for account_id, flag in rows}
+    return ReadModels(positions, locked)
