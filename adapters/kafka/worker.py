@@ -189,7 +189,8 @@ class Worker:
     def _position_pending(self) -> None:
         """Seek newly assigned partitions to the offsets the store recorded, then let them fetch.
 
-        If the store cannot be read the partitions stay pending (and paused, if new), for the next try.
+        A partition stays pending (and paused) until it is positioned: if the store cannot be read,
+        or the consumer's assignment does not show it yet, the next poll tries again.
         """
         with self._lock:
             pending = set(self._pending)
@@ -198,20 +199,18 @@ class Worker:
         self.engine.forget_cached()  # other workers may have changed these accounts meanwhile
         recorded = self.engine.store.select_positions(self.settings.topic)
         assignment = self.consumer.assignment() or set()
-        with self._lock:
-            pending &= self._pending  # a partition revoked meanwhile is no longer ours to position
-            self._pending -= pending
         ready = []
-        for tp in sorted(pending):
-            if tp not in assignment:
-                continue
+        for tp in sorted(pending & assignment):
             offset = recorded.get(tp.partition)
+            with self._lock:
+                if tp not in self._pending:
+                    continue  # revoked meanwhile: no longer ours to position
+                self._pending.discard(tp)
+                self._next[tp] = offset or 0
             if offset is None:
                 self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, offset)
-            with self._lock:
-                self._next[tp] = offset or 0
             ready.append(tp)
             if tp.partition >= self._partitions:
                 self._partitions = self._partition_count()

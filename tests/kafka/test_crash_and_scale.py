@@ -164,7 +164,11 @@ def test_workers_joining_and_dying_while_events_flow_lose_and_repeat_nothing(
         workers[0].wait()
         assert not published.is_set(), "the rebalances happened while upstream was still publishing"
         assert published.wait(120)
-        wait_for(caught_up(postgres_url, bootstrap, topics.events), 120, "the last worker to catch up")
+        try:
+            wait_for(caught_up(postgres_url, bootstrap, topics.events), 120, "the last worker to catch up")
+        except AssertionError as timed_out:
+            tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs)
+            raise AssertionError(f"{timed_out}\n{tails}") from None
     finally:
         for process in workers:
             if process.poll() is None:
