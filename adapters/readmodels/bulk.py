@@ -29,8 +29,8 @@ from projections.dispatch import Dispatcher
 log = logging.getLogger(__name__)
 
 READ_PAGE = 20_000  # stored events per read
-CHECKPOINT = 200_000  # stored events between checks of the memory budget
-BUDGET = 300_000  # rows a projection may keep in memory before it is written out at a checkpoint
+CHECKPOINT = 100_000  # stored events between checks of the memory budget
+BUDGET = 150_000  # rows a projection may keep in memory before it is written out at a checkpoint
 
 _ABSENT: Row = {}  # a key looked up in the database and not found there (tables read back only)
 
