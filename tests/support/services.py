@@ -558,39 +558,48 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-class ExternalKafka:
-    """A broker given by KAFKA_BOOTSTRAP_SERVERS: usable, but not ours to stop or restart."""
+class ExternalService:
+    """A service given by an environment variable: usable, but not ours to stop or restart."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    what = "service"
+    variable = ""
 
     def _refuse(self, action: str) -> None:
         raise ServiceError(
-            f"cannot {action} the external Kafka broker at {self.bootstrap_servers} "
-            "(KAFKA_BOOTSTRAP_SERVERS is set); unset it to let the tests run their own broker"
+            f"cannot {action} the external {self.what} ({self.variable} is set); "
+            "unset it to let the tests run their own"
         )
 
     def start(self) -> None:
-        """Nothing to do: the broker is managed elsewhere."""
+        """Nothing to do: the service is managed elsewhere."""
 
     def stop(self) -> None:
-        """Refuse: stopping someone else's broker is out of bounds."""
+        """Refuse: stopping someone else's service is out of bounds."""
         self._refuse("stop")
 
     def kill(self) -> None:
-        """Refuse: killing someone else's broker is out of bounds."""
+        """Refuse: killing someone else's service is out of bounds."""
         self._refuse("kill")
 
     def restart(self) -> None:
-        """Refuse: restart tests need a broker this process controls."""
+        """Refuse: restart tests need a service this process controls."""
         self._refuse("restart")
 
     def close(self) -> None:
-        """Nothing to do: the broker outlives the test session."""
+        """Nothing to do: the service outlives the test session."""
 
 
-class ExternalPostgres:
-    """A server given by FENGKONG_TEST_POSTGRES_URL: usable, but not ours to stop or restart."""
+class ExternalKafka(ExternalService):
+    variable = "KAFKA_BOOTSTRAP_SERVERS"
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.what = f"Kafka broker at {bootstrap_servers}"
+
+
+class ExternalPostgres(ExternalService):
+    what = "PostgreSQL server"
+    variable = "FENGKONG_TEST_POSTGRES_URL"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -602,27 +611,3 @@ class ExternalPostgres:
     def create_database(self, name: str) -> str:
         """Create database `name` and return its URL."""
         return create_database(self.url, name)
-
-    def _refuse(self, action: str) -> None:
-        raise ServiceError(
-            f"cannot {action} the external PostgreSQL server (FENGKONG_TEST_POSTGRES_URL is set); "
-            "unset it to let the tests run their own server"
-        )
-
-    def start(self) -> None:
-        """Nothing to do: the server is managed elsewhere."""
-
-    def stop(self) -> None:
-        """Refuse: stopping someone else's server is out of bounds."""
-        self._refuse("stop")
-
-    def kill(self) -> None:
-        """Refuse: killing someone else's server is out of bounds."""
-        self._refuse("kill")
-
-    def restart(self) -> None:
-        """Refuse: restart tests need a server this process controls."""
-        self._refuse("restart")
-
-    def close(self) -> None:
-        """Nothing to do: the server outlives the test session."""
