@@ -43,7 +43,13 @@ How they stay right:
 - **Rebuildable.** `fengkong projections rebuild [NAME]` drops the tables and
   applies the whole store again; a rebuild yields exactly the rows live
   processing did (a property test checks it). A projection whose `version`
-  changes in the code is rebuilt automatically on the next run.
+  changes in the code is rebuilt automatically on the next run. Up to the
+  store's head at its start a rebuild keeps the rows in memory and writes
+  them with one `executemany` per projection, together with its position;
+  every 100,000 stored events, a projection holding more than 150,000 rows
+  (the per-event timelines) is written out and leaves memory, so each holds
+  at most about that many rows plus what 100,000 events add (the benchmark's
+  rebuild row reports the peak RSS, docs/benchmarks.md).
 - `fengkong projections status` shows each projection's position, the store's
   head and the lag (events, and the age in seconds of the oldest event not yet
   applied).
