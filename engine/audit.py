@@ -129,11 +129,6 @@ def replay_accounts(
             yield _replay(account_id, _stored_states(engine, stored), chosen)
 
 
-def replay_store(engine: RiskEngine, policy: Callable[[str], Policy] | None = None) -> Iterator[Replay]:
-    """Replay every account in the store (`fengkong audit --all`)."""
-    return replay_accounts(engine, engine.store.select_account_ids(), policy)
-
-
 def _stored_states(engine: RiskEngine, stored: Iterable[StoredEvent]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The facts and decisions of a stored stream, decoded without building domain events."""
     decode = engine.mapper.transcoder.decode

@@ -21,11 +21,3 @@ PROJECTIONS: tuple[Projection, ...] = (
 BY_NAME: dict[str, Projection] = {projection.name: projection for projection in PROJECTIONS}
 TABLES: dict[str, Table] = {table.name: table for projection in PROJECTIONS for table in projection.tables}
 PUBLIC_TABLES: dict[str, Table] = {name: table for name, table in TABLES.items() if not table.internal}
-
-
-def owner_of(table_name: str) -> Projection:
-    """The projection that writes a table."""
-    for projection in PROJECTIONS:
-        if any(table.name == table_name for table in projection.tables):
-            return projection
-    raise KeyError(table_name)

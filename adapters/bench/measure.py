@@ -64,14 +64,3 @@ class Meter:
     @property
     def seconds(self) -> float:
         return self.marks[-1][1] if self.marks else time.perf_counter() - self.started
-
-    def seconds_at(self, done: int) -> float | None:
-        """Elapsed time when `done` events were finished (interpolated between batches)."""
-        previous = (0, 0.0)
-        for count, seconds in self.marks:
-            if count >= done:
-                span = count - previous[0]
-                share = (done - previous[0]) / span if span else 1.0
-                return previous[1] + share * (seconds - previous[1])
-            previous = (count, seconds)
-        return None

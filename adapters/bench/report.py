@@ -47,6 +47,13 @@ def row_note(row: dict[str, Any]) -> str:
         return note
     if name == "rebuild.projections":
         return f"events are stored notifications; read models: {', '.join(row.get('projections', []))}"
+    if name == "projections.lag":
+        return (
+            f"commit to read models applied, per batch of {row.get('batch_size')} events: p50 {row.get('p50_ms')} ms, "
+            f"p95 {row.get('p95_ms')} ms, max {row.get('max_ms')} ms over {row.get('batches', 0):,} batches; "
+            f"the events of one account in {row.get('sample')} (and every DayClosed), ingested and followed in one "
+            "process; events/s is the ingest's with the follower running"
+        )
     if name == "audit.replay":
         return (
             f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical; "
@@ -234,6 +241,11 @@ def markdown(report: Report) -> str:
         "- **projection rebuild** (`adapters/readmodels/bench.py`, `measure_rebuild`): drops every read model "
         "and rebuilds it from the notification log of the store the SQLite engine row wrote; events/s counts "
         "stored notifications (facts, decisions, account starts, closed days).",
+        "- **live lag** (`adapters/readmodels/bench.py`, `measure_live_lag`): the engine ingests the naive rows' "
+        "sample in small batches into a fresh SQLite store while `ProjectionRunner.follow` (as `fengkong projections "
+        "follow` and `fengkong serve` run it) polls the notification log in a thread, every 50 ms when idle (their "
+        "default is 0.2 s, `--poll`); each batch's lag is the time "
+        "from its commit until every read model has applied it.",
         "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
         "the recorded policy version and compares every decision, command ids included, with one process per "
         "core; events/s counts facts.",

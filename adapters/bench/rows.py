@@ -33,7 +33,7 @@ from adapters.bench.measure import Meter, peak_rss_mib
 from adapters.bench.naive import NaiveApplication
 from adapters.bench.workload import Workload
 from adapters.bootstrap import open_engine
-from adapters.readmodels.bench import measure_rebuild
+from adapters.readmodels.bench import measure_live_lag, measure_rebuild
 from engine.policy import load_policy
 
 Spec = dict[str, Any]
@@ -65,6 +65,7 @@ ROWS: tuple[Row, ...] = (
     Row("peer.quixstreams", "4 peer", "Quix Streams app: overdue report -> lock command, stateful per key"),
     Row("latency", "5 latency", "event published to command received, at a fixed offered load"),
     Row("rebuild.projections", "6 replay", "projection rebuild: every read model from the notification log"),
+    Row("projections.lag", "6 replay", "live lag: read models following the engine's commits"),
     Row("audit.replay", "6 replay", "audit --all: every decision re-derived and compared"),
     Row("memory", "7 memory", "peak RSS of the SQLite engine ingest, by progress"),
 )
@@ -209,6 +210,29 @@ def rebuild_projections(spec: Spec) -> dict[str, Any]:
     return result
 
 
+def projections_lag(spec: Spec) -> dict[str, Any]:
+    """The engine ingests a sample in small batches while a follower keeps the read models current.
+
+    The sample is the naive rows' (whole accounts over the whole timeline), so the mix of
+    notifications is the workload's; each batch's lag is from its commit until every
+    projection has applied it (adapters.readmodels.bench.measure_live_lag).
+    """
+    workload = _workload(spec)
+    lines = (line for line in workload.lines() if in_sample(line, spec["sample"]))
+    meter = Meter(1)
+    figures = measure_live_lag(spec["store"], batches(lines, spec["batch_size"]))
+    meter.mark(figures.events)
+    lag = {"p50_ms": figures.p50 * 1000, "p95_ms": figures.p95 * 1000, "max_ms": figures.max * 1000}
+    return _finish(
+        meter,
+        figures.events,
+        batches=figures.batches,
+        batch_size=spec["batch_size"],
+        sample=spec["sample"],
+        **{key: round(value, 1) for key, value in lag.items()},
+    )
+
+
 MEASURES: dict[str, Measure] = {
     "sqlite.engine": ingest_engine,
     "sqlite.naive": ingest_naive,
@@ -216,6 +240,7 @@ MEASURES: dict[str, Measure] = {
     "postgres.naive": ingest_naive,
     "audit.replay": audit_replay,
     "rebuild.projections": rebuild_projections,
+    "projections.lag": projections_lag,
     "kafka.bare": kafka_bare,
     "kafka.engine.1": kafka_engine,
     "kafka.engine.2": kafka_engine,

@@ -95,6 +95,7 @@ KAFKA_ROWS = (
     "latency",
 )
 KAFKA_TIMEOUT_S = 1800.0
+LAG_BATCH = 100  # events per commit in the live-lag row: a live worker's small batches at a low load
 PEER_VENV = Path(".venv-peer")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,6 +185,9 @@ class Bench:
             if source.get("status") != "measured":
                 return {"status": "not measured", "reason": "needs the store the sqlite.engine row writes"}
             return _child({**base, "store": str(options.workdir / "engine.db")})
+        if row.name == "projections.lag":
+            store = _fresh_sqlite(options.workdir / "lag.db")
+            return _child({**base, "store": store, "sample": options.naive_sample, "batch_size": LAG_BATCH})
         if row.name == "audit.replay":
             source = self.results.get("sqlite.engine", {})
             if source.get("status") != "measured":

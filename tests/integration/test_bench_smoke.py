@@ -56,6 +56,9 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
     for name in ("kafka.bare", "kafka.engine.1", "kafka.engine.2", "peer.quixstreams", "latency"):
         assert rows[name]["reason"].startswith("not measured: no --kafka"), name  # never a figure without a broker
     measured = ("sqlite.engine", "sqlite.naive", "postgres.engine", "postgres.naive", "rebuild.projections")
+    lag = rows["projections.lag"]
+    assert lag["status"] == "measured" and lag["batches"] > 0, lag.get("reason")
+    assert 0 < lag["p50_ms"] <= lag["p95_ms"] <= lag["max_ms"]
     for name in (*measured, "audit.replay", "memory"):
         assert rows[name]["status"] == "measured", (name, rows[name].get("reason"))
     assert rows["sqlite.engine"]["events"] == 2000
