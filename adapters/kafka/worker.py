@@ -186,8 +186,8 @@ class Worker:
         with self._lock:
             return sorted(tp.partition for tp in self._next)
 
-    def _position_pending(self) -> None:
-        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch.
+    def _position_pending(self) -> set[Any]:
+        """Seek newly assigned partitions to the offsets the store recorded, then let them fetch; returns them.
 
         A partition stays pending (and paused) until it is positioned: if the store cannot be read,
         or the consumer's assignment does not show it yet, the next poll tries again.
@@ -195,7 +195,7 @@ class Worker:
         with self._lock:
             pending = set(self._pending)
         if not pending:
-            return
+            return set()
         self.engine.forget_cached()  # other workers may have changed these accounts meanwhile
         recorded = self.engine.store.select_positions(self.settings.topic)
         assignment = self.consumer.assignment() or set()
@@ -217,6 +217,7 @@ class Worker:
         if ready:
             self.consumer.resume(*ready)
             log.info("positioned partitions %s from the store", [tp.partition for tp in ready])
+        return set(ready)
 
     def _partition_count(self) -> int:
         partitions = self.consumer.partitions_for_topic(self.settings.topic)
@@ -271,8 +272,9 @@ class Worker:
         self.start()
         self._position_pending()
         polled: dict[Any, list[Any]] = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
-        self._position_pending()
-        return polled
+        # Records of a partition positioned just now were fetched before its seek: they are read again from it.
+        positioned = self._position_pending()
+        return {tp: records for tp, records in polled.items() if tp not in positioned}
 
     def apply(self, polled: dict[Any, list[Any]]) -> int:
         """Apply fetched records in transactions of one or more partitions, then commit the offsets as a hint."""
