@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.storage import engine_env, store_url
+from adapters.store.sqlite.events import engine_env, store_url
 from engine.application import RiskEngine
 from engine.policy import DEFAULT_POLICY, load_policy
 

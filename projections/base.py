@@ -3,7 +3,7 @@
 A projection is pure logic: it sees one recorded event at a time and changes
 rows through `Tables`, never SQL. The adapter that runs it decides where rows
 live (SQLite or PostgreSQL, in one transaction with the projection's
-position) and `projections.memory` keeps them in dictionaries for tests, so
+position) and `tests.support.memory_tables` keeps them in dictionaries for tests, so
 the same code gives the same rows wherever it runs.
 """
 

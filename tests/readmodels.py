@@ -10,14 +10,14 @@ from typing import Any
 from hypothesis import strategies as st
 
 from adapters.bootstrap import open_engine
-from adapters.readmodels.runner import table_rows
-from adapters.readmodels.sql import POSITIONS, Database
+from adapters.store.tables import POSITIONS, Database
 from events.commands import CommandType
 from projections.base import Row
 from projections.dispatch import Dispatcher
-from projections.memory import MemoryTables
 from projections.registry import PROJECTIONS, TABLES
+from projections.runner import table_rows
 from tests.builders import Events
+from tests.support.memory_tables import MemoryTables
 
 CST = timezone(timedelta(hours=8))
 ACTIONS = (

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.support.services import ExternalKafka, ExternalPostgres, KafkaBroker, PostgresServer
+from services.throwaway import ExternalKafka, ExternalPostgres, KafkaBroker, PostgresServer
 
 Broker = KafkaBroker | ExternalKafka
 Postgres = PostgresServer | ExternalPostgres

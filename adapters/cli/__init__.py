@@ -7,7 +7,6 @@ import logging
 import click
 
 from adapters.cli.audit import audit
-from adapters.cli.bench import bench
 from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
@@ -16,7 +15,8 @@ from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
 from adapters.cli.serve import serve
-from adapters.logging import configure_logging
+from adapters.runtime.logging import configure_logging
+from benchmarks.cli import bench
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

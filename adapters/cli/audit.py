@@ -8,8 +8,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from adapters.audit_jobs import Verdict, default_jobs
-from adapters.audit_jobs import audit as audit_jobs
+from adapters.audit.parallel import Verdict, default_jobs
+from adapters.audit.parallel import audit as audit_jobs
 from adapters.cli.common import console, emit_json, json_option, store_option
 from engine.policy import load_policy
 

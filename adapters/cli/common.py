@@ -11,7 +11,7 @@ import orjson
 from rich.console import Console
 
 from adapters.bootstrap import open_engine
-from adapters.storage import is_postgres, sqlite_path, store_url
+from adapters.store.sqlite.events import is_postgres, sqlite_path, store_url
 from engine.application import RiskEngine
 from engine.policy import DEFAULT_POLICY
 

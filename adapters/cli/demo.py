@@ -13,9 +13,9 @@ from rich.table import Table
 
 from adapters.cli.common import console, default_dead_letter, emit_json, engine_for, json_option, store_option
 from adapters.cli.projections import catch_up_with_progress, open_runner
-from adapters.jsonl import DeadLetterFile, dead_letter_record
-from adapters.storage import is_postgres, sqlite_path, store_url
-from adapters.synthetic import Portfolio
+from adapters.files.jsonl import DeadLetterFile, dead_letter_record
+from adapters.store.sqlite.events import is_postgres, sqlite_path, store_url
+from adapters.synthetic.portfolio import Portfolio
 from engine.application import Outcome, Result, RiskEngine
 from events.commands import SendNotice
 from events.recorded import account_status, delinquency_bucket

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from adapters import faults
 from adapters.cli.common import (
     default_dead_letter,
     emit_json,
@@ -18,7 +17,8 @@ from adapters.cli.common import (
     policy_option,
     store_option,
 )
-from adapters.jsonl import DeadLetterFile, dead_letter_record, read_lines
+from adapters.files.jsonl import DeadLetterFile, dead_letter_record, read_lines
+from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH, Outcome
 
 

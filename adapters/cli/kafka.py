@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 
 import click
 
-from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.cli.common import emit_json, engine_for, policy_option, store_option
-from adapters.jsonl import read_lines
+from adapters.files.jsonl import read_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import (
@@ -36,6 +35,7 @@ from adapters.kafka.publish import publish_lines
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.kafka.worker import Worker, WorkerSettings
+from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,11 +13,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters import faults
 from adapters.cli.common import F, console, emit_json, json_option, store_option
-from adapters.readmodels.runner import PAGE, ProjectionRunner, names_or_all
+from adapters.runtime import faults
 from engine.application import RiskEngine
 from projections.registry import BY_NAME
+from projections.runner import PAGE, ProjectionRunner, names_or_all
 
 
 def page_option(command: F) -> F:

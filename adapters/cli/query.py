@@ -19,10 +19,10 @@ from rich.table import Table as RichTable
 
 from adapters.bootstrap import open_engine
 from adapters.cli.common import console, emit_json, json_option, store_option
-from adapters.readmodels import queries
-from adapters.readmodels.export import write_csv, write_parquet
-from adapters.readmodels.sql import POSITIONS, Database
-from adapters.storage import store_url
+from adapters.files.export import write_csv, write_parquet
+from adapters.store import queries
+from adapters.store.sqlite.events import store_url
+from adapters.store.tables import POSITIONS, Database
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.base import Row
 from projections.registry import PUBLIC_TABLES, TABLES

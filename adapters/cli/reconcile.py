@@ -9,10 +9,10 @@ import click
 
 from adapters.cli.common import default_dead_letter, emit_json, engine_for, json_option, store_option
 from adapters.kafka.config import BOOTSTRAP_ENV, COMMANDS_TOPIC, DEAD_LETTER_TOPIC, bootstrap_servers
-from adapters.readmodels.sql import Database
 from adapters.reconcile import gather
 from adapters.reconcile.compare import GAP_KINDS, Letter, Message, Report, reconcile
-from adapters.storage import is_postgres, redact, sqlite_path, store_url
+from adapters.store.sqlite.events import is_postgres, redact, sqlite_path, store_url
+from adapters.store.tables import Database
 
 SHOWN = 10  # gaps listed per kind in the readable report (--json lists every one)
 

@@ -8,9 +8,9 @@ import threading
 import click
 import uvicorn
 
-from adapters.api import create_app
 from adapters.cli.common import store_option
-from adapters.readmodels.runner import ProjectionRunner
+from adapters.http.api import create_app
+from projections.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
 

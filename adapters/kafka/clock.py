@@ -26,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters import faults
 from adapters.kafka.client import KafkaConsumer, KafkaError, KafkaProducer, OffsetAndMetadata, TopicPartition
 from adapters.kafka.config import (
     CLOCK_GROUP,
@@ -39,6 +38,7 @@ from adapters.kafka.config import (
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.runtime import faults
 from events.inbound import DayClosed, InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)

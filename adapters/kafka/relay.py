@@ -28,10 +28,10 @@ from typing import Any, cast
 
 import orjson
 
-from adapters import faults
 from adapters.kafka.client import KafkaProducer
 from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMANDS_TOPIC, NOTIFICATION_HEADER
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.runtime import faults
 from engine.account import CreditAccount
 from engine.application import RiskEngine
 from events.recorded import DECIDED_TOPIC

@@ -28,7 +28,6 @@ from typing import Any
 
 import orjson
 
-from adapters import faults
 from adapters.kafka.client import (
     ConsumerRebalanceListener,
     CooperativeStickyAssignor,
@@ -48,6 +47,7 @@ from adapters.kafka.config import (
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import accounts_of, partition_for
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH, Outcome, Result, RiskEngine
 from events.inbound import InvalidEvent, parse_event
 

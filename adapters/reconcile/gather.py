@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from adapters.jsonl import read_lines
+from adapters.files.jsonl import read_lines
 from adapters.kafka.client import KafkaConsumer, TopicPartition
 from adapters.kafka.config import (
     COMMAND_ID_HEADER,
@@ -26,8 +26,8 @@ from adapters.kafka.config import (
     SOURCE_TOPIC_HEADER,
     header,
 )
-from adapters.readmodels.sql import POSITIONS, Database, table_name
 from adapters.reconcile.compare import CLOCK_STREAM, Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
+from adapters.store.tables import POSITIONS, Database, table_name
 from engine.application import RiskEngine
 from events.recorded import ACCOUNT_STARTED_TOPIC, DAY_RECORDED_TOPIC, DECIDED_TOPIC, FACT_RECORDED_TOPIC
 from projections.account_status import ACCOUNT_STATUS

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from adapters.cli import cli
-from adapters.readmodels import queries
-from adapters.readmodels.runner import table_rows
-from adapters.readmodels.sql import Database
+from adapters.store import queries
+from adapters.store.tables import Database
 from projections.base import ColumnType
 from projections.registry import PUBLIC_TABLES
+from projections.runner import table_rows
 from tests.integration.test_read_models import run_demo
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from adapters.bootstrap import open_engine
-from adapters.synthetic import Portfolio
+from adapters.synthetic.portfolio import Portfolio
 
 
 def _ingest(path: Path, cache_size: int) -> list[str]:

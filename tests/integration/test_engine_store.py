@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.bootstrap import open_engine
-from adapters.synthetic import Portfolio
+from adapters.synthetic.portfolio import Portfolio
 from engine.account import CreditAccount
 from engine.application import Outcome
 from engine.audit import replay

@@ -18,9 +18,9 @@ import orjson
 import pytest
 import uvicorn
 
-from adapters.api import create_app
 from adapters.bootstrap import open_engine
-from adapters.synthetic import Portfolio
+from adapters.http.api import create_app
+from adapters.synthetic.portfolio import Portfolio
 from tests.integration.test_read_models import run_demo
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 from adapters.bootstrap import open_engine
 from adapters.cli import cli
 from adapters.cli.inspect import account_view
-from adapters.readmodels.runner import ProjectionRunner, table_rows
-from adapters.readmodels.sql import POSITIONS, Database
-from adapters.synthetic import Portfolio
+from adapters.store.tables import POSITIONS, Database
+from adapters.synthetic.portfolio import Portfolio
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.account_status import ACCOUNT_STATUS
 from projections.collection import COLLECTION_QUEUE
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
 from projections.registry import PUBLIC_TABLES
+from projections.runner import ProjectionRunner, table_rows
 from tests.readmodels import histories, locked_by_commands, memory_reference, snapshot
 
 REPO = Path(__file__).resolve().parents[2]

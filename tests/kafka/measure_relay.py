@@ -23,9 +23,9 @@ from pathlib import Path
 
 from adapters.bootstrap import open_engine
 from events.recorded import DECIDED_TOPIC
+from services.throwaway import KafkaBroker, admin_client
 from tests.kafka.support import Topics, fengkong_process, headers, portfolio, read_topic, relay_args
 from tests.support.fixtures import kafka_libs_dir
-from tests.support.services import KafkaBroker, admin_client
 
 
 def _starts(log: Path) -> int:

@@ -23,8 +23,8 @@ from adapters.kafka.client import KafkaConsumer, KafkaProducer, TopicPartition
 from adapters.kafka.config import GroupTiming
 from adapters.kafka.publish import publish_lines
 from adapters.kafka.worker import Worker, WorkerSettings, WorkerStats
-from adapters.storage import is_postgres
-from adapters.synthetic import Portfolio
+from adapters.store.sqlite.events import is_postgres
+from adapters.synthetic.portfolio import Portfolio
 from engine.application import Outcome
 
 FENGKONG = str(Path(sys.executable).with_name("fengkong"))

@@ -19,6 +19,7 @@ from adapters.kafka.config import CLOCK_PARTITION_HEADER, COMMAND_ID_HEADER
 from adapters.kafka.partitioning import partition_for
 from adapters.kafka.publish import publish_lines
 from adapters.kafka.relay import CommandRelay, RelaySettings
+from services.throwaway import admin_client
 from tests.kafka.support import (
     FAST,
     Topics,
@@ -34,7 +35,6 @@ from tests.kafka.support import (
     snapshot,
     wait_for,
 )
-from tests.support.services import admin_client
 
 pytestmark = pytest.mark.kafka
 

@@ -22,9 +22,9 @@ from projections.collection import COLLECTION_QUEUE
 from projections.decisions import DECISIONS
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES, TOTALS
 from projections.dispatch import Dispatcher
-from projections.memory import MemoryTables
 from projections.registry import PROJECTIONS
 from tests.readmodels import histories
+from tests.support.memory_tables import MemoryTables
 from tests.unit.test_projections import Store
 
 

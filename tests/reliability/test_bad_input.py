@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from adapters.bootstrap import open_engine
 from adapters.cli import cli
 from adapters.cli.inspect import account_view
-from adapters.synthetic import Portfolio
+from adapters.synthetic.portfolio import Portfolio
 from events.inbound import InvalidEvent, parse_event
 from tests.kafka.support import (
     Topics,

@@ -33,12 +33,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from adapters import faults
 from adapters.bootstrap import open_engine
-from adapters.faults import FAULT_ENV
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import CLOCK_ORIGIN_HEADER, CLOCK_PARTITION_HEADER
 from adapters.kafka.publish import publish_lines
+from adapters.runtime import faults
+from adapters.runtime.faults import FAULT_ENV
 from tests.kafka.support import (
     FAST,
     Topics,

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.cli import cli
-from adapters.faults import FAULT_ENV
-from adapters.readmodels.runner import ProjectionRunner
-from adapters.readmodels.sql import Database
-from adapters.synthetic import Portfolio
+from adapters.runtime.faults import FAULT_ENV
+from adapters.store.tables import Database
+from adapters.synthetic.portfolio import Portfolio
+from projections.runner import ProjectionRunner
 from tests.kafka.support import FENGKONG
 from tests.readmodels import snapshot
 from tests.reliability.support import reconcile

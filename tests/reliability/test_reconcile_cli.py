@@ -10,7 +10,7 @@ import orjson
 from click.testing import CliRunner
 
 from adapters.cli import cli
-from adapters.synthetic import Portfolio
+from adapters.synthetic.portfolio import Portfolio
 from tests.kafka.support import FENGKONG
 from tests.reliability.support import reconcile
 

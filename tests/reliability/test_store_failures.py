@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from adapters import faults
 from adapters.bootstrap import open_engine
 from adapters.kafka.client import KafkaConsumer, TopicPartition
+from adapters.runtime import faults
 from tests.kafka.support import (
     Topics,
     WorkerThread,

@@ -14,26 +14,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from .services import (
-    REPO_ROOT,
+from services.throwaway import (
     ExternalKafka,
     ExternalPostgres,
     KafkaBroker,
     PostgresServer,
-    ServiceError,
     admin_client,
     drop_database,
+    kafka_libs,
 )
-
-FETCH_KAFKA = REPO_ROOT / "services" / "fetch_kafka.sh"
 
 NewTopic = Callable[..., str]
 """`new_topic(partitions=1, *, replication_factor=1, configs=None, prefix="t") -> name`."""
@@ -55,25 +50,6 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def kafka_libs_dir() -> Path:
-    """Jar dir for the broker: FENGKONG_KAFKA_LIBS, else whatever fetch_kafka.sh caches."""
-    override = os.environ.get("FENGKONG_KAFKA_LIBS")
-    if override:
-        return Path(override)
-    result = subprocess.run(
-        [str(FETCH_KAFKA)],
-        check=False,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        raise ServiceError(f"{FETCH_KAFKA} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return Path(lines[-1].strip())
-
-
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaBroker | ExternalKafka]:
     """The session's Kafka broker; `.bootstrap_servers`, and `.restart()`/`.kill()` when ours."""
@@ -81,7 +57,7 @@ def kafka_broker() -> Iterator[KafkaBroker | ExternalKafka]:
     if external:
         yield ExternalKafka(external)
         return
-    broker = KafkaBroker(kafka_libs_dir())
+    broker = KafkaBroker(kafka_libs())
     try:
         broker.start()
         yield broker

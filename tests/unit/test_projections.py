@@ -25,9 +25,9 @@ from projections.decoding import UnresolvedAccount, make_transcoder
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
 from projections.dispatch import Dispatcher
 from projections.docs import render_docs
-from projections.memory import MemoryTables
 from projections.registry import PROJECTIONS
 from tests.builders import DEFAULT, Events, parsed
+from tests.support.memory_tables import MemoryTables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "read-models.md"
 

@@ -18,8 +18,8 @@ import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
 from adapters.bootstrap import open_engine
-from adapters.storage import OrjsonTranscoder
-from adapters.synthetic import Portfolio
+from adapters.store.sqlite.events import OrjsonTranscoder
+from adapters.synthetic.portfolio import Portfolio
 
 
 def _registered(transcoder: JSONTranscoder) -> JSONTranscoder:

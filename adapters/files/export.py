@@ -1,0 +1,105 @@
+"""Exports of a read-model table to CSV or Parquet, streamed in chunks.
+
+Parquet keeps the types analysts need: money as decimal(20,2) (exact), times
+as UTC timestamps, dates as dates; JSON columns travel as JSON text.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from adapters.store.tables import Database, table_name
+from projections.base import ColumnType, Row, Table
+
+CHUNK = 50_000
+
+_ARROW_TYPES = {
+    ColumnType.TEXT: pa.string(),
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.BOOLEAN: pa.bool_(),
+    ColumnType.MONEY: pa.decimal128(20, 2),
+    ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    ColumnType.DATE: pa.date32(),
+    ColumnType.JSON: pa.string(),
+    ColumnType.RATIO: pa.float64(),
+}
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(column.name, _ARROW_TYPES[column.type], nullable=column.nullable, metadata={"doc": column.doc})
+            for column in table.columns
+        ],
+        metadata={"table": table_name(table), "doc": table.doc},
+    )
+
+
+def chunks(db: Database, table: Table, size: int = CHUNK) -> Iterator[list[Row]]:
+    """The table's rows in key order, `size` at a time (keyset paging: no OFFSET scans)."""
+    names = ", ".join(table.column_names)
+    key = ", ".join(table.key)
+    after: list[Any] | None = None
+    while True:
+        where = ""
+        params: list[Any] = []
+        if after is not None:
+            placeholders = ", ".join("?" * len(table.key))
+            where = f" WHERE ({key}) > ({placeholders})"
+            params = after
+        rows = db.query(f"SELECT {names} FROM {table_name(table)}{where} ORDER BY {key} LIMIT ?", [*params, size])
+        if not rows:
+            return
+        decoded = [db.decode_row(table, row) for row in rows]
+        yield decoded
+        last = rows[-1]
+        after = [last[table.column_names.index(name)] for name in table.key]
+        if len(rows) < size:
+            return
+
+
+def _cell(table: Table, name: str, value: Any) -> Any:
+    if value is not None and table.column(name).type is ColumnType.JSON:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return value
+
+
+def write_csv(db: Database, table: Table, out: IO[str]) -> int:
+    writer = csv.writer(out)
+    writer.writerow(table.column_names)
+    count = 0
+    for rows in chunks(db, table):
+        for row in rows:
+            writer.writerow(
+                ["" if (v := _cell(table, n, row[n])) is None else _csv_text(v) for n in table.column_names]
+            )
+        count += len(rows)
+    return count
+
+
+def _csv_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def write_parquet(db: Database, table: Table, path: Path) -> int:
+    schema = arrow_schema(table)
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for rows in chunks(db, table):
+            columns = {name: [_cell(table, name, row[name]) for row in rows] for name in table.column_names}
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+            count += len(rows)
+        if count == 0:
+            writer.write_table(schema.empty_table())
+    return count

@@ -1,0 +1,175 @@
+"""The questions analysts ask of the read models, shared by the HTTP API and the CLI.
+
+Each function returns decoded rows (Decimal money, UTC datetimes, dates);
+`jsonable` turns them into JSON-ready values (money as decimal strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from adapters.store.tables import Database, table_name
+from events.recorded import DELINQUENCY_BUCKETS
+from projections.account_status import ACCOUNT_STATUS
+from projections.base import ColumnType, Row, Table
+from projections.collection import COLLECTION_QUEUE, QUEUE_ORDER
+from projections.credit_history import CREDIT_HISTORY
+from projections.decisions import DECISIONS
+from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
+
+STATUSES = ("locked", "suspended", "overdue", "current")
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    total: int
+    limit: int
+    offset: int
+
+
+def _select(
+    db: Database, table: Table, where: Sequence[str], params: Sequence[Any], order: str, limit: int, offset: int
+) -> Page:
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    name = table_name(table)
+    total = int(db.query(f"SELECT count(*) FROM {name}{clause}", params)[0][0])
+    rows = db.query(
+        f"SELECT {', '.join(table.column_names)} FROM {name}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return Page([db.decode_row(table, row) for row in rows], total, limit, offset)
+
+
+def _order(db: Database, table: Table, order: Sequence[tuple[str, str]]) -> str:
+    """ORDER BY terms; SQLite keeps money as text, so it sorts by its numeric value."""
+    terms = []
+    for name, direction in order:
+        column = table.column(name)
+        term = f"CAST({name} AS REAL)" if column.type is ColumnType.MONEY and not db.postgres else name
+        terms.append(f"{term} {direction.upper()}")
+    return ", ".join(terms)
+
+
+def list_accounts(
+    db: Database,
+    status: str | None = None,
+    bucket: str | None = None,
+    locked: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    where, params = [], []
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if bucket is not None:
+        where.append("delinquency_bucket = ?")
+        params.append(bucket)
+    if locked is not None:
+        where.append("card_locked = ?")
+        params.append(db.encode(ACCOUNT_STATUS.column("card_locked"), locked))
+    return _select(db, ACCOUNT_STATUS, where, params, "account_id", limit, offset)
+
+
+def get_account(db: Database, account_id: str) -> Row | None:
+    found = db.query(db.select_by_key(ACCOUNT_STATUS), [account_id])
+    return db.decode_row(ACCOUNT_STATUS, found[0]) if found else None
+
+
+def account_history(db: Database, account_id: str, limit: int = 200, offset: int = 0) -> Page:
+    return _select(db, CREDIT_HISTORY, ["account_id = ?"], [account_id], "occurred_at, position", limit, offset)
+
+
+def account_decisions(db: Database, account_id: str, limit: int = 200, offset: int = 0) -> Page:
+    return _select(db, DECISIONS, ["account_id = ?"], [account_id], "position", limit, offset)
+
+
+def collection_queue(db: Database, limit: int = 50, offset: int = 0, min_days_past_due: int = 0) -> Page:
+    where, params = [], []
+    if min_days_past_due:
+        where.append("days_past_due >= ?")
+        params.append(min_days_past_due)
+    page = _select(db, COLLECTION_QUEUE, where, params, _order(db, COLLECTION_QUEUE, QUEUE_ORDER), limit, offset)
+    for rank, row in enumerate(page.rows, start=offset + 1):
+        row["rank"] = rank
+    return page
+
+
+def _date_range(db: Database, table: Table, start: date | None, end: date | None) -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    column = table.column("business_date")
+    if start is not None:
+        where.append("business_date >= ?")
+        params.append(db.encode(column, start))
+    if end is not None:
+        where.append("business_date <= ?")
+        params.append(db.encode(column, end))
+    return where, params
+
+
+def delinquency_daily(db: Database, start: date | None = None, end: date | None = None) -> list[Row]:
+    where, params = _date_range(db, DELINQUENCY_DAILY, start, end)
+    page = _select(db, DELINQUENCY_DAILY, where, params, "business_date", 10**9, 0)
+    order = {bucket: i for i, bucket in enumerate(DELINQUENCY_BUCKETS)}
+    return sorted(page.rows, key=lambda row: (row["business_date"], order[row["bucket"]]))
+
+
+def latest_business_date(db: Database) -> date | None:
+    value = db.query(f"SELECT max(business_date) FROM {table_name(DELINQUENCY_DAILY)}")[0][0]
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def roll_rates(db: Database, business_date: date | None = None) -> tuple[date | None, list[Row]]:
+    """The roll-rate matrix into `business_date` (the latest closed date by default)."""
+    day = business_date or latest_business_date(db)
+    if day is None:
+        return None, []
+    where, params = _date_range(db, ROLL_RATES, day, day)
+    page = _select(db, ROLL_RATES, where, params, "from_bucket, to_bucket", 10**9, 0)
+    order = {bucket: i for i, bucket in enumerate(("new", *DELINQUENCY_BUCKETS))}
+    return day, sorted(page.rows, key=lambda row: (order[row["from_bucket"]], order[row["to_bucket"]]))
+
+
+def locked_over_time(db: Database) -> list[tuple[date, int]]:
+    """Accounts with a locked card at each close: not kept per date, so derived from the history.
+
+    A card's lock state at a date is that of its last lock or unlock entry up to the end of that
+    date (UTC); the dashboard plots it.
+    """
+    rows = db.query(
+        f"SELECT account_id, occurred_at, entry FROM {table_name(CREDIT_HISTORY)} "
+        "WHERE entry IN ('LockCard', 'UnlockCard') ORDER BY occurred_at, position"
+    )
+    dates = [row["business_date"] for row in delinquency_daily(db) if row["bucket"] == "current"]
+    states: dict[str, bool] = {}
+    result: list[tuple[date, int]] = []
+    i = 0
+    column = CREDIT_HISTORY.column("occurred_at")
+    events = [(db.decode(column, at), account, entry == "LockCard") for account, at, entry in rows]
+    for day in dates:
+        while i < len(events) and events[i][0].date() <= day:
+            states[events[i][1]] = events[i][2]
+            i += 1
+        result.append((day, sum(states.values())))
+    return result
+
+
+def jsonable(value: Any) -> Any:
+    """JSON form of a row value: money and dates as strings, nested rows recursively."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [jsonable(item) for item in value]
+    return value

@@ -1,0 +1,251 @@
+"""The rows of the benchmark and the code each runs in its own child process.
+
+A row is measured by a function `(spec) -> dict` registered in MEASURES;
+a row whose subject has not landed yet names the reason instead (`pending`),
+and the report prints "not measured yet (reason)" for it rather than a figure.
+
+To plug in a row: write its function (return `_finish(meter, events, ...)`,
+which gives events, seconds, events_per_second and peak_rss_mib), register
+it in MEASURES, and pass what it needs beyond the workload (a broker
+address, a store) through `Options.extra[row name]` or a branch in
+runner.Bench._measure. The Kafka rows (benchmarks.kafka_rows) get the
+broker and the published sample from the runner; the Quix Streams peer
+(benchmarks.peer) runs in its own environment, outside MEASURES.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from adapters.audit.parallel import audit
+from adapters.bootstrap import open_engine
+from benchmarks.kafka_rows import kafka_bare, kafka_engine, latency
+from benchmarks.measure import Meter, peak_rss_mib
+from benchmarks.naive import NaiveApplication
+from benchmarks.readmodels import measure_live_lag, measure_rebuild
+from benchmarks.workload import Workload
+from engine.policy import load_policy
+
+Spec = dict[str, Any]
+Measure = Callable[[Spec], dict[str, Any]]
+
+
+class NotMeasured(Exception):
+    """A row that cannot be measured in this run; the reason is printed instead."""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    section: str
+    title: str
+    pending: str | None = None  # why the row is not measured yet, until its subject lands
+
+
+ROWS: tuple[Row, ...] = (
+    Row("sqlite.engine", "1 ingest, SQLite", "engine: batched, deduplicated, cached"),
+    Row("sqlite.naive", "1 ingest, SQLite", "naive: one Application.save() per event"),
+    Row("postgres.engine", "2 ingest, PostgreSQL", "engine: batched, deduplicated, cached"),
+    Row("postgres.naive", "2 ingest, PostgreSQL", "naive: one Application.save() per event"),
+    Row("kafka.bare", "3 Kafka end-to-end", "ceiling: bare kafka-python consumer, read and decode only"),
+    Row("kafka.engine.1", "3 Kafka end-to-end", "engine, 1 worker: topic to decisions and published commands"),
+    Row("kafka.engine.2", "3 Kafka end-to-end", "engine, 2 workers (processes, one group)"),
+    Row("kafka.engine.1.postgres", "3 Kafka end-to-end", "engine, 1 worker, PostgreSQL store"),
+    Row("kafka.engine.2.postgres", "3 Kafka end-to-end", "engine, 2 workers, PostgreSQL store"),
+    Row("peer.quixstreams", "4 peer", "Quix Streams app: overdue report -> lock command, stateful per key"),
+    Row("latency", "5 latency", "event published to command received, at a fixed offered load"),
+    Row("rebuild.projections", "6 replay", "projection rebuild: every read model from the notification log"),
+    Row("projections.lag", "6 replay", "live lag: read models following the engine's commits"),
+    Row("audit.replay", "6 replay", "audit --all: every decision re-derived and compared"),
+    Row("memory", "7 memory", "peak RSS of the SQLite engine ingest, by progress"),
+)
+ROW_NAMES = tuple(row.name for row in ROWS)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    iterator = iter(lines)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _workload(spec: Spec) -> Workload:
+    data = dict(spec["workload"])
+    data["path"] = Path(data["path"])
+    return Workload(**data)
+
+
+def _finish(meter: Meter, events: int, **extra: Any) -> dict[str, Any]:
+    seconds = meter.seconds
+    return {
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(events / seconds, 1) if seconds else None,
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "rss_samples": meter.rss,
+        "marks": meter.marks,
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- rows 1 and 2
+
+
+def ingest_engine(spec: Spec) -> dict[str, Any]:
+    """The engine's batched path, as `fengkong ingest` drives it."""
+    workload = _workload(spec)
+    engine = open_engine(spec["store"], cache_size=spec["cache_size"])
+    outcomes: Counter[str] = Counter()
+    commands = done = 0
+    meter = Meter(workload.events, label=spec["row"])
+    for batch in batches(workload.lines(), spec["batch_size"]):
+        for result in engine.process(batch):
+            outcomes[result.outcome.value] += 1
+            commands += len(result.commands)
+        done += len(batch)
+        meter.mark(done)
+    engine.close()
+    return _finish(
+        meter,
+        done,
+        outcomes=dict(outcomes),
+        commands=commands,
+        cache_size=spec["cache_size"],
+        batch_size=spec["batch_size"],
+    )
+
+
+def in_sample(line: bytes, every: int) -> bool:
+    """Whether a message belongs to the naive rows' sample: one account in `every`, and every DayClosed."""
+    try:
+        account_id = orjson.loads(line).get("account_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return True
+    if not isinstance(account_id, str):
+        return True
+    return zlib.crc32(account_id.encode()) % every == 0
+
+
+def ingest_naive(spec: Spec) -> dict[str, Any]:
+    """One Application.save() per event, over a sample of the accounts, within a time budget.
+
+    The sample keeps whole accounts across the whole timeline, so its mix of
+    event types is the workload's (the start of a workload is mostly
+    AccountOpened); the naive rate hardly depends on how many other accounts
+    the store holds, while it would take hours to run through all of them.
+    """
+    workload = _workload(spec)
+    lines = [line for line in workload.lines() if in_sample(line, spec["sample"])]
+    app = NaiveApplication(load_policy(), spec["env"])
+    budget = spec["budget_seconds"]
+    outcomes: Counter[str] = Counter()
+    commands = done = 0
+    meter = Meter(len(lines), label=spec["row"])
+    deadline = time.perf_counter() + budget
+    for line in lines:
+        outcome, emitted = app.handle(line)
+        outcomes[outcome] += 1
+        commands += emitted
+        done += 1
+        if done % 100 == 0:
+            meter.mark(done)
+            if time.perf_counter() >= deadline:
+                break
+    if not meter.marks or meter.marks[-1][0] != done:
+        meter.mark(done)
+    app.close()
+    return _finish(
+        meter,
+        done,
+        outcomes=dict(outcomes),
+        commands=commands,
+        budget_seconds=budget,
+        sample=spec["sample"],
+        sample_events=len(lines),
+    )
+
+
+# ---------------------------------------------------------------- row 6
+
+
+def audit_replay(spec: Spec) -> dict[str, Any]:
+    """`fengkong audit --all` over the store the SQLite engine row wrote, on every core."""
+    jobs = spec["jobs"]
+    meter = Meter(spec["facts_hint"] or 1, label=spec["row"])
+    facts = accounts = differing = 0
+    for verdict in audit(spec["store"], None, None, jobs):
+        accounts += 1
+        facts += verdict.facts
+        differing += not verdict.identical
+        if accounts % 1000 == 0:
+            meter.mark(facts)
+    meter.mark(facts)
+    if differing:
+        raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result = _finish(meter, facts, accounts=accounts, identical=accounts - differing, jobs=jobs)
+    result["peak_rss_mib"] = round(max(result["peak_rss_mib"], children), 1)
+    return result
+
+
+def rebuild_projections(spec: Spec) -> dict[str, Any]:
+    """Drop and rebuild every read model from the store the SQLite engine row wrote (adapters.readmodels)."""
+    meter = Meter(1)
+    figures = measure_rebuild(spec["store"])
+    meter.mark(figures.events)
+    result = _finish(meter, figures.events, projections=list(figures.projections))
+    result["seconds"], result["events_per_second"] = figures.seconds, figures.events_per_second
+    return result
+
+
+def projections_lag(spec: Spec) -> dict[str, Any]:
+    """The engine ingests a sample in small batches while a follower keeps the read models current.
+
+    The sample is the naive rows' (whole accounts over the whole timeline), so the mix of
+    notifications is the workload's; each batch's lag is from its commit until every
+    projection has applied it (benchmarks.readmodels.measure_live_lag).
+    """
+    workload = _workload(spec)
+    lines = (line for line in workload.lines() if in_sample(line, spec["sample"]))
+    meter = Meter(1)
+    figures = measure_live_lag(spec["store"], batches(lines, spec["batch_size"]))
+    meter.mark(figures.events)
+    lag = {"p50_ms": figures.p50 * 1000, "p95_ms": figures.p95 * 1000, "max_ms": figures.max * 1000}
+    return _finish(
+        meter,
+        figures.events,
+        batches=figures.batches,
+        batch_size=spec["batch_size"],
+        sample=spec["sample"],
+        **{key: round(value, 1) for key, value in lag.items()},
+    )
+
+
+MEASURES: dict[str, Measure] = {
+    "sqlite.engine": ingest_engine,
+    "sqlite.naive": ingest_naive,
+    "postgres.engine": ingest_engine,
+    "postgres.naive": ingest_naive,
+    "audit.replay": audit_replay,
+    "rebuild.projections": rebuild_projections,
+    "projections.lag": projections_lag,
+    "kafka.bare": kafka_bare,
+    "kafka.engine.1": kafka_engine,
+    "kafka.engine.2": kafka_engine,
+    "kafka.engine.1.postgres": kafka_engine,
+    "kafka.engine.2.postgres": kafka_engine,
+    "latency": latency,
+}
+# peer.quixstreams runs in the peer's own environment: benchmarks.peer, started by the runner.

@@ -1,0 +1,66 @@
+"""`fengkong bench`'s Kafka rows, small, on the real broker: figures that add up, never speed.
+
+The full-size rows run with `make bench`; here a few thousand events go
+through the bare consumer, one and two workers with the relay, and the
+latency row at a low offered load, and the report must account for every
+record and every command. Speed is never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+ROWS = ("kafka.bare", "kafka.engine.1", "kafka.engine.2", "peer.quixstreams", "latency")
+
+
+def test_kafka_rows_account_for_every_record_and_command(tmp_path: Path, kafka_broker: Any) -> None:
+    args = ["--events", "3000", "--accounts", "300", "--kafka", kafka_broker.bootstrap_servers]
+    args += ["--latency-rate", "400", "--latency-seconds", "5", "--latency-warmup", "1"]
+    args += ["--peer-python", str(tmp_path / "no-such-python"), "--workdir", str(tmp_path / "work"), "--json"]
+    for row in ROWS:
+        args += ["--row", row]
+    done = subprocess.run(
+        [sys.executable, "-c", "-m", "benchmarks", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    rows = {row["row"]: row for row in report["rows"]}
+    assert tuple(rows) == ROWS
+    for name in ("kafka.bare", "kafka.engine.1", "kafka.engine.2", "latency"):
+        assert rows[name]["status"] == "measured", (name, rows[name].get("reason"))
+
+    kafka = report["settings"]["kafka"]
+    records = kafka["records"]
+    assert records == 3000 + 3 * kafka["by_type"]["DayClosed"] == rows["kafka.bare"]["events"]  # 4 copies of each
+    one, two = rows["kafka.engine.1"], rows["kafka.engine.2"]
+    for row in (one, two):
+        assert row["events"] == records
+        assert row["accepted"] + row["rejected"] + row["duplicates"] == records
+        assert row["commands"] == row["commands_published"] > 0  # the relay published the whole outbox once
+        assert 0 < row["recorded_seconds"] <= row["seconds"]
+        assert row["share_of_bare"] > 0
+    for figure in ("accepted", "rejected", "commands"):  # two workers decide what one decides
+        assert one[figure] == two[figure], figure
+    assert len(two["per_worker"]) == 2
+
+    latency = rows["latency"]
+    assert latency["events"] == 2000
+    assert 0 < latency["measured_commands"] <= latency["commands"]
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+
+    peer = rows["peer.quixstreams"]
+    assert peer["status"] == "not measured" and "no-such-python" in peer["reason"]
+    kafka_goal = next(goal for goal in report["goals"] if goal["goal"].startswith("kafka:"))
+    assert kafka_goal["value"] == round(one["events_per_second"] / rows["kafka.bare"]["events_per_second"], 2)
