@@ -53,7 +53,7 @@ $(PEER_STAMP): pyproject.toml
 # environment; BENCH_ARGS adds or overrides options, e.g. BENCH_ARGS="--events 100000".
 bench: venv $(PEER_STAMP)
 	bash services/fetch_kafka.sh > /dev/null
-	$(BIN)/fengkong bench --postgres auto --kafka auto --peer-python $(PEER)/bin/python \
+	$(BIN)/python -m benchmarks --postgres auto --kafka auto --peer-python $(PEER)/bin/python \
 		--write-docs docs/benchmarks.md $(BENCH_ARGS)
 
 clean:

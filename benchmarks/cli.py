@@ -1,4 +1,4 @@
-"""`fengkong bench`: the benchmark, printed as a table, as JSON, or into docs/benchmarks.md."""
+"""`python -m benchmarks`: the benchmark, printed as a table, as JSON, or into docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from engine.application import DEFAULT_BATCH
 
 
 def _command_line() -> str:
-    return shlex.join(["fengkong", *sys.argv[1:]])
+    return shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]])
 
 
 @click.command()

@@ -24,15 +24,16 @@ from typing import Any
 
 import orjson
 
-from adapters.bootstrap import open_engine
+from adapters.bootstrap import open_engine, open_outbox
 from adapters.kafka.client import KafkaConsumer, KafkaProducer, TopicPartition
 from adapters.kafka.clock import day_closed_copies
 from adapters.kafka.worker import WorkerSettings
+from adapters.settings import Settings
+from adapters.store.readers import StoredOutbox
 from benchmarks.kafka import end_offsets
 from benchmarks.measure import peak_rss_mib
 from benchmarks.workload import Workload
 from engine.application import RiskEngine
-from events.recorded import DECIDED_TOPIC
 
 Spec = dict[str, Any]
 CHECK_EVERY_S = 0.02
@@ -103,7 +104,9 @@ class Pipeline:
         self.spec = spec
         self.topics = topics
         self.store = spec["store"]
-        self.reader: RiskEngine = open_engine(self.store)  # creates the schema before the processes start
+        self.reader: RiskEngine = open_engine(
+            Settings(store=self.store)
+        )  # creates the schema before the processes start
         self.group = f"fengkong-bench-{uuid.uuid4().hex[:8]}"
         # The processes' logs (progress, conflicts between workers) go to a file, shown if the row fails.
         self.log_path = Path(tempfile.mkdtemp(prefix="fengkong-bench-")) / "pipeline.log"
@@ -155,15 +158,20 @@ class Pipeline:
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
         return "its log ends: " + " / ".join(lines[-5:]) if lines else "its log is empty"
 
+    def outbox(self) -> StoredOutbox:
+        return open_outbox(Settings(store=self.store, commands_topic=self.topics["commands"]))
+
     def recorded(self, ends: dict[int, int]) -> bool:
-        positions = self.reader.store.select_positions(self.topics["events"])
+        positions = self.reader.positions(self.topics["events"])
         return all(positions.get(partition, 0) >= end for partition, end in ends.items())
 
     def relayed(self) -> bool:
         """True once the relay's recorded position is past the last recorded decision."""
-        source = f"relay:{self.topics['commands']}"
-        position = self.reader.store.select_positions(source).get(0, 1)
-        return not self.reader.recorder.select_notifications(position, 1, topics=[DECIDED_TOPIC])
+        outbox = self.outbox()
+        try:
+            return outbox.page(outbox.position(), 1).decisions == 0
+        finally:
+            outbox.close()
 
     def wait(self, condition: Callable[[], bool], deadline: float, what: str) -> float:
         """Poll `condition` until it holds; the wall-clock time it was first seen to hold."""

@@ -21,6 +21,7 @@ import orjson
 from adapters.bootstrap import open_engine
 from adapters.kafka.config import GroupTiming
 from adapters.kafka.worker import Worker, WorkerSettings
+from adapters.settings import Settings
 from benchmarks.measure import peak_rss_mib
 
 
@@ -28,7 +29,7 @@ def main() -> None:
     spec = orjson.loads(sys.argv[1])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    engine = open_engine(spec["store"], cache_size=spec["cache_size"])
+    engine = open_engine(Settings(store=spec["store"], cache_size=spec["cache_size"]))
     defaults = WorkerSettings(bootstrap_servers=spec["bootstrap"])
     settings = dataclasses.replace(
         defaults,

@@ -12,8 +12,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from adapters.bootstrap import open_engine
-from projections.runner import PAGE, ProjectionRunner
+from adapters.bootstrap import open_engine, projection_runner
+from adapters.settings import Settings
+from engine.collector import cyclic_gc_paused
+from projections.runner import PAGE
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,11 @@ class LagFigures:
 
 def measure_rebuild(store: str, names: Sequence[str] | None = None, page: int = PAGE) -> RebuildFigures:
     """Drop and rebuild the read models (all by default) from the store; events are notifications."""
-    runner = ProjectionRunner(store, page=page)
+    runner = projection_runner(Settings(store=store, projection_page=page))
     try:
         started = time.perf_counter()
-        events = runner.rebuild(names)
+        with cyclic_gc_paused():
+            events = runner.rebuild(names)
         seconds = time.perf_counter() - started
     finally:
         runner.close()
@@ -62,8 +65,9 @@ def measure_live_lag(
     notification it wrote. The follower runs in a thread of this process, polling every
     `poll_interval` seconds when idle; `pause` spaces the batches out.
     """
-    engine = open_engine(store)
-    runner = ProjectionRunner(store)
+    settings = Settings(store=store)
+    engine = open_engine(settings)
+    runner = projection_runner(settings)
     runner.catch_up()
     stop = threading.Event()
     follower = threading.Thread(target=runner.follow, args=(stop, poll_interval), name="projections", daemon=True)
@@ -74,7 +78,7 @@ def measure_live_lag(
         for batch in batches:
             engine.process(batch)
             committed = time.perf_counter()
-            head = engine.recorder.max_notification_id() or 0
+            head = engine.head()
             if not runner.wait_for(head, timeout):
                 raise TimeoutError(f"read models still behind notification {head} after {timeout}s")
             lags.append(time.perf_counter() - committed)

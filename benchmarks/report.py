@@ -145,7 +145,7 @@ def print_report(report: Report, console: Console) -> None:
         f"load average {m['load_at_start']} at the start, {report['load_at_end']} at the end",
         highlight=False,
     )
-    table = Table("section", "row", "events/s", "events", "seconds", "peak RSS MiB", title="fengkong bench")
+    table = Table("section", "row", "events/s", "events", "seconds", "peak RSS MiB", title="python -m benchmarks")
     notes: list[str] = []
     for row in report["rows"]:
         measured = row.get("status") == "measured"

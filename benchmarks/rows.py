@@ -29,6 +29,7 @@ import orjson
 
 from adapters.audit.parallel import audit
 from adapters.bootstrap import open_engine
+from adapters.settings import Settings
 from benchmarks.kafka_rows import kafka_bare, kafka_engine, latency
 from benchmarks.measure import Meter, peak_rss_mib
 from benchmarks.naive import NaiveApplication
@@ -106,7 +107,7 @@ def _finish(meter: Meter, events: int, **extra: Any) -> dict[str, Any]:
 def ingest_engine(spec: Spec) -> dict[str, Any]:
     """The engine's batched path, as `fengkong ingest` drives it."""
     workload = _workload(spec)
-    engine = open_engine(spec["store"], cache_size=spec["cache_size"])
+    engine = open_engine(Settings(store=spec["store"], cache_size=spec["cache_size"]))
     outcomes: Counter[str] = Counter()
     commands = done = 0
     meter = Meter(workload.events, label=spec["row"])

@@ -1,4 +1,4 @@
-"""The parent side of `fengkong bench`: workload, one child process per row, ratios, goals."""
+"""The parent side of `python -m benchmarks`: workload, one child process per row, ratios, goals."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from adapters.audit.parallel import default_jobs
-from adapters.store.sqlite.events import engine_env
+from adapters.store.backends import engine_env
 from benchmarks.kafka import NoKafka, Topics, create_topics, delete_topics, kafka_broker, publish_workload
 from benchmarks.postgres import NoPostgres, fresh_database, postgres_server
 from benchmarks.rows import ROWS, Row
@@ -47,7 +47,7 @@ class Options:
     latency_seconds: float = 60.0
     latency_warmup: float = 10.0
     peer_python: str | None = None
-    command: str = "fengkong bench"
+    command: str = "python -m benchmarks"
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # more spec for rows that need it
 
 

@@ -21,6 +21,7 @@ from engine.rules import Before, Decision, decide
 from events.inbound import AccountEvent, DayClosed, ParsedEvent, load_canonical
 
 ACCOUNT_NAMESPACE = uuid.UUID("0b7e1e0c-55a4-4c3f-8f6e-2f6c0f5a9d21")
+FACT, DECISION = "fact", "decision"  # the two kinds of recorded state audit replays
 
 
 def admit(ledger: Ledger, fact: AccountEvent | DayClosed) -> Before | None:

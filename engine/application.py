@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from engine.account import CreditAccount
+from engine.account import DECISION, FACT, CreditAccount
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
 from engine.ledger import Rejected
@@ -29,12 +29,16 @@ from engine.policy import Policy
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
 from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
-from events.recorded import DECIDED_TOPIC
+from events.recorded import DECIDED_TOPIC, FACT_RECORDED_TOPIC, event_state
 
 log = logging.getLogger(__name__)
 
 Position = tuple[str, int]  # (source, partition), e.g. a Kafka topic partition
+_HISTORY_CHUNK = 500  # accounts per query when reading recorded histories
 DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
+ATTEMPTS = 5  # preparations of a batch that another writer keeps beating
+APPLICATION_NAME = "fengkong"
+CONTRACT, ENGINE = "contract", "engine"
 
 # --- seams for stream adapters (Kafka workers): see docs/kafka.md -------------
 DayScope = Callable[[str], bool]
@@ -42,11 +46,6 @@ DayScope = Callable[[str], bool]
 
 A Kafka worker passes "the account hashes to my partition", so that each
 worker brings a closed day only to the accounts whose events it owns."""
-
-BeforeSave = Callable[[list["Result"]], None]
-"""Called with a batch's results (indexed as the messages given) just before
-its transaction; raising aborts the batch. Workers produce dead letters here,
-so a crash can repeat a dead letter but never lose one."""
 
 
 class EngineRecorder(Protocol):
@@ -83,6 +82,7 @@ class Result:
     reason: str | None = None
     rules: list[str] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
+    stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
 
     def add(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
@@ -93,6 +93,19 @@ class Result:
 
 class StoreConflict(RuntimeError):
     """Another writer kept winning; the batch was not applied."""
+
+
+class BatchConflict(RuntimeError):
+    """Another writer saved first (an account's version or an event_id): prepare the batch again."""
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A decided batch not saved yet: a stream adapter sends its dead letters, then commits it."""
+
+    results: list[Result]
+    batch: _Batch
+    positions: dict[Position, int]
 
 
 class _PoisonEvent(Exception):
@@ -106,7 +119,7 @@ class _PoisonEvent(Exception):
 
 
 class RiskEngine(Application[UUID]):
-    name = "fengkong"
+    name = APPLICATION_NAME
 
     def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
         super().__init__(dict(env or {}))
@@ -127,49 +140,60 @@ class RiskEngine(Application[UUID]):
         positions: Mapping[Position, int] | None = None,
         *,
         day_scope: DayScope | None = None,
-        before_save: BeforeSave | None = None,
     ) -> list[Result]:
-        """Apply one batch atomically; `positions` (next offsets) are saved with it.
+        """Apply one batch atomically; `positions` (next offsets) are saved with it."""
+        return self.process_parsed(parse_all(messages), positions, day_scope=day_scope)
 
-        The cyclic garbage collector waits for the end of the batch (engine.collector).
-        """
-        with cyclic_gc_paused():
-            parsed: list[ParsedEvent | InvalidEvent] = []
-            for message in messages:
-                try:
-                    parsed.append(parse_event(message))
-                except InvalidEvent as error:
-                    parsed.append(error)
-            return self._process_parsed(parsed, positions or {}, day_scope=day_scope, before_save=before_save)
-
-    def _process_parsed(
+    def process_parsed(
         self,
-        parsed: list[ParsedEvent | InvalidEvent],
-        positions: Mapping[Position, int],
-        attempts: int = 5,
+        items: Sequence[ParsedEvent | InvalidEvent],
+        positions: Mapping[Position, int] | None = None,
         *,
         day_scope: DayScope | None = None,
-        before_save: BeforeSave | None = None,
     ) -> list[Result]:
-        for attempt in range(1, attempts + 1):
+        """Prepare and commit one batch of parsed messages, preparing again if another writer got there first."""
+        for attempt in range(1, ATTEMPTS + 1):
+            prepared = self.prepare(items, positions, day_scope=day_scope)
             try:
-                return self._apply_batch(parsed, positions, day_scope, before_save)
+                self.commit(prepared)
+            except BatchConflict as conflict:
+                log.warning("batch conflicted with another writer (attempt %d): %s", attempt, conflict)
+                continue
+            return prepared.results
+        raise StoreConflict(f"batch still conflicted after {ATTEMPTS} attempts")
+
+    def prepare(
+        self,
+        items: Sequence[ParsedEvent | InvalidEvent],
+        positions: Mapping[Position, int] | None = None,
+        *,
+        day_scope: DayScope | None = None,
+    ) -> PreparedBatch:
+        """Decide a batch without saving it: its results, and the events to commit.
+
+        A defect raised while applying one event (not bad input: a bug) rejects
+        that event alone; the batch is prepared again without it, so the rest
+        of the stream goes on. The cyclic garbage collector waits for the end
+        of the batch (engine.collector).
+        """
+        poisoned: dict[int, str] = {}
+        with cyclic_gc_paused():
+            while True:
+                try:
+                    batch = self._prepare(items, poisoned, day_scope)
+                except _PoisonEvent as poison:
+                    self.forget_cached()  # the aggregates it touched hold half-applied changes
+                    poisoned[poison.index] = poison.reason
+                    continue
+                return PreparedBatch(batch.results, batch, dict(positions or {}))
+
+    def commit(self, prepared: PreparedBatch) -> None:
+        """Save a prepared batch in one transaction; BatchConflict if another writer got there first."""
+        with cyclic_gc_paused():
+            try:
+                prepared.batch.save(prepared.positions)
             except IntegrityError as error:
-                log.warning("batch conflicted with another writer (attempt %d): %s", attempt, error)
-                self.forget_cached()
-            except _PoisonEvent as poison:
-                # A defect met one event: isolate it so the rest of the stream goes on.
-                self.forget_cached()
-                index = poison.index
-                options: dict[str, Any] = {"day_scope": day_scope, "before_save": before_save}
-                head = self._process_parsed(parsed[:index], {}, **options) if index else []
-                failed = Result(index, poison.event_id, Outcome.REJECTED, poison.reason)
-                if before_save is not None:
-                    before_save([failed])
-                    options["before_save"] = _shifted(before_save, index + 1)
-                tail = self._process_parsed(parsed[index + 1 :], positions, **options)
-                return [*head, failed, *self._reindex(tail, index + 1)]
-        raise StoreConflict(f"batch still conflicted after {attempts} attempts")
+                raise BatchConflict(str(error)) from error
 
     def ingest(self, messages: Iterable[bytes | str], batch_size: int = DEFAULT_BATCH) -> Iterator[Result]:
         """Process a stream of messages in batches; results keep their stream index."""
@@ -178,35 +202,30 @@ class RiskEngine(Application[UUID]):
         for message in messages:
             batch.append(message)
             if len(batch) >= batch_size:
-                yield from self._reindex(self.process(batch), offset)
+                yield from _reindexed(self.process(batch), offset)
                 offset += len(batch)
                 batch = []
         if batch:
-            yield from self._reindex(self.process(batch), offset)
+            yield from _reindexed(self.process(batch), offset)
 
-    @staticmethod
-    def _reindex(results: Iterable[Result], offset: int) -> Iterator[Result]:
-        for result in results:
-            result.index += offset
-            yield result
-
-    def _apply_batch(
+    def _prepare(
         self,
-        parsed: list[ParsedEvent | InvalidEvent],
-        positions: Mapping[Position, int],
-        day_scope: DayScope | None = None,
-        before_save: BeforeSave | None = None,
-    ) -> list[Result]:
-        known = self.store.select_digests([p.event.event_id for p in parsed if isinstance(p, ParsedEvent)])
-        absent = self.preload(
-            p.event.account_id for p in parsed if isinstance(p, ParsedEvent) and not isinstance(p.event, DayClosed)
-        )
+        items: Sequence[ParsedEvent | InvalidEvent],
+        poisoned: Mapping[int, str],
+        day_scope: DayScope | None,
+    ) -> _Batch:
+        valid = [item for item in items if isinstance(item, ParsedEvent)]
+        known = self.store.select_digests([p.event.event_id for p in valid])
+        absent = self.preload(p.event.account_id for p in valid if not isinstance(p.event, DayClosed))
         batch = _Batch(self, day_scope, absent)
-        for index, item in enumerate(parsed):
+        for index, item in enumerate(items):
             if isinstance(item, InvalidEvent):
-                batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason))
+                batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
                 continue
             event = item.event
+            if index in poisoned:
+                batch.results.append(Result(index, event.event_id, Outcome.REJECTED, poisoned[index]))
+                continue
             digest = known.get(event.event_id)
             if digest is not None:
                 outcome, reason = (
@@ -222,8 +241,7 @@ class RiskEngine(Application[UUID]):
             batch.apply(index, item)
             if batch.results[-1].outcome is Outcome.ACCEPTED:
                 known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
-        batch.save(positions, before_save)
-        return batch.results
+        return batch
 
     def record(self, events: list[Any], **index_rows: Any) -> None:
         """Save events in the order they happened, with the index rows, in one transaction.
@@ -291,6 +309,44 @@ class RiskEngine(Application[UUID]):
 
     # ------------------------------------------------------------ reading
 
+    def head(self) -> int:
+        """The id of the last stored event (0: none yet)."""
+        return self.recorder.max_notification_id() or 0
+
+    def account_ids(self) -> list[str]:
+        """Every account the store holds, in id order."""
+        return self.store.select_account_ids()
+
+    def positions(self, source: str) -> dict[int, int]:
+        """The next offset per partition of `source`, as recorded with the events they produced."""
+        return self.store.select_positions(source)
+
+    def recorded_histories(self, account_ids: Iterable[str]) -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+        """Each named account's recorded facts and decisions as (FACT | DECISION, state), in the order given.
+
+        Streams are read a chunk of accounts per query and decoded without building
+        domain events (audit replay compares states, it needs no aggregate).
+        Raises LookupError for an account the store does not hold.
+        """
+        ids = list(account_ids)
+        decode = self.mapper.transcoder.decode
+        for start in range(0, len(ids), _HISTORY_CHUNK):
+            chunk = ids[start : start + _HISTORY_CHUNK]
+            uuids = [CreditAccount.create_id(account_id) for account_id in chunk]
+            streams = self.store.select_streams(uuids)
+            for account_id, originator_id in zip(chunk, uuids, strict=True):
+                stored = streams.get(originator_id)
+                if not stored:
+                    raise LookupError(f"no account {account_id!r} in the store")
+                yield (
+                    account_id,
+                    [
+                        (DECISION if event.topic == DECIDED_TOPIC else FACT, event_state(event.state, decode))
+                        for event in stored
+                        if event.topic in (DECIDED_TOPIC, FACT_RECORDED_TOPIC)
+                    ],
+                )
+
     def commands(self, account_id: str | None = None, page: int = 1000) -> Iterator[Command]:
         """Emitted commands in emission order (the store's notification order)."""
         if account_id is not None:
@@ -311,9 +367,21 @@ class RiskEngine(Application[UUID]):
             start = notifications[-1].id + 1
 
 
-def _shifted(before_save: BeforeSave, offset: int) -> BeforeSave:
-    """A hook for a tail of the batch: report its results at their index in the whole batch."""
-    return lambda results: before_save([replace(result, index=result.index + offset) for result in results])
+def parse_all(messages: Iterable[bytes | str]) -> list[ParsedEvent | InvalidEvent]:
+    """Each message parsed against the contract, or the reason it breaks it."""
+    parsed: list[ParsedEvent | InvalidEvent] = []
+    for message in messages:
+        try:
+            parsed.append(parse_event(message))
+        except InvalidEvent as error:
+            parsed.append(error)
+    return parsed
+
+
+def _reindexed(results: Iterable[Result], offset: int) -> Iterator[Result]:
+    for result in results:
+        result.index += offset
+        yield result
 
 
 class _Batch:
@@ -416,7 +484,7 @@ class _Batch:
             decisions.extend(found)
         return decisions
 
-    def save(self, positions: Mapping[Position, int], before_save: BeforeSave | None = None) -> None:
+    def save(self, positions: Mapping[Position, int]) -> None:
         # Only the accounts whose agenda date changed: most touched accounts have none before and after.
         agenda = [
             (account_id, after)
@@ -424,8 +492,6 @@ class _Batch:
             if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
         ]
         try:
-            if before_save is not None:
-                before_save(self.results)
             self.engine.record(self.events, inbound=self.inbound, agenda=agenda, positions=dict(positions))
         except Exception:
             self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes

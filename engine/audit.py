@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from eventsourcing.persistence import StoredEvent
 
-from engine.account import CreditAccount, admit
+from engine.account import DECISION, FACT, CreditAccount, admit
 from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy, load_policy
 from engine.rules import decide
 from events.inbound import load_canonical
-from events.recorded import DECIDED_TOPIC, FACT_RECORDED_TOPIC, event_state
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
@@ -55,7 +53,7 @@ class Replay:
 
 
 _DECISION_FIELDS = ("rule", "policy_version", "cause_event_id", "occurred_at", "facts", "changes", "command")
-_FACT, _DECISION = "fact", "decision"
+_FACT, _DECISION = FACT, DECISION
 
 
 def replay(account_id: str, stream: Sequence[Any], policy: Callable[[str], Policy]) -> Replay:
@@ -112,31 +110,7 @@ def commands_of(decisions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def replay_accounts(
     engine: RiskEngine, account_ids: Iterable[str], policy: Callable[[str], Policy] | None = None
 ) -> Iterator[Replay]:
-    """Replay each named account from the store; `policy` defaults to the recorded versions.
-
-    Streams are read a chunk of accounts per query, in the order given.
-    """
+    """Replay each named account from the store; `policy` defaults to the recorded versions."""
     chosen = policy or functools.cache(load_policy)
-    ids = list(account_ids)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        uuids = [CreditAccount.create_id(account_id) for account_id in chunk]
-        streams = engine.store.select_streams(uuids)
-        for account_id, originator_id in zip(chunk, uuids, strict=True):
-            stored = streams.get(originator_id)
-            if not stored:
-                raise LookupError(f"no account {account_id!r} in the store")
-            yield _replay(account_id, _stored_states(engine, stored), chosen)
-
-
-def _stored_states(engine: RiskEngine, stored: Iterable[StoredEvent]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The facts and decisions of a stored stream, decoded without building domain events."""
-    decode = engine.mapper.transcoder.decode
-    for event in stored:
-        if event.topic == DECIDED_TOPIC:
-            yield _DECISION, event_state(event.state, decode)
-        elif event.topic == FACT_RECORDED_TOPIC:
-            yield _FACT, event_state(event.state, decode)
-
-
-_CHUNK = 500
+    for account_id, states in engine.recorded_histories(account_ids):
+        yield _replay(account_id, states, chosen)

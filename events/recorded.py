@@ -9,6 +9,7 @@ balances right after it; a `Decided` carries one decision and its command.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,15 @@ class Balances(BaseModel):
     days_past_due: int
     active_plan_id: str | None
     overdue_bills: int
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    """The commands of a page of recorded decisions (the outbox), and the position after the page."""
+
+    commands: list[tuple[int, dict[str, Any]]]  # (notification id, command) in emission order
+    decisions: int  # decisions read, with or without a command
+    next_position: int
 
 
 class RecordedDecision(BaseModel):

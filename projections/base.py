@@ -25,6 +25,9 @@ from events.recorded import Balances, RecordedDecision
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 CENT = Decimal("0.01")
+STORED_PREFIX = "rm_"
+"""Every projection table is stored as `rm_<name>`, beside the event store, so analysts' SQL is the same everywhere."""
+POSITIONS_TABLE = f"{STORED_PREFIX}positions"
 
 
 class ColumnType(StrEnum):
@@ -69,6 +72,10 @@ class Table:
             (name,) = self.key
             return lambda row: (row[name],)
         return operator.itemgetter(*self.key)
+
+    @property
+    def stored_name(self) -> str:
+        return STORED_PREFIX + self.name
 
     @cached_property
     def column_names(self) -> tuple[str, ...]:

@@ -1,17 +1,17 @@
-"""Rebuilding read models in memory: the log through the projections, rows written in bulk.
+"""Rebuilding projections in memory: the log through the projections, rows written in bulk.
 
 A rebuild starts from empty tables, so every row a projection reads is one it
 wrote earlier in the same rebuild: the rows live in dictionaries and a miss
 needs no query. The same projection code runs as on the live path (the rows
 come out the same); what differs is where rows wait and how they are written.
 
-Rows go to the database with `executemany`, each projection's rows in one
-transaction together with its position, so a rebuild stopped at any instant
+Each projection's rows are written in one transaction together with its
+position (`ports.ProjectionStore.write`), so a rebuild stopped at any instant
 leaves every projection at a position that matches its rows, and the runner
 carries on from there (exactly once, as for a live page). A projection is
 written when the rebuild ends, or earlier at a checkpoint once it holds more
 rows than the memory budget (the per-event timelines do); its rows then leave
-memory and a later miss reads them back from the database.
+memory and a later miss reads them back from the store.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from adapters.runtime import faults
-from adapters.store.tables import POSITIONS, Database
-from engine.collector import cyclic_gc_paused
 from projections.base import Key, Projection, Row, Table
 from projections.decoding import StoredNotification
 from projections.dispatch import Dispatcher
+from projections.ports import ProjectionStore
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +30,7 @@ READ_PAGE = 20_000  # stored events per read
 CHECKPOINT = 100_000  # stored events between checks of the memory budget
 BUDGET = 150_000  # rows a projection may keep in memory before it is written out at a checkpoint
 
-_ABSENT: Row = {}  # a key looked up in the database and not found there (tables read back only)
-
-
-class PositionConflict(RuntimeError):
-    """Another runner moved a projection under the rebuild; nothing of the transaction was written."""
+_ABSENT: Row = {}  # a key looked up in the store and not found there (tables read back only)
 
 
 class BulkTables:
@@ -46,11 +40,12 @@ class BulkTables:
     dirty set maps each changed key to its new row, or None once deleted.
     """
 
-    def __init__(self, db: Database, tables: Sequence[Table]) -> None:
-        self.db = db
+    def __init__(self, store: ProjectionStore, tables: Sequence[Table]) -> None:
+        self.store = store
+        self.by_name = {table.name: table for table in tables}
         self.rows: dict[str, dict[Key, Row]] = {table.name: {} for table in tables}
         self.dirty: dict[str, dict[Key, Row | None]] = {table.name: {} for table in tables}
-        self.partial: set[str] = set()  # tables whose rows left memory: a miss reads the database
+        self.partial: set[str] = set()  # tables whose rows left memory: a miss reads the store
 
     def get(self, table: Table, key: Key) -> Row | None:
         rows = self.rows[table.name]
@@ -58,7 +53,7 @@ class BulkTables:
         if row is None:
             if table.name not in self.partial:
                 return None
-            row = rows[key] = self._read(table, key)
+            row = rows[key] = self.store.read(table, key) or _ABSENT
         return None if row is _ABSENT else row.copy()
 
     def put(self, table: Table, row: Row) -> None:
@@ -78,35 +73,18 @@ class BulkTables:
     def scan(self, table: Table) -> list[Row]:
         rows = {key: row for key, row in self.rows[table.name].items() if row is not _ABSENT}
         if table.name in self.partial:
-            stored = (self.db.decode_row(table, values) for values in self.db.query(self.db.select_all(table)))
-            for row in stored:
+            for row in self.store.read_all(table):
                 key = table.key_of(row)
                 if key not in self.rows[table.name]:
                     rows[key] = row
         return [dict(rows[key]) for key in sorted(rows)]
 
-    def _read(self, table: Table, key: Key) -> Row:
-        found = self.db.query(self.db.select_by_key(table), self.db.encode_key(table, key))
-        return self.db.decode_row(table, found[0]) if found else _ABSENT
-
     def held(self, tables: Sequence[Table]) -> int:
         """Rows these tables keep in memory."""
         return sum(len(self.rows[table.name]) for table in tables)
 
-    def write(self, tables: Sequence[Table]) -> int:
-        """Write these tables' changes (inside the caller's transaction); returns rows written."""
-        written = 0
-        for table in tables:
-            dirty = self.dirty[table.name]
-            deleted = [self.db.encode_key(table, key) for key, row in dirty.items() if row is None]
-            if deleted:
-                self.db.executemany(self.db.delete_by_key(table), deleted)
-            encode = self.db.encode_row
-            changed = [encode(table, row) for row in dirty.values() if row is not None]
-            if changed:
-                self.db.executemany(self.db.upsert(table), changed)
-            written += len(dirty)
-        return written
+    def changes(self, tables: Sequence[Table]) -> list[tuple[Table, dict[Key, Row | None]]]:
+        return [(table, self.dirty[table.name]) for table in tables]
 
     def written(self, tables: Sequence[Table]) -> None:
         """The changes of these tables are committed."""
@@ -114,7 +92,7 @@ class BulkTables:
             self.dirty[table.name] = {}
 
     def evict(self, tables: Sequence[Table]) -> None:
-        """Drop these tables' rows from memory (they must be written): misses read the database from now on."""
+        """Drop these tables' rows from memory (they must be written): misses read the store from now on."""
         for table in tables:
             assert not self.dirty[table.name], f"{table.name} has unwritten rows"
             self.rows[table.name] = {}
@@ -126,13 +104,12 @@ class BulkRebuild:
 
     `projections` are the ones to run, the account index first: it always runs
     (the others resolve accounts with it) but is written only when chosen.
-    `positions` are the chosen projections' positions in the database (0 after
-    the reset); each write checks them, as a live page does.
+    Each write checks the chosen projections' positions, as a live page does.
     """
 
     def __init__(
         self,
-        db: Database,
+        store: ProjectionStore,
         read: Callable[[int, int], Sequence[StoredNotification]],
         projections: Sequence[Projection],
         chosen: Sequence[str],
@@ -140,39 +117,36 @@ class BulkRebuild:
         read_page: int = READ_PAGE,
         checkpoint: int = CHECKPOINT,
         budget: int = BUDGET,
-        now: Callable[[], str],
     ) -> None:
-        self.db = db
+        self.store = store
         self.read = read
         self.projections = tuple(projections)
         self.chosen = [p for p in self.projections if p.name in set(chosen)]
         self.read_page = read_page
         self.checkpoint = checkpoint
         self.budget = budget
-        self.now = now
-        self.tables = BulkTables(db, [table for p in self.projections for table in p.tables])
-        self.stored = {p.name: 0 for p in self.chosen}  # positions as the database holds them
+        self.tables = BulkTables(store, [table for p in self.projections for table in p.tables])
+        self.stored = {p.name: 0 for p in self.chosen}  # positions as the store holds them
 
     def run(self, head: int, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply notifications 1..head; returns how many were read."""
         dispatcher = Dispatcher(self.projections)
         positions: dict[str, int] = {p.name: 0 for p in self.projections}
         start, read, since = 1, 0, 0
-        with cyclic_gc_paused():
-            while start <= head:
-                page = self.read(start, min(self.read_page, head - start + 1))
-                if not page:
-                    break
-                positions = dispatcher.apply(page, positions, self.tables)
-                start = page[-1].id + 1
-                read += len(page)
-                since += len(page)
-                if since >= self.checkpoint:
-                    since = 0
-                    self._spill(positions)
-                if progress:
-                    progress(page[-1].id, head)
-            self._write(self.chosen, positions)
+        while start <= head:
+            page = self.read(start, min(self.read_page, head - start + 1))
+            if not page:
+                break
+            positions = dispatcher.apply(page, positions, self.tables)
+            start = page[-1].id + 1
+            read += len(page)
+            since += len(page)
+            if since >= self.checkpoint:
+                since = 0
+                self._spill(positions)
+            if progress:
+                progress(page[-1].id, head)
+        self._write(self.chosen, positions)
         return read
 
     def _spill(self, positions: dict[str, int]) -> None:
@@ -186,19 +160,9 @@ class BulkRebuild:
     def _write(self, projections: Sequence[Projection], positions: dict[str, int]) -> None:
         tables = [table for p in projections for table in p.tables]
         names = [p.name for p in projections]
-        db = self.db
-        with db.write():
-            found = dict(db.query(f"SELECT projection, position FROM {POSITIONS}{db.lock_clause()}"))
-            moved = {name: found.get(name) for name in names if found.get(name) != self.stored[name]}
-            if moved:
-                raise PositionConflict(f"expected {self.stored}, found {found}")
-            written = self.tables.write(tables)
-            faults.reached("projections.in_bulk_write")
-            now = self.now()
-            db.executemany(
-                f"UPDATE {POSITIONS} SET position = ?, updated_at = ? WHERE projection = ?",
-                [(positions[name], now, name) for name in names],
-            )
+        expected = {name: self.stored[name] for name in names}
+        new = {name: positions[name] for name in names}
+        written = self.store.write(self.tables.changes(tables), expected, new, bulk=True)
         self.tables.written(tables)
-        self.stored.update((name, positions[name]) for name in names)
+        self.stored.update(new)
         log.debug("rebuild wrote %d rows of %s", written, ", ".join(names))

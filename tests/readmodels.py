@@ -9,15 +9,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_engine
-from adapters.store.tables import POSITIONS, Database
+from adapters.store.tables import POSITIONS, ProjectionDatabase
 from events.commands import CommandType
 from projections.base import Row
 from projections.dispatch import Dispatcher
 from projections.registry import PROJECTIONS, TABLES
-from projections.runner import table_rows
 from tests.builders import Events
 from tests.support.memory_tables import MemoryTables
+from tests.support.wiring import log_at, open_engine
 
 CST = timezone(timedelta(hours=8))
 ACTIONS = (
@@ -109,9 +108,9 @@ def histories(draw: st.DrawFn) -> list[bytes]:
     return [json.dumps(event).encode() for event in events]
 
 
-def snapshot(db: Database) -> dict[str, list[Row]]:
+def snapshot(db: ProjectionDatabase) -> dict[str, list[Row]]:
     """Every read-model table's rows (and the positions) in key order."""
-    rows = {name: table_rows(db, table) for name, table in TABLES.items()}
+    rows = {name: db.table_rows(table) for name, table in TABLES.items()}
     rows[POSITIONS] = [
         {"projection": p, "position": n} for p, n in sorted(db.query(f"SELECT projection, position FROM {POSITIONS}"))
     ]
@@ -120,11 +119,11 @@ def snapshot(db: Database) -> dict[str, list[Row]]:
 
 def memory_reference(store: str) -> dict[str, list[Row]]:
     """The read models computed purely in memory from the store's notifications."""
-    engine = open_engine(store)
+    log = log_at(store)
     try:
-        notifications = list(engine.recorder.select_notifications(1, 10**9))
+        notifications = log.read(1, 10**9)
     finally:
-        engine.close()
+        log.close()
     tables = MemoryTables()
     Dispatcher(PROJECTIONS).apply(notifications, {}, tables)
     return {name: tables.table(table) for name, table in TABLES.items()}

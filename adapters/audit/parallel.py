@@ -16,6 +16,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from adapters.bootstrap import open_engine
+from adapters.settings import Settings
 from engine.audit import Replay, commands_of, replay_accounts
 from engine.policy import Policy, load_policy
 
@@ -60,8 +61,8 @@ def _policies(what_if: str | None) -> Callable[[str], Policy]:
     return lambda _: alternative
 
 
-def _audit_slice(store: str | None, what_if: str | None, account_ids: Sequence[str]) -> list[Verdict]:
-    engine = open_engine(store)
+def _audit_slice(settings: Settings, what_if: str | None, account_ids: Sequence[str]) -> list[Verdict]:
+    engine = open_engine(settings)
     try:
         return [Verdict.of(result) for result in replay_accounts(engine, account_ids, _policies(what_if))]
     finally:
@@ -69,20 +70,20 @@ def _audit_slice(store: str | None, what_if: str | None, account_ids: Sequence[s
 
 
 def audit(
-    store: str | None, account_ids: Sequence[str] | None, what_if: str | None = None, jobs: int = 1
+    settings: Settings, account_ids: Sequence[str] | None, what_if: str | None = None, jobs: int = 1
 ) -> Iterator[Verdict]:
     """Verdicts for the named accounts (every account when None), in order.
 
     Raises LookupError for a named account the store does not hold.
     """
     if account_ids is None:
-        engine = open_engine(store)
-        account_ids = engine.store.select_account_ids()
+        engine = open_engine(settings)
+        account_ids = engine.account_ids()
         engine.close()
     if jobs <= 1 or len(account_ids) < PARALLEL_FROM:
-        yield from _audit_slice(store, what_if, account_ids)
+        yield from _audit_slice(settings, what_if, account_ids)
         return
     slices = [account_ids[start : start + SLICE] for start in range(0, len(account_ids), SLICE)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        for verdicts in pool.map(_audit_slice, [store] * len(slices), [what_if] * len(slices), slices):
+        for verdicts in pool.map(_audit_slice, [settings] * len(slices), [what_if] * len(slices), slices):
             yield from verdicts

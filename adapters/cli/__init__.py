@@ -16,7 +16,6 @@ from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
 from adapters.cli.serve import serve
 from adapters.runtime.logging import configure_logging
-from benchmarks.cli import bench
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,7 +37,6 @@ for command in (
     query,
     export,
     serve,
-    bench,
     reconcile_command,
     *KAFKA_COMMANDS,
 ):

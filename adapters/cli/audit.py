@@ -10,7 +10,7 @@ from rich.table import Table
 
 from adapters.audit.parallel import Verdict, default_jobs
 from adapters.audit.parallel import audit as audit_jobs
-from adapters.cli.common import console, emit_json, json_option, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
 from engine.policy import load_policy
 
 
@@ -64,7 +64,7 @@ def audit(
     differing: list[Verdict] = []
     accounts = facts = 0
     try:
-        for verdict in audit_jobs(store, None if every else list(account_ids), what_if, jobs):
+        for verdict in audit_jobs(load_settings(store=store), None if every else list(account_ids), what_if, jobs):
             accounts += 1
             facts += verdict.facts
             if len(shown) < 50:

@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 
 import click
 import orjson
+from pydantic import ValidationError
 from rich.console import Console
 
-from adapters.bootstrap import open_engine
-from adapters.store.sqlite.events import is_postgres, sqlite_path, store_url
+from adapters import bootstrap
+from adapters.settings import Settings
+from adapters.store.urls import is_postgres, sqlite_path
 from engine.application import RiskEngine
-from engine.policy import DEFAULT_POLICY
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(stderr=True)
@@ -22,20 +23,19 @@ console = Console(stderr=True)
 def store_option(command: F) -> F:
     return click.option(
         "--store",
-        envvar="FENGKONG_STORE",
         default=None,
         metavar="URL",
-        help="Event store: a SQLite file path (default ./fengkong.db) or postgresql://user@host:port/db.",
+        help="Event store: a SQLite file path (default ./fengkong.db, env FENGKONG_STORE) "
+        "or postgresql://user@host:port/db.",
     )(command)
 
 
 def policy_option(command: F) -> F:
     return click.option(
         "--policy",
-        default=DEFAULT_POLICY,
-        show_default=True,
+        default=None,
         metavar="NAME|FILE",
-        help="Policy version shipped with the engine, or a policy TOML file.",
+        help="Policy version shipped with the engine, or a policy TOML file (default default-v1, env FENGKONG_POLICY).",
     )(command)
 
 
@@ -43,19 +43,30 @@ def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
 
 
-def engine_for(store: str | None, policy: str = DEFAULT_POLICY) -> RiskEngine:
+def load_settings(**flags: Any) -> Settings:
+    """Settings from the environment and the flags given; a wrong value is one line naming the setting."""
     try:
-        return open_engine(store, policy)
+        return Settings.load(**flags)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: {item['msg'].removeprefix('Value error, ')}"
+            for item in error.errors(include_url=False, include_input=False)
+        )
+        raise click.ClickException(problems) from None
+
+
+def open_engine(settings: Settings) -> RiskEngine:
+    try:
+        return bootstrap.open_engine(settings)
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
 
 
-def default_dead_letter(store: str | None) -> Path:
+def default_dead_letter(settings: Settings) -> Path:
     """Dead letters go beside a SQLite store, or into the working directory."""
-    url = store_url(store)
-    if is_postgres(url):
+    if is_postgres(settings.store):
         return Path("fengkong.dead-letter.jsonl")
-    path = sqlite_path(url)
+    path = sqlite_path(settings.store)
     return path.with_name(f"{path.stem}.dead-letter.jsonl")
 
 

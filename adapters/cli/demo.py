@@ -11,23 +11,31 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.cli.common import console, default_dead_letter, emit_json, engine_for, json_option, store_option
+from adapters.cli.common import (
+    console,
+    default_dead_letter,
+    emit_json,
+    json_option,
+    load_settings,
+    open_engine,
+    store_option,
+)
 from adapters.cli.projections import catch_up_with_progress, open_runner
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record
-from adapters.store.sqlite.events import is_postgres, sqlite_path, store_url
+from adapters.settings import Settings
+from adapters.store.urls import is_postgres, sqlite_path
 from adapters.synthetic.portfolio import Portfolio
 from engine.application import Outcome, Result, RiskEngine
 from events.commands import SendNotice
 from events.recorded import account_status, delinquency_bucket
 
 
-def _fresh_sqlite(store: str | None) -> None:
+def _fresh_sqlite(settings: Settings) -> None:
     """Start the demo on an empty embedded store (its dead letters too)."""
-    url = store_url(store)
-    if is_postgres(url):
+    if is_postgres(settings.store):
         return
-    path = sqlite_path(url)
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), default_dead_letter(store)):
+    path = sqlite_path(settings.store)
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), default_dead_letter(settings)):
         leftover.unlink(missing_ok=True)
 
 
@@ -71,9 +79,10 @@ def demo(
 
     Afterwards `fengkong account`, `commands` and `audit` work on what it wrote.
     """
+    settings = load_settings(store=store)
     if not append:
-        _fresh_sqlite(store)
-    engine = engine_for(store)
+        _fresh_sqlite(settings)
+    engine = open_engine(settings)
     portfolio = Portfolio(accounts, days, seed, noise=True)
     tally = _Tally()
     export = export_path.open("wb") if export_path else None
@@ -87,7 +96,7 @@ def demo(
         TextColumn("{task.fields[events]} events"),
     )
     with (
-        DeadLetterFile(default_dead_letter(store)) as letters,
+        DeadLetterFile(default_dead_letter(settings)) as letters,
         Progress(*columns, console=console, disable=as_json) as progress,
     ):
         task = progress.add_task("days", total=days, events=0)
@@ -106,16 +115,16 @@ def demo(
         export.close()
     elapsed = time.perf_counter() - started
     summary = _summarise(engine, tally, elapsed, letters)
-    summary["read_models"] = _build_read_models(store, engine, as_json)
+    summary["read_models"] = _build_read_models(store, as_json)
     if as_json:
         emit_json(summary)
     else:
         _print(summary)
 
 
-def _build_read_models(store: str | None, engine: RiskEngine, as_json: bool) -> dict[str, object]:
+def _build_read_models(store: str | None, as_json: bool) -> dict[str, object]:
     """Leave the read models current, so analysts can query right after the demo."""
-    runner = open_runner(store, engine)
+    runner = open_runner(store)
     try:
         return catch_up_with_progress(runner, "building read models", not as_json)
     finally:
@@ -126,7 +135,7 @@ def _summarise(engine: RiskEngine, tally: _Tally, elapsed: float, letters: DeadL
     statuses: Counter[str] = Counter()
     buckets: Counter[str] = Counter()
     bureau = dropped = 0
-    for account_id in engine.store.select_account_ids():
+    for account_id in engine.account_ids():
         account = engine.account(account_id)
         if account is None:
             continue

@@ -12,8 +12,9 @@ import click
 from adapters.cli.common import (
     default_dead_letter,
     emit_json,
-    engine_for,
     json_option,
+    load_settings,
+    open_engine,
     policy_option,
     store_option,
 )
@@ -32,10 +33,12 @@ from engine.application import DEFAULT_BATCH, Outcome
     default=None,
     help="Where rejected lines go, with their reasons (default: beside the store).",
 )
-@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, help="Events saved per transaction.")
+@click.option(
+    "--batch-size", default=None, type=click.IntRange(1), help=f"Events saved per transaction ({DEFAULT_BATCH})."
+)
 @json_option
 def ingest(
-    source: str, store: str | None, policy: str, dead_letter: Path | None, batch_size: int, as_json: bool
+    source: str, store: str | None, policy: str | None, dead_letter: Path | None, batch_size: int | None, as_json: bool
 ) -> None:
     """Ingest contract events from a JSONL file (or - for stdin).
 
@@ -44,7 +47,8 @@ def ingest(
     run goes on. Exit status is 0 unless the store itself fails.
     """
     faults.arm_from_env()
-    engine = engine_for(store, policy)
+    settings = load_settings(store=store, policy=policy, batch_size=batch_size)
+    engine = open_engine(settings)
     pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
 
     def remember() -> Iterator[bytes]:
@@ -55,8 +59,8 @@ def ingest(
     counts: Counter[str] = Counter()
     commands: Counter[str] = Counter()
     started = time.perf_counter()
-    with DeadLetterFile(dead_letter or default_dead_letter(store)) as letters:
-        for result in engine.ingest(remember(), batch_size=batch_size):
+    with DeadLetterFile(dead_letter or default_dead_letter(settings)) as letters:
+        for result in engine.ingest(remember(), batch_size=settings.batch_size):
             line = pending.pop(result.index)
             counts[result.outcome] += 1
             commands.update(c.type for c in result.commands)

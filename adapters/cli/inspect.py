@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from adapters.cli.common import console, emit_json, engine_for, json_option, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, store_option
 from engine.account import CreditAccount
 from engine.policy import load_policy, shipped_policies
 from events.recorded import account_status
@@ -50,7 +50,7 @@ def account_view(account: CreditAccount) -> dict[str, Any]:
 @json_option
 def account(account_id: str, store: str | None, as_json: bool) -> None:
     """Show one account's status, balances, limit, score and open review."""
-    found = engine_for(store).account(account_id)
+    found = open_engine(load_settings(store=store)).account(account_id)
     if found is None:
         raise click.ClickException(f"no account {account_id!r} in the store")
     view = account_view(found)
@@ -71,7 +71,7 @@ def account(account_id: str, store: str | None, as_json: bool) -> None:
 def commands(account_id: str | None, limit: int | None, store: str | None, as_json: bool) -> None:
     """List emitted commands in emission order."""
     rows = []
-    for i, command in enumerate(engine_for(store).commands(account_id)):
+    for i, command in enumerate(open_engine(load_settings(store=store)).commands(account_id)):
         if limit is not None and i >= limit:
             break
         rows.append(command.model_dump(mode="json"))

@@ -15,26 +15,20 @@ from typing import Any, TypeVar
 
 import click
 
-from adapters.bootstrap import open_engine
-from adapters.cli.common import emit_json, engine_for, policy_option, store_option
+from adapters import bootstrap
+from adapters.cli.common import emit_json, load_settings, policy_option, store_option
 from adapters.files.jsonl import read_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
-from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import (
-    BOOTSTRAP_ENV,
     CLOCK_GROUP,
     CLOCK_TOPIC,
     COMMANDS_TOPIC,
     DEAD_LETTER_TOPIC,
     EVENTS_TOPIC,
     WORKER_GROUP,
-    GroupTiming,
-    bootstrap_servers,
 )
 from adapters.kafka.publish import publish_lines
-from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.topics import TopicPlan, ensure_topics
-from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH
 
@@ -45,22 +39,20 @@ log = logging.getLogger("fengkong.kafka")
 def bootstrap_option(command: F) -> F:
     return click.option(
         "--bootstrap-servers",
-        envvar=BOOTSTRAP_ENV,
         default=None,
         metavar="HOST:PORT[,...]",
-        help=f"Kafka brokers (env {BOOTSTRAP_ENV}; default 127.0.0.1:9092).",
+        help="Kafka brokers (env KAFKA_BOOTSTRAP_SERVERS; default 127.0.0.1:9092).",
     )(command)
 
 
 def timing_options(command: F) -> F:
     for option in (
-        click.option("--session-timeout-ms", default=10_000, show_default=True, help="Consumer-group session timeout."),
-        click.option("--heartbeat-ms", default=3_000, show_default=True, help="Consumer-group heartbeat interval."),
+        click.option("--session-timeout-ms", type=click.IntRange(1), help="Consumer-group session timeout (10000)."),
+        click.option("--heartbeat-ms", type=click.IntRange(1), help="Consumer-group heartbeat interval (3000)."),
         click.option(
             "--max-poll-interval-ms",
-            default=300_000,
-            show_default=True,
-            help="A member that does not poll for this long leaves the group.",
+            type=click.IntRange(1),
+            help="A member that does not poll for this long leaves the group (300000).",
         ),
     ):
         command = option(command)
@@ -70,14 +62,9 @@ def timing_options(command: F) -> F:
 def ack_timeout_option(command: F) -> F:
     return click.option(
         "--ack-timeout-s",
-        default=60.0,
-        show_default=True,
-        help="Seconds to wait for the broker to acknowledge; then the batch or page is retried after a backoff.",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds to wait for the broker to acknowledge; then the batch or page is retried after a backoff (60).",
     )(command)
-
-
-def _timing(session_timeout_ms: int, heartbeat_ms: int, max_poll_interval_ms: int) -> GroupTiming:
-    return GroupTiming(session_timeout_ms, heartbeat_ms, max_poll_interval_ms)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -97,33 +84,17 @@ def _stop_on_signals() -> threading.Event:
 @bootstrap_option
 @store_option
 @policy_option
-@click.option("--topic", default=EVENTS_TOPIC, show_default=True, help="Inbound contract events, keyed by account_id.")
-@click.option("--dead-letter-topic", default=DEAD_LETTER_TOPIC, show_default=True, help="Where refused records go.")
-@click.option("--group-id", default=WORKER_GROUP, show_default=True, help="Consumer group of the workers.")
+@click.option("--topic", "events_topic", help=f"Inbound contract events, keyed by account_id ({EVENTS_TOPIC}).")
+@click.option("--dead-letter-topic", help=f"Where refused records go ({DEAD_LETTER_TOPIC}).")
+@click.option("--group-id", "worker_group", help=f"Consumer group of the workers ({WORKER_GROUP}).")
 @click.option(
-    "--batch-size", default=DEFAULT_BATCH, show_default=True, help="Records per poll and per transaction (at most)."
+    "--batch-size", type=click.IntRange(1), help=f"Records per poll and per transaction, at most ({DEFAULT_BATCH})."
 )
-@click.option(
-    "--max-batch-bytes", default=4 * 1024 * 1024, show_default=True, help="Bytes of values per transaction (at most)."
-)
-@click.option("--cache-size", default=20_000, show_default=True, help="Accounts kept in memory.")
+@click.option("--max-batch-bytes", type=click.IntRange(1), help="Bytes of values per transaction, at most (4 MiB).")
+@click.option("--cache-size", type=click.IntRange(1), help="Accounts kept in memory (20000).")
 @ack_timeout_option
 @timing_options
-def worker(
-    bootstrap_servers: str | None,
-    store: str | None,
-    policy: str,
-    topic: str,
-    dead_letter_topic: str,
-    group_id: str,
-    batch_size: int,
-    max_batch_bytes: int,
-    cache_size: int,
-    ack_timeout_s: float,
-    session_timeout_ms: int,
-    heartbeat_ms: int,
-    max_poll_interval_ms: int,
-) -> None:
+def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     """Consume contract events into the store, exactly once in effect.
 
     Offsets are recorded in the store with the events they produced; records
@@ -133,32 +104,22 @@ def worker(
     _quiet_kafka()
     stop = _stop_on_signals()
     faults.arm_from_env()
+    settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
+    log.info("worker %d: group %s, topic %s", os.getpid(), settings.worker_group, settings.events_topic)
     try:
-        engine = open_engine(store, policy, cache_size=cache_size)
+        member = bootstrap.worker(settings)
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
-    settings = WorkerSettings(
-        bootstrap_servers=_servers(bootstrap_servers),
-        topic=topic,
-        dead_letter_topic=dead_letter_topic,
-        group_id=group_id,
-        client_id=f"fengkong-worker-{os.getpid()}",
-        max_poll_records=batch_size,
-        max_batch_bytes=max_batch_bytes,
-        timing=_timing(session_timeout_ms, heartbeat_ms, max_poll_interval_ms),
-        ack_timeout_s=ack_timeout_s,
-    )
-    log.info("worker %d: group %s, topic %s", os.getpid(), group_id, topic)
-    Worker(engine, settings).run(stop)
+    member.run(stop)
 
 
 @click.command()
 @bootstrap_option
 @store_option
-@click.option("--topic", default=COMMANDS_TOPIC, show_default=True, help="Where commands are published.")
-@click.option("--page", default=500, show_default=True, help="Commands published per recorded position.")
+@click.option("--topic", "commands_topic", help=f"Where commands are published ({COMMANDS_TOPIC}).")
+@click.option("--page", "relay_page", type=click.IntRange(1), help="Commands published per recorded position (500).")
 @ack_timeout_option
-def relay(bootstrap_servers: str | None, store: str | None, topic: str, page: int, ack_timeout_s: float) -> None:
+def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Publish recorded commands (the outbox) to Kafka, at least once, in order.
 
     Key = account_id, header command_id; the position is kept in the store.
@@ -167,45 +128,27 @@ def relay(bootstrap_servers: str | None, store: str | None, topic: str, page: in
     _quiet_kafka()
     stop = _stop_on_signals()
     faults.arm_from_env()
-    settings = RelaySettings(
-        bootstrap_servers=_servers(bootstrap_servers), topic=topic, page=page, ack_timeout_s=ack_timeout_s
-    )
-    relay = CommandRelay(engine_for(store), settings)
-    log.info("relay: next notification %d to %s", relay.position(), topic)
-    relay.run(stop)
+    settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
+    command_relay = bootstrap.relay(settings)
+    log.info("relay: next notification %d to %s", command_relay.position(), settings.commands_topic)
+    command_relay.run(stop)
 
 
 @click.command("clock-relay")
 @bootstrap_option
-@click.option("--clock-topic", default=CLOCK_TOPIC, show_default=True, help="Where upstream publishes DayClosed.")
-@click.option("--topic", default=EVENTS_TOPIC, show_default=True, help="Events topic: one copy per partition.")
-@click.option("--dead-letter-topic", default=DEAD_LETTER_TOPIC, show_default=True, help="Where refused records go.")
-@click.option("--group-id", default=CLOCK_GROUP, show_default=True, help="Consumer group of the clock relays.")
+@click.option("--clock-topic", help=f"Where upstream publishes DayClosed ({CLOCK_TOPIC}).")
+@click.option("--topic", "events_topic", help=f"Events topic: one copy per partition ({EVENTS_TOPIC}).")
+@click.option("--dead-letter-topic", help=f"Where refused records go ({DEAD_LETTER_TOPIC}).")
+@click.option("--group-id", "clock_group", help=f"Consumer group of the clock relays ({CLOCK_GROUP}).")
 @timing_options
-def clock_relay(
-    bootstrap_servers: str | None,
-    clock_topic: str,
-    topic: str,
-    dead_letter_topic: str,
-    group_id: str,
-    session_timeout_ms: int,
-    heartbeat_ms: int,
-    max_poll_interval_ms: int,
-) -> None:
+def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
     _quiet_kafka()
     stop = _stop_on_signals()
     faults.arm_from_env()
-    settings = ClockSettings(
-        bootstrap_servers=_servers(bootstrap_servers),
-        clock_topic=clock_topic,
-        events_topic=topic,
-        dead_letter_topic=dead_letter_topic,
-        group_id=group_id,
-        timing=_timing(session_timeout_ms, heartbeat_ms, max_poll_interval_ms),
-    )
-    log.info("clock relay: %s -> every partition of %s", clock_topic, topic)
-    ClockRelay(settings).run(stop)
+    settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
+    log.info("clock relay: %s -> every partition of %s", settings.clock_topic, settings.events_topic)
+    bootstrap.clock_relay(settings).run(stop)
 
 
 @click.command()
@@ -230,7 +173,7 @@ def topics(
     """Create the engine's topics where missing (the clock topic gets one partition)."""
     plan = TopicPlan(topic, dead_letter_topic, clock_topic, commands_topic, partitions, replication_factor)
     try:
-        status = ensure_topics(_servers(bootstrap_servers), plan)
+        status = ensure_topics(load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers, plan)
     except KafkaError as error:
         raise click.ClickException(f"could not create topics: {error}") from None
     if as_json:
@@ -255,9 +198,8 @@ def publish(
     source: str, bootstrap_servers: str | None, topic: str, clock_topic: str, clock_copies: bool, as_json: bool
 ) -> None:
     """Publish contract events from a JSONL file (or -) as upstream billing would."""
-    producer = KafkaProducer(
-        bootstrap_servers=_servers(bootstrap_servers), client_id="fengkong-publish", enable_idempotence=True
-    )
+    servers = load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers
+    producer = KafkaProducer(bootstrap_servers=servers, client_id="fengkong-publish", enable_idempotence=True)
     try:
         counts = publish_lines(producer, read_lines(source), topic, None if clock_copies else clock_topic)
     finally:
@@ -266,10 +208,6 @@ def publish(
         emit_json(dict(counts))
     else:
         click.echo(", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing published")
-
-
-def _servers(explicit: str | None) -> str:
-    return bootstrap_servers(explicit)
 
 
 def _quiet_kafka() -> None:

@@ -13,25 +13,23 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.cli.common import F, console, emit_json, json_option, store_option
+from adapters import bootstrap
+from adapters.cli.common import F, console, emit_json, json_option, load_settings, store_option
 from adapters.runtime import faults
-from engine.application import RiskEngine
+from engine.collector import cyclic_gc_paused
 from projections.registry import BY_NAME
 from projections.runner import PAGE, ProjectionRunner, names_or_all
 
 
 def page_option(command: F) -> F:
     return click.option(
-        "--page", default=PAGE, show_default=True, type=click.IntRange(1), help="Stored events per transaction."
+        "--page", default=None, type=click.IntRange(1), help=f"Stored events per transaction ({PAGE})."
     )(command)
 
 
-def open_runner(store: str | None, engine: RiskEngine | None = None, page: int = PAGE) -> ProjectionRunner:
+def open_runner(store: str | None, page: int | None = None) -> ProjectionRunner:
     faults.arm_from_env()
-    try:
-        return ProjectionRunner(store, page=page, engine=engine)
-    except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+    return bootstrap.projection_runner(load_settings(store=store, projection_page=page))
 
 
 @contextmanager
@@ -102,7 +100,7 @@ def status(store: str | None, as_json: bool) -> None:
 @page_option
 @store_option
 @json_option
-def catch_up(page: int, store: str | None, as_json: bool) -> None:
+def catch_up(page: int | None, store: str | None, as_json: bool) -> None:
     """Apply everything stored since each projection's position, then stop."""
     runner = open_runner(store, page=page)
     try:
@@ -120,7 +118,7 @@ def catch_up(page: int, store: str | None, as_json: bool) -> None:
 @page_option
 @store_option
 @json_option
-def rebuild(names: tuple[str, ...], page: int, store: str | None, as_json: bool) -> None:
+def rebuild(names: tuple[str, ...], page: int | None, store: str | None, as_json: bool) -> None:
     """Drop the named read models (all by default) and rebuild them from the store."""
     try:
         chosen = names_or_all(names)
@@ -129,7 +127,7 @@ def rebuild(names: tuple[str, ...], page: int, store: str | None, as_json: bool)
     runner = open_runner(store, page=page)
     try:
         started = time.perf_counter()
-        with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update:
+        with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update, cyclic_gc_paused():
             applied = runner.rebuild(chosen, update)
         elapsed = time.perf_counter() - started
     finally:

@@ -17,36 +17,37 @@ from typing import Any
 import click
 from rich.table import Table as RichTable
 
-from adapters.bootstrap import open_engine
-from adapters.cli.common import console, emit_json, json_option, store_option
+from adapters import bootstrap
+from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
 from adapters.files.export import write_csv, write_parquet
+from adapters.settings import Settings
 from adapters.store import queries
-from adapters.store.sqlite.events import store_url
-from adapters.store.tables import POSITIONS, Database
+from adapters.store.tables import POSITIONS, ProjectionDatabase
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.base import Row
 from projections.registry import PUBLIC_TABLES, TABLES
 
 
 @contextmanager
-def read_models(store: str | None) -> Iterator[Database]:
+def read_models(store: str | None) -> Iterator[ProjectionDatabase]:
     """The read-model database; says so on stderr when the read models lag behind the store."""
-    db = Database(store_url(store))
+    settings = load_settings(store=store)
+    db = bootstrap.open_tables(settings)
     try:
         if not db.has_table(POSITIONS):
             raise click.ClickException("no read models in this store yet: run `fengkong projections catch-up`")
-        _warn_if_behind(db, store)
+        _warn_if_behind(db, settings)
         yield db
     finally:
         db.close()
 
 
-def _warn_if_behind(db: Database, store: str | None) -> None:
-    engine = open_engine(store)
+def _warn_if_behind(db: ProjectionDatabase, settings: Settings) -> None:
+    log = bootstrap.open_log(settings)
     try:
-        head = engine.recorder.max_notification_id() or 0
+        head = log.head()
     finally:
-        engine.close()
+        log.close()
     position = min((int(row[0]) for row in db.query(f"SELECT position FROM {POSITIONS}")), default=0)
     if position < head:
         console.print(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from adapters.cli.common import default_dead_letter, emit_json, engine_for, json_option, store_option
-from adapters.kafka.config import BOOTSTRAP_ENV, COMMANDS_TOPIC, DEAD_LETTER_TOPIC, bootstrap_servers
+from adapters import bootstrap
+from adapters.cli.common import default_dead_letter, emit_json, json_option, load_settings, store_option
+from adapters.kafka.config import COMMANDS_TOPIC, DEAD_LETTER_TOPIC
 from adapters.reconcile import gather
 from adapters.reconcile.compare import GAP_KINDS, Letter, Message, Report, reconcile
-from adapters.store.sqlite.events import is_postgres, redact, sqlite_path, store_url
-from adapters.store.tables import Database
+from adapters.store.urls import is_postgres, redact, sqlite_path
 
 SHOWN = 10  # gaps listed per kind in the readable report (--json lists every one)
 
@@ -53,7 +53,13 @@ def parse_offsets(specs: tuple[str, ...], topics: tuple[str, ...]) -> dict[str, 
 @click.option("--no-projections", is_flag=True, help="Do not check the read models.")
 @click.option("--strict-once", is_flag=True, help="A command on the commands topic more than once is a gap.")
 @click.option("--partial", is_flag=True, help="The inputs are only part of what the store holds (implied by --from).")
-@click.option("--bootstrap-servers", "explicit_servers", envvar=BOOTSTRAP_ENV, default=None, metavar="HOST:PORT[,...]")
+@click.option(
+    "--bootstrap-servers",
+    "explicit_servers",
+    default=None,
+    metavar="HOST:PORT[,...]",
+    help="Kafka brokers (env KAFKA_BOOTSTRAP_SERVERS; default 127.0.0.1:9092).",
+)
 @store_option
 @json_option
 def reconcile_command(
@@ -83,10 +89,11 @@ def reconcile_command(
     """
     if not inputs and not topics:
         raise click.UsageError("give what came in: --input FILE and/or --topic TOPIC")
-    url = store_url(store)
+    settings = load_settings(store=store, kafka_bootstrap_servers=explicit_servers)
+    url = settings.store
     if not is_postgres(url) and not sqlite_path(url).exists():
         raise click.ClickException(f"no store at {url}")
-    servers = bootstrap_servers(explicit_servers)
+    servers = settings.kafka_bootstrap_servers
     start_at = parse_offsets(starts, topics)
     stop_at = parse_offsets(stops, topics)
 
@@ -98,8 +105,8 @@ def reconcile_command(
 
     letters: list[Letter] | None = None
     files = list(dead_letter_files)
-    if not files and inputs and default_dead_letter(store).exists():
-        files = [default_dead_letter(store)]
+    if not files and inputs and default_dead_letter(settings).exists():
+        files = [default_dead_letter(settings)]
     if files or topics:
         letters = [letter for path in files for letter in gather.file_letters(path)]
         if topics:
@@ -107,17 +114,18 @@ def reconcile_command(
     commands_on = commands_topic or (COMMANDS_TOPIC if topics else None)
     published = None if no_commands or commands_on is None else gather.published_commands(servers, commands_on)
 
-    engine = engine_for(store)
-    db = Database(url)
+    log = bootstrap.open_log(settings)
+    engine_tables = bootstrap.open_engine_tables(settings)
+    db = bootstrap.open_tables(settings)
     try:
         report = reconcile(
             messages(),
             letters,
-            gather.index_rows(db),
-            gather.stored_facts(engine),
-            gather.stored_commands(engine),
-            head=engine.recorder.max_notification_id() or 0,
-            positions=gather.store_positions(db),
+            gather.index_rows(engine_tables),
+            gather.stored_facts(log),
+            gather.stored_commands(log),
+            head=log.head(),
+            positions=engine_tables.positions(),
             published=published,
             read_models=None if no_projections else gather.read_models(db),
             complete=not (partial or starts),
@@ -125,7 +133,8 @@ def reconcile_command(
         )
     finally:
         db.close()
-        engine.close()
+        engine_tables.db.close()
+        log.close()
     if no_projections:
         report.notes.append("read models not checked (--no-projections)")
     if as_json:

@@ -8,19 +8,19 @@ import threading
 import click
 import uvicorn
 
-from adapters.cli.common import store_option
-from adapters.http.api import create_app
-from projections.runner import ProjectionRunner
+from adapters import bootstrap
+from adapters.cli.common import load_settings, store_option
+from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def start_follower(store: str | None, poll: float) -> tuple[threading.Thread, threading.Event]:
+def start_follower(settings: Settings, poll: float) -> tuple[threading.Thread, threading.Event]:
     """Keep the read models current in a background thread while the API serves them."""
     stop = threading.Event()
 
     def run() -> None:
-        runner = ProjectionRunner(store)
+        runner = bootstrap.projection_runner(settings)
         try:
             runner.follow(stop, poll)
         finally:
@@ -39,9 +39,10 @@ def start_follower(store: str | None, poll: float) -> tuple[threading.Thread, th
 @store_option
 def serve(host: str, port: int, follow: bool, poll: float, store: str | None) -> None:
     """Serve the read models over HTTP (OpenAPI at /openapi.json, charts at /dashboard)."""
-    follower = start_follower(store, poll) if follow else None
+    settings = load_settings(store=store)
+    follower = start_follower(settings, poll) if follow else None
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+        uvicorn.run(bootstrap.api(settings), host=host, port=port, log_level="warning")
     finally:
         if follower is not None:
             follower[1].set()

@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.store.tables import Database, table_name
+from adapters.store.tables import ProjectionDatabase, table_name
 from projections.base import ColumnType, Row, Table
 
 CHUNK = 50_000
@@ -42,7 +42,7 @@ def arrow_schema(table: Table) -> pa.Schema:
     )
 
 
-def chunks(db: Database, table: Table, size: int = CHUNK) -> Iterator[list[Row]]:
+def chunks(db: ProjectionDatabase, table: Table, size: int = CHUNK) -> Iterator[list[Row]]:
     """The table's rows in key order, `size` at a time (keyset paging: no OFFSET scans)."""
     names = ", ".join(table.column_names)
     key = ", ".join(table.key)
@@ -71,7 +71,7 @@ def _cell(table: Table, name: str, value: Any) -> Any:
     return value
 
 
-def write_csv(db: Database, table: Table, out: IO[str]) -> int:
+def write_csv(db: ProjectionDatabase, table: Table, out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow(table.column_names)
     count = 0
@@ -92,7 +92,7 @@ def _csv_text(value: Any) -> str:
     return str(value)
 
 
-def write_parquet(db: Database, table: Table, path: Path) -> int:
+def write_parquet(db: ProjectionDatabase, table: Table, path: Path) -> int:
     schema = arrow_schema(table)
     count = 0
     with pq.ParquetWriter(path, schema) as writer:

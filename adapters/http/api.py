@@ -10,7 +10,7 @@ chart page at /dashboard.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from http import HTTPStatus
@@ -21,11 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.bootstrap import open_engine
 from adapters.http.dashboard import render_dashboard
 from adapters.store import queries
-from adapters.store.sqlite.events import store_url
-from adapters.store.tables import POSITIONS, Database
+from adapters.store.projection_store import SqlProjectionStore
+from adapters.store.readers import StoredLog
+from adapters.store.tables import POSITIONS, ProjectionDatabase
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.runner import projection_status
 
@@ -59,16 +59,16 @@ def _problem(request: Request, status: int, detail: Any, kind: str | None = None
 class _Connections:
     """One database connection per worker thread (sqlite3 and psycopg connections are not shared)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, connect: Callable[[], ProjectionDatabase]) -> None:
+        self.connect = connect
         self.local = threading.local()
-        self.all: list[Database] = []
+        self.all: list[ProjectionDatabase] = []
         self.lock = threading.Lock()
 
-    def get(self) -> Database:
-        db: Database | None = getattr(self.local, "db", None)
+    def get(self) -> ProjectionDatabase:
+        db: ProjectionDatabase | None = getattr(self.local, "db", None)
         if db is None:
-            db = Database(self.url)
+            db = self.connect()
             self.local.db = db
             with self.lock:
                 self.all.append(db)
@@ -85,29 +85,29 @@ def _page(page: queries.Page) -> Json:
     return {"total": page.total, "limit": page.limit, "offset": page.offset, "items": queries.jsonable(page.rows)}
 
 
-def _database(request: Request) -> Database:
+def _database(request: Request) -> ProjectionDatabase:
     """This worker thread's connection; 503 until the read models exist."""
-    db: Database = request.app.state.connections.get()
+    db: ProjectionDatabase = request.app.state.connections.get()
     if not db.has_table(POSITIONS):
         raise Problem(503, "no read models in this store yet: run `fengkong projections catch-up`", "not-built")
     return db
 
 
-Db = Annotated[Database, Depends(_database)]
+Db = Annotated[ProjectionDatabase, Depends(_database)]
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE, description="page size")]
 Offset = Annotated[int, Query(ge=0, description="rows to skip")]
 
 
-def create_app(store: str | None = None) -> FastAPI:
-    url = store_url(store)
-    connections = _Connections(url)
-    engine = open_engine(url)
+def create_app(connect: Callable[[], ProjectionDatabase], open_log: Callable[[], StoredLog]) -> FastAPI:
+    """The API over projections' tables opened by `connect`, with the store's log for lag (adapters.bootstrap.api)."""
+    connections = _Connections(connect)
+    log = open_log()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         connections.close()
-        engine.close()
+        log.close()
 
     app = FastAPI(
         title="fengkong read models",
@@ -143,7 +143,7 @@ def create_app(store: str | None = None) -> FastAPI:
 
     @app.get("/projections", tags=["service"], summary="Each projection's position and lag behind the store")
     def projections(db: Db) -> list[Json]:
-        return [queries.jsonable(vars(row)) for row in projection_status(db, engine.recorder)]
+        return [queries.jsonable(vars(row)) for row in projection_status(log, SqlProjectionStore.on(db))]
 
     @app.get("/accounts", tags=["accounts"], summary="Accounts, filtered and paged")
     def accounts(
@@ -160,7 +160,7 @@ def create_app(store: str | None = None) -> FastAPI:
             raise Problem(422, f"bucket must be one of {', '.join(DELINQUENCY_BUCKETS)}", "invalid-request")
         return _page(queries.list_accounts(db, status, bucket, locked, limit, offset))
 
-    def _account_or_404(db: Database, account_id: str) -> Json:
+    def _account_or_404(db: ProjectionDatabase, account_id: str) -> Json:
         row = queries.get_account(db, account_id)
         if row is None:
             raise Problem(404, f"no account {account_id!r} in the read models", "unknown-account")

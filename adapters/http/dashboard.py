@@ -13,7 +13,7 @@ from decimal import Decimal
 from html import escape
 
 from adapters.store import queries
-from adapters.store.tables import Database
+from adapters.store.tables import ProjectionDatabase
 from events.recorded import DELINQUENCY_BUCKETS
 
 WIDTH, HEIGHT, PAD = 640, 220, 40
@@ -101,7 +101,7 @@ def roll_rate_table(closed: date | None, rows: Sequence[dict[str, object]]) -> s
     return f"<h2>Roll rates into {closed}</h2><table><tr><th>from \\ to</th>{head}</tr>{''.join(body)}</table>"
 
 
-def render_dashboard(db: Database) -> str:
+def render_dashboard(db: ProjectionDatabase) -> str:
     daily = queries.delinquency_daily(db)
     days = sorted({row["business_date"] for row in daily})
     counts = {(row["business_date"], row["bucket"]): row for row in daily}

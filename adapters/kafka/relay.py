@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,9 +32,7 @@ from adapters.kafka.client import KafkaProducer
 from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMANDS_TOPIC, NOTIFICATION_HEADER
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from adapters.runtime import faults
-from engine.account import CreditAccount
-from engine.application import RiskEngine
-from events.recorded import DECIDED_TOPIC
+from events.recorded import OutboxPage
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 60.0
@@ -59,9 +57,18 @@ class RelaySettings:
         return f"relay:{self.topic}"
 
 
+class Outbox(Protocol):
+    """The recorded commands in emission order, and the relay's position in them (adapters.store.readers)."""
+
+    def position(self) -> int: ...
+    def page(self, start: int, limit: int) -> OutboxPage: ...
+    def advance(self, next_position: int) -> None: ...
+    def close(self) -> None: ...
+
+
 class CommandRelay:
-    def __init__(self, engine: RiskEngine, settings: RelaySettings, *, producer: Any = None) -> None:
-        self.engine = engine
+    def __init__(self, outbox: Outbox, settings: RelaySettings, *, producer: Any = None) -> None:
+        self.outbox = outbox
         self.settings = settings
         self.producer = producer or KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
@@ -78,20 +85,15 @@ class CommandRelay:
 
     def position(self) -> int:
         """The next notification id to read, as the store recorded it."""
-        return self.engine.store.select_positions(self.settings.source).get(0, 1)
+        return self.outbox.position()
 
     def relay_once(self) -> int:
-        """Publish one page of the outbox and record the position; the number of notifications read."""
-        start = self.position()
-        notifications = self.engine.recorder.select_notifications(start, self.settings.page, topics=[DECIDED_TOPIC])
-        if not notifications:
+        """Publish one page of the outbox and record the position; the number of decisions read."""
+        page = self.outbox.page(self.outbox.position(), self.settings.page)
+        if not page.decisions:
             return 0
         futures = []
-        for notification in notifications:
-            decided = cast(CreditAccount.Decided, self.engine.mapper.to_domain_event(notification))
-            command = decided.command
-            if not command:
-                continue
+        for notification_id, command in page.commands:
             futures.append(
                 self.producer.send(
                     self.settings.topic,
@@ -100,7 +102,7 @@ class CommandRelay:
                     headers=[
                         (COMMAND_ID_HEADER, str(command["command_id"]).encode()),
                         (COMMAND_TYPE_HEADER, str(command["type"]).encode()),
-                        (NOTIFICATION_HEADER, str(notification.id).encode()),
+                        (NOTIFICATION_HEADER, str(notification_id).encode()),
                     ],
                 )
             )
@@ -109,9 +111,9 @@ class CommandRelay:
         for future in futures:
             future.get(timeout=self.settings.ack_timeout_s)  # raises: the page is then not recorded, and resent
         faults.reached("relay.after_ack")
-        self.engine.record([], positions={(self.settings.source, 0): notifications[-1].id + 1})
+        self.outbox.advance(page.next_position)
         self.published += len(futures)
-        return len(notifications)
+        return page.decisions
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> int:
         """Relay until `stop` is set; sleeps briefly when the outbox is drained. Returns commands published.
@@ -135,5 +137,6 @@ class CommandRelay:
                     log.info("relayed %d commands; next notification %d", self.published, self.position())
         finally:
             self.producer.close(timeout=CLOSE_TIMEOUT_S)
+            self.outbox.close()
         log.info("relay stopped after %d commands", self.published)
         return self.published

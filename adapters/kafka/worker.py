@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from adapters.kafka.client import (
     ConsumerRebalanceListener,
     CooperativeStickyAssignor,
@@ -48,11 +46,21 @@ from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import accounts_of, partition_for
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from adapters.runtime import faults
-from engine.application import DEFAULT_BATCH, Outcome, Result, RiskEngine
-from events.inbound import InvalidEvent, parse_event
+from engine.application import (
+    ATTEMPTS,
+    CONTRACT,
+    DEFAULT_BATCH,
+    BatchConflict,
+    Outcome,
+    Result,
+    RiskEngine,
+    StoreConflict,
+)
+from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
 
 log = logging.getLogger(__name__)
-Part = tuple[Any, list[Any]]  # (TopicPartition, its records in offset order) within one transaction
+Record = tuple[Any, ParsedEvent | InvalidEvent]  # a consumer record and its value parsed against the contract
+Part = tuple[Any, list[Record]]  # (TopicPartition, its records in offset order) within one transaction
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -197,7 +205,7 @@ class Worker:
         if not pending:
             return set()
         self.engine.forget_cached()  # other workers may have changed these accounts meanwhile
-        recorded = self.engine.store.select_positions(self.settings.topic)
+        recorded = self.engine.positions(self.settings.topic)
         assignment = self.consumer.assignment() or set()
         ready = []
         for tp in sorted(pending & assignment):
@@ -283,7 +291,8 @@ class Worker:
         for tp in sorted(polled):
             records = self._owned(tp, polled[tp])
             handled += len(records)
-            parts += [(tp, chunk) for chunk in self._chunks(records)]
+            parsed = [(record, _parse(record.value)) for record in records]
+            parts += [(tp, chunk) for chunk in self._chunks(parsed)]
         for transaction in self._transactions(parts):
             self._apply(transaction)
         if polled and time.monotonic() - self._last_hint >= self.settings.hint_every_s:
@@ -307,17 +316,17 @@ class Worker:
             return []  # no longer ours: revoked while these were buffered
         return [r for r in records if r.offset >= expected]
 
-    def _chunks(self, records: Sequence[Any]) -> Iterator[list[Any]]:
-        chunk: list[Any] = []
+    def _chunks(self, records: Sequence[Record]) -> Iterator[list[Record]]:
+        chunk: list[Record] = []
         size = 0
-        for record in records:
+        for record, parsed in records:
             length = len(record.value or b"")
             if chunk and (
                 len(chunk) >= self.settings.max_poll_records or size + length > self.settings.max_batch_bytes
             ):
                 yield chunk
                 chunk, size = [], 0
-            chunk.append(record)
+            chunk.append((record, parsed))
             size += length
         if chunk:
             yield chunk
@@ -332,8 +341,8 @@ class Worker:
         group: list[Part] = []
         count = size = 0
         for tp, chunk in parts:
-            length, nbytes = len(chunk), sum(len(r.value or b"") for r in chunk)
-            alone = any(_holds_day_closed(r.value) for r in chunk)
+            length, nbytes = len(chunk), sum(len(r.value or b"") for r, _ in chunk)
+            alone = any(_is_day_closed(parsed) for _, parsed in chunk)
             if group and (
                 alone
                 or count + length > self.settings.max_poll_records
@@ -350,63 +359,62 @@ class Worker:
             yield group
 
     def _apply(self, parts: list[Part]) -> None:
-        """One transaction: the chunks' events, dedup rows and each partition's next offset; dead letters first."""
+        """One transaction: the chunks' events, dedup rows and each partition's next offset; dead letters first.
+
+        Letters are acknowledged by the broker before the batch is committed, so a crash may repeat a
+        dead letter but never lose one. A conflict with another writer prepares the batch again; each
+        record is dead-lettered once whatever the attempts.
+        """
         routed: list[DeadLetter] = []
-        messages: list[bytes] = []
+        items: list[ParsedEvent | InvalidEvent] = []
         origin: list[Any] = []
         positions: dict[tuple[str, int], int] = {}
         for tp, chunk in parts:
-            for record in chunk:
-                refusal = self._route(tp, record)
+            for record, parsed in chunk:
+                refusal = self._route(tp, record, parsed)
                 if refusal is not None:
-                    routed.append(dead_letter(record, refusal, "routing" if record.value else "contract"))
+                    routed.append(dead_letter(record, refusal, "routing" if record.value else CONTRACT))
                     continue
-                messages.append(record.value)
+                items.append(parsed)
                 origin.append(record)
-            positions[(tp.topic, tp.partition)] = chunk[-1].offset + 1
-
-        lettered: set[tuple[int, int]] = set()  # (partition, offset) already dead-lettered by an earlier attempt
-
-        def before_save(results: list[Result]) -> None:
-            # Called once per attempt (a conflict with another writer retries the batch) and per
-            # part of a batch split around a defect: each record is dead-lettered once.
-            letters = list(routed)
-            routed.clear()
-            for result in results:
-                record = origin[result.index]
-                if result.outcome is Outcome.REJECTED and (record.partition, record.offset) not in lettered:
-                    lettered.add((record.partition, record.offset))
-                    letters.append(
-                        dead_letter(record, result.reason or "rejected", _stage(record.value), result.event_id)
-                    )
+            positions[(tp.topic, tp.partition)] = chunk[-1][0].offset + 1
+        refused = len(routed)
+        lettered: set[int] = set()  # indexes of items already dead-lettered by an earlier attempt
+        day_scope = accounts_of({tp.partition for tp, _ in parts}, self._partitions)
+        for attempt in range(1, ATTEMPTS + 1):
+            prepared = self.engine.prepare(items, positions, day_scope=day_scope)
+            letters, routed = routed, []
+            for result in prepared.results:
+                if result.outcome is Outcome.REJECTED and result.index not in lettered:
+                    lettered.add(result.index)
+                    record = origin[result.index]
+                    letters.append(dead_letter(record, result.reason or "rejected", result.stage, result.event_id))
             self.dead_letters.publish(letters)
             faults.reached("worker.before_transaction")
-
-        refused = len(routed)
-        results = self.engine.process(
-            messages,
-            positions,
-            day_scope=accounts_of({tp.partition for tp, _ in parts}, self._partitions),
-            before_save=before_save,
-        )
+            try:
+                self.engine.commit(prepared)
+                break
+            except BatchConflict as conflict:
+                log.warning("batch conflicted with another writer (attempt %d): %s", attempt, conflict)
+        else:
+            raise StoreConflict(f"batch still conflicted after {ATTEMPTS} attempts")
         faults.reached("worker.after_transaction")
         with self._lock:
             for tp, chunk in parts:
                 if tp in self._next:
-                    self._next[tp] = chunk[-1].offset + 1
+                    self._next[tp] = chunk[-1][0].offset + 1
         self.stats.batches += 1
-        self.stats.add(results)
-        self.stats.dead_letters += refused + sum(r.outcome is Outcome.REJECTED for r in results)
+        self.stats.add(prepared.results)
+        self.stats.dead_letters += refused + sum(r.outcome is Outcome.REJECTED for r in prepared.results)
         self.stats.rejected += refused
 
-    def _route(self, tp: Any, record: Any) -> str | None:
+    def _route(self, tp: Any, record: Any, parsed: ParsedEvent | InvalidEvent) -> str | None:
         """Why a record cannot go to the engine from this partition, if it cannot."""
-        value = record.value
-        if not value:
+        if not record.value:
             return "event: empty message (no value)"
         if record.key is not None and partition_for(record.key, self._partitions) != tp.partition:
             self.stats.misrouted += 1  # not refused: the producer's partitioner is not Kafka's default
-        if _holds_day_closed(value):
+        if _is_day_closed(parsed):
             copy_for = header(record.headers, CLOCK_PARTITION_HEADER)
             if copy_for is None:
                 return (
@@ -458,23 +466,13 @@ class Worker:
         )
 
 
-def _holds_day_closed(value: bytes | None) -> bool:
-    """Whether a record's value is a DayClosed (a cheap byte test first: most records are not)."""
-    return value is not None and b"DayClosed" in value and _is_day_closed(value)
+def _is_day_closed(parsed: ParsedEvent | InvalidEvent) -> bool:
+    return isinstance(parsed, ParsedEvent) and isinstance(parsed.event, DayClosed)
 
 
-def _is_day_closed(value: bytes) -> bool:
+def _parse(value: bytes | None) -> ParsedEvent | InvalidEvent:
+    """A record's value parsed once, on its way in; the engine, the router and the dead letters use the result."""
     try:
-        obj = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(obj, dict) and obj.get("type") == "DayClosed"
-
-
-def _stage(value: bytes) -> str:
-    """'contract' if the bytes break the contract, else 'engine' (valid, but the account refused it)."""
-    try:
-        parse_event(value)
-    except InvalidEvent:
-        return "contract"
-    return "engine"
+        return parse_event(value or b"")
+    except InvalidEvent as error:
+        return error

@@ -27,12 +27,11 @@ from adapters.kafka.config import (
     header,
 )
 from adapters.reconcile.compare import CLOCK_STREAM, Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
-from adapters.store.tables import POSITIONS, Database, table_name
-from engine.application import RiskEngine
+from adapters.store.readers import EngineTables, StoredLog
+from adapters.store.tables import POSITIONS, ProjectionDatabase, table_name
 from events.recorded import ACCOUNT_STARTED_TOPIC, DAY_RECORDED_TOPIC, DECIDED_TOPIC, FACT_RECORDED_TOPIC
 from projections.account_status import ACCOUNT_STATUS
 
-PAGE = 5000
 OffsetRange = Mapping[int, int]  # partition -> offset
 
 # ------------------------------------------------------------ files
@@ -139,33 +138,16 @@ def published_commands(bootstrap: str, topic: str) -> Counter[str]:
 # ------------------------------------------------------------ the store
 
 
-def index_rows(db: Database) -> Iterator[Indexed]:
-    for event_id, digest, account_id, kind in db.query(
-        "SELECT event_id, digest, account_id, type FROM fengkong_inbound"
-    ):
-        yield Indexed(str(event_id), str(digest), None if account_id is None else str(account_id), str(kind))
+def index_rows(tables: EngineTables) -> Iterator[Indexed]:
+    for event_id, digest, account_id, kind in tables.inbound():
+        yield Indexed(event_id, digest, account_id, kind)
 
 
-def store_positions(db: Database) -> dict[tuple[str, int], int]:
-    rows = db.query("SELECT source, partition, next_offset FROM fengkong_positions")
-    return {(str(source), int(partition)): int(offset) for source, partition, offset in rows}
-
-
-def _notifications(engine: RiskEngine, topics: list[str]) -> Iterator[Any]:
-    start = 1
-    while True:
-        page = engine.recorder.select_notifications(start, PAGE, topics=topics)
-        yield from page
-        if len(page) < PAGE:
-            return
-        start = page[-1].id + 1
-
-
-def stored_facts(engine: RiskEngine) -> Iterator[Fact]:
+def stored_facts(log: StoredLog) -> Iterator[Fact]:
     """Every FactRecorded (on its account) and DayRecorded (on the clock), with the digest of the fact."""
     accounts: dict[Any, str] = {}
     topics = [ACCOUNT_STARTED_TOPIC, FACT_RECORDED_TOPIC, DAY_RECORDED_TOPIC]
-    for notification in _notifications(engine, topics):
+    for notification in log.read_topics(topics):
         body = orjson.loads(notification.state)
         if notification.topic == ACCOUNT_STARTED_TOPIC:
             accounts[notification.originator_id] = str(body["account_id"])
@@ -180,9 +162,9 @@ def stored_facts(engine: RiskEngine) -> Iterator[Fact]:
         yield Fact(str(stream), str(fact["event_id"]), str(fact["type"]), digest, notification.id)
 
 
-def stored_commands(engine: RiskEngine) -> Iterator[RecordedCommand]:
+def stored_commands(log: StoredLog) -> Iterator[RecordedCommand]:
     """The command of every Decided event, in notification (emission) order."""
-    for notification in _notifications(engine, [DECIDED_TOPIC]):
+    for notification in log.read_topics([DECIDED_TOPIC]):
         command = orjson.loads(notification.state).get("command")
         if command:
             yield RecordedCommand(
@@ -193,7 +175,7 @@ def stored_commands(engine: RiskEngine) -> Iterator[RecordedCommand]:
 # ------------------------------------------------------------ read models
 
 
-def read_models(db: Database) -> ReadModels | None:
+def read_models(db: ProjectionDatabase) -> ReadModels | None:
     """Projection positions and account_status card locks, or None if the read models were never built."""
     if not db.has_table(POSITIONS):
         return None

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters.store.tables import Database, table_name
+from adapters.store.tables import ProjectionDatabase, table_name
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.account_status import ACCOUNT_STATUS
 from projections.base import ColumnType, Row, Table
@@ -34,7 +34,13 @@ class Page:
 
 
 def _select(
-    db: Database, table: Table, where: Sequence[str], params: Sequence[Any], order: str, limit: int, offset: int
+    db: ProjectionDatabase,
+    table: Table,
+    where: Sequence[str],
+    params: Sequence[Any],
+    order: str,
+    limit: int,
+    offset: int,
 ) -> Page:
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     name = table_name(table)
@@ -46,18 +52,18 @@ def _select(
     return Page([db.decode_row(table, row) for row in rows], total, limit, offset)
 
 
-def _order(db: Database, table: Table, order: Sequence[tuple[str, str]]) -> str:
+def _order(db: ProjectionDatabase, table: Table, order: Sequence[tuple[str, str]]) -> str:
     """ORDER BY terms; SQLite keeps money as text, so it sorts by its numeric value."""
     terms = []
     for name, direction in order:
         column = table.column(name)
-        term = f"CAST({name} AS REAL)" if column.type is ColumnType.MONEY and not db.postgres else name
+        term = db.money_sort_term(name) if column.type is ColumnType.MONEY else name
         terms.append(f"{term} {direction.upper()}")
     return ", ".join(terms)
 
 
 def list_accounts(
-    db: Database,
+    db: ProjectionDatabase,
     status: str | None = None,
     bucket: str | None = None,
     locked: bool | None = None,
@@ -77,20 +83,20 @@ def list_accounts(
     return _select(db, ACCOUNT_STATUS, where, params, "account_id", limit, offset)
 
 
-def get_account(db: Database, account_id: str) -> Row | None:
+def get_account(db: ProjectionDatabase, account_id: str) -> Row | None:
     found = db.query(db.select_by_key(ACCOUNT_STATUS), [account_id])
     return db.decode_row(ACCOUNT_STATUS, found[0]) if found else None
 
 
-def account_history(db: Database, account_id: str, limit: int = 200, offset: int = 0) -> Page:
+def account_history(db: ProjectionDatabase, account_id: str, limit: int = 200, offset: int = 0) -> Page:
     return _select(db, CREDIT_HISTORY, ["account_id = ?"], [account_id], "occurred_at, position", limit, offset)
 
 
-def account_decisions(db: Database, account_id: str, limit: int = 200, offset: int = 0) -> Page:
+def account_decisions(db: ProjectionDatabase, account_id: str, limit: int = 200, offset: int = 0) -> Page:
     return _select(db, DECISIONS, ["account_id = ?"], [account_id], "position", limit, offset)
 
 
-def collection_queue(db: Database, limit: int = 50, offset: int = 0, min_days_past_due: int = 0) -> Page:
+def collection_queue(db: ProjectionDatabase, limit: int = 50, offset: int = 0, min_days_past_due: int = 0) -> Page:
     where, params = [], []
     if min_days_past_due:
         where.append("days_past_due >= ?")
@@ -101,7 +107,9 @@ def collection_queue(db: Database, limit: int = 50, offset: int = 0, min_days_pa
     return page
 
 
-def _date_range(db: Database, table: Table, start: date | None, end: date | None) -> tuple[list[str], list[Any]]:
+def _date_range(
+    db: ProjectionDatabase, table: Table, start: date | None, end: date | None
+) -> tuple[list[str], list[Any]]:
     where, params = [], []
     column = table.column("business_date")
     if start is not None:
@@ -113,21 +121,21 @@ def _date_range(db: Database, table: Table, start: date | None, end: date | None
     return where, params
 
 
-def delinquency_daily(db: Database, start: date | None = None, end: date | None = None) -> list[Row]:
+def delinquency_daily(db: ProjectionDatabase, start: date | None = None, end: date | None = None) -> list[Row]:
     where, params = _date_range(db, DELINQUENCY_DAILY, start, end)
     page = _select(db, DELINQUENCY_DAILY, where, params, "business_date", 10**9, 0)
     order = {bucket: i for i, bucket in enumerate(DELINQUENCY_BUCKETS)}
     return sorted(page.rows, key=lambda row: (row["business_date"], order[row["bucket"]]))
 
 
-def latest_business_date(db: Database) -> date | None:
+def latest_business_date(db: ProjectionDatabase) -> date | None:
     value = db.query(f"SELECT max(business_date) FROM {table_name(DELINQUENCY_DAILY)}")[0][0]
     if value is None:
         return None
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def roll_rates(db: Database, business_date: date | None = None) -> tuple[date | None, list[Row]]:
+def roll_rates(db: ProjectionDatabase, business_date: date | None = None) -> tuple[date | None, list[Row]]:
     """The roll-rate matrix into `business_date` (the latest closed date by default)."""
     day = business_date or latest_business_date(db)
     if day is None:
@@ -138,7 +146,7 @@ def roll_rates(db: Database, business_date: date | None = None) -> tuple[date | 
     return day, sorted(page.rows, key=lambda row: (order[row["from_bucket"]], order[row["to_bucket"]]))
 
 
-def locked_over_time(db: Database) -> list[tuple[date, int]]:
+def locked_over_time(db: ProjectionDatabase) -> list[tuple[date, int]]:
     """Accounts with a locked card at each close: not kept per date, so derived from the history.
 
     A card's lock state at a date is that of its last lock or unlock entry up to the end of that

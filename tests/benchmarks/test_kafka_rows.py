@@ -1,4 +1,4 @@
-"""`fengkong bench`'s Kafka rows, small, on the real broker: figures that add up, never speed.
+"""`python -m benchmarks`'s Kafka rows, small, on the real broker: figures that add up, never speed.
 
 The full-size rows run with `make bench`; here a few thousand events go
 through the bare consumer, one and two workers with the relay, and the

@@ -1,4 +1,4 @@
-"""`fengkong bench` end to end on a tiny workload: every row has a figure or says why not.
+"""`python -m benchmarks` end to end on a tiny workload: every row has a figure or says why not.
 
 Only the shape of the report is checked; speed is never asserted in tests.
 """
@@ -19,9 +19,8 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
     done = subprocess.run(
         [
             sys.executable,
-            "-c",
-            "from adapters.cli import main; main()",
-            "bench",
+            "-m",
+            "benchmarks",
             "--events",
             "2000",
             "--accounts",

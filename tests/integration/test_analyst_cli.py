@@ -18,11 +18,11 @@ from click.testing import CliRunner, Result
 
 from adapters.cli import cli
 from adapters.store import queries
-from adapters.store.tables import Database
+from adapters.store.tables import ProjectionDatabase
 from projections.base import ColumnType
 from projections.registry import PUBLIC_TABLES
-from projections.runner import table_rows
 from tests.integration.test_read_models import run_demo
+from tests.support.wiring import tables_at
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -36,8 +36,8 @@ def demo_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 @contextmanager
-def opened(store: str) -> Iterator[Database]:
-    db = Database(store)
+def opened(store: str) -> Iterator[ProjectionDatabase]:
+    db = tables_at(store)
     try:
         yield db
     finally:
@@ -84,11 +84,11 @@ def test_query_commands_print_readable_tables(demo_store: str) -> None:
 
 def test_status_and_rebuild_of_one_projection(demo_store: str) -> None:
     with opened(demo_store) as db:
-        before = table_rows(db, PUBLIC_TABLES["credit_history"])
+        before = db.table_rows(PUBLIC_TABLES["credit_history"])
     rebuilt = as_json("projections", "rebuild", "credit_history", "--store", demo_store)
     assert rebuilt["projections"] == ["credit_history"] and rebuilt["events"] > 0
     with opened(demo_store) as db:
-        assert table_rows(db, PUBLIC_TABLES["credit_history"]) == before
+        assert db.table_rows(PUBLIC_TABLES["credit_history"]) == before
     status = as_json("projections", "status", "--store", demo_store)
     assert all(row["lag_events"] == 0 for row in status)
     unknown = CliRunner().invoke(cli, ["projections", "rebuild", "nonsense", "--store", demo_store])
@@ -99,7 +99,7 @@ def test_status_and_rebuild_of_one_projection(demo_store: str) -> None:
 def test_exports_round_trip_exactly(demo_store: str, name: str, tmp_path: Path) -> None:
     table = PUBLIC_TABLES[name]
     with opened(demo_store) as db:
-        rows = table_rows(db, table)
+        rows = db.table_rows(table)
     fengkong("export", name, "--format", "parquet", "-o", str(tmp_path / "t.parquet"), "--store", demo_store)
     fengkong("export", name, "--format", "csv", "-o", str(tmp_path / "t.csv"), "--store", demo_store)
     parquet = pq.read_table(tmp_path / "t.parquet").to_pylist()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import orjson
 
-from adapters.bootstrap import open_engine
 from adapters.synthetic.portfolio import Portfolio
+from tests.support.wiring import open_engine
 
 
 def _ingest(path: Path, cache_size: int) -> list[str]:

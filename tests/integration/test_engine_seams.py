@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import open_engine
 from engine.account import CreditAccount
-from engine.application import Outcome, Result
+from engine.application import CONTRACT, ENGINE, Outcome, parse_all
 from tests.builders import Events
+from tests.support.wiring import open_engine
 
 CLOSE = "2026-10-13"  # the review deadline of a request made on 2026-09-30
 
@@ -70,8 +70,8 @@ def test_day_scope_limits_the_fan_out_and_a_repeat_completes_it(tmp_path: Path) 
         assert scoped.controls == unscoped.controls
 
 
-def test_before_save_sees_every_result_and_its_failure_aborts_the_batch(tmp_path: Path) -> None:
-    store = str(tmp_path / "hook.db")
+def test_a_prepared_batch_shows_every_result_and_saves_nothing_until_committed(tmp_path: Path) -> None:
+    store = str(tmp_path / "prepared.db")
     engine = open_engine(store)
     e = Events("B1")
     messages = [
@@ -79,24 +79,24 @@ def test_before_save_sees_every_result_and_its_failure_aborts_the_batch(tmp_path
         b"{not json",
         json.dumps(Events("NOBODY").bill("x", "1.00", "2026-09-01")).encode(),
     ]
-    seen: list[list[tuple[int, Outcome]]] = []
+    items = parse_all(messages)
+    prepared = engine.prepare(items, {("src", 0): 3})
+    assert [(r.index, r.outcome, r.stage) for r in prepared.results] == [
+        (0, Outcome.ACCEPTED, ENGINE),
+        (1, Outcome.REJECTED, CONTRACT),
+        (2, Outcome.REJECTED, ENGINE),
+    ]
+    # A worker whose dead letters fail never commits: nothing of the batch is in the store.
+    fresh = open_engine(store)
+    assert fresh.positions("src") == {}
+    assert fresh.account("B1") is None
 
-    def refuse(results: list[Result]) -> None:
-        seen.append([(r.index, r.outcome) for r in results])
-        raise OSError("dead-letter topic unavailable")
-
-    with pytest.raises(OSError):
-        engine.process(messages, {("src", 0): 3}, before_save=refuse)
-    assert seen == [[(0, Outcome.ACCEPTED), (1, Outcome.REJECTED), (2, Outcome.REJECTED)]]
-    assert engine.store.select_positions("src") == {}
-    assert engine.account("B1") is None  # nothing was saved, and the cache forgot the unsaved account
-
-    results = engine.process(messages, {("src", 0): 3}, before_save=lambda results: None)
-    assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.REJECTED, Outcome.REJECTED]
-    assert engine.store.select_positions("src") == {0: 3}
+    engine.commit(engine.prepare(items, {("src", 0): 3}))
+    assert engine.positions("src") == {0: 3}
+    assert open_engine(store).account("B1") is not None
 
 
-def test_before_save_reports_a_defective_event_at_its_own_index(
+def test_a_defective_event_is_rejected_at_its_own_index_and_the_batch_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = open_engine(str(tmp_path / "poison.db"))
@@ -110,14 +110,13 @@ def test_before_save_reports_a_defective_event_at_its_own_index(
         return handle(self, parsed, policy)
 
     monkeypatch.setattr(CreditAccount, "handle", defective)
-    reported: dict[int, Outcome] = {}
-    results = engine.process(
-        messages, {("src", 0): 4}, before_save=lambda rs: reported.update((r.index, r.outcome) for r in rs)
-    )
+    results = engine.process(messages, {("src", 0): 4})
     expected = {0: Outcome.ACCEPTED, 1: Outcome.REJECTED, 2: Outcome.ACCEPTED, 3: Outcome.REJECTED}
     assert {r.index: r.outcome for r in results} == expected
-    assert reported == expected
-    assert engine.store.select_positions("src") == {0: 4}
+    assert "internal error" in (results[1].reason or "")
+    assert engine.positions("src") == {0: 4}
+    assert engine.account("P1") is not None and engine.account("P3") is not None
+    assert engine.account("P2") is None
 
 
 def test_day_closed_fan_out_does_not_depend_on_batch_boundaries(tmp_path: Path) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import open_engine
 from adapters.synthetic.portfolio import Portfolio
 from engine.account import CreditAccount
 from engine.application import Outcome
 from engine.audit import replay
 from engine.policy import load_policy
+from tests.support.wiring import open_engine
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEYS = ("cause_event_id", "account_id", "type", "rule", "template", "channel", "deliver_at", "new_limit")
@@ -91,7 +91,7 @@ def test_audit_replay_reproduces_every_decision_of_a_synthetic_portfolio(store: 
     events = [json.dumps(e) for e in Portfolio(60, 150, seed=11).events()]
     list(engine.ingest(events))
     policy = load_policy()
-    accounts = engine.store.select_account_ids()
+    accounts = engine.account_ids()
     assert len(accounts) == 60
     for account_id in accounts:
         stream = list(engine.events.get(CreditAccount.create_id(account_id)))
@@ -109,7 +109,7 @@ def test_the_stored_account_equals_the_account_built_in_memory(store: str) -> No
         engine.process(events[start : start + size])
         start += size
     fresh = open_engine(store)
-    for account_id in fresh.store.select_account_ids():
+    for account_id in fresh.account_ids():
         cached, loaded = engine.account(account_id), fresh.account(account_id)
         assert cached is not None and loaded is not None
         assert (cached.controls, cached.ledger.balances()) == (loaded.controls, loaded.ledger.balances())
@@ -121,7 +121,7 @@ def test_positions_are_saved_with_the_batch_and_never_go_back(store: str) -> Non
     engine.process(lines[:3], positions={("billing.events", 0): 3})
     engine.process(lines[3:6], positions={("billing.events", 0): 6, ("billing.events", 1): 1})
     engine.process([], positions={("billing.events", 0): 2})  # a late writer cannot move it back
-    assert engine.store.select_positions("billing.events") == {0: 6, 1: 1}
+    assert engine.positions("billing.events") == {0: 6, 1: 1}
 
 
 def test_day_closed_reaches_only_accounts_whose_deadline_falls_due(store: str) -> None:

@@ -18,10 +18,9 @@ import orjson
 import pytest
 import uvicorn
 
-from adapters.bootstrap import open_engine
-from adapters.http.api import create_app
 from adapters.synthetic.portfolio import Portfolio
 from tests.integration.test_read_models import run_demo
+from tests.support.wiring import api_at, open_engine
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +40,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         store = server.create_database(f"api_{uuid.uuid4().hex[:12]}")
     run_demo(store, accounts=150, days=100)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(api_at(store), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -210,7 +209,7 @@ def test_serve_command_follows_the_store_live(tmp_path: Path) -> None:
             before = status[0]["head"]
             for day in days[10:]:
                 engine.process([orjson.dumps(event) for event in day])
-            head = engine.recorder.max_notification_id()
+            head = engine.head()
             assert head > before
             status = _wait_for_lag_zero(client, head)
             closed = client.get("/delinquency/roll-rates").json()["business_date"]

@@ -22,18 +22,18 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_engine
 from adapters.cli import cli
 from adapters.cli.inspect import account_view
-from adapters.store.tables import POSITIONS, Database
+from adapters.store.tables import POSITIONS, ProjectionDatabase
 from adapters.synthetic.portfolio import Portfolio
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.account_status import ACCOUNT_STATUS
 from projections.collection import COLLECTION_QUEUE
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
 from projections.registry import PUBLIC_TABLES
-from projections.runner import ProjectionRunner, table_rows
+from projections.runner import ProjectionRunner
 from tests.readmodels import histories, locked_by_commands, memory_reference, snapshot
+from tests.support.wiring import open_engine, runner_at, tables_at
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,8 +46,8 @@ def run_demo(store: str, accounts: int = 200, days: int = 120) -> None:
 
 
 @contextmanager
-def opened(store: str) -> Iterator[Database]:
-    db = Database(store)
+def opened(store: str) -> Iterator[ProjectionDatabase]:
+    db = tables_at(store)
     try:
         yield db
     finally:
@@ -64,7 +64,7 @@ def test_demo_leaves_every_read_model_populated_and_consistent_with_the_commands
         assert locked == locked_by_commands(store)
         assert locked, "the demo locks some cards"
         engine = open_engine(store)
-        head = engine.recorder.max_notification_id()
+        head = engine.head()
         assert {row["position"] for row in rows[POSITIONS]} == {head}
         # The read model agrees with the aggregate that `fengkong account` loads.
         for row in rows["account_status"]:
@@ -96,10 +96,10 @@ def test_demo_leaves_every_read_model_populated_and_consistent_with_the_commands
 def test_portfolio_figures_hang_together(store: str) -> None:
     run_demo(store, accounts=150, days=100)
     with opened(store) as db:
-        accounts = table_rows(db, ACCOUNT_STATUS)
-        daily = table_rows(db, DELINQUENCY_DAILY)
-        rolls = table_rows(db, ROLL_RATES)
-        queue = table_rows(db, COLLECTION_QUEUE)
+        accounts = db.table_rows(ACCOUNT_STATUS)
+        daily = db.table_rows(DELINQUENCY_DAILY)
+        rolls = db.table_rows(ROLL_RATES)
+        queue = db.table_rows(COLLECTION_QUEUE)
     last = max(row["business_date"] for row in daily)
     today = {row["bucket"]: row for row in daily if row["business_date"] == last}
     for bucket in DELINQUENCY_BUCKETS:
@@ -150,9 +150,9 @@ def test_killed_mid_catch_up_then_restarted_equals_a_clean_rebuild(store: str) -
     engine = open_engine(store)
     for day in Portfolio(120, 90, seed=11, noise=True).days_of_events():
         engine.process([orjson.dumps(event) for event in day])
-    head = engine.recorder.max_notification_id()
+    head = engine.head()
     engine.close()
-    ProjectionRunner(store).close()  # tables exist, so progress can be watched
+    runner_at(store).close()  # tables exist, so progress can be watched
     worker = _catch_up_in_subprocess(store, page=7)
     seen = 0
     with opened(store) as db:
@@ -168,7 +168,7 @@ def test_killed_mid_catch_up_then_restarted_equals_a_clean_rebuild(store: str) -
         positions = [n for _, n in db.query(f"SELECT projection, position FROM {POSITIONS}")]
     assert worker.returncode == -signal.SIGKILL
     assert 0 < min(positions) < head, f"not killed partway: positions {positions}, head {head}"
-    runner = ProjectionRunner(store)
+    runner = runner_at(store)
     runner.catch_up()
     with opened(store) as db:
         restarted = snapshot(db)
@@ -184,7 +184,7 @@ def test_two_runners_at_once_apply_every_event_once(store: str) -> None:
     for day in Portfolio(80, 60, seed=5, noise=True).days_of_events():
         engine.process([orjson.dumps(event) for event in day])
     engine.close()
-    runners = [ProjectionRunner(store, page=25) for _ in range(2)]
+    runners = [runner_at(store, page=25) for _ in range(2)]
     errors: list[BaseException] = []
 
     def work(runner: ProjectionRunner) -> None:
@@ -213,14 +213,14 @@ def test_follower_applies_new_events_live(store: str) -> None:
     days = list(Portfolio(60, 40, seed=3, noise=True).days_of_events())
     for day in days[:20]:
         engine.process([orjson.dumps(event) for event in day])
-    runner = ProjectionRunner(store)
+    runner = runner_at(store)
     stop = threading.Event()
     follower = threading.Thread(target=runner.follow, args=(stop, 0.02))
     follower.start()
     try:
         for day in days[20:]:
             engine.process([orjson.dumps(event) for event in day])
-            head = engine.recorder.max_notification_id()
+            head = engine.head()
             assert runner.wait_for(head, timeout=30), "the follower fell behind"
     finally:
         stop.set()
@@ -250,7 +250,7 @@ def test_rebuild_yields_exactly_the_rows_of_live_processing(kind: str, request: 
     def check(history: list[bytes], batch: int) -> None:
         store = _hypothesis_store(kind, server)
         engine = open_engine(store)
-        runner = ProjectionRunner(store, page=batch * 3, engine=engine)
+        runner = runner_at(store, page=batch * 3)
         try:
             for start in range(0, len(history), batch):
                 engine.process(history[start : start + batch])
@@ -276,7 +276,7 @@ def test_follower_survives_a_database_restart(postgres_server: Any, postgres_url
     days = list(Portfolio(40, 30, seed=4, noise=True).days_of_events())
     for day in days[:10]:
         engine.process([orjson.dumps(event) for event in day])
-    runner = ProjectionRunner(postgres_url)
+    runner = runner_at(postgres_url)
     runner.catch_up()
     stop = threading.Event()
     follower = threading.Thread(target=runner.follow, args=(stop, 0.02, 0.2))
@@ -285,7 +285,7 @@ def test_follower_survives_a_database_restart(postgres_server: Any, postgres_url
         postgres_server.restart()
         for day in days[10:]:
             engine.process([orjson.dumps(event) for event in day])
-        head = engine.recorder.max_notification_id()
+        head = engine.head()
         assert runner.wait_for(head, timeout=60), "the follower did not recover from the restart"
     finally:
         stop.set()

@@ -21,11 +21,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from adapters.bootstrap import open_engine
-from events.recorded import DECIDED_TOPIC
-from services.throwaway import KafkaBroker, admin_client
+from services.throwaway import KafkaBroker, admin_client, kafka_libs
 from tests.kafka.support import Topics, fengkong_process, headers, portfolio, read_topic, relay_args
-from tests.support.fixtures import kafka_libs_dir
+from tests.support.wiring import open_engine, outbox_drained
 
 
 def _starts(log: Path) -> int:
@@ -43,7 +41,7 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None if external else KafkaBroker(kafka_libs_dir())
+    broker = None if external else KafkaBroker(kafka_libs())
     if broker:
         broker.start()
     bootstrap = external or (broker.bootstrap_servers if broker else "")
@@ -68,14 +66,12 @@ def main() -> None:
             time.sleep(rng.uniform(0.0, 0.5))  # a random instant while it drains
             relay.send_signal(signal.SIGKILL)
             relay.wait()
-            position = engine.store.select_positions(f"relay:{topic}").get(0, 1)
-            mid_outbox += bool(engine.recorder.select_notifications(position, 1, topics=[DECIDED_TOPIC]))
+            position = engine.positions(f"relay:{topic}").get(0, 1)
+            mid_outbox += not outbox_drained(store, topic)
             print(f"killed at notification {position}")
         relay = fengkong_process(relay_args(store, bootstrap, topics, page=args.page), log)
         deadline = time.monotonic() + 300
-        while engine.recorder.select_notifications(
-            engine.store.select_positions(f"relay:{topic}").get(0, 1), 1, topics=[DECIDED_TOPIC]
-        ):
+        while not outbox_drained(store, topic):
             assert time.monotonic() < deadline, "relay did not drain"
             time.sleep(0.2)
         relay.terminate()

@@ -17,15 +17,15 @@ from typing import Any
 import orjson
 import psycopg
 
-from adapters.bootstrap import open_engine
 from adapters.cli.inspect import account_view
 from adapters.kafka.client import KafkaConsumer, KafkaProducer, TopicPartition
 from adapters.kafka.config import GroupTiming
 from adapters.kafka.publish import publish_lines
 from adapters.kafka.worker import Worker, WorkerSettings, WorkerStats
-from adapters.store.sqlite.events import is_postgres
+from adapters.store.urls import is_postgres
 from adapters.synthetic.portfolio import Portfolio
 from engine.application import Outcome
+from tests.support.wiring import open_engine
 
 FENGKONG = str(Path(sys.executable).with_name("fengkong"))
 FAST = GroupTiming(session_timeout_ms=6_000, heartbeat_interval_ms=1_000, max_poll_interval_ms=60_000)
@@ -104,7 +104,7 @@ def caught_up(store: str, bootstrap: str, topic: str) -> Callable[[], bool]:
     ends = end_offsets(bootstrap, topic)
 
     def done() -> bool:
-        recorded = engine.store.select_positions(topic)
+        recorded = engine.positions(topic)
         return all(recorded.get(p, 0) >= end for p, end in ends.items())
 
     return done
@@ -178,7 +178,7 @@ def inbound_ids(store: str) -> set[str]:
 def snapshot(store: str) -> Snapshot:
     engine = open_engine(store)
     accounts = {}
-    for account_id in engine.store.select_account_ids():
+    for account_id in engine.account_ids():
         account = engine.account(account_id)
         assert account is not None
         accounts[account_id] = account_view(account)

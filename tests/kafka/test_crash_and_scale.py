@@ -21,13 +21,11 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import open_engine
 from adapters.kafka.config import COMMAND_ID_HEADER, GroupTiming
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic
 from adapters.kafka.publish import publish_lines
 from adapters.kafka.worker import Worker, WorkerSettings
 from engine.application import RiskEngine
-from events.recorded import DECIDED_TOPIC
 from tests.kafka.support import (
     Topics,
     WorkerThread,
@@ -47,6 +45,7 @@ from tests.kafka.support import (
     wait_for,
     worker_args,
 )
+from tests.support.wiring import open_engine, outbox_drained
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -58,18 +57,16 @@ def reader(store: str) -> RiskEngine:
 
 
 def recorded_total(store: str, topic: str) -> int:
-    return sum(reader(store).store.select_positions(topic).values())
+    return sum(reader(store).positions(topic).values())
 
 
 def relay_position(store: str, topic: str) -> int:
-    return reader(store).store.select_positions(f"relay:{topic}").get(0, 1)
+    return reader(store).positions(f"relay:{topic}").get(0, 1)
 
 
 def relay_drained(store: str, topic: str) -> bool:
     """True once the relay's recorded position is past the last recorded decision."""
-    engine = reader(store)
-    position = relay_position(store, topic)
-    return not engine.recorder.select_notifications(position, 1, topics=[DECIDED_TOPIC])
+    return outbox_drained(store, topic)
 
 
 def dead_letter_sources(bootstrap: str, topic: str) -> set[tuple[str, str]]:
@@ -225,7 +222,7 @@ def test_a_zombie_workers_late_batch_applies_nothing_twice(
 
     successor = WorkerThread(postgres_url, bootstrap, topics, group).start()
     wait_for(caught_up(postgres_url, bootstrap, topics.events), 90, "the successor to take over and catch up")
-    before = reader(postgres_url).store.select_positions(topics.events)
+    before = reader(postgres_url).positions(topics.events)
     gate.set()  # the zombie wakes up and writes its stale batch
     applying.join(60)
     assert not applying.is_alive()
@@ -233,5 +230,5 @@ def test_a_zombie_workers_late_batch_applies_nothing_twice(
     zombie.close()
 
     assert zombie.stats.accepted == 0 and zombie.stats.duplicates > 0, zombie.stats
-    assert reader(postgres_url).store.select_positions(topics.events) == before, "positions never go back"
+    assert reader(postgres_url).positions(topics.events) == before, "positions never go back"
     assert_same(snapshot(postgres_url), reference.snapshot)

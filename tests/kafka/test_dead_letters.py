@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import open_engine
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import (
     CLOCK_PARTITION_HEADER,
@@ -38,6 +37,7 @@ from tests.kafka.support import (
     snapshot,
     wait_for,
 )
+from tests.support.wiring import open_engine
 
 pytestmark = pytest.mark.kafka
 

@@ -12,7 +12,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from adapters.bootstrap import open_engine
 from adapters.cli import cli
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import CLOCK_PARTITION_HEADER, COMMAND_ID_HEADER
@@ -35,13 +34,14 @@ from tests.kafka.support import (
     snapshot,
     wait_for,
 )
+from tests.support.wiring import open_engine, outbox_at
 
 pytestmark = pytest.mark.kafka
 
 
 def relay_until_drained(store: str, bootstrap: str, topics: Topics, page: int = 200) -> int:
     """Run the command relay until the outbox is empty; commands published."""
-    relay = CommandRelay(open_engine(store), RelaySettings(bootstrap, topics.commands, page=page))
+    relay = CommandRelay(outbox_at(store, topics.commands), RelaySettings(bootstrap, topics.commands, page=page))
     published = 0
     while (count := relay.relay_once()) > 0:
         published += relay.published - published
@@ -135,11 +135,11 @@ def test_a_relay_crash_after_publishing_repeats_one_page_and_skips_nothing(
     expected = [c.command_id for c in open_engine(store).commands()]
     settings = RelaySettings(bootstrap, topics.commands, page=40)
 
-    doomed = CommandRelay(open_engine(store), settings)
+    doomed = CommandRelay(outbox_at(store, topics.commands), settings)
     while doomed.published == 0:  # some pages hold decisions without commands
         doomed.relay_once()
     recorded = doomed.published
-    record, send = doomed.engine.record, doomed.producer.send
+    advance, send = doomed.outbox.advance, doomed.producer.send
     sent: list[object] = []
 
     def counting_send(*args: Any, **kwargs: Any) -> Any:
@@ -149,10 +149,10 @@ def test_a_relay_crash_after_publishing_repeats_one_page_and_skips_nothing(
     def crash(*args: Any, **kwargs: Any) -> None:
         if sent:
             raise SystemExit("relay killed after the broker acknowledged its page, before recording it")
-        record(*args, **kwargs)
+        advance(*args, **kwargs)
 
     doomed.producer.send = counting_send
-    doomed.engine.record = crash  # type: ignore[method-assign]
+    doomed.outbox.advance = crash  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
         while doomed.relay_once():
             pass
@@ -160,7 +160,7 @@ def test_a_relay_crash_after_publishing_repeats_one_page_and_skips_nothing(
     first_two_pages = read_topic(bootstrap, topics.commands)
     assert len(first_two_pages) == recorded + len(sent)
 
-    restarted = CommandRelay(open_engine(store), settings)
+    restarted = CommandRelay(outbox_at(store, topics.commands), settings)
     assert restarted.position() == doomed.position() > 1
     while restarted.relay_once():
         pass

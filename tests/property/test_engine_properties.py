@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_engine
 from adapters.synthetic.portfolio import Portfolio
 from engine.application import Outcome
+from tests.support.wiring import open_engine
 
 EVENTS = [json.dumps(e).encode() for e in Portfolio(12, 120, seed=2).events()]
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

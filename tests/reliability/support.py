@@ -13,11 +13,10 @@ from typing import Any
 import orjson
 from click.testing import CliRunner
 
-from adapters.bootstrap import open_engine
 from adapters.cli import cli
 from engine.application import RiskEngine
-from events.recorded import DECIDED_TOPIC
 from tests.kafka.support import Reference, Topics, caught_up, reference_run, wait_for
+from tests.support.wiring import open_engine, outbox_drained
 
 RETRY_LINE = re.compile(r"failed \((\w+).*\); retrying in")
 
@@ -73,13 +72,11 @@ def close_readers() -> None:
 
 
 def relay_drained(store: str, commands_topic: str) -> bool:
-    engine = reader(store)
-    position = engine.store.select_positions(f"relay:{commands_topic}").get(0, 1)
-    return not engine.recorder.select_notifications(position, 1, topics=[DECIDED_TOPIC])
+    return outbox_drained(store, commands_topic)
 
 
 def recorded_total(store: str, topic: str) -> int:
-    return sum(reader(store).store.select_positions(topic).values())
+    return sum(reader(store).positions(topic).values())
 
 
 def settle(store: str, bootstrap: str, topics: Topics, timeout_s: float = 120.0, *, relay: bool = True) -> None:

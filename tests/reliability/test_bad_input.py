@@ -25,7 +25,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_engine
 from adapters.cli import cli
 from adapters.cli.inspect import account_view
 from adapters.synthetic.portfolio import Portfolio
@@ -53,6 +52,7 @@ from tests.reliability.corpus import (
     templates,
 )
 from tests.reliability.support import reconcile, topic_args
+from tests.support.wiring import open_engine
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
 BASE = list(Portfolio(40, 45, seed=13).events())

@@ -33,7 +33,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_engine
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.config import CLOCK_ORIGIN_HEADER, CLOCK_PARTITION_HEADER
 from adapters.kafka.publish import publish_lines
@@ -58,6 +57,7 @@ from tests.kafka.support import (
     worker_args,
 )
 from tests.reliability.support import cached_reference, close_readers, reconcile, settle, topic_args
+from tests.support.wiring import open_engine
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

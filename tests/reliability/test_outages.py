@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import open_engine
 from tests.kafka.support import (
     Topics,
     assert_same,
@@ -45,6 +44,7 @@ from tests.reliability.support import (
     settle,
     topic_args,
 )
+from tests.support.wiring import open_engine
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -25,12 +25,11 @@ from hypothesis import strategies as st
 
 from adapters.cli import cli
 from adapters.runtime.faults import FAULT_ENV
-from adapters.store.tables import Database
 from adapters.synthetic.portfolio import Portfolio
-from projections.runner import ProjectionRunner
 from tests.kafka.support import FENGKONG
 from tests.readmodels import snapshot
 from tests.reliability.support import reconcile
+from tests.support.wiring import runner_at, tables_at
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
 PAGE = 150
@@ -44,7 +43,7 @@ def ingested(store: str, work: Path) -> tuple[Path, Path]:
     letters = work / "dead-letters.jsonl"
     result = CliRunner().invoke(cli, ["ingest", str(lines), "--store", store, "--dead-letter", str(letters)])
     assert result.exit_code == 0, result.output
-    runner = ProjectionRunner(store)
+    runner = runner_at(store)
     runner.catch_up()
     runner.close()
     return lines, letters
@@ -75,10 +74,10 @@ def killed_then_caught_up(store: str, kills: list[tuple[str, str]], work: Path, 
     assert set(gaps) == {"projection_behind"}, "the store is intact, only the read models are behind"
     assert projections(["catch-up"], store, None, log).returncode == 0, log.read_text()[-2000:]
     reconcile(store, "--input", str(lines), "--dead-letter", str(letters))
-    db = Database(store)
+    db = tables_at(store)
     try:
         resumed = snapshot(db)
-        runner = ProjectionRunner(store)
+        runner = runner_at(store)
         runner.rebuild()
         runner.close()
         assert snapshot(db) == resumed, "resuming after the kill gives the rows of a clean rebuild"
@@ -99,7 +98,7 @@ def test_sqlite_projection_rebuild_killed_at_chosen_points_then_resumed(tmp_path
     base = tmp_path / "base"
     base.mkdir()
     lines, letters = ingested(str(base / "store.db"), base)
-    head = ProjectionRunner(str(base / "store.db"))
+    head = runner_at(str(base / "store.db"))
     pages = head.head() // PAGE
     head.close()
     tried: list[list[tuple[str, str]]] = []

@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import open_engine
 from adapters.kafka.client import KafkaConsumer, TopicPartition
 from adapters.runtime import faults
 from tests.kafka.support import (
@@ -41,6 +40,7 @@ from tests.kafka.support import (
     wait_for,
 )
 from tests.reliability.support import cached_reference, reconcile, topic_args
+from tests.support.wiring import open_engine
 
 pytestmark = pytest.mark.kafka
 
@@ -91,7 +91,7 @@ def ride_out_a_failing_store(
     publish(bootstrap, LINES, topics)
     total = sum(end_offsets(bootstrap, topics.events).values())
     reader = open_engine(store)
-    recorded = lambda: reader.store.select_positions(topics.events)  # noqa: E731
+    recorded = lambda: reader.positions(topics.events)  # noqa: E731
     worker.start()
     try:
         wait_for(lambda: sum(recorded().values()) >= total // 3, 60, "a third of the stream")

@@ -2,7 +2,7 @@
 
 Two engines, each with its own connections to the same store (SQLite file or
 the PostgreSQL server), decide a batch for the same account from the same
-state; a barrier in the `before_save` hook holds both until each has decided,
+state; a barrier between prepare and commit holds both until each has decided,
 then both write at once. The store's optimistic concurrency (the stream
 version is part of the key) lets exactly one transaction commit; the other
 fails as a whole and its engine retries the batch against the new state:
@@ -25,12 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_engine
-from engine.application import Outcome, Result, RiskEngine
+from engine.application import ATTEMPTS, BatchConflict, Outcome, Result, RiskEngine, parse_all
 from events.inbound import parse_event
 from tests.builders import Events
 from tests.kafka.support import assert_same, snapshot
 from tests.reliability.support import reconcile
+from tests.support.wiring import open_engine
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
 SOURCE = "billing.events-twowriters"
@@ -61,14 +61,23 @@ class Racer:
         self.results: list[Result] = []
         self.error: BaseException | None = None
 
-    def before_save(self, results: list[Result]) -> None:
-        self.attempts += 1
-        if self.attempts == 1:
-            self.barrier.wait(30)
-
     def run(self, batch: list[bytes], offset: int) -> None:
+        """Prepare, wait for the other writer (first attempt only), commit; prepare again on a conflict."""
+        items = parse_all(batch)
         try:
-            self.results = self.engine.process(batch, {(SOURCE, 0): offset}, before_save=self.before_save)
+            while True:
+                prepared = self.engine.prepare(items, {(SOURCE, 0): offset})
+                self.attempts += 1
+                if self.attempts == 1:
+                    self.barrier.wait(30)
+                try:
+                    self.engine.commit(prepared)
+                except BatchConflict:
+                    if self.attempts >= ATTEMPTS:
+                        raise
+                    continue
+                self.results = prepared.results
+                return
         except BaseException as error:  # reported by the test
             self.error = error
 
@@ -104,7 +113,7 @@ def check_race(store: str, reference_store: str, first: list[bytes], second: lis
         expected = Outcome.DUPLICATE if parse_event(raw).event.event_id in won else Outcome.ACCEPTED
         assert result.outcome is expected, (result, raw)
     reader = open_engine(store)
-    assert reader.store.select_positions(SOURCE)[0] == 100 + max(len(first), len(second)), "offsets never go back"
+    assert reader.positions(SOURCE)[0] == 100 + max(len(first), len(second)), "offsets never go back"
 
     reference = open_engine(reference_store)
     for batch in (prefix, winner_batch, loser_batch):

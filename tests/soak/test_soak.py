@@ -42,7 +42,6 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.bootstrap import open_engine
 from adapters.kafka.publish import publish_lines
 from tests.kafka.support import (
     Topics,
@@ -55,6 +54,7 @@ from tests.kafka.support import (
     worker_args,
 )
 from tests.reliability.support import reconcile, topic_args
+from tests.support.wiring import open_engine
 
 pytestmark = pytest.mark.kafka
 
@@ -216,7 +216,7 @@ def test_worker_memory_and_lag_do_not_grow_under_steady_load(
         feeder.start()
         while not published.is_set():
             ends = end_offsets(bootstrap, topics.events)
-            recorded = reader.store.select_positions(topics.events)
+            recorded = reader.positions(topics.events)
             lag = sum(end - recorded.get(p, 0) for p, end in ends.items())
             samples.append(Sample(time.monotonic() - started, rss_mib(worker.pid), lag))
             time.sleep(SAMPLE_S)

@@ -17,9 +17,9 @@ import orjson
 import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from adapters.bootstrap import open_engine
-from adapters.store.sqlite.events import OrjsonTranscoder
+from adapters.store.transcoder import OrjsonTranscoder
 from adapters.synthetic.portfolio import Portfolio
+from tests.support.wiring import open_engine
 
 
 def _registered(transcoder: JSONTranscoder) -> JSONTranscoder:

@@ -1,0 +1,125 @@
+"""What readers of the store read, without the engine: the notification log, the outbox, the engine's tables.
+
+Each reader says what it reads; none exposes the recorder. Stored states are
+decoded with `events.recorded` (the shape the engine documents), so the relay,
+the projections and reconcile need nothing of the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+from adapters.store.tables import ProjectionDatabase
+from adapters.store.transcoder import OrjsonTranscoder
+from engine.application import EngineRecorder, Position
+from events.recorded import DECIDED_TOPIC, OutboxPage, event_state
+from projections.decoding import RawNotification, make_transcoder
+
+PAGE = 5000
+
+
+class StoreRecorder(EngineRecorder, Protocol):
+    """The event store's recorder as the readers here use it (both databases' recorders are one)."""
+
+    def max_notification_id(self) -> int | None: ...
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
+    def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]: ...
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
+    def close(self) -> None: ...
+
+
+class StoredLog:
+    """The notification log: every stored event in commit order (projections.ports.NotificationLog)."""
+
+    def __init__(self, recorder: StoreRecorder) -> None:
+        self.recorder = recorder
+        self.transcoder = make_transcoder()
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def read(self, start: int, limit: int) -> list[RawNotification]:
+        return [RawNotification(*row) for row in self.recorder.select_notification_rows(start, limit)]
+
+    def read_topics(self, topics: Sequence[str], page: int = PAGE) -> Iterator[RawNotification]:
+        """Every stored event of these topics, in commit order, a page at a time."""
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(start, page, topics=list(topics))
+            for n in notifications:
+                yield RawNotification(n.id, n.originator_id, n.topic, n.state)
+            if len(notifications) < page:
+                return
+            start = notifications[-1].id + 1
+
+    def recorded_at(self, notification_id: int) -> datetime | None:
+        """When the engine recorded this notification (its event's timestamp), if it exists."""
+        found = self.recorder.select_notifications(notification_id, 1)
+        if not found or found[0].id != notification_id:
+            return None
+        stamp = self.transcoder.decode(found[0].state).get("timestamp")
+        return stamp if isinstance(stamp, datetime) else None
+
+    def close(self) -> None:
+        self.recorder.close()
+
+
+class StoredOutbox:
+    """The recorded commands in emission order, and one reader's position in them (kept in the store)."""
+
+    def __init__(self, recorder: StoreRecorder, reader: str) -> None:
+        self.recorder = recorder
+        self.reader = reader
+        self.transcoder = OrjsonTranscoder()
+
+    def position(self) -> int:
+        """The next notification id to read, as the store recorded it."""
+        return self.recorder.select_positions(self.reader).get(0, 1)
+
+    def page(self, start: int, limit: int) -> OutboxPage:
+        notifications = self.recorder.select_notifications(start, limit, topics=[DECIDED_TOPIC])
+        commands = []
+        for notification in notifications:
+            command = event_state(notification.state, self.transcoder.decode).get("command")
+            if command:
+                commands.append((notification.id, command))
+        after = notifications[-1].id + 1 if notifications else start
+        return OutboxPage(commands, len(notifications), after)
+
+    def advance(self, next_position: int) -> None:
+        """Record that every command before `next_position` was delivered."""
+        position: Position = (self.reader, 0)
+        self.recorder.insert_events([], positions={position: next_position})
+
+    def close(self) -> None:
+        self.recorder.close()
+
+
+class EngineTables:
+    """The engine's own tables, read whole: the inbound index and the recorded source positions."""
+
+    def __init__(self, db: ProjectionDatabase) -> None:
+        self.db = db
+
+    def inbound(self) -> Iterator[tuple[str, str, str | None, str]]:
+        """(event_id, digest, account_id, type) of every recorded inbound event."""
+        for event_id, digest, account_id, kind in self.db.query(
+            "SELECT event_id, digest, account_id, type FROM fengkong_inbound"
+        ):
+            yield str(event_id), str(digest), None if account_id is None else str(account_id), str(kind)
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        rows = self.db.query("SELECT source, partition, next_offset FROM fengkong_positions")
+        return {(str(source), int(partition)): int(offset) for source, partition, offset in rows}
