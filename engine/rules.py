@@ -30,6 +30,7 @@ from events.inbound import (
     UnlockRequested,
     UnlockReviewed,
 )
+from events.rules import Rule
 
 CENT = Decimal("0.01")
 
@@ -68,27 +69,28 @@ class _Decider:
 
     def emit(
         self,
-        rule: str,
+        rule: Rule,
         facts: dict[str, Any],
         changes: dict[str, Any] | None = None,
         command: CommandType | None = None,
         **command_fields: Any,
     ) -> None:
         encoded = {name: encode(value) for name, value in (changes or {}).items()}
+        rule_id = rule.value  # recorded as its text: stored decisions read the same whatever the enum
         payload = None
         if command is not None:
             event_id, version = self.event.event_id, self.policy.version
             payload = command_json(
                 command,
-                command_id=command_id(self.account_id, event_id, rule, command.value, version),
+                command_id=command_id(self.account_id, event_id, rule_id, command.value, version),
                 account_id=self.account_id,
                 policy_version=version,
-                rule=rule,
+                rule=rule_id,
                 cause_event_id=event_id,
                 occurred_at=self.event.occurred_at,
                 **command_fields,
             )
-        self.decisions.append(Decision(rule, facts, encoded, payload))
+        self.decisions.append(Decision(rule_id, facts, encoded, payload))
         self.controls = self.controls.changed(encoded)
 
 
@@ -103,7 +105,7 @@ def decide(
     d = _Decider(ledger.account_id, event, controls, policy)
     if isinstance(event, AccountOpened):
         d.emit(
-            "account.open",
+            Rule.ACCOUNT_OPEN,
             {"credit_limit": str(event.data.credit_limit)},
             {"credit_limit": event.data.credit_limit, "score": policy.score.initial},
         )
@@ -128,7 +130,7 @@ def _on_overdue(d: _Decider, event: OverdueReported, before: Before, ledger: Led
     newly_overdue = before.bill_max_days_past_due == 0
     outstanding = ledger.overdue_outstanding
     if event.data.days_past_due >= policy.lock.min_days_past_due and outstanding >= policy.lock.min_overdue_outstanding:
-        rule = "lock.broken_plan" if bill.plan_id else "lock.overdue"
+        rule = Rule.LOCK_BROKEN_PLAN if bill.plan_id else Rule.LOCK_OVERDUE
         facts = {
             "bill_id": bill.bill_id,
             "days_past_due": event.data.days_past_due,
@@ -141,7 +143,7 @@ def _on_overdue(d: _Decider, event: OverdueReported, before: Before, ledger: Led
             d.emit(rule, facts, {"line_suspended": True}, CommandType.SUSPEND_CREDIT_LINE)
     if newly_overdue:
         d.emit(
-            "score.overdue",
+            Rule.SCORE_OVERDUE,
             {"bill_id": bill.bill_id, "penalty": policy.score.overdue_penalty},
             {"score": policy.score.clamp(d.controls.score - policy.score.overdue_penalty)},
         )
@@ -165,7 +167,7 @@ def _accumulate(d: _Decider, ledger: Ledger, today: date) -> None:
     }
     penalty = d.policy.score.accumulation_penalty
     d.emit(
-        "accumulation.limit_cut",
+        Rule.ACCUMULATION_LIMIT_CUT,
         facts,
         {
             "credit_limit": new_limit,
@@ -196,10 +198,10 @@ def _notice(d: _Decider, bill: Bill, previous_max: int, ledger: Ledger) -> None:
     recent = tuple(t for t in d.controls.recent_notices if t > window_start)
     if len(recent) >= rule.max_per_window:
         facts["sent_in_window"] = len(recent)
-        d.emit("notice.dropped", facts, {"notices_dropped": d.controls.notices_dropped + 1})
+        d.emit(Rule.NOTICE_DROPPED, facts, {"notices_dropped": d.controls.notices_dropped + 1})
         return
     d.emit(
-        "notice.overdue",
+        Rule.NOTICE_OVERDUE,
         facts,
         {"recent_notices": (*recent, deliver_at)[-rule.max_per_window :]},
         CommandType.SEND_NOTICE,
@@ -236,17 +238,17 @@ def _on_money_moved(
         if ledger.plan_complete(plan):
             facts = {"plan_id": plan_id, "installments": len(plan.installment_ids)}
             if d.controls.card_locked:
-                d.emit("plan.complete", facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
+                d.emit(Rule.PLAN_COMPLETE, facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
             if d.controls.line_suspended:
-                d.emit("plan.complete", facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+                d.emit(Rule.PLAN_COMPLETE, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
             if d.controls.review_open:
-                d.emit("review.closed_by_plan", facts, _review_closed())
+                d.emit(Rule.REVIEW_CLOSED_BY_PLAN, facts, _review_closed())
     if isinstance(event, RepaymentReceived) and ledger.active_plan_id is None and ledger.overdue_outstanding == 0:
         facts = {"payment_id": event.data.payment_id, "overdue_outstanding": "0.00"}
         if d.controls.card_locked:
-            d.emit("unlock.full_repayment", facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
+            d.emit(Rule.UNLOCK_FULL_REPAYMENT, facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
         if d.controls.line_suspended:
-            d.emit("unlock.full_repayment", facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+            d.emit(Rule.UNLOCK_FULL_REPAYMENT, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
     _repair(d, before, ledger)
 
 
@@ -265,7 +267,7 @@ def _repair(d: _Decider, before: Before, ledger: Ledger) -> None:
         "step": str(step),
     }
     d.emit(
-        "repair.limit_step",
+        Rule.REPAIR_LIMIT_STEP,
         facts,
         {"credit_limit": new_limit, "score": score},
         CommandType.ADJUST_CREDIT_LIMIT,
@@ -289,9 +291,9 @@ def _auto_approve(d: _Decider, ledger: Ledger, plan_id: str) -> None:
         return
     facts = {"request_id": d.controls.review_id, "plan_id": plan_id, "first_installment": first.bill_id}
     if d.controls.card_locked:
-        d.emit("review.auto_approve", facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
+        d.emit(Rule.REVIEW_AUTO_APPROVE, facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
     else:
-        d.emit("review.auto_approve", facts, _review_closed())
+        d.emit(Rule.REVIEW_AUTO_APPROVE, facts, _review_closed())
 
 
 def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> None:
@@ -304,13 +306,13 @@ def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> N
     elif d.controls.review_open:
         reason = f"review {d.controls.review_id} is already open"
     if reason is not None:
-        d.emit("review.request_ignored", {"request_id": request_id, "reason": reason})
+        d.emit(Rule.REVIEW_REQUEST_IGNORED, {"request_id": request_id, "reason": reason})
         return
     requested_on = ledger.local_date(event.occurred_at)
     rule = d.policy.review
     deadline, calendar = add_business_days(requested_on, rule.business_days, rule.calendar)
     d.emit(
-        "review.open",
+        Rule.REVIEW_OPEN,
         {
             "request_id": request_id,
             "plan_id": ledger.active_plan_id,
@@ -328,13 +330,13 @@ def _on_review(d: _Decider, event: UnlockReviewed) -> None:
     facts: dict[str, Any] = {"request_id": data.request_id, "reviewer": data.reviewer}
     if d.controls.review_id != data.request_id:
         facts["reason"] = "no open review with this request_id"
-        d.emit("review.decision_ignored", facts)
+        d.emit(Rule.REVIEW_DECISION_IGNORED, facts)
     elif not data.approved:
-        d.emit("review.rejected", facts, _review_closed())
+        d.emit(Rule.REVIEW_REJECTED, facts, _review_closed())
     elif d.controls.card_locked:
-        d.emit("review.approved", facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
+        d.emit(Rule.REVIEW_APPROVED, facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
     else:
-        d.emit("review.approved", facts, _review_closed())
+        d.emit(Rule.REVIEW_APPROVED, facts, _review_closed())
 
 
 def _on_day_closed(d: _Decider, event: DayClosed) -> None:
@@ -345,7 +347,7 @@ def _on_day_closed(d: _Decider, event: DayClosed) -> None:
         return
     rule = d.policy.review
     d.emit(
-        "review.escalate",
+        Rule.REVIEW_ESCALATE,
         {
             "request_id": d.controls.review_id,
             "deadline": deadline.isoformat(),

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from events.inbound import DayClosed
 from events.recorded import delinquency_bucket
+from events.rules import Rule
 from projections.base import (
     Column,
     DecisionRecorded,
@@ -113,7 +114,7 @@ class Collection(Projection):
             decision, command = event.decision, event.decision.command or {}
             if "card_locked" in decision.changes:
                 row["card_locked"] = bool(decision.changes["card_locked"])
-            if decision.rule == "lock.broken_plan" and command.get("type") == "LockCard":
+            if decision.rule == Rule.LOCK_BROKEN_PLAN and command.get("type") == "LockCard":
                 row["broken_plans"] += 1
             if command.get("type") == "SendNotice" and command.get("channel") != "ops":
                 row["notices_sent"] += 1

@@ -22,6 +22,7 @@ from events.inbound import (
     UnlockRequested,
     UnlockReviewed,
 )
+from events.rules import Rule
 from projections.base import (
     Column,
     DecisionRecorded,
@@ -56,7 +57,7 @@ CREDIT_HISTORY = Table(
 )
 
 # Decisions that are not worth a line of their own.
-_SILENT_RULES = frozenset({"account.open"})
+_SILENT_RULES = frozenset({Rule.ACCOUNT_OPEN})
 
 
 class CreditHistory(Projection):
@@ -178,17 +179,17 @@ def _reference(facts: dict[str, Any]) -> str | None:
 def _why(rule: str, facts: dict[str, Any]) -> str:
     """The reason a card or line changed, from the rule and its facts."""
     reasons = {
-        "lock.overdue": lambda: (
+        Rule.LOCK_OVERDUE: lambda: (
             f"bill {facts.get('bill_id')} {_days(facts.get('days_past_due'))} past due, "
             f"overdue outstanding {facts.get('overdue_outstanding')}"
         ),
-        "lock.broken_plan": lambda: (
+        Rule.LOCK_BROKEN_PLAN: lambda: (
             f"plan installment {facts.get('bill_id')} missed ({_days(facts.get('days_past_due'))} past due)"
         ),
-        "unlock.full_repayment": lambda: f"overdue amount repaid in full (payment {facts.get('payment_id')})",
-        "plan.complete": lambda: f"repayment plan {facts.get('plan_id')} completed",
-        "review.approved": lambda: f"unlock request {facts.get('request_id')} approved by {facts.get('reviewer')}",
-        "review.auto_approve": lambda: (
+        Rule.UNLOCK_FULL_REPAYMENT: lambda: f"overdue amount repaid in full (payment {facts.get('payment_id')})",
+        Rule.PLAN_COMPLETE: lambda: f"repayment plan {facts.get('plan_id')} completed",
+        Rule.REVIEW_APPROVED: lambda: f"unlock request {facts.get('request_id')} approved by {facts.get('reviewer')}",
+        Rule.REVIEW_AUTO_APPROVE: lambda: (
             f"first installment of plan {facts.get('plan_id')} paid; "
             f"unlock request {facts.get('request_id')} approved automatically"
         ),
@@ -201,7 +202,7 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
     """One sentence for a decision; commands first, then the review and notice steps."""
     kind = command.get("type")
     if kind == "LockCard":
-        again = " again" if rule == "lock.broken_plan" else ""
+        again = " again" if rule == Rule.LOCK_BROKEN_PLAN else ""
         return f"Card locked{again}: {_why(rule, facts)}"
     if kind == "SuspendCreditLine":
         return f"Credit line suspended: {_why(rule, facts)}"
@@ -210,7 +211,7 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
     if kind == "RestoreCreditLine":
         return f"Credit line restored: {_why(rule, facts)}"
     if kind == "AdjustCreditLimit":
-        if rule == "accumulation.limit_cut":
+        if rule == Rule.ACCUMULATION_LIMIT_CUT:
             return (
                 f"Credit limit cut from {facts.get('previous_limit')} to {command.get('new_limit')}: "
                 f"{facts.get('overdue_bills_in_window')} bills overdue within {facts.get('window_days')} days; "
@@ -221,7 +222,7 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
             f"after {facts.get('on_time_streak')} bills paid on time"
         )
     if kind == "SendNotice":
-        if rule == "review.escalate":
+        if rule == Rule.REVIEW_ESCALATE:
             return (
                 f"Unlock review {facts.get('request_id')} passed its deadline {facts.get('deadline')}: "
                 f"escalated to operations ({command.get('template')} via {command.get('channel')})"
@@ -232,29 +233,29 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
             f"delivered from {command.get('deliver_at')}{deferred}"
         )
     texts = {
-        "review.open": lambda: (
+        Rule.REVIEW_OPEN: lambda: (
             f"Unlock review opened for request {facts.get('request_id')} under plan {facts.get('plan_id')}; "
             f"decision due by {changes.get('review_deadline')}"
         ),
-        "review.rejected": lambda: f"Unlock request {facts.get('request_id')} rejected by {facts.get('reviewer')}",
-        "review.approved": lambda: (
+        Rule.REVIEW_REJECTED: lambda: f"Unlock request {facts.get('request_id')} rejected by {facts.get('reviewer')}",
+        Rule.REVIEW_APPROVED: lambda: (
             f"Unlock request {facts.get('request_id')} approved by {facts.get('reviewer')} (card was not locked)"
         ),
-        "review.auto_approve": lambda: (
+        Rule.REVIEW_AUTO_APPROVE: lambda: (
             f"Unlock request {facts.get('request_id')} approved automatically (card was not locked)"
         ),
-        "review.closed_by_plan": lambda: f"Unlock review closed: plan {facts.get('plan_id')} completed",
-        "review.request_ignored": lambda: (
+        Rule.REVIEW_CLOSED_BY_PLAN: lambda: f"Unlock review closed: plan {facts.get('plan_id')} completed",
+        Rule.REVIEW_REQUEST_IGNORED: lambda: (
             f"Unlock request {facts.get('request_id')} not reviewed: {facts.get('reason')}"
         ),
-        "review.decision_ignored": lambda: (
+        Rule.REVIEW_DECISION_IGNORED: lambda: (
             f"Review decision on request {facts.get('request_id')} ignored: {facts.get('reason')}"
         ),
-        "notice.dropped": lambda: (
+        Rule.NOTICE_DROPPED: lambda: (
             f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due not sent: "
             f"{facts.get('sent_in_window')} notices already sent this week (contact limit)"
         ),
-        "score.overdue": lambda: (
+        Rule.SCORE_OVERDUE: lambda: (
             f"Internal score lowered by {facts.get('penalty')} to {changes.get('score')}: "
             f"bill {facts.get('bill_id')} went overdue"
         ),

@@ -28,6 +28,7 @@ from adapters.synthetic.portfolio import Portfolio
 from engine.application import Outcome, Result, RiskEngine
 from events.commands import SendNotice
 from events.recorded import account_status, delinquency_bucket
+from events.rules import Rule
 
 
 def _fresh_sqlite(settings: Settings) -> None:
@@ -157,26 +158,29 @@ def _summarise(engine: RiskEngine, tally: _Tally, elapsed: float, letters: DeadL
         },
         "commands": dict(sorted(tally.commands.items())),
         "card_locks": {
-            "overdue": tally.card["LockCard", "lock.overdue"],
-            "broken_plan": tally.card["LockCard", "lock.broken_plan"],
+            "overdue": tally.card["LockCard", Rule.LOCK_OVERDUE],
+            "broken_plan": tally.card["LockCard", Rule.LOCK_BROKEN_PLAN],
         },
         "card_unlocks": {
-            "full_repayment": tally.card["UnlockCard", "unlock.full_repayment"],
-            "review_approved": tally.card["UnlockCard", "review.approved"],
-            "auto_approved_first_installment": tally.card["UnlockCard", "review.auto_approve"],
-            "plan_complete": tally.card["UnlockCard", "plan.complete"],
+            "full_repayment": tally.card["UnlockCard", Rule.UNLOCK_FULL_REPAYMENT],
+            "review_approved": tally.card["UnlockCard", Rule.REVIEW_APPROVED],
+            "auto_approved_first_installment": tally.card["UnlockCard", Rule.REVIEW_AUTO_APPROVE],
+            "plan_complete": tally.card["UnlockCard", Rule.PLAN_COMPLETE],
         },
         "notices": {
-            "sent": rules["notice.overdue"],
+            "sent": rules[Rule.NOTICE_OVERDUE],
             "held_by_quiet_hours": tally.deferred,
             "dropped_by_frequency_cap": dropped,
         },
         "reviews": {
-            "opened": rules["review.open"],
-            "rejected": rules["review.rejected"],
-            "escalated_past_deadline": rules["review.escalate"],
+            "opened": rules[Rule.REVIEW_OPEN],
+            "rejected": rules[Rule.REVIEW_REJECTED],
+            "escalated_past_deadline": rules[Rule.REVIEW_ESCALATE],
         },
-        "limits": {"cut_for_accumulation": rules["accumulation.limit_cut"], "repair_steps": rules["repair.limit_step"]},
+        "limits": {
+            "cut_for_accumulation": rules[Rule.ACCUMULATION_LIMIT_CUT],
+            "repair_steps": rules[Rule.REPAIR_LIMIT_STEP],
+        },
         "bureau_flagged_accounts": bureau,
         "accounts_by_status": dict(statuses.most_common()),
         "accounts_by_delinquency_bucket": {

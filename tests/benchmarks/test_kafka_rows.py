@@ -28,7 +28,7 @@ def test_kafka_rows_account_for_every_record_and_command(tmp_path: Path, kafka_b
     for row in ROWS:
         args += ["--row", row]
     done = subprocess.run(
-        [sys.executable, "-c", "-m", "benchmarks", *args],
+        [sys.executable, "-m", "benchmarks", *args],
         capture_output=True,
         text=True,
         timeout=600,

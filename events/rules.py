@@ -1,0 +1,30 @@
+"""The rules' ids: what every decision names, the same in the engine, the read models and the CLI.
+
+Documented one by one in docs/policy.md. A `StrEnum`: a rule id is stored
+and shown as its text, so recorded decisions read the same as before.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Rule(StrEnum):
+    ACCOUNT_OPEN = "account.open"
+    LOCK_OVERDUE = "lock.overdue"
+    LOCK_BROKEN_PLAN = "lock.broken_plan"
+    SCORE_OVERDUE = "score.overdue"
+    ACCUMULATION_LIMIT_CUT = "accumulation.limit_cut"
+    NOTICE_OVERDUE = "notice.overdue"
+    NOTICE_DROPPED = "notice.dropped"
+    UNLOCK_FULL_REPAYMENT = "unlock.full_repayment"
+    PLAN_COMPLETE = "plan.complete"
+    REPAIR_LIMIT_STEP = "repair.limit_step"
+    REVIEW_OPEN = "review.open"
+    REVIEW_REQUEST_IGNORED = "review.request_ignored"
+    REVIEW_AUTO_APPROVE = "review.auto_approve"
+    REVIEW_APPROVED = "review.approved"
+    REVIEW_REJECTED = "review.rejected"
+    REVIEW_DECISION_IGNORED = "review.decision_ignored"
+    REVIEW_CLOSED_BY_PLAN = "review.closed_by_plan"
+    REVIEW_ESCALATE = "review.escalate"
