@@ -40,7 +40,7 @@ test: venv lint typecheck
 
 # The benchmark's peer, Quix Streams, in its own environment: it pins pydantic below the
 # engine's version. Only the `bench` extra of pyproject.toml goes in (the peer row runs
-# adapters/bench/peer.py from the source tree).
+# benchmarks/peer.py from the source tree).
 $(PEER_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(PEER)
 	$(PEER)/bin/python -m pip install --quiet --upgrade pip

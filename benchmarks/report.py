@@ -234,14 +234,14 @@ def markdown(report: Report) -> str:
         "contract, deduplicates it by `event_id` against `fengkong_inbound`, applies it to the account (cached, "
         "at most the cache size in memory), decides under the policy, and writes the recorded fact, every "
         "decision, the inbound index row and the agenda in one transaction per batch.",
-        "- **naive** (`adapters/bench/naive.py`): the same parsing, the same aggregate and the same decisions, "
+        "- **naive** (`benchmarks/naive.py`): the same parsing, the same aggregate and the same decisions, "
         "but the account is loaded from the store for every event (eventsourcing's repository, no cache) and "
         "saved with its own `Application.save()`, one transaction per event; it keeps no deduplication index "
         "and no source offsets, so it does less than the engine per event.",
-        "- **projection rebuild** (`adapters/readmodels/bench.py`, `measure_rebuild`): drops every read model "
+        "- **projection rebuild** (`benchmarks/readmodels.py`, `measure_rebuild`): drops every read model "
         "and rebuilds it from the notification log of the store the SQLite engine row wrote; events/s counts "
         "stored notifications (facts, decisions, account starts, closed days).",
-        "- **live lag** (`adapters/readmodels/bench.py`, `measure_live_lag`): the engine ingests the naive rows' "
+        "- **live lag** (`benchmarks/readmodels.py`, `measure_live_lag`): the engine ingests the naive rows' "
         "sample in small batches into a fresh SQLite store while `ProjectionRunner.follow` (as `fengkong projections "
         "follow` and `fengkong serve` run it) polls the notification log in a thread, every 50 ms when idle (their "
         "default is 0.2 s, `--poll`); each batch's lag is the time "
@@ -259,7 +259,7 @@ def markdown(report: Report) -> str:
         "reads the recorded decisions (the outbox) and publishes each command to the commands topic, "
         "acknowledged before its position is recorded. The clock stops when every offset is "
         "recorded and the relay has published the whole outbox.",
-        "- **peer** (`adapters/bench/peer.py`, Quix Streams on confluent-kafka/librdkafka): deserialises each "
+        "- **peer** (`benchmarks/peer.py`, Quix Streams on confluent-kafka/librdkafka): deserialises each "
         "record; for OverdueReported and RepaymentReceived only, keeps per account key the bills last reported "
         "overdue and a `locked` flag in its state store (RocksDB, with a changelog topic), emits one LockCard-like "
         "message when the overdue total reaches 1.00 and resets the flag when it is paid off. No contract "

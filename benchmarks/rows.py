@@ -186,7 +186,7 @@ def audit_replay(spec: Spec) -> dict[str, Any]:
     jobs = spec["jobs"]
     meter = Meter(spec["facts_hint"] or 1, label=spec["row"])
     facts = accounts = differing = 0
-    for verdict in audit(spec["store"], None, None, jobs):
+    for verdict in audit(Settings(store=spec["store"]), None, None, jobs):
         accounts += 1
         facts += verdict.facts
         differing += not verdict.identical
@@ -202,7 +202,7 @@ def audit_replay(spec: Spec) -> dict[str, Any]:
 
 
 def rebuild_projections(spec: Spec) -> dict[str, Any]:
-    """Drop and rebuild every read model from the store the SQLite engine row wrote (adapters.readmodels)."""
+    """Drop and rebuild every read model from the store the SQLite engine row wrote (projections.runner)."""
     meter = Meter(1)
     figures = measure_rebuild(spec["store"])
     meter.mark(figures.events)

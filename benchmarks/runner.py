@@ -292,7 +292,7 @@ class Bench:
         options = self.options
         published = (self.kafka or {}).get("published", {})
         return {
-            "broker": "throwaway (tests/support/services.py)" if options.kafka == "auto" else options.kafka,
+            "broker": "throwaway (services/throwaway)" if options.kafka == "auto" else options.kafka,
             "events": published.get("events"),
             "accounts": published.get("accounts"),
             "records": published.get("records"),

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any, Protocol, cast
 from uuid import UUID
 
@@ -22,30 +21,20 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import DECISION, FACT, CreditAccount
+from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Position, Result
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
-from engine.ledger import Rejected
 from engine.policy import Policy
-from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
 from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
 from events.recorded import DECIDED_TOPIC, FACT_RECORDED_TOPIC, event_state
 
 log = logging.getLogger(__name__)
 
-Position = tuple[str, int]  # (source, partition), e.g. a Kafka topic partition
 _HISTORY_CHUNK = 500  # accounts per query when reading recorded histories
 DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
 ATTEMPTS = 5  # preparations of a batch that another writer keeps beating
 APPLICATION_NAME = "fengkong"
-CONTRACT, ENGINE = "contract", "engine"
-
-# --- seams for stream adapters (Kafka workers): see docs/kafka.md -------------
-DayScope = Callable[[str], bool]
-"""account_id -> whether a DayClosed in this batch may reach that account.
-
-A Kafka worker passes "the account hashes to my partition", so that each
-worker brings a closed day only to the accounts whose events it owns."""
 
 
 class EngineRecorder(Protocol):
@@ -56,39 +45,6 @@ class EngineRecorder(Protocol):
     def select_due_accounts(self, business_date: date) -> list[str]: ...
     def select_account_ids(self) -> list[str]: ...
     def select_positions(self, source: str) -> dict[int, int]: ...
-
-
-@dataclass(frozen=True)
-class InboundRow:
-    event_id: str
-    digest: str
-    account_id: str | None
-    type: str
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
-@dataclass
-class Result:
-    """What became of one inbound message: its outcome, the rules that fired, the commands."""
-
-    index: int
-    event_id: str | None
-    outcome: Outcome
-    reason: str | None = None
-    rules: list[str] = field(default_factory=list)
-    commands: list[Command] = field(default_factory=list)
-    stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
-
-    def add(self, decisions: Iterable[Decision]) -> None:
-        for decision in decisions:
-            self.rules.append(decision.rule)
-            if decision.command:
-                self.commands.append(command_from_json(decision.command))
 
 
 class StoreConflict(RuntimeError):
@@ -104,18 +60,8 @@ class PreparedBatch:
     """A decided batch not saved yet: a stream adapter sends its dead letters, then commits it."""
 
     results: list[Result]
-    batch: _Batch
+    batch: Batch
     positions: dict[Position, int]
-
-
-class _PoisonEvent(Exception):
-    """Applying one event raised an unexpected error (a defect, not bad input)."""
-
-    def __init__(self, index: int, event_id: str, error: Exception) -> None:
-        super().__init__(f"{type(error).__name__} while applying event {event_id}")
-        self.index = index
-        self.event_id = event_id
-        self.reason = f"internal error while applying the event ({type(error).__name__}); see engine log"
 
 
 class RiskEngine(Application[UUID]):
@@ -181,7 +127,7 @@ class RiskEngine(Application[UUID]):
             while True:
                 try:
                     batch = self._prepare(items, poisoned, day_scope)
-                except _PoisonEvent as poison:
+                except PoisonEvent as poison:
                     self.forget_cached()  # the aggregates it touched hold half-applied changes
                     poisoned[poison.index] = poison.reason
                     continue
@@ -213,11 +159,11 @@ class RiskEngine(Application[UUID]):
         items: Sequence[ParsedEvent | InvalidEvent],
         poisoned: Mapping[int, str],
         day_scope: DayScope | None,
-    ) -> _Batch:
+    ) -> Batch:
         valid = [item for item in items if isinstance(item, ParsedEvent)]
         known = self.store.select_digests([p.event.event_id for p in valid])
         absent = self.preload(p.event.account_id for p in valid if not isinstance(p.event, DayClosed))
-        batch = _Batch(self, day_scope, absent)
+        batch = Batch(self, day_scope, absent)
         for index, item in enumerate(items):
             if isinstance(item, InvalidEvent):
                 batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
@@ -382,119 +328,3 @@ def _reindexed(results: Iterable[Result], offset: int) -> Iterator[Result]:
     for result in results:
         result.index += offset
         yield result
-
-
-class _Batch:
-    """The work of one transaction: touched aggregates, their new events, index rows."""
-
-    def __init__(self, engine: RiskEngine, day_scope: DayScope | None = None, absent: set[str] | None = None) -> None:
-        self.engine = engine
-        self.day_scope = day_scope
-        self.absent = absent or set()  # accounts known not to be in the store at the batch's start
-        self.results: list[Result] = []
-        self.events: list[Any] = []
-        self.inbound: list[InboundRow] = []
-        self.touched: dict[str, CreditAccount] = {}
-        self.new_accounts: dict[str, CreditAccount] = {}
-        self.agenda_before: dict[str, date | None] = {}  # each touched account's agenda row as stored
-
-    def _hold(self, account: CreditAccount) -> None:
-        """Note the account's stored agenda date the first time this batch touches it."""
-        if account.account_id not in self.agenda_before:
-            self.agenda_before[account.account_id] = agenda_date(account.controls)
-
-    def apply(self, index: int, item: ParsedEvent) -> None:
-        event = item.event
-        if isinstance(event, DayClosed):
-            self._close_day(index, item)
-            return
-        account = self.touched.get(event.account_id)
-        if account is None and event.account_id not in self.absent:
-            account = self.engine.account(event.account_id)
-        if account is None and event.type == "AccountOpened":
-            account = CreditAccount(event.account_id)
-            self.new_accounts[event.account_id] = account
-        if account is None:
-            self.results.append(
-                Result(
-                    index, event.event_id, Outcome.REJECTED, "account_id: unknown account (no AccountOpened recorded)"
-                )
-            )
-            return
-        self._hold(account)
-        try:
-            decisions = account.handle(item, self.engine.policy)
-        except Rejected as rejected:
-            self.results.append(Result(index, event.event_id, Outcome.REJECTED, rejected.reason))
-            return
-        except Exception as error:
-            log.exception("defect while applying event %s of type %s", event.event_id, event.type)
-            raise _PoisonEvent(index, event.event_id, error) from error
-        self.touched[account.account_id] = account
-        self.events.extend(account.collect_events())
-        self.inbound.append(InboundRow(event.event_id, item.digest, event.account_id, event.type))
-        result = Result(index, event.event_id, Outcome.ACCEPTED)
-        result.add(decisions)
-        self.results.append(result)
-
-    def _close_day(self, index: int, item: ParsedEvent) -> None:
-        clock = self.engine.clock()
-        try:
-            clock.close(item)
-        except Rejected as rejected:
-            event_id = item.event.event_id
-            if self.engine.store.select_digests([event_id]).get(event_id) == item.digest:
-                # Another writer (a worker on another partition) recorded this very DayClosed after
-                # the batch read its digests: it is a duplicate, whose fan-out must still run here.
-                result = Result(index, event_id, Outcome.DUPLICATE)
-                self.results.append(result)
-                result.add(self.close_day_for_accounts(item))
-                return
-            self.results.append(Result(index, event_id, Outcome.REJECTED, rejected.reason))
-            return
-        self.events.extend(clock.collect_events())
-        self.inbound.append(InboundRow(item.event.event_id, item.digest, None, item.event.type))
-        result = Result(index, item.event.event_id, Outcome.ACCEPTED)
-        self.results.append(result)
-        result.add(self.close_day_for_accounts(item))
-
-    def close_day_for_accounts(self, item: ParsedEvent) -> list[Decision]:
-        """Bring the closed business date to every account whose agenda falls due."""
-        assert isinstance(item.event, DayClosed)
-        # The agenda table holds the state before this batch: an account the batch touched
-        # is due by its state now, or the outcome would depend on where batches are cut.
-        due = {a for a in self.engine.store.select_due_accounts(item.event.data.business_date) if a not in self.touched}
-        due.update(
-            account_id
-            for account_id, account in self.touched.items()
-            if (day := agenda_date(account.controls)) is not None and day <= item.event.data.business_date
-        )
-        if self.day_scope is not None:
-            due = {account_id for account_id in due if self.day_scope(account_id)}
-        decisions: list[Decision] = []
-        self.engine.preload(account_id for account_id in due if account_id not in self.touched)
-        for account_id in sorted(due):
-            account = self.touched.get(account_id) or self.engine.account(account_id)
-            if account is None:
-                continue
-            self._hold(account)
-            found = account.handle(item, self.engine.policy)
-            self.touched[account_id] = account
-            self.events.extend(account.collect_events())
-            decisions.extend(found)
-        return decisions
-
-    def save(self, positions: Mapping[Position, int]) -> None:
-        # Only the accounts whose agenda date changed: most touched accounts have none before and after.
-        agenda = [
-            (account_id, after)
-            for account_id, account in self.touched.items()
-            if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
-        ]
-        try:
-            self.engine.record(self.events, inbound=self.inbound, agenda=agenda, positions=dict(positions))
-        except Exception:
-            self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes
-            raise
-        for account in self.new_accounts.values():
-            self.engine.remember(account)

@@ -8,6 +8,7 @@ to the customer. Personal data (phone, card reference) never appears here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -178,7 +179,7 @@ def _reference(facts: dict[str, Any]) -> str | None:
 
 def _why(rule: str, facts: dict[str, Any]) -> str:
     """The reason a card or line changed, from the rule and its facts."""
-    reasons = {
+    reasons: dict[str, Callable[[], str]] = {
         Rule.LOCK_OVERDUE: lambda: (
             f"bill {facts.get('bill_id')} {_days(facts.get('days_past_due'))} past due, "
             f"overdue outstanding {facts.get('overdue_outstanding')}"
@@ -232,7 +233,7 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
             f"Notice {command.get('template')} sent by {command.get('channel')} for bill {facts.get('bill_id')}, "
             f"delivered from {command.get('deliver_at')}{deferred}"
         )
-    texts = {
+    texts: dict[str, Callable[[], str]] = {
         Rule.REVIEW_OPEN: lambda: (
             f"Unlock review opened for request {facts.get('request_id')} under plan {facts.get('plan_id')}; "
             f"decision due by {changes.get('review_deadline')}"

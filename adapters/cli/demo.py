@@ -25,7 +25,8 @@ from adapters.files.jsonl import DeadLetterFile, dead_letter_record
 from adapters.settings import Settings
 from adapters.store.urls import is_postgres, sqlite_path
 from adapters.synthetic.portfolio import Portfolio
-from engine.application import Outcome, Result, RiskEngine
+from engine.application import RiskEngine
+from engine.batch import Outcome, Result
 from events.commands import SendNotice
 from events.recorded import account_status, delinquency_bucket
 from events.rules import Rule

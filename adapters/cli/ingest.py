@@ -20,7 +20,8 @@ from adapters.cli.common import (
 )
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record, read_lines
 from adapters.runtime import faults
-from engine.application import DEFAULT_BATCH, Outcome
+from engine.application import DEFAULT_BATCH
+from engine.batch import Outcome
 
 
 @click.command()

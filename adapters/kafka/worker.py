@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.kafka.batching import Limits, Part, chunks, is_day_closed, parse, transactions
 from adapters.kafka.client import (
     ConsumerRebalanceListener,
     CooperativeStickyAssignor,
@@ -46,21 +47,11 @@ from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import accounts_of, partition_for
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from adapters.runtime import faults
-from engine.application import (
-    ATTEMPTS,
-    CONTRACT,
-    DEFAULT_BATCH,
-    BatchConflict,
-    Outcome,
-    Result,
-    RiskEngine,
-    StoreConflict,
-)
-from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from engine.application import ATTEMPTS, DEFAULT_BATCH, BatchConflict, RiskEngine, StoreConflict
+from engine.batch import CONTRACT, Outcome, Result
+from events.inbound import InvalidEvent, ParsedEvent
 
 log = logging.getLogger(__name__)
-Record = tuple[Any, ParsedEvent | InvalidEvent]  # a consumer record and its value parsed against the contract
-Part = tuple[Any, list[Record]]  # (TopicPartition, its records in offset order) within one transaction
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -72,7 +63,7 @@ class WorkerSettings:
     group_id: str = WORKER_GROUP
     client_id: str = "fengkong-worker"
     # Records per poll and per transaction: larger batches amortise the engine's per-batch work
-    # (2,000 instead of 500 measured 30% more events/s in `fengkong bench`); a poll returns what has
+    # (2,000 instead of 500 measured 30% more events/s in `make bench` (`python -m benchmarks`)); a poll returns what has
     # arrived, so at a low load the batches stay small and latency short.
     max_poll_records: int = DEFAULT_BATCH
     max_batch_bytes: int = 4 * 1024 * 1024
@@ -160,6 +151,7 @@ class Worker:
             linger_ms=5,
             **CLIENT_RECONNECT,
         )
+        self.limits = Limits(settings.max_poll_records, settings.max_batch_bytes)
         self.dead_letters = DeadLetterTopic(self.producer, settings.dead_letter_topic, settings.ack_timeout_s)
         self._lock = threading.Lock()
         self._pending: set[Any] = set()  # assigned, not yet positioned from the store
@@ -291,9 +283,9 @@ class Worker:
         for tp in sorted(polled):
             records = self._owned(tp, polled[tp])
             handled += len(records)
-            parsed = [(record, _parse(record.value)) for record in records]
-            parts += [(tp, chunk) for chunk in self._chunks(parsed)]
-        for transaction in self._transactions(parts):
+            parsed = [(record, parse(record.value)) for record in records]
+            parts += [(tp, chunk) for chunk in chunks(parsed, self.limits)]
+        for transaction in transactions(parts, self.limits):
             self._apply(transaction)
         if polled and time.monotonic() - self._last_hint >= self.settings.hint_every_s:
             self._commit_hint()
@@ -315,48 +307,6 @@ class Worker:
         if expected is None:
             return []  # no longer ours: revoked while these were buffered
         return [r for r in records if r.offset >= expected]
-
-    def _chunks(self, records: Sequence[Record]) -> Iterator[list[Record]]:
-        chunk: list[Record] = []
-        size = 0
-        for record, parsed in records:
-            length = len(record.value or b"")
-            if chunk and (
-                len(chunk) >= self.settings.max_poll_records or size + length > self.settings.max_batch_bytes
-            ):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append((record, parsed))
-            size += length
-        if chunk:
-            yield chunk
-
-    def _transactions(self, parts: Sequence[Part]) -> Iterator[list[Part]]:
-        """Group the poll's chunks into transactions: one commit for several partitions while within the limits.
-
-        At a low load a poll holds a few records of every partition: one transaction per partition would
-        pay a commit for each. A chunk holding a DayClosed copy goes alone, so that the day reaches exactly
-        its own partition's accounts (`day_scope`), at its place in that partition.
-        """
-        group: list[Part] = []
-        count = size = 0
-        for tp, chunk in parts:
-            length, nbytes = len(chunk), sum(len(r.value or b"") for r, _ in chunk)
-            alone = any(_is_day_closed(parsed) for _, parsed in chunk)
-            if group and (
-                alone
-                or count + length > self.settings.max_poll_records
-                or size + nbytes > self.settings.max_batch_bytes
-            ):
-                yield group
-                group, count, size = [], 0, 0
-            group.append((tp, chunk))
-            count, size = count + length, size + nbytes
-            if alone:
-                yield group
-                group, count, size = [], 0, 0
-        if group:
-            yield group
 
     def _apply(self, parts: list[Part]) -> None:
         """One transaction: the chunks' events, dedup rows and each partition's next offset; dead letters first.
@@ -414,7 +364,7 @@ class Worker:
             return "event: empty message (no value)"
         if record.key is not None and partition_for(record.key, self._partitions) != tp.partition:
             self.stats.misrouted += 1  # not refused: the producer's partitioner is not Kafka's default
-        if _is_day_closed(parsed):
+        if is_day_closed(parsed):
             copy_for = header(record.headers, CLOCK_PARTITION_HEADER)
             if copy_for is None:
                 return (
@@ -464,15 +414,3 @@ class Worker:
             s.misrouted,
             s.retries,
         )
-
-
-def _is_day_closed(parsed: ParsedEvent | InvalidEvent) -> bool:
-    return isinstance(parsed, ParsedEvent) and isinstance(parsed.event, DayClosed)
-
-
-def _parse(value: bytes | None) -> ParsedEvent | InvalidEvent:
-    """A record's value parsed once, on its way in; the engine, the router and the dead letters use the result."""
-    try:
-        return parse_event(value or b"")
-    except InvalidEvent as error:
-        return error

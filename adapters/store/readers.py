@@ -15,7 +15,8 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from adapters.store.tables import ProjectionDatabase
 from adapters.store.transcoder import OrjsonTranscoder
-from engine.application import EngineRecorder, Position
+from engine.application import EngineRecorder
+from engine.batch import Position
 from events.recorded import DECIDED_TOPIC, OutboxPage, event_state
 from projections.decoding import RawNotification, make_transcoder
 

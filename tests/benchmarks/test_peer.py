@@ -1,4 +1,4 @@
-"""The benchmark peer's lock rule (adapters/bench/peer.py), without Quix Streams.
+"""The benchmark peer's lock rule (benchmarks/peer.py), without Quix Streams.
 
 The bench compares the engine with this rule running in Quix Streams; here it
 runs on a dict standing in for Quix's per-key State (get/set), so the rule is

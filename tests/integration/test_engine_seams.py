@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from engine.account import CreditAccount
-from engine.application import CONTRACT, ENGINE, Outcome, parse_all
+from engine.application import parse_all
+from engine.batch import CONTRACT, ENGINE, Outcome
 from tests.builders import Events
 from tests.support.wiring import open_engine
 

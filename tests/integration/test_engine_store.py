@@ -12,8 +12,8 @@ import pytest
 
 from adapters.synthetic.portfolio import Portfolio
 from engine.account import CreditAccount
-from engine.application import Outcome
 from engine.audit import replay
+from engine.batch import Outcome
 from engine.policy import load_policy
 from tests.support.wiring import open_engine
 

@@ -24,7 +24,7 @@ from adapters.kafka.publish import publish_lines
 from adapters.kafka.worker import Worker, WorkerSettings, WorkerStats
 from adapters.store.urls import is_postgres
 from adapters.synthetic.portfolio import Portfolio
-from engine.application import Outcome
+from engine.batch import Outcome
 from tests.support.wiring import open_engine
 
 FENGKONG = str(Path(sys.executable).with_name("fengkong"))

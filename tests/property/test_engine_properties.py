@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.synthetic.portfolio import Portfolio
-from engine.application import Outcome
+from engine.batch import Outcome
 from tests.support.wiring import open_engine
 
 EVENTS = [json.dumps(e).encode() for e in Portfolio(12, 120, seed=2).events()]

@@ -1,7 +1,7 @@
 """SIGKILL at the worst instants, chosen by hypothesis, then restart: nothing lost, nothing applied twice.
 
 A real `fengkong worker` and `fengkong relay` run side by side on PostgreSQL;
-FENGKONG_FAULT (adapters/faults.py) makes one or both SIGKILL themselves the
+FENGKONG_FAULT (adapters/runtime/faults.py) makes one or both SIGKILL themselves the
 n-th time they pass a named point: after the dead letters were acknowledged
 and before the transaction, inside the store transaction, after the commit
 and before the Kafka offset hint, while the relay is handing a page to the

@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.application import ATTEMPTS, BatchConflict, Outcome, Result, RiskEngine, parse_all
+from engine.application import ATTEMPTS, BatchConflict, RiskEngine, parse_all
+from engine.batch import Outcome, Result
 from events.inbound import parse_event
 from tests.builders import Events
 from tests.kafka.support import assert_same, snapshot

@@ -20,7 +20,7 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.runtime import faults
 from adapters.store.engine_tables import agenda_rows
-from engine.application import InboundRow, Position
+from engine.batch import InboundRow, Position
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 

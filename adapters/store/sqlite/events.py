@@ -18,7 +18,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from adapters.runtime import faults
 from adapters.store.engine_tables import agenda_rows
-from engine.application import InboundRow, Position
+from engine.batch import InboundRow, Position
 
 _CHUNK = 500
 
