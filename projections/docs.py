@@ -27,7 +27,8 @@ INTRO = """\
 Analysts answer portfolio and account questions from these tables, never
 from the event store's streams. They live in the store's own database, named
 `rm_<name>` (in the store's schema on PostgreSQL), and are kept by the
-projections in `projections/` (pure logic) run by `projections/runner.py` over the ports its adapters implement (`adapters/store/projection_store.py`).
+projections in `projections/` (pure logic), run by `projections/runner.py`
+over the ports the store implements (`adapters/store/projection_store.py`).
 
 How they stay right:
 

@@ -63,7 +63,7 @@ class WorkerSettings:
     group_id: str = WORKER_GROUP
     client_id: str = "fengkong-worker"
     # Records per poll and per transaction: larger batches amortise the engine's per-batch work
-    # (2,000 instead of 500 measured 30% more events/s in `make bench` (`python -m benchmarks`)); a poll returns what has
+    # (2,000 instead of 500 measured 30% more events/s in `make bench`); a poll returns what has
     # arrived, so at a low load the batches stay small and latency short.
     max_poll_records: int = DEFAULT_BATCH
     max_batch_bytes: int = 4 * 1024 * 1024
