@@ -10,6 +10,7 @@ import subprocess
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -382,3 +383,8 @@ def test_an_unknown_field_is_named_only_if_its_name_is_a_plain_identifier(key: s
 
 def test_the_schema_title_says_contract_1_1() -> None:
     assert contract_schema("inbound")["title"].endswith("contract v1.1")
+
+
+def test_the_contract_document_states_the_pattern_and_version() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    assert f"`{SAFE_TEXT_PATTERN}`" in text and "version 1.1" in text
