@@ -190,9 +190,12 @@ def parse_strict_bool(value: Any) -> bool:
 class _SafeText:
     """Annotation: the string holds no code point of Cc, Cs, Zl or Zp; the JSON Schema says so with SAFE_TEXT_PATTERN.
 
-    Checked before the string's own constraints, so a lone surrogate is
-    refused with this reason (pydantic could not read it as a string). A
-    narrower pattern of the field's own stays, in `allOf`.
+    A Python check, not `Field(pattern=...)`: pydantic's Rust regex engine
+    cannot name a surrogate, and could not be handed one (pydantic fails to
+    read a string holding a lone surrogate, which only a Python caller can
+    pass: orjson refuses one). Run before the string's own constraints, so
+    such a string gets this reason too. A narrower pattern of the field's own
+    stays, in `allOf`.
     """
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
