@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from events.types import Money, Timestamp, parse_money, parse_timestamp
+from events.types import CommandTime, Money, parse_money, parse_timestamp
 
 COMMAND_NAMESPACE = uuid.UUID("6f1c9a52-3d1e-4c55-9a37-0f2b8e0c7d11")
 
@@ -42,7 +42,7 @@ class _Command(BaseModel):
     policy_version: str
     rule: str
     cause_event_id: str
-    occurred_at: Timestamp = Field(description="event time of the triggering inbound event")
+    occurred_at: CommandTime = Field(description="event time of the triggering inbound event")
 
 
 class LockCard(_Command):
@@ -70,7 +70,7 @@ class SendNotice(_Command):
     type: Literal["SendNotice"] = "SendNotice"
     template: str
     channel: str
-    deliver_at: Timestamp = Field(
+    deliver_at: CommandTime = Field(
         description="earliest delivery time: the event time, or 08:00 local after quiet hours"
     )
 

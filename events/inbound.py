@@ -1,4 +1,4 @@
-"""The inbound event contract, version 1 (docs/contract.md).
+"""The inbound event contract, version 1.1 (docs/contract.md).
 
 Upstream billing publishes one JSON object per event. Every model here is
 strict: unknown fields, floats for money and naive timestamps are rejected,
@@ -8,6 +8,7 @@ and a rejection names the field and the reason.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -16,16 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from events.trusted import constructor
 from events.types import (
+    MAX_ID_LENGTH,
     AccountId,
+    DaysPastDue,
     EventId,
     IsoDate,
     Money,
+    Phone,
+    PlanId,
     Reference,
     StrictBoolean,
     StrictInteger,
     Text,
     Timestamp,
     TimeZoneName,
+    has_unsafe_text,
 )
 
 SCHEMA_VERSION = 1
@@ -44,9 +50,7 @@ class AccountOpenedData(_Strict):
     credit_limit: Money
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
     card_ref: Reference = Field(description="tokenised card reference, never a card number")
-    phone: Annotated[str, Field(max_length=32)] | None = Field(
-        default=None, description="personal data: stored, never logged"
-    )
+    phone: Phone | None = Field(default=None, description="personal data: stored, never logged")
     timezone: TimeZoneName = "Asia/Shanghai"
 
 
@@ -57,6 +61,16 @@ class BillIssuedData(_Strict):
 
 
 class RepaymentReceivedData(_Strict):
+    # The JSON Schema says "not both" too: not (bill_id and plan_id both strings).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["bill_id", "plan_id"],
+                "properties": {"bill_id": {"type": "string"}, "plan_id": {"type": "string"}},
+            }
+        }
+    )
+
     payment_id: Reference
     amount: Money
     bill_id: Reference | None = None
@@ -76,7 +90,7 @@ class RepaymentReversedData(_Strict):
 
 class OverdueReportedData(_Strict):
     bill_id: Reference
-    days_past_due: Annotated[StrictInteger, Field(ge=1)]
+    days_past_due: DaysPastDue
     outstanding: Money
 
 
@@ -86,7 +100,7 @@ class Installment(_Strict):
 
 
 class RepaymentPlanAgreedData(_Strict):
-    plan_id: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^#]+$")]
+    plan_id: PlanId
     installments: Annotated[list[Installment], Field(min_length=1, max_length=36)]
 
 
@@ -111,7 +125,7 @@ class DayClosedData(_Strict):
 class _Envelope(_Strict):
     event_id: EventId
     occurred_at: Timestamp
-    schema_version: StrictInteger
+    schema_version: Annotated[StrictInteger, Field(json_schema_extra={"const": SCHEMA_VERSION})]
 
     @field_validator("schema_version")
     @classmethod
@@ -219,11 +233,25 @@ class ParsedEvent:
     digest: str
 
 
+_NAMEABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _name(part: str | int) -> str:
+    """A path step of a reason: an index, a field name, or an unknown field's name if it is a plain identifier."""
+    return str(part) if isinstance(part, int) or _NAMEABLE.fullmatch(part) else "<unnamed field>"
+
+
 def describe_errors(error: ValidationError) -> str:
-    """Turn pydantic's errors into 'field: reason' clauses without echoing input values."""
+    """Turn pydantic's errors into 'field: reason' clauses without echoing input values.
+
+    Pydantic's own messages never hold the input (include_input=False), nor
+    do the value types' (events.types). The only text of the message a
+    reason can hold is the name of an unknown field, shown only when it is
+    a plain identifier.
+    """
     clauses = []
     for item in error.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(part) for part in item["loc"]) or "event"
+        where = ".".join(_name(part) for part in item["loc"]) or "event"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "required field is missing"
@@ -248,16 +276,14 @@ def _decode(raw: bytes | str) -> dict[str, Any]:
 
 def validate_event(obj: dict[str, Any]) -> AccountEvent | DayClosed:
     """Validate a decoded JSON object against the contract."""
-    event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+    event_id = obj.get("event_id")
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID_LENGTH and not has_unsafe_text(event_id)):
+        event_id = None  # a rejection carries the event's id only if the id itself is valid
     kind = obj.get("type")
     if kind is None:
         raise InvalidEvent("type: required field is missing", event_id)
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
-        shown = kind if isinstance(kind, str) and len(kind) <= 64 else type(kind).__name__
-        raise InvalidEvent(
-            f"type: unknown event type {shown!r}; expected one of {', '.join(EVENT_TYPES)}",
-            event_id,
-        )
+        raise InvalidEvent(f"type: unknown event type; expected one of {', '.join(EVENT_TYPES)}", event_id)
     try:
         return EVENT_TYPES[kind].model_validate(obj)  # type: ignore[return-value]
     except ValidationError as error:

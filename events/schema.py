@@ -15,5 +15,5 @@ def contract_schema(which: str = "inbound") -> dict[str, Any]:
     adapter: TypeAdapter[Any] = TypeAdapter(InboundEvent if which == "inbound" else Command)
     schema = adapter.json_schema(mode="validation" if which == "inbound" else "serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "fengkong inbound event, contract v1" if which == "inbound" else "fengkong command"
+    schema["title"] = "fengkong inbound event, contract v1.1" if which == "inbound" else "fengkong command"
     return schema

@@ -26,10 +26,10 @@ from pydantic import BaseModel, PlainValidator
 
 from events.types import (
     parse_date,
+    parse_event_time,
     parse_money,
     parse_strict_bool,
     parse_strict_int,
-    parse_timestamp,
     parse_timezone,
 )
 
@@ -40,7 +40,7 @@ Build = Callable[[dict[str, Any]], Any]
 _FROM_CANONICAL: dict[Callable[[Any], Any], Convert | None] = {
     parse_money: Decimal,  # str(Decimal) -> the same Decimal, exponent included
     parse_date: date.fromisoformat,
-    parse_timestamp: datetime.fromisoformat,  # isoformat() text: offset included, no lower-case letters
+    parse_event_time: datetime.fromisoformat,  # isoformat() text: offset included, no lower-case letters
     parse_timezone: None,
     parse_strict_int: None,
     parse_strict_bool: None,

@@ -51,7 +51,7 @@ def test_canonical_form_ignores_key_order_and_fills_defaults() -> None:
     "amount, why",
     [
         (1234.5, "must be a JSON string, got float"),
-        ("1234.567", "at most 15 before the point and 2 after"),
+        ("1234.567", "at most 12 before the point and 2 after"),
         ("0.00", "greater than zero"),
         ("-5.00", "decimal string"),
         ("1e3", "decimal string"),
@@ -121,7 +121,7 @@ def test_day_closed_has_no_account_and_others_need_one() -> None:
         (b"\xff\xfe{}", "not UTF-8"),
         (b"{not json", "malformed JSON"),
         (b"[1, 2]", "must be a JSON object"),
-        (b'{"type": "CardSwiped"}', "unknown event type 'CardSwiped'"),
+        (b'{"type": "CardSwiped"}', "type: unknown event type; expected one of"),
         (b'{"event_id": "x"}', "type: required field is missing"),
         (b"{" + b'"a":"' + b"x" * 70000 + b'"}', "exceeds"),
     ],
