@@ -89,6 +89,10 @@ class StoredOutbox:
         """The next notification id to read, as the store recorded it."""
         return self.recorder.select_positions(self.reader).get(0, 1)
 
+    def head(self) -> int:
+        """The last notification id the store recorded (0 if none)."""
+        return self.recorder.max_notification_id() or 0
+
     def page(self, start: int, limit: int) -> OutboxPage:
         notifications = self.recorder.select_notifications(start, limit, topics=[DECIDED_TOPIC])
         commands = []
