@@ -1,6 +1,7 @@
 """API keys in the store's database: `fengkong_keys`, digests only, never the keys themselves.
 
-One row per key ever created: a public id, the holder's name, the role, the
+One row per key ever created: a public id, its serial number (creation
+order), the holder's name, the role, the
 SHA-256 digest of the key (adapters.access.keys says why that digest) and
 who created and revoked it when. A revoked key keeps its row, so `keys list`
 shows the history and a name can be given to a new key after its old one is
@@ -49,7 +50,8 @@ class KeyStore:
         with db.write():
             db.serialize_ddl()
             db.execute(
-                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (id TEXT PRIMARY KEY, serial INTEGER NOT NULL UNIQUE, "
+                "name TEXT NOT NULL, "
                 "role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, "
                 "created_by TEXT NOT NULL, revoked_at TEXT, revoked_by TEXT)"
             )
@@ -93,7 +95,8 @@ class KeyStore:
 
     def insert(self, key: StoredKey, digest: str) -> None:
         self.db.execute(
-            f"INSERT INTO {KEYS_TABLE} (id, name, role, digest, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {KEYS_TABLE} (id, serial, name, role, digest, created_at, created_by) "
+            f"SELECT ?, coalesce(max(serial), 0) + 1, ?, ?, ?, ?, ? FROM {KEYS_TABLE}",
             [key.id, key.name, key.role, digest, key.created_at, key.created_by],
         )
 
@@ -104,6 +107,4 @@ class KeyStore:
         )
 
     def all(self) -> list[StoredKey]:
-        return [
-            StoredKey(*row) for row in self.db.query(f"SELECT {_COLUMNS} FROM {KEYS_TABLE} ORDER BY created_at, id")
-        ]
+        return [StoredKey(*row) for row in self.db.query(f"SELECT {_COLUMNS} FROM {KEYS_TABLE} ORDER BY serial")]
