@@ -129,7 +129,7 @@ class CommandRelay:
             while not stop.is_set() and not (until and until()):
                 try:
                     relayed = self.relay_once()
-                    self._observe_lag()
+                    self._observe_lag(drained=relayed == 0)
                 except TRANSIENT as error:
                     self.retries += 1
                     wait_after_failure("publishing a page of commands", error, self.backoff, stop, log)
@@ -146,9 +146,10 @@ class CommandRelay:
         log.info("relay stopped after %d commands", self.published)
         return self.published
 
-    def _observe_lag(self) -> None:
-        """Stored notifications not read yet: the store's head against the recorded position."""
-        if time.monotonic() - self._last_lag < self.settings.lag_every_s:
+    def _observe_lag(self, drained: bool) -> None:
+        """0 once the outbox is drained; else the stored notifications from the relay's position to the head."""
+        if not drained and time.monotonic() - self._last_lag < self.settings.lag_every_s:
             return
         self._last_lag = time.monotonic()
-        metrics.RELAY_LAG.labels(self.settings.topic).set(max(0, self.outbox.head() - self.outbox.position() + 1))
+        lag = 0 if drained else max(0, self.outbox.head() - self.outbox.position() + 1)
+        metrics.RELAY_LAG.labels(self.settings.topic).set(lag)

@@ -22,6 +22,7 @@ from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import ProjectionDatabase
 from engine.business_days import add_business_days
+from events.recorded import DECIDED_TOPIC
 from projections.account_status import ACCOUNT_STATUS
 from projections.delinquency import DELINQUENCY_DAILY
 from projections.runner import ProjectionStatus, projection_status
@@ -55,18 +56,24 @@ class Snapshot:
     latest_business_date: date | None
     near_until: date | None
     reviews: queries.Reviews | None  # None until the read models are built
+    relays_pending: dict[str, bool]  # relay source -> a recorded command waits after its position
 
 
 def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, limit: int = 50) -> Snapshot:
     head = log.head()
     projections = projection_status(log, SqlProjectionStore.on(db))
     positions = EngineTables(db).positions() if db.has_table(POSITIONS_TABLE) else {}
+    pending = {
+        source: log.pending([DECIDED_TOPIC], offset)
+        for (source, _), offset in positions.items()
+        if source.startswith(RELAY_PREFIX)
+    }
     reviews, latest, until = None, None, None
     if db.has_table(ACCOUNT_STATUS.stored_name) and db.has_table(DELINQUENCY_DAILY.stored_name):
         latest = queries.latest_business_date(db)
         until = window.until(latest)
         reviews = queries.open_reviews(db, until, limit)
-    return Snapshot(head, projections, positions, latest, until, reviews)
+    return Snapshot(head, projections, positions, latest, until, reviews, pending)
 
 
 def figures(snapshot: Snapshot) -> StoreFigures:
@@ -87,7 +94,7 @@ def report(snapshot: Snapshot, window: ReviewWindow) -> dict[str, Any]:
     relays = []
     for (source, partition), offset in sorted(snapshot.positions.items()):
         if source.startswith(RELAY_PREFIX):
-            lag = max(0, snapshot.head - offset + 1)
+            lag = max(0, snapshot.head - offset + 1) if snapshot.relays_pending.get(source) else 0
             relays.append({"topic": source.removeprefix(RELAY_PREFIX), "next_notification": offset, "lag_events": lag})
         else:
             sources.setdefault(source, {})[str(partition)] = offset

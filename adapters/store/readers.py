@@ -65,6 +65,10 @@ class StoredLog:
                 return
             start = notifications[-1].id + 1
 
+    def pending(self, topics: Sequence[str], start: int) -> bool:
+        """Whether a notification of these topics is stored at or after `start`."""
+        return bool(self.recorder.select_notifications(start, 1, topics=list(topics)))
+
     def recorded_at(self, notification_id: int) -> datetime | None:
         """When the engine recorded this notification (its event's timestamp), if it exists."""
         found = self.recorder.select_notifications(notification_id, 1)

@@ -102,6 +102,12 @@ def test_status_reports_lag_positions_relays_and_the_brake_placeholder(reviewed:
     assert report["sources"] == [{"source": "billing.events", "next_offsets": {"0": 17}}]
     assert report["relays"] == [{"topic": "risk.commands", "next_notification": 5, "lag_events": head - 4}]
     assert report["brake"]["state"] == "not implemented"
+    outbox = outbox_at(reviewed, "risk.commands")
+    try:
+        outbox.advance(head + 1)  # past every recorded command: drained
+    finally:
+        outbox.close()
+    assert _status(reviewed)["relays"] == [{"topic": "risk.commands", "next_notification": head + 1, "lag_events": 0}]
 
 
 def test_status_before_any_read_model_says_so(store: str) -> None:
@@ -126,9 +132,7 @@ def test_the_api_status_and_metrics_say_what_the_cli_says(client: tuple[TestClie
     assert [r["account_id"] for r in body["reviews"]["near_deadline"]["reviews"]] == ["NEAR", "LATER"]
     metrics = served.get("/metrics", headers=headers)
     assert metrics.headers["content-type"].startswith("text/plain")
-    samples = dict(
-        line.rsplit(" ", 1) for line in metrics.text.splitlines() if line and not line.startswith("#")
-    )
+    samples = dict(line.rsplit(" ", 1) for line in metrics.text.splitlines() if line and not line.startswith("#"))
     assert float(samples["fengkong_reviews_open"]) == 3
     assert float(samples["fengkong_reviews_near_deadline"]) == 1
     assert float(samples["fengkong_reviews_deadline_breached"]) == 1
