@@ -14,6 +14,7 @@ from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
+from adapters.cli.score import score
 from adapters.cli.serve import serve
 from adapters.runtime.logging import configure_logging
 
@@ -38,6 +39,7 @@ for command in (
     export,
     serve,
     reconcile_command,
+    score,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

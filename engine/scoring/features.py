@@ -9,14 +9,15 @@ stamped later is invisible to it. Facts are folded in event-time order
 engine. A fact the ledger refuses at its place in event time (an overdue
 report stamped before its bill, say) is skipped, which is deterministic.
 
-When facts arrive in event-time order (the normal case) the fold is kept and
-extended one fact at a time; a fact stamped before one already folded, or an
-`as_of` before the latest fact, makes `features` fold the prefix afresh.
+The fold is kept between questions and extended by the facts added since
+(one per decision in the normal case, where facts arrive in event-time
+order); a fact stamped before one already folded, or an `as_of` before the
+latest fact, makes `features` fold the prefix afresh.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -70,7 +71,7 @@ def end_of_day(day: date, zone: ZoneInfo = PLATFORM_ZONE) -> datetime:
 class _Fold:
     """The facts of one account folded in event-time order, up to the latest one applied."""
 
-    __slots__ = ("episodes", "ledger", "opened_on", "plans_broken", "reports", "reversals")
+    __slots__ = ("days_past_due", "episodes", "ledger", "opened_on", "plans_broken", "reports", "reversals")
 
     def __init__(self, account_id: str) -> None:
         self.ledger = Ledger(account_id)
@@ -79,6 +80,7 @@ class _Fold:
         self.episodes: list[date] = []  # local days the account went from current to overdue
         self.reversals: list[date] = []
         self.plans_broken: dict[str, date] = {}  # plan id -> local day of its first overdue installment
+        self.days_past_due = 0  # the ledger's, after the latest fact applied
 
     def apply(self, fact: AccountEvent) -> None:
         ledger = self.ledger
@@ -86,7 +88,6 @@ class _Fold:
             ledger.check(fact)
         except Rejected:
             return
-        was_current = ledger.days_past_due == 0
         ledger.apply(fact)
         day = ledger.local_date(fact.occurred_at)
         if isinstance(fact, AccountOpened):
@@ -98,8 +99,10 @@ class _Fold:
                 self.plans_broken.setdefault(plan_id, day)
         elif isinstance(fact, RepaymentReversed):
             self.reversals.append(day)
-        if was_current and ledger.days_past_due > 0:
+        days_past_due = ledger.days_past_due
+        if days_past_due > 0 and self.days_past_due == 0:
             self.episodes.append(day)
+        self.days_past_due = days_past_due
 
     def features(self, as_of: datetime) -> Features | None:
         """The features at `as_of`, which must not be before any fact folded; None before the account opened."""
@@ -110,7 +113,7 @@ class _Fold:
         since = today - timedelta(days=WINDOW_DAYS)
         utilisation = _EXACT.divide(ledger.outstanding, ledger.opening_limit).quantize(_RATIO, context=_EXACT)
         return Features(
-            days_past_due=ledger.days_past_due,
+            days_past_due=self.days_past_due,
             worst_days_past_due_12m=max((dpd for day, dpd in _recent(self.reports, since)), default=0),
             overdue_episodes_12m=sum(1 for _ in _recent_days(self.episodes, since)),
             utilisation=utilisation,
@@ -167,13 +170,12 @@ class FeatureState:
         self._seq += 1
         facts = self.facts
         if not facts or fact.occurred_at >= facts[-1][0]:
-            facts.append(entry)
-            if self._fold is not None and self._folded == len(facts) - 1:
-                self._fold.apply(fact)
-                self._folded += 1
+            facts.append(entry)  # folded when features are next asked for
             return
-        insort(facts, entry, key=lambda item: (item[0], item[1]))
-        self._fold = None  # a fact stamped before the folded ones: fold again when asked
+        position = bisect_right(facts, (fact.occurred_at, entry[1]), key=lambda item: (item[0], item[1]))
+        facts.insert(position, entry)
+        if position < self._folded:
+            self._fold = None  # stamped before facts already folded: fold again when asked
 
     def features(self, as_of: datetime) -> Features | None:
         """The features at `as_of` from the facts with occurred_at <= as_of; None if not yet opened."""
