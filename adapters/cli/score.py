@@ -16,6 +16,7 @@ from adapters.cli.common import console, emit_json, json_option, load_settings, 
 from adapters.scoring import files
 from adapters.scoring.dataset import CensoredLabels
 from adapters.scoring.jobs import evaluate_scorecard, explain_account, monitor_scorecard, train_scorecard
+from adapters.scoring.monitor import Stability
 from adapters.scoring.train import ModellingUnavailable, default_version
 from adapters.settings import Settings
 from engine.scoring.scorecard import Scorecard
@@ -185,17 +186,18 @@ def monitor_command(scorecard: str | None, until: datetime | None, store: str | 
     if as_json:
         emit_json(report.as_dict())
         return
-    names = [a.name for a in card.attributes]
-    table = Table("month", "accounts", "score PSI", *names, title=f"{card.version}: PSI against training")
-    for month in report.months:
-        cells = [_cell(month.attributes[name].psi, month.attributes[name].alert) for name in names]
-        table.add_row(month.month, str(month.accounts), _cell(month.score.psi, month.score.alert), *cells)
+    months = report.months
+    table = Table("", *(m.month for m in months), "trend", title=f"{card.version}: PSI against training")
+    table.add_row("accounts", *(str(m.accounts) for m in months), "")
+    rows: list[tuple[str, list[Stability]]] = [("score", [m.score for m in months])]
+    rows += [(a.name, [m.attributes[a.name] for m in months]) for a in card.attributes]
+    for name, cells in rows:
+        table.add_row(name, *(_cell(c.psi, c.alert) for c in cells), report.trends[name]["direction"])
     console.print(table)
-    trends = ", ".join(f"{name} {trend['direction']}" for name, trend in report.trends.items())
-    click.echo(f"alert: {report.alert} (watch >= 0.1, act >= 0.25); trends: {trends}")
+    click.echo(f"alert: {report.alert} (PSI marked ~ from 0.1: watch, ! from 0.25: act)")
 
 
 def _cell(index: float | None, alert: str | None) -> str:
     if index is None:
         return "-"
-    return f"{index:.3f}" + ("" if alert == "stable" else f" {alert}")
+    return f"{index:.2f}" + {"watch": "~", "act": "!"}.get(alert or "", "")

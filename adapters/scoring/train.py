@@ -62,7 +62,6 @@ TIERS = [
     Tier(name="D", max_probability=Decimal("0.20")),
     Tier(name="E", max_probability=None),
 ]
-SCORE_BANDS = 10
 
 
 class ModellingUnavailable(RuntimeError):
@@ -120,7 +119,7 @@ def train(spec: TrainSpec, sample: Sample, out_of_time: Sample, measured: bool =
         trained_with=library,
     )
     points = [draft.score(features).points for features in sample.features]
-    scored = draft.model_copy(update={"score_bands": _bands(points)})
+    scored = draft.model_copy(update={"score_bands": _bands(points, spec.scaling.pdo)})
     results = {"training": evaluate(scored, sample).metrics()}
     if measured:
         results["out_of_time"] = evaluate(scored, out_of_time).metrics()
@@ -204,10 +203,17 @@ def _label(name: str, bucket: Bucket) -> str:
     return f"[{lower}, {upper})"
 
 
-def _bands(points: list[int]) -> list[ScoreBand]:
-    """Score deciles of the training population (fewer when scores repeat), with their shares."""
+def _bands(points: list[int], pdo: int) -> list[ScoreBand]:
+    """Score bands one PDO wide over the training population's 5th to 95th percentile, open at both ends.
+
+    Fixed-width bands, not deciles: scores are integers and cluster (every
+    clean account gets the same points), so decile edges fall inside a
+    cluster and a one-point move would read as instability.
+    """
     ordered = sorted(points)
-    cuts = sorted({ordered[len(ordered) * q // SCORE_BANDS] for q in range(1, SCORE_BANDS)} - {ordered[0]})
+    low = math.floor(ordered[len(ordered) // 20] / 10) * 10
+    high = ordered[len(ordered) * 19 // 20]
+    cuts = list(range(low, high + 1, pdo)) or [low]
     bounds: list[int | None] = [None, *cuts, None]
     bands = []
     for lower, upper in pairwise(bounds):
