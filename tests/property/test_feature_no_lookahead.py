@@ -30,7 +30,8 @@ def steps(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     """One fact's type and data; ids come from small pools so facts refer to each other."""
     bill = draw(st.sampled_from(["b1", "b2", "b3", "p1#1", "p1#2", "p2#1"]))
     amount = f"{draw(st.integers(1, 4000))}.{draw(st.integers(0, 99)):02d}"
-    kind = draw(st.sampled_from(["bill", "bill", "pay", "pay", "overdue", "overdue", "overdue", "reverse", "plan", "day"]))
+    kinds = ["bill", "bill", "pay", "pay", "overdue", "overdue", "overdue", "reverse", "plan", "day"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "bill":
         due = (START + timedelta(days=draw(st.integers(0, 400)))).date().isoformat()
         return "BillIssued", {"bill_id": bill.split("#")[0], "amount": amount, "due_date": due}
