@@ -268,6 +268,12 @@ def _print(summary: dict[str, object]) -> None:
             console.print(table)
         else:
             console.print(f"[bold]{title.replace('_', ' ')}[/bold]: {section}")
+    card = summary.get("scorecard")
+    if isinstance(card, dict) and "out_of_time_auc" in card:
+        console.print(
+            f"[bold]scorecard {card['version']}, out of time: AUC {card['out_of_time_auc']} "
+            f"vs {card['out_of_time_baseline_auc']} ranking by days past due alone[/bold] ({card['out_of_time']})"
+        )
     console.print(
         "next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all\n"
         "      fengkong score evaluate | fengkong score explain ACC0000001 | fengkong score monitor\n"
