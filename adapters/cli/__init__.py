@@ -11,11 +11,13 @@ from adapters.cli.demo import demo
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
+from adapters.cli.keys import keys
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
 from adapters.cli.score import score
 from adapters.cli.serve import serve
+from adapters.cli.status import status
 from adapters.runtime.logging import configure_logging
 
 
@@ -40,6 +42,8 @@ for command in (
     serve,
     reconcile_command,
     score,
+    status,
+    keys,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

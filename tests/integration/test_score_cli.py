@@ -106,3 +106,13 @@ def test_mistakes_are_one_line(folder: Path, args: tuple[str, ...], message: str
     done = fengkong(*args, cwd=folder, ok=False)
     assert done.returncode in (1, 2) and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_demo_prints_the_scorecard_s_out_of_time_auc_beside_the_baseline_s(tmp_path: Path) -> None:
+    summary = as_json(fengkong("demo", "--accounts", "150", "--json", cwd=tmp_path))
+    card = summary["scorecard"]
+    assert {"out_of_time_auc", "out_of_time_baseline_auc", "out_of_time_ks", "training_auc"} <= card.keys()
+    assert card["version"] == "demo-s7-a150-2026-07-04-h120"
+    assert (tmp_path / "cards" / f"{card['version']}.json").is_file()
+    again = as_json(fengkong("score", "evaluate", "--scorecard", card["version"], "--json", cwd=tmp_path))
+    assert (again["auc"], again["baseline_auc"]) == (card["out_of_time_auc"], card["out_of_time_baseline_auc"])
