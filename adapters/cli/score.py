@@ -73,6 +73,7 @@ def score() -> None:
 )
 @click.option("--version", "version", default=None, help="The scorecard's version (default pd-<as-of>-h<horizon>).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The file to write.")
+@click.option("--description", default="", help="Free text recorded in the file (what it was trained on).")
 @store_option
 @json_option
 def train_command(
@@ -81,6 +82,7 @@ def train_command(
     oot_as_of: datetime | None,
     version: str | None,
     out: Path | None,
+    description: str,
     store: str | None,
     as_json: bool,
 ) -> None:
@@ -90,7 +92,9 @@ def train_command(
     path = out or Path(settings.scorecards) / f"{name}.json"
     with _one_line():
         console.print(f"reading the store's histories as of {as_of.date()} (+{horizon_days} days)…")
-        trained = train_scorecard(open_engine(settings), as_of.date(), horizon_days, name, path, _day(oot_as_of))
+        trained = train_scorecard(
+            open_engine(settings), as_of.date(), horizon_days, name, path, _day(oot_as_of), description
+        )
     summary = trained.summary()
     if as_json:
         emit_json(summary)

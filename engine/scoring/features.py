@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import pairwise
@@ -37,7 +37,6 @@ from events.inbound import (
 
 WINDOW_DAYS = 365  # "in 12 months": facts of the local days (as_of - 365 days, as_of]
 PLATFORM_ZONE = ZoneInfo("Asia/Shanghai")  # where an `--as-of DATE` ends
-SERIOUS_DAYS_PAST_DUE = 30  # the label: reached this many days past due
 _RATIO = Decimal("0.0001")
 _EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # not the thread's context: scores must not depend on it
 
@@ -57,7 +56,8 @@ class Features:
     promise_kept_rate: Decimal | None  # kept / made promises to pay; None (neutral) while none is recorded
 
     def values(self) -> dict[str, int | Decimal | None]:
-        return asdict(self)
+        """attribute -> value, in the attributes' order (no copying: this runs for every score)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 ATTRIBUTES: tuple[str, ...] = tuple(Features.__dataclass_fields__)

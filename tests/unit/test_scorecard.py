@@ -185,3 +185,13 @@ def test_without_a_name_the_folder_s_latest_trained_scorecard_is_used(tmp_path: 
     assert files.resolve("test-1", tmp_path).version == "test-1"
     with pytest.raises(FileNotFoundError):
         files.resolve(None, tmp_path / "empty")
+
+
+def test_the_shipped_demo_scorecard_loads_and_ranks_a_clean_account_above_a_risky_one() -> None:
+    shipped = load_scorecard("pd-demo-v1")
+    assert shipped.version == "pd-demo-v1" and [a.name for a in shipped.attributes] == list(ATTRIBUTES)
+    risky = replace(FEATURES, days_past_due=20, worst_days_past_due_12m=45, utilisation=Decimal("0.97"))
+    clean, bad = shipped.score(FEATURES), shipped.score(risky)
+    assert clean.points > bad.points and clean.probability < bad.probability
+    assert bad.reasons[0] in {"days_past_due", "utilisation", "worst_days_past_due_12m"}
+    assert shipped.metrics["out_of_time"].auc > shipped.metrics["out_of_time"].baseline_auc + 0.05
