@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import click
 import orjson
@@ -30,6 +31,7 @@ from adapters.store.urls import is_postgres, sqlite_path
 from adapters.synthetic.latent import LatentPortfolio
 from engine.application import RiskEngine
 from engine.batch import Outcome, Result
+from engine.scoring.scorecard import Window
 from events.commands import SendNotice
 from events.recorded import account_status, delinquency_bucket
 from events.rules import Rule
@@ -176,8 +178,12 @@ def _scorecard(
 def _scorecard_summary(trained: Trained, seconds: float) -> dict[str, object]:
     card = trained.scorecard
     summary: dict[str, object] = {"version": card.version, "file": str(trained.path), "seconds": round(seconds, 1)}
-    for name, window in (("training", card.training), ("out_of_time", card.out_of_time)):
-        measured = card.metrics.get(name)  # type: ignore[call-overload]
+    windows: tuple[tuple[Literal["training", "out_of_time"], Window], ...] = (
+        ("training", card.training),
+        ("out_of_time", card.out_of_time),
+    )
+    for name, window in windows:
+        measured = card.metrics.get(name)
         summary[name] = (
             f"as of {window.as_of}, {window.horizon_days} days: {window.accounts} accounts, "
             f"{window.positives} reached 30+ days past due"

@@ -85,8 +85,8 @@ def observe(
         found = state.features_at([spans[i][0] for i in order])
         for i, features in zip(order, found, strict=True):
             sample, (start, end) = samples[i], spans[i]
-            reason = _excluded(features, population)
-            if reason is not None or features is None:
+            reason = "not opened" if features is None else _excluded(features, population)
+            if features is None or reason is not None:
                 sample.excluded[reason or "not opened"] += 1
                 continue
             sample.account_ids.append(state.account_id)
@@ -97,9 +97,7 @@ def observe(
     return Observed(samples, latest)
 
 
-def _excluded(features: Features | None, population: Population) -> str | None:
-    if features is None:
-        return "not opened"
+def _excluded(features: Features, population: Population) -> str | None:
     if features.months_on_book < population.min_months_on_book:
         return f"under {population.min_months_on_book} months on book"
     if features.days_past_due > population.max_days_past_due:

@@ -36,10 +36,10 @@ class Evaluation:
 
 def band_shares(bands: Sequence[ScoreBand], points: Sequence[int]) -> list[float]:
     """The share of `points` in each band (bands ascending, contiguous)."""
-    lowers = [band.lower for band in bands[1:]]
+    lowers = [band.lower for band in bands[1:] if band.lower is not None]  # every band but the first has one
     counts = [0] * len(bands)
     for value in points:
-        counts[bisect_right(lowers, value)] += 1  # type: ignore[type-var]
+        counts[bisect_right(lowers, value)] += 1
     return metrics.shares(counts)
 
 

@@ -155,10 +155,10 @@ class Scorecard(_Frozen):
         names = [a.name for a in self.attributes]
         if len(set(names)) != len(names):
             raise ValueError("an attribute appears twice")
-        bounds = [t.max_probability for t in self.tiers]
-        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+        bounds = [t.max_probability for t in self.tiers[:-1] if t.max_probability is not None]
+        if self.tiers[-1].max_probability is not None or len(bounds) != len(self.tiers) - 1:
             raise ValueError("tiers: every tier but the last needs max_probability, the last none")
-        if bounds[:-1] != sorted(bounds[:-1]):  # type: ignore[type-var]
+        if bounds != sorted(bounds):
             raise ValueError("tiers: max_probability must ascend")
         return self
 
