@@ -91,7 +91,8 @@ class RiskEngine(Application[str]):
         day_scope: DayScope | None = None,
     ) -> list[Result]:
         """Apply one batch atomically; `positions` (next offsets) are saved with it."""
-        return self.process_parsed(parse_all(messages), positions, day_scope=day_scope)
+        with cyclic_gc_paused():
+            return self.process_parsed(parse_all(messages), positions, day_scope=day_scope)
 
     def process_parsed(
         self,
