@@ -20,12 +20,13 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import CreditAccount, StoredRow
-from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Position, Result
+from engine.batch import Batch, BrakeWrite, DayScope, PoisonEvent, Position, Result
+from engine.brake import BrakeState
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
 from engine.policy import Policy
 from events.commands import Command, command_from_json
-from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from events.inbound import InvalidEvent, ParsedEvent, parse_event
 from events.recorded import CLOCK_STREAM, FACT_TOPIC, State, decode, recorded_commands
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,14 @@ class EngineRecorder(Protocol):
     def select_due_accounts(self, business_date: date) -> list[str]: ...
     def select_account_ids(self) -> list[str]: ...
     def select_positions(self, source: str) -> dict[int, int]: ...
+    def brake_state(self) -> BrakeState: ...
+    def emitted_between(self, after: int, until: int) -> list[int]: ...
+
+
+class BrakeSettlement(Protocol):
+    """A batch the store settles inside its transaction, the brake's record locked (engine.batch.Batch.settle)."""
+
+    def settle(self, source: Any) -> BrakeWrite: ...
 
 
 class StoreConflict(RuntimeError):
@@ -164,42 +173,22 @@ class RiskEngine(Application[str]):
         poisoned: Mapping[int, str],
         day_scope: DayScope | None,
     ) -> Batch:
-        valid = [item for item in items if isinstance(item, ParsedEvent)]
-        known = self.store.select_digests([p.event.event_id for p in valid])
-        absent = self.preload(p.event.account_id for p in valid if not isinstance(p.event, DayClosed))
-        batch = Batch(self, day_scope, absent)
-        for index, item in enumerate(items):
-            if isinstance(item, InvalidEvent):
-                batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
-                continue
-            event = item.event
-            if index in poisoned:
-                batch.results.append(Result(index, event.event_id, Outcome.REJECTED, poisoned[index]))
-                continue
-            digest = known.get(event.event_id)
-            if digest is not None:
-                outcome, reason = (
-                    (Outcome.DUPLICATE, None)
-                    if digest == item.digest
-                    else (Outcome.REJECTED, "event_id: already recorded with a different payload")
-                )
-                result = Result(index, event.event_id, outcome, reason)
-                batch.results.append(result)
-                if isinstance(event, DayClosed) and outcome is Outcome.DUPLICATE:
-                    result.add(batch.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
-                continue
-            batch.apply(index, item)
-            if batch.results[-1].outcome is Outcome.ACCEPTED:
-                known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
+        batch = Batch(self, items, poisoned, day_scope)
+        batch.run()
         return batch
 
-    def record(self, rows: Sequence[StoredRow], **index_rows: Any) -> None:
+    def record(self, rows: Sequence[StoredRow], brake: BrakeSettlement | None = None, **index_rows: Any) -> None:
         """Save stored events in the order they happened, with the index rows, in one transaction.
 
         The order is kept across accounts, so the notification log (and with it
         the command outbox) follows the input order. States were encoded once,
-        by the aggregates (events.recorded); nothing is encoded again here.
+        by the aggregates (events.recorded); nothing is encoded again here. With
+        `brake`, the store settles the batch inside the transaction (engine.batch)
+        and saves what that gives instead of `rows` and the index rows.
         """
+        if brake is not None:
+            self.recorder.insert_events([], brake=brake, positions=index_rows.get("positions"))
+            return
         stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
         self.recorder.insert_events(stored, **index_rows)
 
@@ -215,10 +204,7 @@ class RiskEngine(Application[str]):
         if not absent:
             return absent
         for account_id, states in self.store.select_streams(sorted(absent)).items():
-            account = CreditAccount(account_id)
-            for state in states:
-                account.replay(decode(state))
-            self.remember(account)
+            self.remember(CreditAccount.load(account_id, map(decode, states)))
             absent.discard(account_id)
         return absent
 
@@ -237,10 +223,7 @@ class RiskEngine(Application[str]):
         states = self.store.select_streams([account_id]).get(account_id)
         if not states:
             return None
-        account = CreditAccount(account_id)
-        for state in states:
-            account.replay(decode(state))
-        return account
+        return CreditAccount.load(account_id, map(decode, states))
 
     def clock(self) -> PlatformClock:
         if self._clock is None:

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine.account import admit
+from engine.brake import guard, recorded_verdicts
 from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy, load_policy
-from engine.rules import decide
+from engine.retraction import RETRACTIONS, rebuild_ledger, rederive_controls, retracted_ids
+from engine.rules import Decision, admit, decide, decide_retraction
 from events.inbound import load_object
+from events.operator import ACTION_TYPES, Fact
 from events.recorded import State, balances_of, recorded_decisions
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ class Replay:
     recorded: list[dict[str, Any]] = field(default_factory=list)
     derived: list[dict[str, Any]] = field(default_factory=list)
     balances_differ: list[str] = field(default_factory=list)  # event ids whose recorded balances are not the ledger's
+    actions: list[dict[str, Any]] = field(default_factory=list)  # operators' actions: who did what, when
 
     @property
     def identical(self) -> bool:
@@ -64,34 +67,69 @@ def replay(account_id: str, states: Iterable[State], policy: Callable[[str], Pol
     same version to verify, another one to ask what-if. The balances recorded
     with each fact must be the ledger's after it: a fact altered in the store
     shows as a difference even when no decision changes.
+
+    The emergency brake's verdict on each automatic lock is the one recorded
+    (a lock recorded without one was emitted before the brake existed): the
+    counts behind the verdicts are a portfolio's, proven once for the whole
+    store by `engine.brake_audit`. A retraction re-derives the account as
+    CreditAccount does.
     """
     result = Replay(account_id)
     ledger, controls = Ledger(account_id), Controls()
+    facts: list[Fact] = []
     for state in states:
         result.facts += 1
         result.recorded.extend(recorded_decisions(account_id, state))
         fact = load_object(state["fact"])
-        before = admit(ledger, fact)
-        if before is None:
-            continue
+        facts.append(fact)
+        chosen = policy(state["policy"])
+        decisions: list[Decision]
+        if isinstance(fact, RETRACTIONS):
+            retracted = retracted_ids(facts)
+            ledger = rebuild_ledger(account_id, facts, retracted)
+            rederived = rederive_controls(account_id, facts, retracted, chosen)
+            decisions = decide_retraction(fact, ledger, controls, rederived, chosen)
+        else:
+            before = admit(ledger, fact)
+            if before is None:
+                continue
+            decided = decide(fact, before, ledger, controls, chosen)
+            decisions = guard(decided, recorded_verdicts(state.get("decisions", [])))
         if balances_of(state) != ledger.balances():
             result.balances_differ.append(fact.event_id)
-        chosen = policy(state["policy"])
+        if fact.type in ACTION_TYPES:
+            result.actions.append(action_summary(account_id, fact))
         occurred_at = fact.occurred_at.isoformat()
-        for decision in decide(fact, before, ledger, controls, chosen):
+        for decision in decisions:
             controls = controls.changed(decision.changes)
-            result.derived.append(
-                {
-                    "rule": decision.rule,
-                    "policy_version": chosen.version,
-                    "cause_event_id": fact.event_id,
-                    "occurred_at": occurred_at,
-                    "facts": decision.facts,
-                    "changes": decision.changes,
-                    "command": decision.command,
-                }
-            )
+            derived = {
+                "rule": decision.rule,
+                "policy_version": chosen.version,
+                "cause_event_id": fact.event_id,
+                "occurred_at": occurred_at,
+                "facts": decision.facts,
+                "changes": decision.changes,
+                "command": decision.command,
+            }
+            if decision.brake is not None:
+                derived["brake"] = decision.brake
+            result.derived.append(derived)
     return result
+
+
+def action_summary(account_id: str | None, fact: Fact) -> dict[str, Any]:
+    """Who did what, when: an operator's action as `fengkong audit` shows it."""
+    data = fact.data.model_dump(mode="json")
+    return {
+        "account_id": account_id,
+        "action": fact.type,
+        "event_id": fact.event_id,
+        "at": fact.occurred_at.isoformat(),
+        "actor": data.pop("actor"),
+        "role": data.pop("role"),
+        "key_id": data.pop("key_id"),
+        "details": data,
+    }
 
 
 def commands_of(decisions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-JSONValue = str | int | bool | None | list[str]
+JSONValue = str | int | bool | None | list[str] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Controls:
     review_escalated: bool = False
     recent_notices: tuple[datetime, ...] = ()
     notices_dropped: int = 0
+    held: dict[str, Any] | None = None  # a held automatic lock: {"id", "commands", "brake"} (engine.brake)
 
     @property
     def review_open(self) -> bool:
@@ -64,6 +65,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "review_escalated": bool,
     "recent_notices": lambda values: tuple(datetime.fromisoformat(v) for v in values),
     "notices_dropped": int,
+    "held": _optional(dict),
 }
 assert set(_DECODERS) == {f.name for f in fields(Controls)}
 
@@ -74,5 +76,5 @@ def encode(value: object) -> JSONValue:
         return str(value) if isinstance(value, Decimal) else value.isoformat()
     if isinstance(value, tuple):
         return [v.isoformat() for v in value]
-    assert value is None or isinstance(value, (str, int, bool))
+    assert value is None or isinstance(value, (str, int, bool, dict))
     return value

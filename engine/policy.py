@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -76,6 +76,24 @@ class ScoreRule(_Section):
         return max(self.minimum, min(self.maximum, score))
 
 
+class BrakeRule(_Section):
+    """Contract rule 8: automatic locks beyond `max(ceil(share_of_active x active), minimum)` per window are held.
+
+    The defaults are the contract's numbers (2% of active accounts, at least 50, per hour of event
+    time), the ones `default-v1` states in CONTRACT.md: a policy file that has no `[brake]` section
+    (default-v1's, whose text stays as shipped) gets them; a new policy version states its own.
+    """
+
+    window_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
+    share_of_active: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.02")
+    minimum: Annotated[int, Field(ge=0)] = 50
+
+    def bound(self, active: int) -> int:
+        """How many automatic locks a window may emit: ceil(share x active), at least `minimum`."""
+        share = self.share_of_active * active
+        return max(int(share.to_integral_value(rounding=ROUND_CEILING)), self.minimum)
+
+
 class Policy(_Section):
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     description: str = ""
@@ -85,6 +103,7 @@ class Policy(_Section):
     accumulation: AccumulationRule
     repair: RepairRule
     score: ScoreRule
+    brake: BrakeRule = BrakeRule()
 
 
 def parse_policy(text: str) -> Policy:

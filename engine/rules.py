@@ -20,16 +20,18 @@ from engine.ledger import Bill, Ledger
 from engine.policy import NoticeRule, Policy
 from events.commands import CommandType, command_id, command_json
 from events.inbound import (
-    AccountEvent,
+    AccountClosed,
     AccountOpened,
     BillIssued,
     DayClosed,
+    FactRetracted,
     OverdueReported,
     RepaymentPlanAgreed,
     RepaymentReceived,
     UnlockRequested,
     UnlockReviewed,
 )
+from events.operator import Fact, HoldDropped, HoldReleased, LockUndone, ReviewDecided
 from events.rules import Rule
 
 CENT = Decimal("0.01")
@@ -41,6 +43,8 @@ class Decision:
     facts: dict[str, Any]
     changes: dict[str, Any] = field(default_factory=dict)
     command: dict[str, Any] | None = None
+    brake: dict[str, Any] | None = None  # the brake's verdict on an automatic lock (engine.brake)
+    whole: bool = False  # the command keeps its own envelope: a released hold's (events.recorded)
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,31 @@ class Before:
     plan_id: str | None
 
     @classmethod
-    def capture(cls, ledger: Ledger, event: AccountEvent | DayClosed) -> Before:
+    def capture(cls, ledger: Ledger, event: Fact) -> Before:
         bill = ledger.bills.get(event.data.bill_id) if isinstance(event, OverdueReported) else None
         return cls(bill.max_days_past_due if bill else 0, ledger.on_time_streak, ledger.active_plan_id)
+
+
+def admit(ledger: Ledger, fact: Fact) -> Before | None:
+    """Check `fact` and apply it to `ledger`; the figures rules compare, or None for a stale DayClosed.
+
+    Raises engine.ledger.Rejected, before anything changes, if the account
+    cannot take the fact. Shared by CreditAccount.handle(), audit replay and re-derivation.
+    """
+    if isinstance(fact, DayClosed):
+        if ledger.last_closed is not None and fact.data.business_date <= ledger.last_closed:
+            return None
+    else:
+        ledger.check(fact)
+    before = Before.capture(ledger, fact)
+    ledger.apply(fact)
+    return before
 
 
 class _Decider:
     """Collects decisions, applying each one's changes before the next rule looks."""
 
-    def __init__(self, account_id: str, event: AccountEvent | DayClosed, controls: Controls, policy: Policy) -> None:
+    def __init__(self, account_id: str, event: Fact, controls: Controls, policy: Policy) -> None:
         self.account_id = account_id
         self.event = event
         self.controls = controls
@@ -93,9 +113,15 @@ class _Decider:
         self.decisions.append(Decision(rule_id, facts, encoded, payload))
         self.controls = self.controls.changed(encoded)
 
+    def emit_whole(self, rule: Rule, facts: dict[str, Any], changes: dict[str, Any], command: dict[str, Any]) -> None:
+        """A decision emitting a command decided earlier, as it was decided (a released hold's)."""
+        encoded = {name: encode(value) for name, value in changes.items()}
+        self.decisions.append(Decision(rule.value, facts, encoded, command, whole=True))
+        self.controls = self.controls.changed(encoded)
+
 
 def decide(
-    event: AccountEvent | DayClosed,
+    event: Fact,
     before: Before,
     ledger: Ledger,
     controls: Controls,
@@ -115,10 +141,16 @@ def decide(
         _on_money_moved(d, event, before, ledger)
     elif isinstance(event, UnlockRequested):
         _on_unlock_request(d, event, ledger)
-    elif isinstance(event, UnlockReviewed):
+    elif isinstance(event, (UnlockReviewed, ReviewDecided)):
         _on_review(d, event)
     elif isinstance(event, DayClosed):
         _on_day_closed(d, event)
+    elif isinstance(event, AccountClosed):
+        _on_closed(d, event)
+    elif isinstance(event, HoldReleased):
+        _on_release(d, event)
+    elif isinstance(event, HoldDropped):
+        _on_drop(d, event)
     return d.decisions
 
 
@@ -137,10 +169,11 @@ def _on_overdue(d: _Decider, event: OverdueReported, before: Before, ledger: Led
             "overdue_outstanding": str(outstanding),
             "min_overdue_outstanding": str(policy.lock.min_overdue_outstanding),
         }
-        if not d.controls.card_locked:
-            d.emit(rule, facts, {"card_locked": True}, CommandType.LOCK_CARD)
-        if not d.controls.line_suspended:
-            d.emit(rule, facts, {"line_suspended": True}, CommandType.SUSPEND_CREDIT_LINE)
+        if d.controls.held is None:  # a held lock: rules 1 and 5 do not fire again (contract rule 8)
+            if not d.controls.card_locked:
+                d.emit(rule, facts, {"card_locked": True}, CommandType.LOCK_CARD)
+            if not d.controls.line_suspended:
+                d.emit(rule, facts, {"line_suspended": True}, CommandType.SUSPEND_CREDIT_LINE)
     if newly_overdue:
         d.emit(
             Rule.SCORE_OVERDUE,
@@ -243,13 +276,21 @@ def _on_money_moved(
                 d.emit(Rule.PLAN_COMPLETE, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
             if d.controls.review_open:
                 d.emit(Rule.REVIEW_CLOSED_BY_PLAN, facts, _review_closed())
+            _drop_paid_off_hold(d, facts)
     if isinstance(event, RepaymentReceived) and ledger.active_plan_id is None and ledger.overdue_outstanding == 0:
         facts = {"payment_id": event.data.payment_id, "overdue_outstanding": "0.00"}
         if d.controls.card_locked:
             d.emit(Rule.UNLOCK_FULL_REPAYMENT, facts, {"card_locked": False}, CommandType.UNLOCK_CARD)
         if d.controls.line_suspended:
             d.emit(Rule.UNLOCK_FULL_REPAYMENT, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+        _drop_paid_off_hold(d, facts)
     _repair(d, before, ledger)
+
+
+def _drop_paid_off_hold(d: _Decider, facts: dict[str, Any]) -> None:
+    """A held lock of an account whose overdue is paid off is dropped, emitting nothing: the card was never locked."""
+    if d.controls.held is not None:
+        d.emit(Rule.BRAKE_AUTO_DROP, {**facts, "hold_id": d.controls.held["id"]}, {"held": None})
 
 
 def _repair(d: _Decider, before: Before, ledger: Ledger) -> None:
@@ -325,9 +366,11 @@ def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> N
     _auto_approve(d, ledger, ledger.active_plan_id)  # type: ignore[arg-type]
 
 
-def _on_review(d: _Decider, event: UnlockReviewed) -> None:
+def _on_review(d: _Decider, event: UnlockReviewed | ReviewDecided) -> None:
+    """An unlock review's decision: upstream's `UnlockReviewed`, or an operator's `ReviewDecided` alike."""
     data = event.data
-    facts: dict[str, Any] = {"request_id": data.request_id, "reviewer": data.reviewer}
+    reviewer = event.data.reviewer if isinstance(event, UnlockReviewed) else event.data.actor
+    facts: dict[str, Any] = {"request_id": data.request_id, "reviewer": reviewer}
     if d.controls.review_id != data.request_id:
         facts["reason"] = "no open review with this request_id"
         d.emit(Rule.REVIEW_DECISION_IGNORED, facts)
@@ -359,6 +402,83 @@ def _on_day_closed(d: _Decider, event: DayClosed) -> None:
         channel=rule.escalation_channel,
         deliver_at=event.occurred_at,
     )
+
+
+def _on_closed(d: _Decider, event: AccountClosed) -> None:
+    """A closed account leaves the active accounts; an open review has nothing left to decide."""
+    d.emit(Rule.ACCOUNT_CLOSED, {"reason": event.data.reason}, _review_closed() if d.controls.review_open else {})
+
+
+def _actor(event: HoldReleased | HoldDropped) -> dict[str, Any]:
+    data = event.data
+    return {"hold_id": data.hold_id, "actor": data.actor, "key_id": data.key_id, "role": data.role}
+
+
+def _on_release(d: _Decider, event: HoldReleased) -> None:
+    """An operator releases a held lock: its commands go out now, as decided then (same command ids)."""
+    held = d.controls.held
+    assert held is not None and held["id"] == event.data.hold_id  # checked by check_action
+    facts = {**_actor(event), "reason": event.data.reason}
+    for n, command in enumerate(held["commands"]):
+        control = "card_locked" if command["type"] == CommandType.LOCK_CARD else "line_suspended"
+        changes: dict[str, Any] = {control: True}
+        if n == 0:
+            changes["held"] = None
+        d.emit_whole(Rule.BRAKE_RELEASE, facts, changes, command)
+
+
+def _on_drop(d: _Decider, event: HoldDropped) -> None:
+    d.emit(Rule.BRAKE_DROP, {**_actor(event), "reason": event.data.reason}, {"held": None})
+
+
+def decide_retraction(
+    event: FactRetracted | LockUndone, ledger: Ledger, controls: Controls, rederived: Controls, policy: Policy
+) -> list[Decision]:
+    """What a retraction changes: the account as re-derived without the fact, against what was emitted.
+
+    `ledger` is already re-derived; `rederived` is what the policy would have set
+    without the retracted fact. Where the account is stricter than that, the
+    difference goes out as compensating commands citing the retraction: the card
+    unlocked, the line restored, the limit raised back, the bureau mark cleared,
+    the score given back, a held lock dropped. Where re-derivation is stricter
+    nothing is emitted now: the next fact decides as usual.
+    """
+    d = _Decider(ledger.account_id, event, controls, policy)
+    facts: dict[str, Any] = {"retracted_event_id": event.data.retracted_event_id, "reason": event.data.reason}
+    if isinstance(event, LockUndone):
+        data = event.data
+        facts.update(
+            actor=data.actor,
+            key_id=data.key_id,
+            role=data.role,
+            lock_command_id=data.lock_command_id,
+            window_from=data.window_from.isoformat(),
+            window_to=data.window_to.isoformat(),
+            rule=data.rule,
+        )
+    d.emit(Rule.RETRACTION, facts)
+    compensate = Rule.RETRACTION_COMPENSATE
+    if controls.held is not None and not rederived.card_locked:
+        d.emit(compensate, {**facts, "hold_id": controls.held["id"]}, {"held": None})
+    if controls.card_locked and not rederived.card_locked:
+        changes = {"card_locked": False, **(_review_closed() if controls.review_open else {})}
+        d.emit(compensate, facts, changes, CommandType.UNLOCK_CARD)
+    if controls.line_suspended and not rederived.line_suspended:
+        d.emit(compensate, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+    if rederived.credit_limit > controls.credit_limit:
+        limit = rederived.credit_limit
+        d.emit(
+            compensate,
+            {**facts, "previous_limit": str(controls.credit_limit)},
+            {"credit_limit": limit},
+            CommandType.ADJUST_CREDIT_LIMIT,
+            new_limit=str(limit),
+        )
+    if controls.bureau_flag and not rederived.bureau_flag:
+        d.emit(compensate, facts, {"bureau_flag": False})
+    if rederived.score > controls.score:
+        d.emit(compensate, {**facts, "previous_score": controls.score}, {"score": rederived.score})
+    return d.decisions
 
 
 def agenda_date(controls: Controls) -> date | None:

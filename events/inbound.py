@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -33,6 +33,9 @@ from events.types import (
     TimeZoneName,
     has_unsafe_text,
 )
+
+if TYPE_CHECKING:
+    from events.operator import OperatorAction
 
 SCHEMA_VERSION = 1
 MAX_EVENT_BYTES = 64 * 1024
@@ -119,6 +122,15 @@ class DayClosedData(_Strict):
     business_date: IsoDate
 
 
+class AccountClosedData(_Strict):
+    reason: Literal["repaid", "charged_off", "customer_request"]
+
+
+class FactRetractedData(_Strict):
+    retracted_event_id: EventId = Field(description="event_id of an earlier event of this account that was wrong")
+    reason: Text
+
+
 # ---------------------------------------------------------------- envelopes
 
 
@@ -179,6 +191,16 @@ class UnlockReviewed(_AccountEnvelope):
     data: UnlockReviewedData
 
 
+class AccountClosed(_AccountEnvelope):
+    type: Literal["AccountClosed"]
+    data: AccountClosedData
+
+
+class FactRetracted(_AccountEnvelope):
+    type: Literal["FactRetracted"]
+    data: FactRetractedData
+
+
 class DayClosed(_Envelope):
     type: Literal["DayClosed"]
     data: DayClosedData
@@ -193,6 +215,8 @@ AccountEvent = (
     | RepaymentPlanAgreed
     | UnlockRequested
     | UnlockReviewed
+    | AccountClosed
+    | FactRetracted
 )
 InboundEvent = Annotated[AccountEvent | DayClosed, Field(discriminator="type")]
 
@@ -207,6 +231,8 @@ EVENT_TYPES: dict[str, type[_Envelope]] = {
         RepaymentPlanAgreed,
         UnlockRequested,
         UnlockReviewed,
+        AccountClosed,
+        FactRetracted,
         DayClosed,
     )
 }
@@ -228,7 +254,7 @@ class InvalidEvent(ValueError):
 class ParsedEvent:
     """A valid event with its canonical JSON (what is stored) and its payload digest (`payload_digest`)."""
 
-    event: AccountEvent | DayClosed
+    event: AccountEvent | DayClosed | OperatorAction  # an operator action only from events.operator
     canonical: str
     digest: bytes
 
@@ -315,14 +341,28 @@ def payload_digest(canonical: str) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()[:DIGEST_BYTES]
 
 
-def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed:
+def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed | OperatorAction:
     """Re-read an event the store recorded in canonical form (validated on its way in)."""
     return load_object(orjson.loads(canonical))
 
 
-def load_object(obj: dict[str, Any]) -> AccountEvent | DayClosed:
-    """A recorded event from its canonical JSON, already parsed: rebuilt, not validated again (events.trusted)."""
-    return _RECORDED[obj["type"]](obj)  # type: ignore[no-any-return]
+def load_object(obj: dict[str, Any]) -> AccountEvent | DayClosed | OperatorAction:
+    """A recorded fact from its canonical JSON, already parsed: rebuilt, not validated again (events.trusted).
+
+    A recorded fact is a contract event or an operator action (events.operator).
+    """
+    build = _RECORDED.get(obj["type"])
+    if build is None:
+        build = _recorded_action(obj["type"])
+    return build(obj)  # type: ignore[no-any-return]
 
 
 _RECORDED = {kind: constructor(model) for kind, model in EVENT_TYPES.items()}
+
+
+def _recorded_action(kind: str) -> Any:
+    """The rebuild of an operator action's type (events.operator imports this module: imported on first use)."""
+    from events.operator import ACTION_TYPES  # noqa: PLC0415
+
+    _RECORDED.update((name, constructor(model)) for name, model in ACTION_TYPES.items())
+    return _RECORDED[kind]

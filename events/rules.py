@@ -28,3 +28,13 @@ class Rule(StrEnum):
     REVIEW_DECISION_IGNORED = "review.decision_ignored"
     REVIEW_CLOSED_BY_PLAN = "review.closed_by_plan"
     REVIEW_ESCALATE = "review.escalate"
+    ACCOUNT_CLOSED = "account.closed"
+    BRAKE_RELEASE = "brake.release"
+    BRAKE_DROP = "brake.drop"
+    BRAKE_AUTO_DROP = "brake.auto_drop"
+    RETRACTION = "retraction.applied"
+    RETRACTION_COMPENSATE = "retraction.compensate"
+
+
+AUTOMATIC_LOCKS = frozenset({Rule.LOCK_OVERDUE.value, Rule.LOCK_BROKEN_PLAN.value})
+"""The rules whose LockCard is an automatic lock, judged by the emergency brake (contract rule 8)."""

@@ -28,7 +28,8 @@ from adapters.kafka.config import (
 from adapters.reconcile.compare import Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import POSITIONS, ProjectionDatabase, table_name
-from events.inbound import canonical_json, load_object, payload_digest
+from events.inbound import load_object
+from events.operator import recorded_digest
 from events.recorded import CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorded_commands
 from projections.account_status import ACCOUNT_STATUS
 
@@ -149,7 +150,7 @@ def stored_facts(log: StoredLog) -> Iterator[Fact]:
         fact = decode(notification.state)["fact"]
         kind = str(fact["type"])
         home = CLOCK_STREAM if kind == "DayClosed" else str(fact["account_id"])
-        digest = payload_digest(canonical_json(load_object(fact)))  # the canonical text, as on the way in
+        digest = recorded_digest(load_object(fact))  # the canonical text, as on the way in
         stream = str(notification.originator_id)
         yield Fact(stream, str(fact["event_id"]), kind, digest, notification.id, home)
 

@@ -31,9 +31,11 @@ from events.inbound import (
     AccountEvent,
     AccountOpened,
     DayClosed,
+    FactRetracted,
     OverdueReported,
     RepaymentReversed,
 )
+from events.operator import ACTIONS, Fact, LockUndone
 
 WINDOW_DAYS = 365  # "in 12 months": facts of the local days (as_of - 365 days, as_of]
 PLATFORM_ZONE = ZoneInfo("Asia/Shanghai")  # where an `--as-of DATE` ends
@@ -162,9 +164,15 @@ class FeatureState:
         self._fold: _Fold | None = _Fold(account_id)
         self._folded = 0  # facts[:_folded] are in _fold
 
-    def add(self, fact: AccountEvent | DayClosed) -> None:
-        """Take the next recorded fact (a DayClosed says nothing about the account's behaviour: ignored)."""
-        if isinstance(fact, DayClosed):
+    def add(self, fact: Fact) -> None:
+        """Take the next recorded fact (a DayClosed or an operator's action says nothing about the account's
+        behaviour: ignored; a retraction takes the retracted fact out, as the engine does)."""
+        if isinstance(fact, (FactRetracted, LockUndone)):
+            retracted = fact.data.retracted_event_id
+            self.facts = [entry for entry in self.facts if entry[2].event_id != retracted]
+            self._fold, self._folded = None, 0
+            return
+        if isinstance(fact, (DayClosed, *ACTIONS)):
             return
         entry = (fact.occurred_at, self._seq, fact)
         self._seq += 1
@@ -220,7 +228,7 @@ class FeatureState:
         return self._fold
 
 
-def state_of(account_id: str, facts: Iterable[AccountEvent | DayClosed]) -> FeatureState:
+def state_of(account_id: str, facts: Iterable[Fact]) -> FeatureState:
     """A FeatureState fed with `facts` in their recording order."""
     state = FeatureState(account_id)
     for fact in facts:
