@@ -18,6 +18,7 @@ from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.monitoring.status import ReviewWindow
+from adapters.operators.service import Operators
 from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
 from adapters.store.keys import KeyStore
@@ -57,9 +58,16 @@ def open_keys(settings: Settings) -> Keys:
     return Keys(store)
 
 
+def operators(settings: Settings) -> Operators:
+    """Operators' actions through an engine that caches nothing between them (close `.engine` and `.tables.db`)."""
+    engine = RiskEngine(load_policy(settings.policy), env=engine_env(settings.store), cache_size=1)
+    return Operators(engine, open_engine_tables(settings))
+
+
 def review_window(settings: Settings) -> ReviewWindow:
     """Which open reviews count as near their deadline, on the policy's business-day calendar."""
-    return ReviewWindow(settings.review_warning_days, load_policy(settings.policy).review.calendar)
+    policy = load_policy(settings.policy)
+    return ReviewWindow(settings.review_warning_days, policy.review.calendar, policy.brake.window_minutes)
 
 
 def open_projection_store(settings: Settings) -> SqlProjectionStore:
@@ -121,4 +129,9 @@ def api(settings: Settings) -> FastAPI:
     """The HTTP API over the projections' tables (it imports FastAPI: only those who serve pay for it)."""
     from adapters.http.api import create_app  # noqa: PLC0415
 
-    return create_app(partial(open_tables, settings), partial(open_log, settings), review_window(settings))
+    return create_app(
+        partial(open_tables, settings),
+        partial(open_log, settings),
+        review_window(settings),
+        partial(operators, settings),
+    )

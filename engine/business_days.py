@@ -39,3 +39,15 @@ def add_business_days(start: date, count: int, calendar: str = "CN") -> tuple[da
         seen += business
     source = CALENDAR_SOURCE if covered else f"{CALENDAR_SOURCE} (weekdays only: year not covered)"
     return day, source
+
+
+def business_days_between(start: date, end: date, calendar: str = "CN") -> int:
+    """Business days after `start` up to and including `end` (negative when `end` is before `start`)."""
+    if calendar != "CN":
+        raise ValueError(f"unknown calendar {calendar!r}; only 'CN' is supported")
+    low, high, sign = (start, end, 1) if start <= end else (end, start, -1)
+    count, day = 0, low
+    while day < high:
+        day += timedelta(days=1)
+        count += _china_business_day(day)[0]
+    return sign * count

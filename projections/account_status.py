@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from events.inbound import AccountOpened, DayClosed
+from events.inbound import AccountClosed, AccountOpened, DayClosed
+from events.operator import ACTIONS
 from events.recorded import account_status, delinquency_bucket
 from projections.base import (
     Column,
@@ -52,9 +53,20 @@ ACCOUNT_STATUS = Table(
         Column("score", T.INTEGER, "internal credit score"),
         Column("bureau_flag", T.BOOLEAN, "marked for credit-bureau reporting (accumulated defaults)"),
         Column("notices_dropped", T.INTEGER, "notices not sent because of the contact-frequency limit"),
+        Column(
+            "held_lock_id",
+            T.TEXT,
+            "an automatic lock the emergency brake holds for an operator (its LockCard's command id), if any",
+            nullable=True,
+        ),
+        Column("closed_reason", T.TEXT, "why the account was closed (AccountClosed), if it was", nullable=True),
         Column("policy_version", T.TEXT, "policy the last fact was decided under"),
         Column("opened_at", T.TIMESTAMP, "event time of AccountOpened (UTC)"),
-        Column("last_event_at", T.TIMESTAMP, "event time of the last billing fact (UTC; DayClosed not counted)"),
+        Column(
+            "last_event_at",
+            T.TIMESTAMP,
+            "event time of the last billing fact (UTC; DayClosed and operators' actions not counted)",
+        ),
         Column("last_event_id", T.TEXT, "event_id of that fact"),
         Column("last_event_type", T.TEXT, "type of that fact"),
         Column("last_position", T.INTEGER, "notification id of the last stored event that changed this row"),
@@ -74,6 +86,7 @@ _CHANGES: dict[str, tuple[str, Any]] = {
     "review_deadline": ("review_deadline", lambda v: None if v is None else date.fromisoformat(v)),
     "review_escalated": ("review_escalated", bool),
     "notices_dropped": ("notices_dropped", int),
+    "held": ("held_lock_id", lambda v: None if v is None else str(v["id"])),
 }
 
 
@@ -101,6 +114,8 @@ def _new_row(account_id: str) -> Row:
         "score": 0,
         "bureau_flag": False,
         "notices_dropped": 0,
+        "held_lock_id": None,
+        "closed_reason": None,
         "policy_version": "",
         "opened_at": None,
         "last_event_at": None,
@@ -112,7 +127,7 @@ def _new_row(account_id: str) -> Row:
 
 class AccountStatus(Projection):
     name = "account_status"
-    version = 2  # 2: review_requested_on, an index on review_deadline (open reviews by deadline)
+    version = 3  # 2: review_requested_on, an index on review_deadline; 3: held_lock_id, closed_reason
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
 
@@ -147,7 +162,9 @@ class AccountStatus(Projection):
             row["currency"] = fact.data.currency
             row["original_limit"] = money(fact.data.credit_limit)
             row["opened_at"] = utc(fact.occurred_at)
-        if not isinstance(fact, DayClosed):
+        elif isinstance(fact, AccountClosed):
+            row["closed_reason"] = fact.data.reason
+        if not isinstance(fact, (DayClosed, *ACTIONS)):
             row["last_event_at"] = utc(fact.occurred_at)
             row["last_event_id"] = fact.event_id
             row["last_event_type"] = fact.type

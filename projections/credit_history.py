@@ -13,9 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from events.inbound import (
+    AccountClosed,
     AccountOpened,
     BillIssued,
     DayClosed,
+    FactRetracted,
     OverdueReported,
     RepaymentPlanAgreed,
     RepaymentReceived,
@@ -23,6 +25,7 @@ from events.inbound import (
     UnlockRequested,
     UnlockReviewed,
 )
+from events.operator import Fact, HoldDropped, HoldReleased, LockUndone, ReviewDecided
 from events.rules import Rule
 from projections.base import (
     Column,
@@ -131,12 +134,14 @@ def _fact_entry(event: FactRecorded) -> Row:
     elif isinstance(fact, UnlockRequested):
         reference = fact.data.request_id
         text = f"Customer applied for unlock (request {reference})"
-    else:
-        assert isinstance(fact, UnlockReviewed)
+    elif isinstance(fact, (UnlockReviewed, ReviewDecided)):
         reference = fact.data.request_id
         verdict = "approved" if fact.data.approved else "rejected"
         note = f": {fact.data.note}" if fact.data.note else ""
-        text = f"Reviewer {fact.data.reviewer} {verdict} unlock request {reference}{note}"
+        who = f"Reviewer {fact.data.reviewer}" if isinstance(fact, UnlockReviewed) else f"Operator {fact.data.actor}"
+        text = f"{who} {verdict} unlock request {reference}{note}"
+    else:
+        reference, text = _correction_entry(fact)
     return _entry(
         event,
         occurred_at=utc(fact.occurred_at),
@@ -146,6 +151,22 @@ def _fact_entry(event: FactRecorded) -> Row:
         reference=reference,
         description=text,
     )
+
+
+def _correction_entry(fact: Fact) -> tuple[str | None, str]:
+    """The reference and sentence of a closure, a retraction or an operator's action on a held lock."""
+    if isinstance(fact, AccountClosed):
+        return None, f"Account closed ({fact.data.reason.replace('_', ' ')})"
+    if isinstance(fact, FactRetracted):
+        reference = fact.data.retracted_event_id
+        return reference, f"Billing retracted event {reference}: {fact.data.reason}"
+    if isinstance(fact, LockUndone):
+        reference = fact.data.retracted_event_id
+        return reference, f"Operator {fact.data.actor} undid the lock caused by event {reference}: {fact.data.reason}"
+    assert isinstance(fact, (HoldReleased, HoldDropped))
+    verb = "released" if isinstance(fact, HoldReleased) else "dropped"
+    reason = f": {fact.data.reason}" if fact.data.reason else ""
+    return fact.data.hold_id, f"Operator {fact.data.actor} {verb} the held lock {fact.data.hold_id}{reason}"
 
 
 def _decision_entry(event: DecisionRecorded) -> Row:
@@ -196,14 +217,34 @@ def _why(rule: str, facts: dict[str, Any]) -> str:
             f"first installment of plan {facts.get('plan_id')} paid; "
             f"unlock request {facts.get('request_id')} approved automatically"
         ),
+        Rule.BRAKE_RELEASE: lambda: f"the held lock released by {facts.get('actor')}",
+        Rule.RETRACTION_COMPENSATE: lambda: (
+            f"event {facts.get('retracted_event_id')} retracted ({facts.get('reason')}); the account re-derived"
+        ),
     }
     explain = reasons.get(rule)
     return explain() if explain else f"rule {rule}"
 
 
+def _compensation(facts: dict[str, Any], changes: dict[str, Any]) -> str:
+    if "held" in changes:
+        return f"Held lock {facts.get('hold_id')} dropped: its cause was retracted"
+    if "bureau_flag" in changes:
+        return "Credit-bureau mark cleared: its cause was retracted"
+    return f"Internal score given back to {changes.get('score')}: its cause was retracted"
+
+
 def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any], changes: dict[str, Any]) -> str:
     """One sentence for a decision; commands first, then the review and notice steps."""
     kind = command.get("type")
+    held = changes.get("held")
+    if held is not None and not command:
+        brake = held["brake"]
+        what = "Card lock" if len(held["commands"]) == 1 else "Credit line suspension, with the card lock,"
+        return (
+            f"{what} held by the emergency brake: {brake['count']} automatic locks already emitted within the hour, "
+            f"bound {brake['bound']} ({brake['active']} active accounts); an operator releases or drops it"
+        )
     if kind == "LockCard":
         again = " again" if rule == Rule.LOCK_BROKEN_PLAN else ""
         return f"Card locked{again}: {_why(rule, facts)}"
@@ -254,6 +295,16 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
         Rule.REVIEW_DECISION_IGNORED: lambda: (
             f"Review decision on request {facts.get('request_id')} ignored: {facts.get('reason')}"
         ),
+        Rule.ACCOUNT_CLOSED: lambda: f"Account closed ({facts.get('reason')})",
+        Rule.BRAKE_DROP: lambda: f"Held lock dropped by {facts.get('actor')}: {facts.get('reason')}",
+        Rule.BRAKE_AUTO_DROP: lambda: (
+            "Held lock dropped: the overdue was paid off before release (the card never locked)"
+        ),
+        Rule.RETRACTION: lambda: (
+            f"Event {facts.get('retracted_event_id')} retracted ({facts.get('reason')}): "
+            "the account re-derived without it"
+        ),
+        Rule.RETRACTION_COMPENSATE: lambda: _compensation(facts, changes),
         Rule.NOTICE_DROPPED: lambda: (
             f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due not sent: "
             f"{facts.get('sent_in_window')} notices already sent this week (contact limit)"

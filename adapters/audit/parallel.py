@@ -35,6 +35,7 @@ class Verdict:
     identical: bool
     recorded_commands: list[dict[str, Any]] = field(default_factory=list)
     derived_commands: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # operators' actions on the account: who did what
 
     @classmethod
     def of(cls, result: Replay) -> Verdict:
@@ -47,6 +48,7 @@ class Verdict:
             identical,
             [] if identical else commands_of(result.recorded),
             [] if identical else commands_of(result.derived),
+            result.actions,
         )
 
 

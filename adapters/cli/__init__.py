@@ -12,6 +12,7 @@ from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.keys import keys
+from adapters.cli.operators import OPERATOR_COMMANDS
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
@@ -44,6 +45,7 @@ for command in (
     score,
     status,
     keys,
+    *OPERATOR_COMMANDS,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

@@ -39,6 +39,10 @@ def account_view(account: CreditAccount) -> dict[str, Any]:
             "escalated": controls.review_escalated,
         },
         "notices_dropped": controls.notices_dropped,
+        "held_lock": None
+        if controls.held is None
+        else {"hold_id": controls.held["id"], "commands": [c["type"] for c in controls.held["commands"]]},
+        "closed": ledger.closed,
         "last_event_at": ledger.last_event_at.isoformat() if ledger.last_event_at else None,
         "version": account.version,
     }

@@ -72,4 +72,14 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
                     row["account_id"], row["review_request_id"], str(row["review_requested_on"]), row["review_deadline"]
                 )
             console.print(listed)
-    console.print(f"[bold]brake[/bold]: {report['brake']['state']} ({report['brake']['detail']})")
+    brake = report["brake"]
+    since = f" since {brake['tripped_since']}" if brake["tripped_since"] else ""
+    console.print(
+        f"[bold]brake[/bold]: {brake['state']}{since}; {brake['held']} locks held for an operator; "
+        f"{brake['locks_in_window']} emitted in the {brake['window_minutes']} minutes to {brake['window_end'] or '-'}, "
+        f"bound {brake['bound'] if brake['bound'] is not None else '-'} "
+        f"({brake['active_accounts'] if brake['active_accounts'] is not None else '-'} active accounts)"
+    )
+    stuck = report["stuck_locks"]
+    if stuck is not None:
+        console.print(f"[bold]stuck locks[/bold]: {stuck['count']} accounts locked without an active reason")

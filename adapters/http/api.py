@@ -16,8 +16,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from adapters.http import problems, read_models, service
+from adapters.http import operators, problems, read_models, service
 from adapters.monitoring.status import ReviewWindow
+from adapters.operators.service import Operators
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
 from adapters.store.tables import ProjectionDatabase
@@ -30,12 +31,15 @@ OPEN_PATHS = frozenset(
 
 DESCRIPTION = """\
 Account status, credit history, decisions, collection queue, delinquency and roll rates from the
-read models; the service's status and Prometheus metrics.
+read models; the service's status and Prometheus metrics; the emergency brake and its held locks,
+unlock reviews, and the operators' actions (release or drop held locks, decide reviews, undo the
+locks of a window, correct the platform clock), each recorded with the key's holder as its actor.
 
 **Authentication.** Every route of this document needs an API key, sent as
 `Authorization: Bearer <key>`. Keys are made with `fengkong keys create --role ROLE --name WHO`
 (shown once) and revoked with `fengkong keys revoke NAME|ID`. Roles, each including the ones before it:
-`metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys).
+`metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys,
+correct the clock). An action may carry an `Idempotency-Key` header: a repeated request acts once.
 Each operation's security requirement names the role it needs. No key, an unknown key or a revoked
 key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 403.
 
@@ -49,17 +53,25 @@ times are UTC RFC 3339, dates ISO 8601.
 
 
 def create_app(
-    connect: Callable[[], ProjectionDatabase], open_log: Callable[[], StoredLog], review_window: ReviewWindow
+    connect: Callable[[], ProjectionDatabase],
+    open_log: Callable[[], StoredLog],
+    review_window: ReviewWindow,
+    open_operators: Callable[[], Operators],
 ) -> FastAPI:
-    """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api)."""
+    """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api).
+
+    `open_operators` builds the operators' engine on the first action.
+    """
     connections = read_models.Connections(connect)
     log = open_log()
     KeyStore(connections.get()).prepare()
+    access = operators.OperatorsAccess(open_operators)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         connections.close()
+        access.close()
         log.close()
 
     app = FastAPIOffline(
@@ -73,8 +85,11 @@ def create_app(
     app.state.connections = connections
     app.state.log = log
     app.state.review_window = review_window
+    app.state.operators = access
     problems.install(app)
     app.include_router(service.probes)
     app.include_router(service.keyed)
     app.include_router(read_models.router)
+    app.include_router(operators.reading)
+    app.include_router(operators.acting)
     return app

@@ -6,15 +6,13 @@ Two kinds:
   counts events, commands and batch latency and tracks its consumer lag, the
   relay its lag behind the outbox, the clock relay its copies;
 - store series, read from the store and the read models when `/metrics` of
-  the API is scraped (`read_model_collector`): projection lag, open reviews
-  and their deadlines. Every API process reports the same values for them.
+  the API is scraped (`StoreCollector`): projection lag, open reviews and
+  their deadlines, the emergency brake's state and held locks (its record in
+  the store, one for every worker) and the stuck locks. Every API process
+  reports the same values for them.
 
 No series carries personal data: labels are event and command types,
 outcomes, topics, partitions and projection names, never an account id.
-
-The brake's series (held locks, brake state, stuck locks) are registered
-here with their resting values (0 and "armed"); the emergency brake (issue
-12 part B) sets them when it lands.
 """
 
 from __future__ import annotations
@@ -25,10 +23,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import disable_created_metrics as _disable_created_metrics
 from prometheus_client import start_http_server as _start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.registry import Collector
 
 from engine.batch import Outcome, Result
@@ -65,17 +63,7 @@ RELAY_LAG = Gauge(
 )
 CLOCK_COPIES = Counter("fengkong_clock_days_copied", "DayClosed records copied into every events partition.")
 
-# ------------------------------------------------------------------ the brake's series (set by part B)
-
-HELD_LOCKS = Gauge("fengkong_held_locks", "Automatic locks held for an operator (from the brake, when it lands).")
-BRAKE_STATE = Enum(
-    "fengkong_brake_state",
-    "The emergency brake: armed, or tripped and holding automatic locks (from the brake, when it lands).",
-    states=["armed", "tripped"],
-)
-STUCK_LOCKS = Gauge(
-    "fengkong_stuck_locks", "Accounts locked without an active reason (from the brake's reconcile, when it lands)."
-)
+HELD = Counter("fengkong_locks_held", "Automatic locks this worker's batches held (the emergency brake).")
 
 # ------------------------------------------------------------------ store series (read at scrape time)
 
@@ -85,6 +73,11 @@ STORE_HEAD = "fengkong_store_head"
 REVIEWS_OPEN = "fengkong_reviews_open"
 REVIEWS_NEAR = "fengkong_reviews_near_deadline"
 REVIEWS_BREACHED = "fengkong_reviews_deadline_breached"
+HELD_LOCKS = "fengkong_held_locks"
+BRAKE_STATE = "fengkong_brake_state"
+BRAKE_WINDOW = "fengkong_brake_locks_in_window"
+BRAKE_BOUND = "fengkong_brake_bound"
+STUCK_LOCKS = "fengkong_stuck_locks"
 
 
 def _zero() -> None:
@@ -95,7 +88,6 @@ def _zero() -> None:
                 EVENTS.labels(kind, outcome.value)
     for command in CommandType:
         COMMANDS.labels(command.value)
-    BRAKE_STATE.state("armed")
 
 
 _zero()
@@ -110,6 +102,8 @@ def observe_batch(items: Sequence[ParsedEvent | InvalidEvent], results: Iterable
         EVENTS.labels(kind, result.outcome.value).inc()
         for command in result.commands:
             COMMANDS.labels(command.type).inc()
+        if result.held:
+            HELD.inc(result.held)
 
 
 def count_refused(item: ParsedEvent | InvalidEvent) -> None:
@@ -139,6 +133,11 @@ class StoreFigures:
     reviews_open: int
     reviews_near_deadline: int
     reviews_breached: int
+    held_locks: int = 0
+    brake_tripped: bool = False
+    brake_locks_in_window: int = 0
+    brake_bound: int | None = None
+    stuck_locks: int = 0
 
 
 class StoreCollector(Collector):
@@ -172,6 +171,24 @@ class StoreCollector(Collector):
         )
         yield GaugeMetricFamily(
             REVIEWS_BREACHED, "Open reviews past their business-day deadline (escalated).", f.reviews_breached
+        )
+        yield GaugeMetricFamily(HELD_LOCKS, "Automatic locks the emergency brake holds for an operator.", f.held_locks)
+        yield StateSetMetricFamily(
+            BRAKE_STATE,
+            "The emergency brake: armed, or tripped (automatic locks held, waiting for an operator).",
+            value={"armed": not f.brake_tripped, "tripped": f.brake_tripped},
+        )
+        yield GaugeMetricFamily(
+            BRAKE_WINDOW,
+            "Automatic locks emitted in the hour of event time before the latest one the brake judged.",
+            f.brake_locks_in_window,
+        )
+        if f.brake_bound is not None:
+            yield GaugeMetricFamily(BRAKE_BOUND, "The bound of the brake's latest verdict.", f.brake_bound)
+        yield GaugeMetricFamily(
+            STUCK_LOCKS,
+            "Accounts locked without an active reason: no unpaid overdue, no repayment plan (from the read models).",
+            f.stuck_locks,
         )
 
 

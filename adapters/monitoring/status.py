@@ -6,8 +6,9 @@ command relay), open unlock reviews near or past their business-day
 deadline, and the emergency brake. The same snapshot feeds the store series
 of `/metrics` (adapters.monitoring.metrics.StoreFigures).
 
-Sections later issues add go beside these; the brake's section is a
-placeholder until the brake lands (issue 12 part B).
+Sections later issues add go beside these. The brake's section reads its
+record in the store (one for every worker): tripped while locks are held
+for an operator.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from adapters.store import queries
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import ProjectionDatabase
+from engine.brake import from_micros
 from engine.business_days import add_business_days
 from events.recorded import FACT_TOPIC
 from projections.account_status import ACCOUNT_STATUS
@@ -29,18 +31,18 @@ from projections.runner import ProjectionStatus, projection_status
 
 RELAY_PREFIX = "relay:"
 POSITIONS_TABLE = "fengkong_positions"
-BRAKE_NOT_IMPLEMENTED: dict[str, Any] = {
-    "state": "not implemented",
-    "detail": "the emergency brake (contract rule 8) is not built yet: every automatic lock is emitted",
-}
 
 
 @dataclass(frozen=True)
 class ReviewWindow:
-    """Which open reviews count as near their deadline: due within `business_days` of the latest closed date."""
+    """Which open reviews count as near their deadline: due within `business_days` of the latest closed date.
+
+    Also the policy's brake window, over which status counts the locks emitted.
+    """
 
     business_days: int
     calendar: str = "CN"
+    brake_minutes: int = 60
 
     def until(self, latest: date | None) -> date | None:
         if latest is None:
@@ -57,6 +59,31 @@ class Snapshot:
     near_until: date | None
     reviews: queries.Reviews | None  # None until the read models are built
     relays_pending: dict[str, bool]  # relay source -> a recorded fact (maybe with commands) waits after its position
+    brake: dict[str, Any]
+    stuck: queries.Page | None  # accounts locked without an active reason; None until the read models are built
+
+
+def brake_report(tables: EngineTables, window_minutes: int = 60) -> dict[str, Any]:
+    """The emergency brake: armed or tripped (locks held for an operator), the window, the bound."""
+    state = tables.brake()
+    held = tables.holds(limit=1)
+    in_window = 0
+    if state is not None and state.last_at is not None:
+        in_window = tables.emitted_count(state.last_at - window_minutes * 60_000_000, state.last_at)
+    return {
+        "state": "tripped" if held else "armed",
+        "tripped_since": held[0].cause_at.isoformat() if held else None,
+        "held": tables.held_count(),
+        "locks_in_window": in_window,
+        "window_minutes": window_minutes,
+        "window_end": None if state is None or state.last_at is None else from_micros(state.last_at).isoformat(),
+        "bound": None if state is None else state.last_bound,
+        "active_accounts": None if state is None else state.active,
+        "holding_since": None
+        if state is None or state.tripped_since is None
+        else from_micros(state.tripped_since).isoformat(),
+        "batches_judged": 0 if state is None else state.version,
+    }
 
 
 def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, limit: int = 50) -> Snapshot:
@@ -68,12 +95,14 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
         for (source, _), offset in positions.items()
         if source.startswith(RELAY_PREFIX)
     }
-    reviews, latest, until = None, None, None
+    reviews, latest, until, stuck = None, None, None, None
     if db.has_table(ACCOUNT_STATUS.stored_name) and db.has_table(DELINQUENCY_DAILY.stored_name):
         latest = queries.latest_business_date(db)
         until = window.until(latest)
         reviews = queries.open_reviews(db, until, limit)
-    return Snapshot(head, projections, positions, latest, until, reviews, pending)
+        stuck = queries.stuck_locks(db, limit)
+    brake = brake_report(EngineTables(db), window.brake_minutes)
+    return Snapshot(head, projections, positions, latest, until, reviews, pending, brake, stuck)
 
 
 def figures(snapshot: Snapshot) -> StoreFigures:
@@ -85,6 +114,11 @@ def figures(snapshot: Snapshot) -> StoreFigures:
         reviews_open=reviews.open if reviews else 0,
         reviews_near_deadline=reviews.near.total if reviews else 0,
         reviews_breached=reviews.breached if reviews else 0,
+        held_locks=snapshot.brake["held"],
+        brake_tripped=snapshot.brake["state"] == "tripped",
+        brake_locks_in_window=snapshot.brake["locks_in_window"],
+        brake_bound=snapshot.brake["bound"],
+        stuck_locks=snapshot.stuck.total if snapshot.stuck else 0,
     )
 
 
@@ -121,5 +155,8 @@ def report(snapshot: Snapshot, window: ReviewWindow) -> dict[str, Any]:
                 "reviews": queries.jsonable(reviews.near.rows),
             },
         },
-        "brake": dict(BRAKE_NOT_IMPLEMENTED),
+        "brake": snapshot.brake,
+        "stuck_locks": None
+        if snapshot.stuck is None
+        else {"count": snapshot.stuck.total, "accounts": queries.jsonable(snapshot.stuck.rows)},
     }

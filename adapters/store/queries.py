@@ -217,3 +217,47 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [jsonable(item) for item in value]
     return value
+
+
+def locks_between(db: ProjectionDatabase, start: datetime, end: datetime, rules: Sequence[str]) -> list[Row]:
+    """LockCard decisions of `rules` whose causes have event time in [start, end), in the store's order."""
+    name = table_name(DECISIONS)
+    column = DECISIONS.column("occurred_at")
+    marks = ", ".join("?" * len(rules))
+    columns = [DECISIONS.column(c) for c in ("account_id", "command_id", "cause_event_id", "occurred_at", "rule")]
+    rows = db.query(
+        f"SELECT account_id, command_id, cause_event_id, occurred_at, rule FROM {name} "
+        f"WHERE command_type = 'LockCard' AND rule IN ({marks}) AND occurred_at >= ? AND occurred_at < ? "
+        "ORDER BY position, seq",
+        [*rules, db.encode(column, start), db.encode(column, end)],
+    )
+    return [db.decode_row(DECISIONS, row, columns) for row in rows]
+
+
+def stuck_locks(db: ProjectionDatabase, limit: int = 50) -> Page:
+    """Accounts locked without an active reason: no unpaid overdue, no repayment plan running."""
+    name = table_name(ACCOUNT_STATUS)
+    locked = db.encode(ACCOUNT_STATUS.column("card_locked"), True)
+    zero = db.encode(ACCOUNT_STATUS.column("overdue_outstanding"), Decimal("0.00"))
+    where = "WHERE card_locked = ? AND overdue_outstanding = ? AND active_plan_id IS NULL"
+    total = int(db.query(f"SELECT count(*) FROM {name} {where}", [locked, zero])[0][0])
+    columns = [ACCOUNT_STATUS.column(c) for c in ("account_id", "last_event_id", "last_event_at")]
+    rows = db.query(
+        f"SELECT account_id, last_event_id, last_event_at FROM {name} {where} ORDER BY account_id LIMIT ?",
+        [locked, zero, limit],
+    )
+    return Page([db.decode_row(ACCOUNT_STATUS, row, columns) for row in rows], total, limit, 0)
+
+
+def open_review_list(db: ProjectionDatabase, limit: int = 100, offset: int = 0) -> Page:
+    """Open unlock reviews, soonest deadline first."""
+    columns = [*REVIEW_COLUMNS, "review_escalated"]
+    table = ACCOUNT_STATUS
+    name = table_name(table)
+    where = "WHERE review_deadline IS NOT NULL"
+    total = int(db.query(f"SELECT count(*) FROM {name} {where}")[0][0])
+    rows = db.query(
+        f"SELECT {', '.join(columns)} FROM {name} {where} ORDER BY review_deadline, account_id LIMIT ? OFFSET ?",
+        [limit, offset],
+    )
+    return Page([db.decode_row(table, row, [table.column(c) for c in columns]) for row in rows], total, limit, offset)

@@ -61,24 +61,34 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
             "CREATE UNIQUE INDEX IF NOT EXISTS fengkong_holds_id ON fengkong_holds (hold_id)",
         ]
 
-    def _create_table(self, c: SQLiteCursor) -> None:
-        super()._create_table(c)
-        c.execute("INSERT OR IGNORE INTO fengkong_brake (id, active, version) VALUES (1, 0, 0)")
-        c.execute("SELECT changes()")
-        if c.fetchone()[0]:  # the brake's record is new: count what a store recorded before it already holds
-            c.execute(
-                f"SELECT count(DISTINCT originator_id) FROM {self.events_table_name} WHERE originator_id NOT LIKE ?",
-                [SYSTEM_STREAM_PREFIX + "%"],
-            )
-            active = c.fetchone()[0]
-            c.execute("UPDATE fengkong_brake SET active = ? WHERE id = 1", [active])
-            c.execute(
-                f"SELECT originator_id, state FROM {self.events_table_name} "
-                "WHERE originator_id NOT LIKE ? AND CAST(state AS TEXT) LIKE '%LockCard%'",
-                [SYSTEM_STREAM_PREFIX + "%"],
-            )
-            locks = emitted_locks((row[0], bytes(row[1])) for row in c.fetchall())
-            c.executemany("INSERT OR IGNORE INTO fengkong_brake_locks VALUES (?, ?, ?)", locks)
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT 1 FROM fengkong_brake WHERE id = 1")
+            if c.fetchone() is not None:
+                return
+        # A write first: a transaction that read first could not take the write lock another writer moved past.
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("INSERT OR IGNORE INTO fengkong_brake (id, active, version) VALUES (1, 0, 0)")
+            c.execute("SELECT changes()")
+            if c.fetchone()[0]:
+                self._count_what_is_recorded(c)
+
+    def _count_what_is_recorded(self, c: SQLiteCursor) -> None:
+        """The brake's record is new: count what a store recorded before the brake existed."""
+        c.execute(
+            f"SELECT count(DISTINCT originator_id) FROM {self.events_table_name} WHERE originator_id NOT LIKE ?",
+            [SYSTEM_STREAM_PREFIX + "%"],
+        )
+        active = c.fetchone()[0]
+        c.execute("UPDATE fengkong_brake SET active = ? WHERE id = 1", [active])
+        c.execute(
+            f"SELECT originator_id, state FROM {self.events_table_name} "
+            "WHERE originator_id NOT LIKE ? AND CAST(state AS TEXT) LIKE '%LockCard%'",
+            [SYSTEM_STREAM_PREFIX + "%"],
+        )
+        locks = emitted_locks((row[0], bytes(row[1])) for row in c.fetchall())
+        c.executemany("INSERT OR IGNORE INTO fengkong_brake_locks VALUES (?, ?, ?)", locks)
 
     def _insert_events(
         self,
