@@ -25,11 +25,12 @@ agreeing with the last card command of each account.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from events.inbound import InvalidEvent, parse_event
+from events.operator import ACTION_TYPES
 from events.recorded import CLOCK_STREAM
 
 """The stream name of the platform clock's DayRecorded facts."""
@@ -49,6 +50,7 @@ GAP_KINDS: dict[str, str] = {
     "projection_behind": "a read model behind the store's head",
     "projection_ahead": "a read model past the store's head (it was built from another store)",
     "projection_mismatch": "a read model that disagrees with the store",
+    "stuck_lock": "an account locked without an active reason (no unpaid overdue, no repayment plan running)",
 }
 
 
@@ -117,6 +119,7 @@ class ReadModels:
 
     positions: Mapping[str, int]
     card_locked: Mapping[str, bool] | None = None
+    stuck: Sequence[str] | None = None  # accounts locked without an active reason (None: not read)
 
 
 @dataclass(frozen=True)
@@ -205,12 +208,12 @@ def reconcile(
         report.notes.append("no dead letters given: a message the engine refused counts as lost")
     _check_consumed(ends, positions or {}, report)
 
-    streams = _check_facts(facts, indexed, report, counts)
+    streams, actions = _check_facts(facts, indexed, report, counts)
     if complete:
-        for event_id in sorted(set(indexed) - seen_ids):
+        for event_id in sorted(set(indexed) - seen_ids - actions):
             report.gap("unexpected_event", event_id, "in the store's index, not among the messages that came in")
     else:
-        counts["recorded_outside_inputs"] = len(set(indexed) - seen_ids)
+        counts["recorded_outside_inputs"] = len(set(indexed) - seen_ids - actions)
 
     last_card = _check_commands(commands, published, strict_once, report, counts)
     if read_models is None:
@@ -295,13 +298,19 @@ def _check_consumed(
 
 def _check_facts(
     facts: Iterable[Fact], indexed: Mapping[str, Indexed], report: Report, counts: Counter[str]
-) -> set[str]:
-    """Each fact once per stream, indexed with its digest; each index row applied. Returns the account streams."""
+) -> tuple[set[str], set[str]]:
+    """Each fact once per stream, indexed with its digest; each index row applied.
+
+    Returns the account streams, and the event ids of operators' actions (recorded, never among the inputs).
+    """
     seen: set[tuple[str, str]] = set()
     home: set[str] = set()  # event ids whose own stream (account, or clock for DayClosed) holds them
     streams: set[str] = set()
+    actions: set[str] = set()
     for fact in facts:
         counts["facts"] += 1
+        if fact.type in ACTION_TYPES:
+            actions.add(fact.event_id)
         key = (fact.stream, fact.event_id)
         ref = f"{fact.stream}/{fact.event_id}"
         if key in seen:
@@ -324,7 +333,8 @@ def _check_facts(
     for event_id in sorted(set(indexed) - home):
         report.gap("unapplied_index", event_id, "indexed but not recorded on its own account's stream or the clock")
     counts["streams"] = len(streams)
-    return streams
+    counts["operator_actions"] = len(actions)
+    return streams, actions
 
 
 def _check_commands(
@@ -378,6 +388,8 @@ def _check_read_models(
     if behind:
         report.notes.append("account_status not cross-checked: read models are not at the head")
         return
+    for account_id in read_models.stuck or ():
+        report.gap("stuck_lock", account_id, "card locked with no unpaid overdue and no repayment plan running")
     rows = read_models.card_locked
     for account_id in sorted(streams - set(rows)):
         report.gap("projection_mismatch", account_id, "account in the store, no account_status row")

@@ -26,11 +26,12 @@ from adapters.kafka.config import (
     header,
 )
 from adapters.reconcile.compare import Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
+from adapters.store import queries
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import POSITIONS, ProjectionDatabase, table_name
 from events.inbound import load_object
 from events.operator import recorded_digest
-from events.recorded import CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorded_commands
+from events.recorded import CLOCK_ACTION_TOPIC, CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorded_commands
 from projections.account_status import ACCOUNT_STATUS
 
 OffsetRange = Mapping[int, int]  # partition -> offset
@@ -146,10 +147,10 @@ def index_rows(tables: EngineTables) -> Iterator[Indexed]:
 
 def stored_facts(log: StoredLog) -> Iterator[Fact]:
     """Every recorded fact, on its stream (an account's, or the clock's), with the digest of the fact."""
-    for notification in log.read_topics([FACT_TOPIC, DAY_TOPIC]):
+    for notification in log.read_topics([FACT_TOPIC, DAY_TOPIC, CLOCK_ACTION_TOPIC]):
         fact = decode(notification.state)["fact"]
         kind = str(fact["type"])
-        home = CLOCK_STREAM if kind == "DayClosed" else str(fact["account_id"])
+        home = CLOCK_STREAM if "account_id" not in fact else str(fact["account_id"])
         digest = recorded_digest(load_object(fact))  # the canonical text, as on the way in
         stream = str(notification.originator_id)
         yield Fact(stream, str(fact["event_id"]), kind, digest, notification.id, home)
@@ -175,8 +176,9 @@ def read_models(db: ProjectionDatabase) -> ReadModels | None:
     positions = {
         str(name): int(position) for name, position in db.query(f"SELECT projection, position FROM {POSITIONS}")
     }
-    locked = None
+    locked, stuck = None, None
     if db.has_table(table_name(ACCOUNT_STATUS)):
         rows = db.query(f"SELECT account_id, card_locked FROM {table_name(ACCOUNT_STATUS)}")
         locked = {str(account_id): bool(flag) for account_id, flag in rows}
-    return ReadModels(positions, locked)
+        stuck = [str(row["account_id"]) for row in queries.stuck_locks(db, limit=1_000_000).rows]
+    return ReadModels(positions, locked, stuck)

@@ -78,6 +78,11 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         # ("tuple concurrently updated"): one creates the tables at a time, the others find them.
         curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (_DDL_LOCK,))
         super()._create_table(curs)
+        # A plain read first: inserting into a record a worker holds FOR UPDATE would wait for it while
+        # holding the catalog locks of the statements above, which that worker's insert waits for.
+        curs.execute(SQL("SELECT id FROM {0} WHERE id = 1").format(self.brake_table))
+        if curs.fetchone() is not None:
+            return
         curs.execute(
             SQL("INSERT INTO {0} (id, active, version) VALUES (1, 0, 0) ON CONFLICT DO NOTHING RETURNING id").format(
                 self.brake_table
