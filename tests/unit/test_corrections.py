@@ -1,4 +1,4 @@
-"""Corrections (contract 1.1 `FactRetracted`, an operator's `LockUndone`): the account re-derived, the difference compensated."""
+"""Corrections (`FactRetracted`, an operator's `LockUndone`): the account re-derived, the difference compensated."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from engine.rules import Decision
 from events.operator import Fact, build_action
 from events.recorded import decode
 from tests.builders import DEFAULT, Events, commands, parsed
+
+
+UNLOCKED = [("UnlockCard", "retraction.compensate"), ("RestoreCreditLine", "retraction.compensate")]
 
 
 class Account:
