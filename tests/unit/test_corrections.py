@@ -15,7 +15,6 @@ from events.operator import Fact, build_action
 from events.recorded import decode
 from tests.builders import DEFAULT, Events, commands, parsed
 
-
 UNLOCKED = [("UnlockCard", "retraction.compensate"), ("RestoreCreditLine", "retraction.compensate")]
 
 
