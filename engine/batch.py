@@ -121,6 +121,7 @@ class Batch:
         self.poisoned = poisoned
         self.day_scope = day_scope
         self.results: list[Result] = []
+        self.judging = engine.policy.brake.enabled
         self._reset(engine.store)
 
     def _reset(self, source: BrakeSource) -> None:
@@ -220,9 +221,8 @@ class Batch:
     def _handle(self, account: CreditAccount, item: ParsedEvent) -> list[Decision]:
         """The account handles the item; its row is collected (kept open if it holds the brake's verdicts)."""
         account_id = account.account_id
-        decisions = account.handle(
-            item, self.engine.policy, lambda decision: self._verdict(account_id, item, decision), self._history(account)
-        )
+        verdicts = (lambda decision: self._verdict(account_id, item, decision)) if self.judging else None
+        decisions = account.handle(item, self.engine.policy, verdicts, self._history(account))
         rows = account.collect()
         self.rows.extend(rows)
         if rows and account.last_state is not None:

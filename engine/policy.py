@@ -84,6 +84,7 @@ class BrakeRule(_Section):
     (default-v1's, whose text stays as shipped) gets them; a new policy version states its own.
     """
 
+    enabled: bool = True  # off: every automatic lock is emitted unjudged (a test or benchmark policy)
     window_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
     share_of_active: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.02")
     minimum: Annotated[int, Field(ge=0)] = 50
