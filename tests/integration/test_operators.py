@@ -162,7 +162,9 @@ def test_an_admin_corrects_a_clock_closed_too_far_ahead(store: str) -> None:
     engine = open_engine(store)
     list(engine.ingest([orjson.dumps(e.day_closed("2026-03-10")), orjson.dumps(e.day_closed("2026-03-25"))]))
     assert "admin" in fengkong(keys, "clock", "correct", "--date", "2026-03-11", "--reason", "x", code=3)
-    corrected = fengkong(keys, "clock", "correct", "--date", "2026-03-11", "--reason", "wrong date", "--json", role=Role.ADMIN)
+    corrected = fengkong(
+        keys, "clock", "correct", "--date", "2026-03-11", "--reason", "wrong date", "--json", role=Role.ADMIN
+    )
     assert corrected[0]["outcome"] == "applied"
     engine.forget_cached()
     results = list(engine.ingest([orjson.dumps(e.day_closed("2026-03-12"))]))
