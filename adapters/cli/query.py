@@ -62,10 +62,16 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return local_clock(value)
     if isinstance(value, float):
         return f"{value:.1%}"
     return str(value)
+
+
+def local_clock(moment: datetime) -> str:
+    """`2026-09-11 09:00 +08:00`: a time as people read it, never without its offset."""
+    offset = moment.strftime("%z")  # +0800
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}" if offset else moment.isoformat()
 
 
 def _table(title: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
