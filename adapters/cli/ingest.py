@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from adapters.cli.common import (
+    check_input,
+    check_output,
     default_dead_letter,
     emit_json,
     json_option,
@@ -17,6 +19,7 @@ from adapters.cli.common import (
     open_engine,
     policy_option,
     store_option,
+    writable_store,
 )
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record, read_lines
 from adapters.runtime import faults
@@ -49,6 +52,10 @@ def ingest(
     """
     faults.arm_from_env()
     settings = load_settings(store=store, policy=policy, batch_size=batch_size)
+    check_input(source)
+    letters_path = dead_letter or default_dead_letter(settings)
+    check_output(letters_path)
+    writable_store(settings)
     engine = open_engine(settings)
     pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
 
@@ -60,7 +67,7 @@ def ingest(
     counts: Counter[str] = Counter()
     commands: Counter[str] = Counter()
     started = time.perf_counter()
-    with DeadLetterFile(dead_letter or default_dead_letter(settings)) as letters:
+    with DeadLetterFile(letters_path) as letters:
         for result in engine.ingest(remember(), batch_size=settings.batch_size):
             line = pending.pop(result.index)
             counts[result.outcome] += 1
