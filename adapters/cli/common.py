@@ -20,7 +20,17 @@ from adapters.store.urls import is_postgres, redact, sqlite_path
 from engine.application import RiskEngine
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(stderr=True)
+progress_console = Console(stderr=True)
+"""Progress bars, warnings and notes: stderr, so that stdout holds only results."""
+
+
+def _results_console() -> Console:
+    """Tables go to stdout; piped or redirected, they are never cut to 80 columns (or use --json)."""
+    found = Console()
+    return found if found.is_terminal else Console(width=1000, soft_wrap=True)
+
+
+console = _results_console()
 
 
 def store_option(command: F) -> F:

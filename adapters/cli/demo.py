@@ -20,6 +20,7 @@ from adapters.cli.common import (
     json_option,
     load_settings,
     open_engine,
+    progress_console,
     store_option,
     writable_store,
 )
@@ -154,7 +155,7 @@ def demo(
     )
     with (
         DeadLetterFile(default_dead_letter(settings)) as letters,
-        Progress(*columns, console=console, disable=as_json) as progress,
+        Progress(*columns, console=progress_console, disable=as_json) as progress,
     ):
         task = progress.add_task("days", total=days, events=0)
         for day in portfolio.days_of_events():

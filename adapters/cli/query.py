@@ -24,6 +24,7 @@ from adapters.cli.common import (
     emit_json,
     json_option,
     load_settings,
+    progress_console,
     require_store,
     store_option,
 )
@@ -60,7 +61,7 @@ def _warn_if_behind(db: ProjectionDatabase, settings: Settings) -> None:
         log.close()
     position = min((int(row[0]) for row in db.query(f"SELECT position FROM {POSITIONS}")), default=0)
     if position < head:
-        console.print(
+        progress_console.print(
             f"[yellow]read models are {head - position} stored events behind the store: "
             "run `fengkong projections catch-up` (or keep `fengkong serve` running)[/yellow]"
         )
@@ -260,9 +261,7 @@ def export(name: str, fmt: str, output: Path | None, store: str | None) -> None:
     table = TABLES[name]
     to_stdout = output == Path("-")
     if to_stdout and fmt == "parquet":
-        raise Mistake(
-            Exit.OUTPUT_UNWRITABLE, "Parquet is not written to stdout (it needs a file): give -o FILE"
-        )
+        raise Mistake(Exit.OUTPUT_UNWRITABLE, "Parquet is not written to stdout (it needs a file): give -o FILE")
     target = output or Path(f"{name}.{fmt}")
     if not to_stdout:
         check_output(target)
