@@ -80,18 +80,22 @@ def whole_lines(lines: Iterable[Line], skipped: Counter[str]) -> Iterator[bytes]
 
 
 def _rest_of(stream: IO[bytes], start: bytes, ended: bool = False) -> Oversized:
-    """Count and hash the rest of an oversized line without keeping it."""
+    """Count and hash the rest of an oversized line without keeping it (its line ending excluded, as for any line)."""
     digest = hashlib.sha256()
     size = 0
+    held = b""  # trailing carriage returns: part of the line ending if a newline follows, else of the line
     chunk = start
     while True:
-        body = chunk.rstrip(b"\r\n") if chunk.endswith(b"\n") else chunk
+        data = held + chunk
+        last = ended or data.endswith(b"\n")
+        body = data.rstrip(b"\r\n") if last else data.rstrip(b"\r")
+        held = b"" if last else data[len(body) :]
         digest.update(body)
         size += len(body)
-        if ended or chunk.endswith(b"\n"):
+        if last:
             break
         chunk = stream.readline(CHUNK)
-        if not chunk:
+        if not chunk:  # the end of the file ends the line: its trailing carriage returns go, as for any line
             break
     return Oversized(start[:PREFIX_BYTES], size, digest.hexdigest())
 
