@@ -13,11 +13,14 @@ import os
 from functools import partial
 from typing import TYPE_CHECKING
 
+from adapters.access.keys import Keys
 from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.worker import Worker, WorkerSettings
+from adapters.monitoring.status import ReviewWindow
 from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
+from adapters.store.keys import KeyStore
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
@@ -45,6 +48,18 @@ def open_tables(settings: Settings) -> ProjectionDatabase:
 
 def open_engine_tables(settings: Settings) -> EngineTables:
     return EngineTables(open_projection_database(settings.store))
+
+
+def open_keys(settings: Settings) -> Keys:
+    """The store's API keys (its table created if missing), on a connection of its own: close `.store.db`."""
+    store = KeyStore(open_projection_database(settings.store))
+    store.prepare()
+    return Keys(store)
+
+
+def review_window(settings: Settings) -> ReviewWindow:
+    """Which open reviews count as near their deadline, on the policy's business-day calendar."""
+    return ReviewWindow(settings.review_warning_days, load_policy(settings.policy).review.calendar)
 
 
 def open_projection_store(settings: Settings) -> SqlProjectionStore:
@@ -106,4 +121,4 @@ def api(settings: Settings) -> FastAPI:
     """The HTTP API over the projections' tables (it imports FastAPI: only those who serve pay for it)."""
     from adapters.http.api import create_app  # noqa: PLC0415
 
-    return create_app(partial(open_tables, settings), partial(open_log, settings))
+    return create_app(partial(open_tables, settings), partial(open_log, settings), review_window(settings))

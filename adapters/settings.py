@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.kafka.config import (
@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     max_batch_bytes: Positive = 4 * 1024 * 1024
     ack_timeout_s: Annotated[float, Field(gt=0)] = 60.0
     relay_page: Positive = 500
+
+    key: SecretStr | None = Field(None, description="the API key an operator or admin command acts with")
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
+        None, description="serve Prometheus metrics on this port (worker, relays); off when unset, 0: any free port"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address the metrics port binds to")
+    review_warning_days: Annotated[int, Field(ge=0, le=60)] = Field(
+        1, description="business days before a review's deadline from which status and metrics count it as near"
+    )
 
     @field_validator("store")
     @classmethod

@@ -47,6 +47,7 @@ ACCOUNT_STATUS = Table(
         Column("overdue_bills", T.INTEGER, "number of bills and installments currently overdue"),
         Column("active_plan_id", T.TEXT, "the repayment plan in force, if any", nullable=True),
         Column("review_request_id", T.TEXT, "the open unlock review's request id, if any", nullable=True),
+        Column("review_requested_on", T.DATE, "local date the open review was applied for", nullable=True),
         Column("review_deadline", T.DATE, "business date by which the open review must be decided", nullable=True),
         Column("review_escalated", T.BOOLEAN, "the open review passed its deadline and went to operations"),
         Column("score", T.INTEGER, "internal credit score"),
@@ -60,7 +61,7 @@ ACCOUNT_STATUS = Table(
         Column("last_position", T.INTEGER, "notification id of the last stored event that changed this row"),
     ),
     key=("account_id",),
-    indexes=(("status",), ("delinquency_bucket",), ("card_locked",)),
+    indexes=(("status",), ("delinquency_bucket",), ("card_locked",), ("review_deadline",)),
 )
 
 DEFAULT_ZONE = "Asia/Shanghai"  # the contract's default; a row made before its AccountOpened keeps it
@@ -98,6 +99,7 @@ def _new_row(account_id: str) -> Row:
         "overdue_bills": 0,
         "active_plan_id": None,
         "review_request_id": None,
+        "review_requested_on": None,
         "review_deadline": None,
         "review_escalated": False,
         "score": 0,
@@ -114,7 +116,7 @@ def _new_row(account_id: str) -> Row:
 
 class AccountStatus(Projection):
     name = "account_status"
-    version = 2  # 2: the timezone column
+    version = 3  # 2: review_requested_on, an index on review_deadline (open reviews by deadline); 3: timezone
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
 
@@ -127,10 +129,14 @@ class AccountStatus(Projection):
             if found is None:
                 return
             row = found
-            for field, value in event.decision.changes.items():
+            changes = event.decision.changes
+            for field, value in changes.items():
                 if field in _CHANGES:
                     column, decode = _CHANGES[field]
                     row[column] = decode(value)
+            if "review_id" in changes:
+                requested = event.decision.facts.get("requested_on") if changes["review_id"] is not None else None
+                row["review_requested_on"] = None if requested is None else date.fromisoformat(requested)
         else:
             return
         row["status"] = account_status(row["card_locked"], row["credit_line_suspended"], row["overdue_outstanding"])

@@ -55,8 +55,9 @@ How they stay right:
   head and the lag (events, and the age in seconds of the oldest event not yet
   applied).
 
-Ways in: SQL on the tables below; the HTTP API of `fengkong serve` (OpenAPI
-at `/openapi.json`, charts at `/dashboard`); `fengkong query accounts|account|
+Ways in: SQL on the tables below; the HTTP API of `fengkong serve` (an
+analyst key: docs/operations.md; OpenAPI at `/openapi.json`, charts at
+`/dashboard`); `fengkong query accounts|account|
 queue|delinquency|roll-rates` (tables, or `--json`); `fengkong export NAME
 --format csv|parquet`.
 

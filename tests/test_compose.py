@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,11 +13,12 @@ import yaml
 from click.testing import CliRunner
 
 from adapters.cli import cli
+from adapters.http.api import OPEN_PATHS
 from adapters.kafka.config import CLOCK_TOPIC, COMMANDS_TOPIC, DEAD_LETTER_TOPIC, EVENTS_TOPIC
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
-ENGINE_SERVICES = ("topics", "store-init", "worker", "clock-relay", "relay", "api")
+ENGINE_SERVICES = ("topics", "store-init", "keys-init", "worker", "clock-relay", "relay", "api")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,9 @@ def test_kafka_runs_in_kraft_mode_with_a_health_check(compose: dict[str, Any]) -
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert "ZOOKEEPER" not in " ".join(env)
     assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
-    assert "9092:9092" in kafka["ports"], "reachable from the host for KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092"
+    assert "127.0.0.1:9092:9092" in kafka["ports"], (
+        "reachable from this host for KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092"
+    )
 
 
 def test_postgres_15_with_a_health_check(compose: dict[str, Any]) -> None:
@@ -53,19 +57,28 @@ def test_postgres_15_with_a_health_check(compose: dict[str, Any]) -> None:
 
 def test_engine_services_wait_for_healthy_dependencies_and_one_shots(compose: dict[str, Any]) -> None:
     all_services = services(compose)
-    for name in ("worker", "relay", "api"):
-        assert conditions(all_services[name]) == {
-            "kafka": "service_healthy",
-            "postgres": "service_healthy",
-            "topics": "service_completed_successfully",
-            "store-init": "service_completed_successfully",
-        }, name
+    engine = {
+        "kafka": "service_healthy",
+        "postgres": "service_healthy",
+        "topics": "service_completed_successfully",
+        "store-init": "service_completed_successfully",
+    }
+    for name in ("worker", "relay"):
+        assert conditions(all_services[name]) == engine, name
+    assert conditions(all_services["api"]) == {**engine, "keys-init": "service_completed_successfully"}
     assert conditions(all_services["topics"]) == {"kafka": "service_healthy"}
     assert conditions(all_services["store-init"]) == {"postgres": "service_healthy"}
-    assert all_services["topics"]["restart"] == all_services["store-init"]["restart"] == "no"
+    assert conditions(all_services["keys-init"]) == {
+        "postgres": "service_healthy",
+        "store-init": "service_completed_successfully",
+    }
+    for one_shot in ("topics", "store-init", "keys-init"):
+        assert all_services[one_shot]["restart"] == "no", one_shot
     assert all_services["worker"]["deploy"]["replicas"] >= 2
     api = all_services["api"]
     assert "8000:8000" in api["ports"] and api["healthcheck"]["test"]
+    probe = re.search(r"http://localhost:8000(/[a-z.]+)", " ".join(api["healthcheck"]["test"]))
+    assert probe and probe.group(1) in OPEN_PATHS, "the health check must use a route that needs no key"
     for name in ENGINE_SERVICES:
         env = all_services[name]["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
@@ -126,3 +139,41 @@ def test_the_file_is_well_formed_compose(compose: dict[str, Any]) -> None:
             cwd=ROOT,
         )
         assert result.returncode == 0, result.stderr
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    return [str(port) for port in service.get("ports", [])]
+
+
+def test_postgres_and_kafka_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    """Nothing but the API (which refuses every data route without a key) listens on the host's other interfaces."""
+    for name, service in services(compose).items():
+        for port in _published(service):
+            if name == "api":
+                continue
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    assert _published(services(compose)["postgres"]) and _published(services(compose)["kafka"])
+
+
+def test_the_first_start_creates_one_admin_key_and_later_starts_none(compose: dict[str, Any], tmp_path: Any) -> None:
+    """The keys-init one-shot's own command, run twice on an empty store: a key printed once, then nothing."""
+    command = services(compose)["keys-init"]["command"]
+    assert command[:3] == ["fengkong", "keys", "create"] and "--if-none" in command
+    assert command[command.index("--role") + 1] == "admin"
+    store = str(tmp_path / "store.db")
+    first = CliRunner().invoke(cli, [*command[1:], "--store", store])
+    assert first.exit_code == 0, first.output
+    key = first.stdout.strip()
+    assert key.startswith("fk_") and first.stdout == key + "\n"
+    second = CliRunner().invoke(cli, [*command[1:], "--store", store])
+    assert second.exit_code == 0 and second.stdout == ""
+    listed = CliRunner().invoke(cli, ["keys", "list", "--json", "--store", store, "--key", key])
+    assert listed.exit_code == 0, listed.output
+    assert '"role": "admin"' in listed.stdout and key not in listed.stdout
+
+
+def test_service_metrics_ports_stay_inside_the_compose_network(compose: dict[str, Any]) -> None:
+    for name in ("worker", "relay", "clock-relay"):
+        service = services(compose)[name]
+        assert "--metrics-port" in service["command"], name
+        assert not _published(service), f"{name}: its metrics port is for Prometheus inside the network"

@@ -12,10 +12,12 @@ from adapters.cli.errors import FengkongGroup
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
+from adapters.cli.keys import keys
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
 from adapters.cli.serve import serve
+from adapters.cli.status import status
 from adapters.runtime.logging import configure_logging
 
 
@@ -39,6 +41,8 @@ for command in (
     export,
     serve,
     reconcile_command,
+    status,
+    keys,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

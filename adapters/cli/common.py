@@ -43,6 +43,15 @@ def store_option(command: F) -> F:
     )(command)
 
 
+def key_option(command: F) -> F:
+    return click.option(
+        "--key",
+        default=None,
+        metavar="KEY",
+        help="The API key this command acts with (env FENGKONG_KEY, which keeps it out of the process list).",
+    )(command)
+
+
 def policy_option(command: F) -> F:
     return click.option(
         "--policy",

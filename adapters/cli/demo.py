@@ -257,5 +257,10 @@ def _print(summary: dict[str, object]) -> None:
             console.print(f"[bold]{title.replace('_', ' ')}[/bold]: {section}")
     console.print(
         "next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all\n"
-        "      fengkong query accounts --locked | fengkong query queue | fengkong serve (then /dashboard)"
+        "      fengkong query accounts --locked | fengkong query queue | fengkong status\n"
+        "the HTTP API and its metrics (every route but /healthz, /readyz and /docs needs a key):\n"
+        "      export FENGKONG_KEY=$(fengkong keys create --role admin --name me)   # the store's first key\n"
+        "      fengkong serve &\n"
+        '      curl -H "Authorization: Bearer $FENGKONG_KEY" http://127.0.0.1:8000/metrics',
+        soft_wrap=True,
     )

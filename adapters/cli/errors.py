@@ -26,18 +26,19 @@ class Exit(IntEnum):
 
     FAILED = 1  # a check said no: audit found a difference, reconcile a gap, no such account
     USAGE = 2  # click: an unknown option, a missing argument, a value of the wrong type
-    BAD_SETTING = 3  # a setting's value is wrong (a malformed database URL among them)
-    NO_INPUT = 4  # the input file does not exist
-    INPUT_UNREADABLE = 5  # the input file cannot be read (permissions)
-    NOT_A_FILE = 6  # a directory given where a file is expected
-    NO_STORE = 7  # a read-only command named a store that does not exist
-    FOREIGN_STORE = 8  # the store is not a fengkong store (another program's database, or no database)
-    STORE_UNWRITABLE = 9  # the store cannot be written (read-only file or directory)
-    STORE_UNREACHABLE = 10  # the PostgreSQL server cannot be reached, or refused the login
-    NO_OUTPUT_DIR = 11  # the output file's directory does not exist
-    OUTPUT_UNWRITABLE = 12  # the output file cannot be written (permissions, or not to stdout)
-    DISK_FULL = 13  # no space left on the device (a file or the store)
-    DEMO_REFUSED = 14  # `fengkong demo` will not write into a store it did not create
+    ACCESS_REFUSED = 3  # `fengkong keys`: no key, a revoked key, or a role too low for the request
+    BAD_SETTING = 4  # a setting's value is wrong (a malformed database URL among them)
+    NO_INPUT = 5  # the input file does not exist
+    INPUT_UNREADABLE = 6  # the input file cannot be read (permissions)
+    NOT_A_FILE = 7  # a directory given where a file is expected
+    NO_STORE = 8  # a read-only command named a store that does not exist
+    FOREIGN_STORE = 9  # the store is not a fengkong store (another program's database, or no database)
+    STORE_UNWRITABLE = 10  # the store cannot be written (read-only file or directory)
+    STORE_UNREACHABLE = 11  # the PostgreSQL server cannot be reached, or refused the login
+    NO_OUTPUT_DIR = 12  # the output file's directory does not exist
+    OUTPUT_UNWRITABLE = 13  # the output file cannot be written (permissions, or not to stdout)
+    DISK_FULL = 14  # no space left on the device (a file or the store)
+    DEMO_REFUSED = 15  # `fengkong demo` will not write into a store it did not create
 
 
 class Mistake(click.ClickException):

@@ -11,7 +11,8 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -30,7 +31,9 @@ from adapters.kafka.config import (
 )
 from adapters.kafka.publish import MAX_RECORD_BYTES, publish_lines
 from adapters.kafka.topics import TopicPlan, ensure_topics
+from adapters.monitoring.metrics import serve_metrics
 from adapters.runtime import faults
+from adapters.settings import Settings
 from engine.application import DEFAULT_BATCH
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,6 +71,38 @@ def ack_timeout_option(command: F) -> F:
     )(command)
 
 
+def metrics_options(command: F) -> F:
+    for option in (
+        click.option(
+            "--metrics-host",
+            help="Address the metrics port binds to (env FENGKONG_METRICS_HOST; default 127.0.0.1, loopback only).",
+        ),
+        click.option(
+            "--metrics-port",
+            type=click.IntRange(0, 65535),
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics (env FENGKONG_METRICS_PORT; default off).",
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+@contextmanager
+def metrics_port(settings: Settings) -> Iterator[None]:
+    """The process's metrics on their own port while the service runs, if asked for."""
+    try:
+        server = serve_metrics(settings.metrics_host, settings.metrics_port)
+    except OSError as error:
+        raise click.ClickException(
+            f"metrics port {settings.metrics_host}:{settings.metrics_port}: {error.strerror or error}"
+        ) from None
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.close()
+
+
 def _stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT: the loops finish their batch and exit."""
     stop = threading.Event()
@@ -95,6 +130,7 @@ def _stop_on_signals() -> threading.Event:
 @click.option("--cache-size", type=click.IntRange(1), help="Accounts kept in memory (20000).")
 @ack_timeout_option
 @timing_options
+@metrics_options
 def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     """Consume contract events into the store, exactly once in effect.
 
@@ -111,7 +147,8 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
         member = bootstrap.worker(settings)
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
-    member.run(stop)
+    with metrics_port(settings):
+        member.run(stop)
 
 
 @click.command()
@@ -120,6 +157,7 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
 @click.option("--topic", "commands_topic", help=f"Where commands are published ({COMMANDS_TOPIC}).")
 @click.option("--page", "relay_page", type=click.IntRange(1), help="Commands published per recorded position (500).")
 @ack_timeout_option
+@metrics_options
 def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Publish recorded commands (the outbox) to Kafka, at least once, in order.
 
@@ -132,7 +170,8 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     command_relay = bootstrap.relay(settings)
     log.info("relay: next notification %d to %s", command_relay.position(), settings.commands_topic)
-    command_relay.run(stop)
+    with metrics_port(settings):
+        command_relay.run(stop)
 
 
 @click.command("clock-relay")
@@ -142,6 +181,7 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
 @click.option("--dead-letter-topic", help=f"Where refused records go ({DEAD_LETTER_TOPIC}).")
 @click.option("--group-id", "clock_group", help=f"Consumer group of the clock relays ({CLOCK_GROUP}).")
 @timing_options
+@metrics_options
 def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
     _quiet_kafka()
@@ -149,7 +189,8 @@ def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("clock relay: %s -> every partition of %s", settings.clock_topic, settings.events_topic)
-    bootstrap.clock_relay(settings).run(stop)
+    with metrics_port(settings):
+        bootstrap.clock_relay(settings).run(stop)
 
 
 @click.command()

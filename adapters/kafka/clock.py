@@ -38,6 +38,7 @@ from adapters.kafka.config import (
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.monitoring import metrics
 from adapters.runtime import faults
 from events.inbound import DayClosed, InvalidEvent, parse_event
 
@@ -125,6 +126,7 @@ class ClockRelay:
             future.get(timeout=ACK_TIMEOUT_S)
         self.dead_letters.publish(letters)
         self.copied += len(futures) // partitions
+        metrics.CLOCK_COPIES.inc(len(futures) // partitions)
 
     def poll_once(self) -> int:
         if not self._subscribed:
@@ -144,6 +146,9 @@ class ClockRelay:
                 self.consumer.seek(tp, records[0].offset)  # copy them again: never skip a date
                 raise
             count += len(records)
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                metrics.set_consumer_lag(tp.topic, tp.partition, end - records[-1].offset - 1)
             log.info("copied %d clock records into every partition of %s", len(records), self.settings.events_topic)
         return count
 

@@ -31,6 +31,7 @@ import orjson
 from adapters.kafka.client import KafkaProducer
 from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMANDS_TOPIC, NOTIFICATION_HEADER
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.monitoring import metrics
 from adapters.runtime import faults
 from events.recorded import OutboxPage
 
@@ -47,6 +48,7 @@ class RelaySettings:
     idle_sleep_s: float = 0.02
     client_id: str = "fengkong-relay"
     log_every_s: float = 10.0
+    lag_every_s: float = 1.0  # the store's head is read this often for the relay-lag gauge
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     ack_timeout_s: float = ACK_TIMEOUT_S  # a page not acknowledged by then is sent again after a backoff
@@ -61,6 +63,7 @@ class Outbox(Protocol):
     """The recorded commands in emission order, and the relay's position in them (adapters.store.readers)."""
 
     def position(self) -> int: ...
+    def head(self) -> int: ...
     def page(self, start: int, limit: int) -> OutboxPage: ...
     def advance(self, next_position: int) -> None: ...
     def close(self) -> None: ...
@@ -82,6 +85,7 @@ class CommandRelay:
         self.retries = 0
         self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self._last_log = time.monotonic()
+        self._last_lag = 0.0
 
     def position(self) -> int:
         """The next notification id to read, as the store recorded it."""
@@ -125,6 +129,7 @@ class CommandRelay:
             while not stop.is_set() and not (until and until()):
                 try:
                     relayed = self.relay_once()
+                    self._observe_lag(drained=relayed == 0)
                 except TRANSIENT as error:
                     self.retries += 1
                     wait_after_failure("publishing a page of commands", error, self.backoff, stop, log)
@@ -140,3 +145,11 @@ class CommandRelay:
             self.outbox.close()
         log.info("relay stopped after %d commands", self.published)
         return self.published
+
+    def _observe_lag(self, drained: bool) -> None:
+        """0 once the outbox is drained; else the stored notifications from the relay's position to the head."""
+        if not drained and time.monotonic() - self._last_lag < self.settings.lag_every_s:
+            return
+        self._last_lag = time.monotonic()
+        lag = 0 if drained else max(0, self.outbox.head() - self.outbox.position() + 1)
+        metrics.RELAY_LAG.labels(self.settings.topic).set(lag)

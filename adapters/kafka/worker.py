@@ -46,6 +46,7 @@ from adapters.kafka.config import (
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import accounts_of, partition_for
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.monitoring import metrics
 from adapters.runtime import faults
 from engine.application import ATTEMPTS, DEFAULT_BATCH, BatchConflict, RiskEngine, StoreConflict
 from engine.batch import CONTRACT, Outcome, Result
@@ -180,6 +181,7 @@ class Worker:
             for tp in revoked:
                 self._pending.discard(tp)
                 self._next.pop(tp, None)
+                metrics.forget_partition(tp.topic, tp.partition)
         log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
 
     def owned(self) -> list[int]:
@@ -289,8 +291,18 @@ class Worker:
             self._apply(transaction)
         if polled and time.monotonic() - self._last_hint >= self.settings.hint_every_s:
             self._commit_hint()
+        self._observe_lag()
         self._maybe_log()
         return handled
+
+    def _observe_lag(self) -> None:
+        """Each owned partition's lag from the end offset the last fetch saw (no request to the broker)."""
+        with self._lock:
+            owned = list(self._next.items())
+        for tp, next_offset in owned:
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                metrics.set_consumer_lag(tp.topic, tp.partition, end - next_offset)
 
     def _commit_hint(self) -> None:
         """Commit the recorded offsets to Kafka for lag monitoring (never used to position)."""
@@ -316,6 +328,7 @@ class Worker:
         record is dead-lettered once whatever the attempts.
         """
         routed: list[DeadLetter] = []
+        refused_items: list[ParsedEvent | InvalidEvent] = []
         items: list[ParsedEvent | InvalidEvent] = []
         origin: list[Any] = []
         positions: dict[tuple[str, int], int] = {}
@@ -324,6 +337,7 @@ class Worker:
                 refusal = self._route(tp, record, parsed)
                 if refusal is not None:
                     routed.append(dead_letter(record, refusal, "routing" if record.value else CONTRACT))
+                    refused_items.append(parsed)
                     continue
                 items.append(parsed)
                 origin.append(record)
@@ -331,8 +345,11 @@ class Worker:
         refused = len(routed)
         lettered: set[int] = set()  # indexes of items already dead-lettered by an earlier attempt
         day_scope = accounts_of({tp.partition for tp, _ in parts}, self._partitions)
+        seconds = 0.0  # prepare and commit, every attempt; not the dead letters' wait for the broker
         for attempt in range(1, ATTEMPTS + 1):
+            started = time.perf_counter()
             prepared = self.engine.prepare(items, positions, day_scope=day_scope)
+            seconds += time.perf_counter() - started
             letters, routed = routed, []
             for result in prepared.results:
                 if result.outcome is Outcome.REJECTED and result.index not in lettered:
@@ -341,14 +358,19 @@ class Worker:
                     letters.append(dead_letter(record, result.reason or "rejected", result.stage, result.event_id))
             self.dead_letters.publish(letters)
             faults.reached("worker.before_transaction")
+            started = time.perf_counter()
             try:
                 self.engine.commit(prepared)
                 break
             except BatchConflict as conflict:
+                seconds += time.perf_counter() - started
                 log.warning("batch conflicted with another writer (attempt %d): %s", attempt, conflict)
         else:
             raise StoreConflict(f"batch still conflicted after {ATTEMPTS} attempts")
         faults.reached("worker.after_transaction")
+        metrics.observe_batch(items, prepared.results, seconds + time.perf_counter() - started)
+        for item in refused_items:
+            metrics.count_refused(item)
         with self._lock:
             for tp, chunk in parts:
                 if tp in self._next:

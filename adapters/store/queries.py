@@ -191,6 +191,42 @@ def roll_rates(db: ProjectionDatabase, business_date: date | None = None) -> tup
     return day, sorted(page.rows, key=lambda row: (order[row["from_bucket"]], order[row["to_bucket"]]))
 
 
+@dataclass(frozen=True)
+class Reviews:
+    """Open unlock reviews: how many, how many past their deadline, and those due by `near_until`."""
+
+    open: int
+    breached: int
+    near: Page  # not breached, deadline on or before near_until, soonest first
+
+
+REVIEW_COLUMNS = ("account_id", "review_request_id", "review_requested_on", "review_deadline")
+
+
+def open_reviews(db: ProjectionDatabase, near_until: date | None, limit: int = 50) -> Reviews:
+    """Open reviews (the index on review_deadline: an open review always has one); `near_until` None: none near."""
+    name = table_name(ACCOUNT_STATUS)
+    escalated = db.encode(ACCOUNT_STATUS.column("review_escalated"), True)
+    open_count, breached = db.query(
+        f"SELECT count(*), count(CASE WHEN review_escalated = ? THEN 1 END) FROM {name} "
+        "WHERE review_deadline IS NOT NULL",
+        [escalated],
+    )[0]
+    near = Page([], 0, limit, 0)
+    if near_until is not None:
+        not_escalated = db.encode(ACCOUNT_STATUS.column("review_escalated"), False)
+        until = db.encode(ACCOUNT_STATUS.column("review_deadline"), near_until)
+        where = "WHERE review_deadline IS NOT NULL AND review_deadline <= ? AND review_escalated = ?"
+        total = int(db.query(f"SELECT count(*) FROM {name} {where}", [until, not_escalated])[0][0])
+        columns = [ACCOUNT_STATUS.column(c) for c in REVIEW_COLUMNS]
+        rows = db.query(
+            f"SELECT {', '.join(REVIEW_COLUMNS)} FROM {name} {where} ORDER BY review_deadline, account_id LIMIT ?",
+            [until, not_escalated, limit],
+        )
+        near = Page([db.decode_row(ACCOUNT_STATUS, row, columns) for row in rows], total, limit, 0)
+    return Reviews(int(open_count), int(breached or 0), near)
+
+
 def locked_over_time(db: ProjectionDatabase) -> list[tuple[date, int]]:
     """Accounts with a locked card at each close: not kept per date, so derived from the history.
 

@@ -65,6 +65,10 @@ class StoredLog:
                 return
             start = notifications[-1].id + 1
 
+    def pending(self, topics: Sequence[str], start: int) -> bool:
+        """Whether a notification of these topics is stored at or after `start`."""
+        return bool(self.recorder.select_notifications(start, 1, topics=list(topics)))
+
     def recorded_at(self, notification_id: int) -> datetime | None:
         """When the engine recorded this notification (its event's timestamp), if it exists."""
         found = self.recorder.select_notifications(notification_id, 1)
@@ -88,6 +92,10 @@ class StoredOutbox:
     def position(self) -> int:
         """The next notification id to read, as the store recorded it."""
         return self.recorder.select_positions(self.reader).get(0, 1)
+
+    def head(self) -> int:
+        """The last notification id the store recorded (0 if none)."""
+        return self.recorder.max_notification_id() or 0
 
     def page(self, start: int, limit: int) -> OutboxPage:
         notifications = self.recorder.select_notifications(start, limit, topics=[DECIDED_TOPIC])

@@ -20,7 +20,7 @@ import uvicorn
 
 from adapters.synthetic.portfolio import Portfolio
 from tests.integration.test_read_models import run_demo
-from tests.support.wiring import api_at, open_engine
+from tests.support.wiring import api_at, key_at, open_engine
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,6 +39,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         server = request.getfixturevalue("postgres_server")
         store = server.create_database(f"api_{uuid.uuid4().hex[:12]}")
     run_demo(store, accounts=150, days=100)
+    key = key_at(store)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(api_at(store), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -47,10 +48,14 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=bearer(key)) as client:
         yield client
     server.should_exit = True
     thread.join(30)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def all_pages(client: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -190,6 +195,7 @@ def test_serve_command_follows_the_store_live(tmp_path: Path) -> None:
     engine = open_engine(store)
     for day in days[:10]:
         engine.process([orjson.dumps(event) for event in day])
+    key = key_at(store)
     port = free_port()
     server = subprocess.Popen(
         [
@@ -204,7 +210,7 @@ def test_serve_command_follows_the_store_live(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=bearer(key)) as client:
             status = _wait_for_lag_zero(client)
             before = status[0]["head"]
             for day in days[10:]:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.builders import Events
 from tests.integration.test_operator_mistakes import run
-from tests.support.wiring import api_at
+from tests.support.wiring import api_at, key_at
 
 BARE_TIME = re.compile(r"(?<![+\-\d:])\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?![\d.:]|(?: ?[+-]\d{2}:\d{2}))")
 
@@ -58,7 +58,8 @@ def test_query_tables_show_local_times_with_their_offset_on_stdout_uncut(built: 
 
 
 def test_the_api_gives_times_in_the_accounts_zone(built: Path) -> None:
-    with TestClient(api_at(str(built / "s.db"))) as client:
+    store = str(built / "s.db")
+    with TestClient(api_at(store), headers={"Authorization": f"Bearer {key_at(store)}"}) as client:
         shanghai = client.get("/accounts/SH1").json()
         new_york = client.get("/accounts/NY1").json()
         queue = client.get("/collection-queue").json()

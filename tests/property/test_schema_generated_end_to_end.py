@@ -42,7 +42,7 @@ from engine.batch import Outcome
 from events.schema import contract_schema
 from tests.builders import Events
 from tests.property.test_schema_generated import BRANCHES, FORMATS, SCHEMA
-from tests.support.wiring import api_at, log_at, open_engine, runner_at
+from tests.support.wiring import api_at, key_at, log_at, open_engine, runner_at
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
 EXAMPLES = 3000 if LONG else 300
@@ -95,6 +95,7 @@ def _check_api(client: TestClient, paths: list[str], accounts: list[str], days: 
             params = {"date": days[0]} if path.endswith("roll-rates") and days else {}
             response = client.get(url, params=params)
             assert response.status_code < 500, (url, response.status_code, response.text[:500])
+            assert response.status_code not in (401, 403), (url, response.text)  # the key was taken: real answers
 
 
 def run_end_to_end(store: str) -> None:
@@ -102,7 +103,8 @@ def run_end_to_end(store: str) -> None:
     runner = runner_at(store)
     log = log_at(store)
     counter = itertools.count()
-    client = TestClient(api_at(store), raise_server_exceptions=False)
+    key = key_at(store)  # an analyst's key: every route of the document answers it
+    client = TestClient(api_at(store), raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"})
     client.__enter__()  # one event loop for every request (a new one per request costs ~7 ms)
     paths = _paths(client.app.openapi())  # type: ignore[attr-defined]
     assert len(paths) >= 9  # every GET route of the API, read from its own document

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from adapters import bootstrap
+from adapters.access.keys import Role
 from adapters.settings import Settings
 from adapters.store.readers import StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
@@ -45,3 +46,29 @@ def outbox_drained(store: str, commands_topic: str) -> bool:
         return outbox.page(outbox.position(), 1).decisions == 0
     finally:
         outbox.close()
+
+
+_ADMINS: dict[str, str] = {}  # store -> the admin key the tests made first on it
+
+
+def key_at(store: str, role: Role | str = Role.ANALYST, name: str | None = None) -> str:
+    """A new API key of `role` on the store; the first call on a store makes its first admin key too."""
+    keys = bootstrap.open_keys(Settings(store=store))
+    try:
+        if keys.store.count() == 0:
+            made = keys.create(Role.ADMIN, "tests-admin", None)
+            assert made is not None
+            _ADMINS[store] = made[1]
+        made = keys.create(Role(role), name or f"tests-{role}-{len(keys.store.all())}", _ADMINS[store])
+        assert made is not None
+        return made[1]
+    finally:
+        keys.store.db.close()
+
+
+def revoke_at(store: str, reference: str) -> None:
+    keys = bootstrap.open_keys(Settings(store=store))
+    try:
+        keys.revoke(reference, _ADMINS[store])
+    finally:
+        keys.store.db.close()

@@ -8,10 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.bootstrap import open_engine
 from engine.clock import MAX_STEP, PlatformClock
 from engine.ledger import Rejected
 from events.inbound import ParsedEvent, parse_event
+from tests.support.wiring import open_engine
 
 
 def day_closed(business_date: str, event_id: str | None = None) -> dict[str, object]:

@@ -1,0 +1,75 @@
+"""`fengkong status`: lag, recorded positions, reviews near their deadline, the brake (also `/status`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from adapters import bootstrap
+from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.monitoring import status as status_report
+from adapters.monitoring.status import ReviewWindow
+
+
+@click.command()
+@click.option(
+    "--within",
+    type=click.IntRange(0, 60),
+    default=None,
+    help="Business days before a review's deadline that count as near (env FENGKONG_REVIEW_WARNING_DAYS, 1).",
+)
+@click.option("--limit", type=click.IntRange(0), default=50, show_default=True, help="Near reviews listed at most.")
+@store_option
+@json_option
+def status(within: int | None, limit: int, store: str | None, as_json: bool) -> None:
+    """How far each part has got and what needs an operator soon (exit 0 whatever it finds)."""
+    settings = load_settings(store=store, review_warning_days=within)
+    window = bootstrap.review_window(settings)
+    log, db = bootstrap.open_log(settings), bootstrap.open_tables(settings)
+    try:
+        report = status_report.report(status_report.take_snapshot(log, db, window, limit), window)
+    finally:
+        db.close()
+        log.close()
+    if as_json:
+        emit_json(report)
+    else:
+        _print(report, window)
+
+
+def _print(report: dict[str, Any], window: ReviewWindow) -> None:
+    console.print(f"[bold]store[/bold]: head {report['store']['head']}")
+    table = Table(
+        "projection", "version", "position", "lag (events)", "lag (s)", title="read models", title_justify="left"
+    )
+    for p in report["projections"]:
+        table.add_row(p["name"], str(p["version"]), str(p["position"]), str(p["lag_events"]), str(p["lag_seconds"]))
+    console.print(table)
+    for source in report["sources"]:
+        offsets = ", ".join(f"{partition}: {offset}" for partition, offset in source["next_offsets"].items())
+        console.print(f"[bold]{source['source']}[/bold] next offsets {offsets}")
+    for relay in report["relays"]:
+        console.print(
+            f"[bold]relay to {relay['topic']}[/bold]: "
+            f"next notification {relay['next_notification']}, lag {relay['lag_events']}"
+        )
+    reviews = report["reviews"]
+    if reviews is None:
+        console.print("reviews: no read models yet (fengkong projections catch-up)")
+    else:
+        near = reviews["near_deadline"]
+        console.print(
+            f"[bold]reviews[/bold] on {reviews['latest_business_date'] or 'no closed date yet'}: "
+            f"{reviews['open']} open, {reviews['deadline_breached']} past their deadline, "
+            f"{near['count']} due within {window.business_days} business day(s)"
+        )
+        if near["reviews"]:
+            listed = Table("account", "request", "applied on", "deadline")
+            for row in near["reviews"]:
+                listed.add_row(
+                    row["account_id"], row["review_request_id"], str(row["review_requested_on"]), row["review_deadline"]
+                )
+            console.print(listed)
+    console.print(f"[bold]brake[/bold]: {report['brake']['state']} ({report['brake']['detail']})")

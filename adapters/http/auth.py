@@ -1,0 +1,67 @@
+"""Bearer API keys on the HTTP API: one role dependency per router, the role written into the OpenAPI document.
+
+A router is built with `dependencies=[require(Role.ANALYST)]` (or another
+role); a route that needs more adds its own `require`. The role names go
+into each operation's security requirement (OpenAPI 3.1 allows role names
+for non-OAuth schemes), so the document says which role every route needs
+and the route enumeration test reads it from there. Routes that are open
+(probes, the documentation, later the console's pages) are on routers
+without a role and stay out of the document.
+
+Answers: no key, an unknown or a revoked key is 401 with
+`WWW-Authenticate: Bearer`; a key whose role is too low is 403.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+
+from adapters.access.keys import Keys, NotAllowed, NotAuthenticated, Principal, Role
+from adapters.http.pool import PoolExhausted
+from adapters.http.problems import Problem
+from adapters.store.keys import KeyStore
+
+SCHEME = "apiKey"
+REALM = 'Bearer realm="fengkong"'
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name=SCHEME,
+    description="An API key from `fengkong keys create --role ROLE --name WHO`, sent as `Authorization: Bearer <key>`.",
+)
+
+
+def _principal(
+    request: Request,
+    scopes: SecurityScopes,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
+    """The key's holder, if the key is valid and its role includes every role the route asks for."""
+    needed = max((Role(scope) for scope in scopes.scopes), key=lambda role: role.level, default=Role.ADMIN)
+    try:
+        with request.app.state.pool.connection() as db:
+            return Keys(KeyStore(db)).authorize(credentials.credentials if credentials else None, needed)
+    except PoolExhausted as error:
+        raise Problem(503, str(error), "busy") from None
+    except NotAuthenticated as refused:
+        if credentials is None:
+            detail, challenge = f"{refused}: send `Authorization: Bearer <key>`", REALM
+        else:
+            detail, challenge = str(refused), f'{REALM}, error="invalid_token"'
+        raise Problem(401, detail, "unauthorized", {"WWW-Authenticate": challenge}) from None
+    except NotAllowed as refused:
+        raise Problem(403, str(refused), "forbidden") from None
+
+
+def require(role: Role) -> Any:
+    """A dependency (for a router's `dependencies` or a parameter) admitting keys of `role` and above."""
+    return Security(_principal, scopes=[role.value])
+
+
+def role_of(operation: dict[str, Any]) -> Role | None:
+    """The role an operation of the OpenAPI document requires (None: it declares none)."""
+    roles = [Role(name) for requirement in operation.get("security", []) for name in requirement.get(SCHEME, [])]
+    return max(roles, key=lambda role: role.level) if roles else None

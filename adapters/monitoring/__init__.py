@@ -1,0 +1,1 @@
+"""Watching a running fengkong: Prometheus metrics and the status report."""

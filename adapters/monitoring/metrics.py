@@ -1,0 +1,215 @@
+"""Every Prometheus series fengkong exports, in one place (prometheus_client).
+
+Two kinds:
+- process series, kept by the process that does the work, in prometheus_client's
+  default registry (with its `process_*` and `python_*` series): the worker
+  counts events, commands and batch latency and tracks its consumer lag, the
+  relay its lag behind the outbox, the clock relay its copies;
+- store series, read from the store and the read models when `/metrics` of
+  the API is scraped (`read_model_collector`): projection lag, open reviews
+  and their deadlines. Every API process reports the same values for them.
+
+No series carries personal data: labels are event and command types,
+outcomes, topics, partitions and projection names, never an account id.
+
+The brake's series (held locks, brake state, stuck locks) are registered
+here with their resting values (0 and "armed"); the emergency brake (issue
+12 part B) sets them when it lands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
+from prometheus_client import disable_created_metrics as _disable_created_metrics
+from prometheus_client import start_http_server as _start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from engine.batch import Outcome, Result
+from events.commands import CommandType
+from events.inbound import EVENT_TYPES, InvalidEvent, ParsedEvent
+
+log = logging.getLogger(__name__)
+_disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twin per counter: half the lines, nothing an alert reads
+
+INVALID = "invalid"
+"""The `type` label of a message that did not parse: its claimed type is input, never a label."""
+
+# ------------------------------------------------------------------ process series: the worker
+
+EVENTS = Counter("fengkong_events", "Inbound events by contract type and outcome.", ["type", "outcome"])
+COMMANDS = Counter("fengkong_commands", "Commands the policy decided, by command type.", ["type"])
+BATCH_SECONDS = Histogram(
+    "fengkong_batch_seconds",
+    "Seconds to prepare and commit one batch (one store transaction), retries included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+CONSUMER_LAG = Gauge(
+    "fengkong_consumer_lag",
+    "Records of an owned partition not yet recorded in the store (the partition's end offset minus the next offset).",
+    ["topic", "partition"],
+)
+
+# ------------------------------------------------------------------ process series: the relays
+
+RELAY_LAG = Gauge(
+    "fengkong_relay_lag",
+    "Stored notifications the command relay has not read yet (the store's head minus its recorded position).",
+    ["topic"],
+)
+CLOCK_COPIES = Counter("fengkong_clock_days_copied", "DayClosed records copied into every events partition.")
+
+# ------------------------------------------------------------------ the brake's series (set by part B)
+
+HELD_LOCKS = Gauge("fengkong_held_locks", "Automatic locks held for an operator (from the brake, when it lands).")
+BRAKE_STATE = Enum(
+    "fengkong_brake_state",
+    "The emergency brake: armed, or tripped and holding automatic locks (from the brake, when it lands).",
+    states=["armed", "tripped"],
+)
+STUCK_LOCKS = Gauge(
+    "fengkong_stuck_locks", "Accounts locked without an active reason (from the brake's reconcile, when it lands)."
+)
+
+# ------------------------------------------------------------------ store series (read at scrape time)
+
+PROJECTION_LAG = "fengkong_projection_lag_events"
+PROJECTION_LAG_SECONDS = "fengkong_projection_lag_seconds"
+STORE_HEAD = "fengkong_store_head"
+REVIEWS_OPEN = "fengkong_reviews_open"
+REVIEWS_NEAR = "fengkong_reviews_near_deadline"
+REVIEWS_BREACHED = "fengkong_reviews_deadline_breached"
+
+
+def _zero() -> None:
+    """Every known label value starts at 0, so a series exists (and an alert on it works) before it moves."""
+    for kind in (*EVENT_TYPES, INVALID):
+        for outcome in Outcome:
+            if kind != INVALID or outcome is Outcome.REJECTED:
+                EVENTS.labels(kind, outcome.value)
+    for command in CommandType:
+        COMMANDS.labels(command.value)
+    BRAKE_STATE.state("armed")
+
+
+_zero()
+
+
+def observe_batch(items: Sequence[ParsedEvent | InvalidEvent], results: Iterable[Result], seconds: float) -> None:
+    """Count a committed batch's events by type and outcome, its commands by type, and its latency."""
+    BATCH_SECONDS.observe(seconds)
+    for result in results:
+        item = items[result.index]
+        kind = item.event.type if isinstance(item, ParsedEvent) else INVALID
+        EVENTS.labels(kind, result.outcome.value).inc()
+        for command in result.commands:
+            COMMANDS.labels(command.type).inc()
+
+
+def count_refused(item: ParsedEvent | InvalidEvent) -> None:
+    """A record refused before the engine saw it (routing, empty value)."""
+    EVENTS.labels(item.event.type if isinstance(item, ParsedEvent) else INVALID, Outcome.REJECTED.value).inc()
+
+
+def set_consumer_lag(topic: str, partition: int, lag: int) -> None:
+    CONSUMER_LAG.labels(topic, str(partition)).set(max(0, lag))
+
+
+def forget_partition(topic: str, partition: int) -> None:
+    """A partition no longer ours: its lag is another member's to report."""
+    with suppress(KeyError):
+        CONSUMER_LAG.remove(topic, str(partition))
+
+
+# ------------------------------------------------------------------ the store series, at scrape time
+
+
+@dataclass(frozen=True)
+class StoreFigures:
+    """What the API reads from the store for one scrape."""
+
+    head: int
+    projections: Sequence[tuple[str, int, float | None]]  # (name, lag in events, lag in seconds)
+    reviews_open: int
+    reviews_near_deadline: int
+    reviews_breached: int
+
+
+class StoreCollector(Collector):
+    """The store series of one scrape."""
+
+    def __init__(self, figures: StoreFigures) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        f = self.figures
+        yield GaugeMetricFamily(STORE_HEAD, "Notification id of the last event the store recorded.", f.head)
+        lag = GaugeMetricFamily(
+            PROJECTION_LAG, "Stored events a read model has not applied yet.", labels=["projection"]
+        )
+        seconds = GaugeMetricFamily(
+            PROJECTION_LAG_SECONDS,
+            "Age of the oldest stored event a read model has not applied yet (0: caught up).",
+            labels=["projection"],
+        )
+        for name, events, age in f.projections:
+            lag.add_metric([name], events)
+            if age is not None:
+                seconds.add_metric([name], age)
+        yield lag
+        yield seconds
+        yield GaugeMetricFamily(REVIEWS_OPEN, "Unlock reviews waiting for a decision.", f.reviews_open)
+        yield GaugeMetricFamily(
+            REVIEWS_NEAR,
+            "Open reviews whose deadline is within the warning window (FENGKONG_REVIEW_WARNING_DAYS business days).",
+            f.reviews_near_deadline,
+        )
+        yield GaugeMetricFamily(
+            REVIEWS_BREACHED, "Open reviews past their business-day deadline (escalated).", f.reviews_breached
+        )
+
+
+class _Process(Collector):
+    """This process's own series (the default registry), inside a scrape's registry."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def exposition(*collectors: Collector) -> bytes:
+    """This process's series and the given ones, in the Prometheus text format."""
+    registry = CollectorRegistry()
+    registry.register(_Process())
+    for collector in collectors:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+# ------------------------------------------------------------------ a port of its own (worker, relays)
+
+
+class MetricsServer:
+    """prometheus_client's HTTP server on a thread: `/metrics` of this process's series."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.server: Any
+        self.server, self.thread = _start_http_server(port, addr=host)
+        self.host = host
+        self.port = int(self.server.server_port)
+        log.info("metrics on http://%s:%d/metrics", host, self.port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def serve_metrics(host: str, port: int | None) -> MetricsServer | None:
+    """Start the metrics port if one was asked for (None: off)."""
+    return None if port is None else MetricsServer(host, port)
