@@ -49,17 +49,18 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     demo = [str(BIN / "fengkong"), "demo", "--accounts", "150", "--days", "120", "--store", store, "--json"]
     subprocess.run(demo, cwd=workdir, check=True, capture_output=True, timeout=300)
     port = free_port()
+    log = (workdir / "serve.log").open("wb")  # a file, not a pipe: serve logs every request, a full pipe blocks it
     server = subprocess.Popen(
         [str(BIN / "fengkong"), "serve", "--store", store, "--port", str(port), "--no-follow"],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "serve exited"
+            assert server.poll() is None, (workdir / "serve.log").read_text()
             try:
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
@@ -71,6 +72,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     finally:
         server.terminate()
         server.wait(30)
+        log.close()
 
 
 def test_schemathesis_finds_nothing(served: tuple[str, str], tmp_path: Path) -> None:
