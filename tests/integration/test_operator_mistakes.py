@@ -147,6 +147,12 @@ def _unknown_account(cwd: Path) -> list[str]:
     return ["commands", "--account", "NOPE", "--store", "s.db"]
 
 
+def _no_key(cwd: Path) -> list[str]:
+    a_store(cwd)
+    run("keys", "create", "--role", "admin", "--name", "root", "--store", "s.db", cwd=cwd)
+    return ["keys", "create", "--role", "analyst", "--name", "ana", "--store", "s.db"]
+
+
 def _unknown_option(cwd: Path) -> list[str]:
     return ["ingest", "--no-such-option"]
 
@@ -172,6 +178,7 @@ CASES = [
     Case("disk full (dead letters)", _full_disk_letters, Exit.DISK_FULL, r"no space left on the device"),
     Case("demo over a store it did not create", _demo_over_a_store, Exit.DEMO_REFUSED, r"s\.db holds a store demo did not create: give --force to replace it"),
     Case("commands --account of an unknown account", _unknown_account, Exit.FAILED, r"no account 'NOPE' in the store"),
+    Case("`fengkong keys` without a key", _no_key, Exit.ACCESS_REFUSED, r"give --key or set FENGKONG_KEY"),
     Case("unknown option (click)", _unknown_option, Exit.USAGE, r"No such option '--no-such-option'"),
 ]  # fmt: skip
 
