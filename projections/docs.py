@@ -95,12 +95,16 @@ operator: `UnlockReviewed.data.note`, `UnlockReviewed.data.reviewer` and
 `adapters/runtime/logging.py`, masks the value after any of these keys, and
 phone and card numbers, even in tracebacks). Where they appear:
 
-| where | what |
-|---|---|
-| `rm_credit_history.description` | the sentence of a reversal (`… reversed: <reason>`) and of a review (`Reviewer <reviewer> approved … : <note>`), and of decisions citing the reviewer |
-| `rm_decisions.facts` | the facts a review rule saw: `reviewer` (and the engine's own `reason`, never a person's text) |
-| exports and the API | what those two tables hold: `fengkong export credit_history` / `decisions`, `GET /accounts/{account_id}`, `/history`, `/decisions` |
-| the event store | the facts as recorded (`fengkong_inbound` holds only digests) |
+- `rm_credit_history.description`: the sentence of a reversal (`… reversed:
+  <reason>`) and of a review (`Reviewer <reviewer> approved …: <note>`), and
+  of the decisions that cite the reviewer;
+- `rm_decisions.facts`: the facts a review rule saw, `reviewer` among them
+  (a `reason` there is the engine's own words, never a person's);
+- exports and the API, as far as they show those two tables: `fengkong
+  export credit_history` and `decisions`, `GET /accounts/{account_id}`,
+  `/history` and `/decisions`;
+- the event store: the facts as recorded (`fengkong_inbound` holds only
+  digests).
 
 Nothing else in the read models holds them.
 
