@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from adapters.http import problems, read_models, service
+from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
 from adapters.monitoring.status import ReviewWindow
@@ -99,6 +100,7 @@ def create_app(
     app.state.review_window = review_window
     problems.install(app)
     app.middleware("http")(_log_request)
+    app.add_middleware(BodyLimit)
     app.include_router(service.probes)
     app.include_router(service.keyed)
     app.include_router(read_models.router)

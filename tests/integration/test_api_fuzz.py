@@ -39,8 +39,8 @@ def auth(store: str) -> list[str]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The base URL of a `fengkong serve` process on a demo store, and the store."""
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """The base URL of a `fengkong serve` process on a demo store, the store, and the file its stderr goes to."""
     workdir = tmp_path_factory.mktemp("fuzz")
     if request.param == "sqlite":
         store = str(workdir / "demo.db")
@@ -68,15 +68,15 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 pass
             assert time.monotonic() < deadline, "fengkong serve did not answer within 60 s"
             time.sleep(0.2)
-        yield url, store
+        yield url, store, workdir / "serve.log"
     finally:
         server.terminate()
         server.wait(30)
         log.close()
 
 
-def test_schemathesis_finds_nothing(served: tuple[str, str], tmp_path: Path) -> None:
-    url, store = served
+def test_schemathesis_finds_nothing(served: tuple[str, str, Path], tmp_path: Path) -> None:
+    url, store, _ = served
     command = [
         str(BIN / "schemathesis"),
         "run",
@@ -104,3 +104,16 @@ def test_schemathesis_finds_nothing(served: tuple[str, str], tmp_path: Path) -> 
     assert "No issues found" in done.stdout, tail
     operations = len([1 for methods in httpx.get(f"{url}/openapi.json").json()["paths"].values() for _ in methods])
     assert f"{operations} selected / {operations} total" in done.stdout, tail  # every route was fuzzed
+
+
+def test_serve_says_where_it_listens_and_logs_requests_without_ids(served: tuple[str, str, Path]) -> None:
+    url, store, log = served
+    headers = {"Authorization": f"Bearer {key_at(store)}"}
+    account = httpx.get(f"{url}/accounts?limit=1", headers=headers).json()["items"][0]["account_id"]
+    assert httpx.get(f"{url}/accounts/{account}/history?limit=3", headers=headers).status_code == 200
+    too_big = httpx.request("GET", f"{url}/accounts", headers=headers, content=b"x" * (64 * 1024 + 1))
+    assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("serving the read models of ") and url in lines[0]
+    assert any("GET /accounts/{account_id}/history 200" in line for line in lines)
+    assert not any(account in line or "limit=" in line or "127.0.0.1:" in line for line in lines[1:])

@@ -9,16 +9,20 @@ import logging
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 
 from adapters.cli.query import local_clock
 from adapters.files.export import neutralise, write_csv
 from adapters.files.jsonl import PREFIX_BYTES, Oversized, dead_letter_record, read_lines
+from adapters.http.limits import MAX_BODY_BYTES, BodyLimit
 from adapters.http.pool import ConnectionPool, PoolExhausted
 from adapters.kafka.config import PAYLOAD_BYTES_HEADER, PAYLOAD_SHA256_HEADER
 from adapters.kafka.dead_letters import MAX_LETTER_BYTES, dead_letter, kept_value
@@ -230,3 +234,30 @@ def test_a_time_is_shown_with_its_offset() -> None:
     moment = datetime(2026, 9, 11, 1, 0, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     assert local_clock(moment) == "2026-09-11 09:00 +08:00"
     assert local_clock(datetime(2026, 9, 11, 1, 0, tzinfo=UTC)) == "2026-09-11 01:00 +00:00"
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+def test_request_bodies_are_bounded_while_read() -> None:
+    app = FastAPI()
+    app.add_middleware(BodyLimit)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    def chunks(total: int) -> Iterator[bytes]:
+        sent = 0
+        while sent < total:
+            piece = min(8192, total - sent)
+            sent += piece
+            yield b"x" * piece
+
+    with TestClient(app) as client:
+        assert client.post("/echo", content=b"x" * MAX_BODY_BYTES).json() == {"bytes": MAX_BODY_BYTES}
+        announced = client.post("/echo", content=b"x" * (MAX_BODY_BYTES + 1))
+        assert announced.status_code == 413 and announced.json()["status"] == 413
+        assert client.post("/echo", content=chunks(1000)).json() == {"bytes": 1000}
+        chunked = client.post("/echo", content=chunks(50 * 1024 * 1024))
+        assert chunked.status_code == 413
