@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     cache_size: Positive = Field(20_000, description="accounts the engine keeps in memory")
     batch_size: Positive = Field(DEFAULT_BATCH, description="events per store transaction (Kafka: per poll)")
     projection_page: Positive = Field(5000, description="stored events per projection transaction")
+    scorecards: str = Field("scorecards", description="the folder trained scorecards are written to and found in")
+    scorecard: str | None = Field(None, description="the active scorecard: a version or a scorecard JSON file")
 
     kafka_bootstrap_servers: str = Field(
         DEFAULT_BOOTSTRAP,

@@ -16,6 +16,7 @@ from adapters.cli.keys import keys
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
+from adapters.cli.score import score
 from adapters.cli.serve import serve
 from adapters.cli.status import status
 from adapters.runtime.logging import configure_logging
@@ -41,6 +42,7 @@ for command in (
     export,
     serve,
     reconcile_command,
+    score,
     status,
     keys,
     *KAFKA_COMMANDS,

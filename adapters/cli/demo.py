@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import click
 import orjson
@@ -27,16 +29,23 @@ from adapters.cli.common import (
 from adapters.cli.errors import Exit, Mistake
 from adapters.cli.projections import catch_up_with_progress, open_runner
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record
+from adapters.scoring.jobs import Trained, train_scorecard
+from adapters.scoring.train import ModellingUnavailable
 from adapters.settings import Settings
 from adapters.store.demo_marker import demo_accounts, mark_demo
 from adapters.store.probe import Found, probe
 from adapters.store.urls import is_postgres, redact, sqlite_path
-from adapters.synthetic.portfolio import Portfolio
+from adapters.synthetic.latent import LatentPortfolio
 from engine.application import RiskEngine
 from engine.batch import Outcome, Result
+from engine.scoring.scorecard import Window
 from events.commands import SendNotice
 from events.recorded import account_status, delinquency_bucket
 from events.rules import Rule
+
+DEMO_ACCOUNTS = 4800  # enough for 1,000+ positives in the scorecard's out-of-time window (docs/scorecard.md)
+DEMO_HORIZON = 120  # days: the scorecard's label window
+DEMO_DESCRIPTION = "trained by fengkong demo on its synthetic portfolio (adapters/synthetic/latent.py)"
 
 
 def _refuse_foreign_accounts(settings: Settings, force: bool) -> None:
@@ -97,11 +106,17 @@ class _Tally:
 
 
 @click.command()
-@click.option("--accounts", default=2000, show_default=True, help="Accounts in the synthetic portfolio.")
+@click.option("--accounts", default=DEMO_ACCOUNTS, show_default=True, help="Accounts in the synthetic portfolio.")
 @click.option("--days", default=365, show_default=True, help="Days of billing to simulate (a year shows repair too).")
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same events.")
 @click.option("--append", is_flag=True, help="Keep what the SQLite store already holds.")
 @click.option("--force", is_flag=True, help="Replace a SQLite store that demo did not create.")
+@click.option(
+    "--score/--no-score",
+    default=True,
+    show_default=True,
+    help="Train the scorecard on the demo store and print its out-of-time AUC beside the baseline's.",
+)
 @click.option(
     "--export",
     "export_path",
@@ -117,6 +132,7 @@ def demo(
     seed: int,
     append: bool,
     force: bool,
+    score: bool,
     export_path: Path | None,
     store: str | None,
     as_json: bool,
@@ -136,7 +152,7 @@ def demo(
     if not append:
         _fresh_sqlite(settings)
     engine = open_engine(settings)
-    portfolio = Portfolio(accounts, days, seed, noise=True)
+    portfolio = LatentPortfolio(accounts, days, seed, noise=True)
     tables = bootstrap.open_tables(settings)
     try:
         mark_demo(tables, (account.account_id for account in portfolio.accounts))
@@ -174,10 +190,63 @@ def demo(
     elapsed = time.perf_counter() - started
     summary = _summarise(engine, tally, elapsed, letters)
     summary["read_models"] = _build_read_models(store, as_json)
+    if score:
+        summary["scorecard"] = _scorecard(engine, settings, portfolio, seed, not append, as_json)
     if as_json:
         emit_json(summary)
     else:
         _print(summary)
+
+
+def _scorecard(
+    engine: RiskEngine, settings: Settings, portfolio: LatentPortfolio, seed: int, fresh: bool, as_json: bool
+) -> dict[str, object]:
+    """Train on the demo store, measure out of time, and say how it compares with the days-past-due baseline.
+
+    Training as of `days - 1 - 2 * horizon` (the accounts are 3+ months on
+    book by then), labels over the next 120 days, the out-of-time window right
+    after it, ending on the last simulated day.
+    """
+    start, days, accounts = portfolio.start, portfolio.days, len(portfolio.accounts)
+    as_of = start + timedelta(days=days - 1 - 2 * DEMO_HORIZON)
+    if as_of < start + timedelta(days=95):
+        return {"skipped": f"needs at least {96 + 2 * DEMO_HORIZON} days of billing"}
+    version = f"demo-s{seed}-a{accounts}-{as_of.isoformat()}-h{DEMO_HORIZON}"
+    path = Path(settings.scorecards) / f"{version}.json"
+    if fresh:
+        path.unlink(missing_ok=True)  # trained on the store the demo just replaced
+    started = time.perf_counter()
+    if not as_json:
+        progress_console.print(f"training scorecard {version} on the demo store…")
+    try:
+        trained = train_scorecard(engine, as_of, DEMO_HORIZON, version, path, description=DEMO_DESCRIPTION)
+    except (ModellingUnavailable, FileExistsError, ValueError) as error:
+        return {"skipped": str(error)}
+    return _scorecard_summary(trained, time.perf_counter() - started)
+
+
+def _scorecard_summary(trained: Trained, seconds: float) -> dict[str, object]:
+    card = trained.scorecard
+    summary: dict[str, object] = {"version": card.version, "file": str(trained.path), "seconds": round(seconds, 1)}
+    windows: tuple[tuple[Literal["training", "out_of_time"], Window], ...] = (
+        ("training", card.training),
+        ("out_of_time", card.out_of_time),
+    )
+    for name, window in windows:
+        measured = card.metrics.get(name)
+        summary[name] = (
+            f"as of {window.as_of}, {window.horizon_days} days: {window.accounts} accounts, "
+            f"{window.positives} reached 30+ days past due"
+        )
+        if measured is not None:
+            summary[f"{name}_auc"] = measured.auc
+            summary[f"{name}_baseline_auc"] = measured.baseline_auc
+            summary[f"{name}_ks"] = measured.ks
+    if "out_of_time" in card.metrics:
+        oot = card.metrics["out_of_time"]
+        summary["out_of_time_auc_over_baseline"] = round(oot.auc - oot.baseline_auc, 4)
+        summary["out_of_time_score_psi"] = oot.psi
+    return summary
 
 
 def _build_read_models(store: str | None, as_json: bool) -> dict[str, object]:
@@ -255,8 +324,15 @@ def _print(summary: dict[str, object]) -> None:
             console.print(table)
         else:
             console.print(f"[bold]{title.replace('_', ' ')}[/bold]: {section}")
+    card = summary.get("scorecard")
+    if isinstance(card, dict) and "out_of_time_auc" in card:
+        console.print(
+            f"[bold]scorecard {card['version']}, out of time: AUC {card['out_of_time_auc']} "
+            f"vs {card['out_of_time_baseline_auc']} ranking by days past due alone[/bold] ({card['out_of_time']})"
+        )
     console.print(
         "next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all\n"
+        "      fengkong score evaluate | fengkong score explain ACC0000001 | fengkong score monitor\n"
         "      fengkong query accounts --locked | fengkong query queue | fengkong status\n"
         "the HTTP API and its metrics (every route but /healthz, /readyz and /docs needs a key):\n"
         "      export FENGKONG_KEY=$(fengkong keys create --role admin --name me)   # the store's first key\n"

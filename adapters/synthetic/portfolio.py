@@ -53,6 +53,8 @@ class _Account:
 class Portfolio:
     """Simulates billing for `accounts` accounts over `days` days from `start`."""
 
+    reported_until = 36_500  # billing reports an unpaid bill daily up to this many days past due
+
     def __init__(self, accounts: int, days: int, seed: int, start: date = date(2026, 3, 2), noise: bool = False):
         self.rng = random.Random(seed)
         self.days = days
@@ -201,12 +203,20 @@ class Portfolio:
         paid = bill.balance
         bill.balance = Decimal(0)
         self.watch.pop((account.account_id, bill_id), None)
-        if self.rng.random() < 0.008:
+        if self.rng.random() < self._reversal_chance(account):
             self.actions[offset + 1].append(("reverse", account, payment_id, bill_id, paid))
         if account.plan_id and all(
             b.balance == 0 for b in account.bills.values() if b.bill_id.startswith(account.plan_id + "#")
         ):
             account.plan_id = None
+
+    def _reversal_chance(self, account: _Account) -> float:
+        """The chance that a repayment bounces (reversed the next day)."""
+        return 0.008
+
+    def _late_installment_chance(self, account: _Account) -> float:
+        """The chance that a plan installment is paid 5-15 days late."""
+        return 0.15
 
     def _reverse(self, offset: int, day: date, account: _Account, payment_id: str, bill_id: str, paid: Decimal) -> None:
         self._emit(
@@ -232,10 +242,10 @@ class Portfolio:
         planning: list[_Account] = []
         for (account_id, bill_id), account in list(self.watch.items()):
             bill = account.bills[bill_id]
-            if bill.balance <= 0:
+            days_past_due = (day - bill.due).days
+            if bill.balance <= 0 or days_past_due > self.reported_until:
                 del self.watch[(account_id, bill_id)]
                 continue
-            days_past_due = (day - bill.due).days
             bill.reported = True
             self._emit(
                 account,
@@ -274,7 +284,7 @@ class Portfolio:
             installments.append({"due_date": due.isoformat(), "amount": str(amount)})
             bill_id = f"{plan_id}#{n}"
             account.bills[bill_id] = _Bill(bill_id, amount, due, amount)
-            late = self.rng.random() < 0.15
+            late = self.rng.random() < self._late_installment_chance(account)
             pay_after = 30 * n + (self.rng.randrange(5, 16) if late else -self.rng.randrange(0, 4))
             self.actions[offset + pay_after].append(("pay", account, bill_id))
             if late:

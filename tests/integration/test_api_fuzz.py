@@ -98,7 +98,7 @@ def test_schemathesis_finds_nothing(served: tuple[str, str, Path], tmp_path: Pat
         str(tmp_path),
         *auth(store),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=1800, check=False)
     tail = done.stdout[-6000:]
     assert done.returncode == 0, tail
     assert "No issues found" in done.stdout, tail
