@@ -169,7 +169,7 @@ class Pipeline:
         """True once the relay's recorded position is past the last recorded decision."""
         outbox = self.outbox()
         try:
-            return outbox.page(outbox.position(), 1).decisions == 0
+            return outbox.page(outbox.position(), 1).read == 0
         finally:
             outbox.close()
 

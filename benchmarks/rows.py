@@ -32,10 +32,9 @@ from adapters.bootstrap import open_engine
 from adapters.settings import Settings
 from benchmarks.kafka_rows import kafka_bare, kafka_engine, latency
 from benchmarks.measure import Meter, peak_rss_mib
-from benchmarks.naive import NaiveApplication
+from benchmarks.naive import Naive
 from benchmarks.readmodels import measure_live_lag, measure_rebuild
 from benchmarks.workload import Workload
-from engine.policy import load_policy
 
 Spec = dict[str, Any]
 Measure = Callable[[Spec], dict[str, Any]]
@@ -140,7 +139,7 @@ def in_sample(line: bytes, every: int) -> bool:
 
 
 def ingest_naive(spec: Spec) -> dict[str, Any]:
-    """One Application.save() per event, over a sample of the accounts, within a time budget.
+    """One load and one transaction per event, over a sample of the accounts, within a time budget.
 
     The sample keeps whole accounts across the whole timeline, so its mix of
     event types is the workload's (the start of a workload is mostly
@@ -149,7 +148,8 @@ def ingest_naive(spec: Spec) -> dict[str, Any]:
     """
     workload = _workload(spec)
     lines = [line for line in workload.lines() if in_sample(line, spec["sample"])]
-    app = NaiveApplication(load_policy(), spec["env"])
+    engine = open_engine(Settings(store=spec["store"]))
+    app = Naive(engine)
     budget = spec["budget_seconds"]
     outcomes: Counter[str] = Counter()
     commands = done = 0
@@ -166,7 +166,7 @@ def ingest_naive(spec: Spec) -> dict[str, Any]:
                 break
     if not meter.marks or meter.marks[-1][0] != done:
         meter.mark(done)
-    app.close()
+    engine.close()
     return _finish(
         meter,
         done,

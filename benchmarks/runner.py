@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from adapters.audit.parallel import default_jobs
-from adapters.store.backends import engine_env
 from benchmarks.kafka import NoKafka, Topics, create_topics, delete_topics, kafka_broker, publish_workload
 from benchmarks.postgres import NoPostgres, fresh_database, postgres_server
 from benchmarks.rows import ROWS, Row
@@ -120,13 +119,6 @@ def _fresh_sqlite(path: Path) -> str:
     return str(path)
 
 
-def _naive_env(store: str) -> dict[str, str]:
-    env = engine_env(store)
-    del env["APPLICATION_RECORDER_TOPIC"]  # eventsourcing's own recorder: no fengkong tables
-    del env["TRANSCODER_TOPIC"]  # and its own JSON transcoder
-    return env
-
-
 class Bench:
     def __init__(self, options: Options, progress: Callable[[str], None] = lambda _: None) -> None:
         self.options = options
@@ -177,7 +169,7 @@ class Bench:
             return _child({**base, "store": store, "cache_size": options.cache_size, "batch_size": options.batch_size})
         if row.name == "sqlite.naive":
             store = _fresh_sqlite(options.workdir / "naive.db")
-            return _child({**base, "env": _naive_env(store), **self._naive_spec()})
+            return _child({**base, "store": store, **self._naive_spec()})
         if row.name.startswith("postgres."):
             return self._postgres(row, base)
         if row.name == "rebuild.projections":
@@ -208,7 +200,7 @@ class Bench:
                 if row.name == "postgres.engine":
                     spec = {**base, "store": url, "cache_size": options.cache_size, "batch_size": options.batch_size}
                 else:
-                    spec = {**base, "env": _naive_env(url), **self._naive_spec()}
+                    spec = {**base, "store": url, **self._naive_spec()}
                 return _child(spec)
         except NoPostgres as reason:
             return {"status": "not measured", "reason": f"not measured: {reason}"}

@@ -1,27 +1,27 @@
-"""The CreditAccount aggregate: one event stream per credit account.
+"""The CreditAccount aggregate: one stream of recorded facts per credit account.
 
-Its stream holds each inbound fact as recorded (`FactRecorded`, with the
-balances right after it, for readers) and each decision the policy took on
-it (`Decided`), in order. The ledger evolves from facts, the controls from
-decisions, so loading an account never re-runs the policy; auditing does
-(engine.audit).
+Each inbound fact the account takes is recorded as one stored event on its
+stream (events.recorded: the fact as validated, the balances right after it,
+and the decisions the policy took on it). The ledger evolves from facts, the
+controls from the recorded decisions, so loading an account never re-runs the
+policy; auditing does (engine.audit). The stream's version is the number of
+facts recorded: two writers that decided from the same version cannot both
+save (the store's key on stream and version refuses the second).
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, cast
-
-from eventsourcing.domain import Aggregate, event
+from typing import Any
 
 from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy
 from engine.rules import Before, Decision, decide
-from events.inbound import AccountEvent, DayClosed, ParsedEvent, load_canonical
+from events.inbound import AccountEvent, DayClosed, ParsedEvent, load_object
+from events.recorded import FACT_TOPIC, State, compact_decision, encode_fact
 
-ACCOUNT_NAMESPACE = uuid.UUID("0b7e1e0c-55a4-4c3f-8f6e-2f6c0f5a9d21")
-FACT, DECISION = "fact", "decision"  # the two kinds of recorded state audit replays
+StoredRow = tuple[str, int, str, bytes]
+"""(stream id, version, topic, state): one stored event, as the store records it."""
 
 
 def admit(ledger: Ledger, fact: AccountEvent | DayClosed) -> Before | None:
@@ -40,79 +40,60 @@ def admit(ledger: Ledger, fact: AccountEvent | DayClosed) -> Before | None:
     return before
 
 
-class CreditAccount(Aggregate):
-    class Started(Aggregate.Created):
-        account_id: str
+class CreditAccount:
+    """An account's ledger and controls, its stream version, and the rows it has not saved yet."""
 
-    class FactRecorded(Aggregate.Event):
-        fact: str
-        policy_version: str
-        balances: dict[str, Any]
+    __slots__ = ("account_id", "controls", "ledger", "pending", "version")
 
-        def apply(self, aggregate: Any) -> None:
-            account = cast(CreditAccount, aggregate)
-            if account._applied != self.fact:
-                account.ledger.apply(load_canonical(self.fact))
-            account._applied = None
-
-    class Decided(Aggregate.Event):
-        rule: str
-        policy_version: str
-        cause_event_id: str
-        occurred_at: str
-        facts: dict[str, Any]
-        changes: dict[str, Any]
-        command: dict[str, Any] | None
-
-        def apply(self, aggregate: Any) -> None:
-            account = cast(CreditAccount, aggregate)
-            account.controls = account.controls.changed(self.changes)
-
-    @staticmethod
-    def create_id(account_id: str) -> uuid.UUID:
-        return uuid.uuid5(ACCOUNT_NAMESPACE, account_id)
-
-    @event(Started)
     def __init__(self, account_id: str) -> None:
         self.account_id = account_id
         self.ledger = Ledger(account_id)
         self.controls = Controls()
-        self._applied: str | None = None
+        self.version = 0
+        self.pending: list[StoredRow] = []
 
-    # ------------------------------------------------------------ commands
+    def replay(self, state: State) -> None:
+        """Apply one recorded fact (a decoded state): the fact to the ledger, its decisions' changes to the controls."""
+        self.ledger.apply(load_object(state["fact"]))
+        for decision in state.get("decisions", ()):
+            changes = decision.get("changes")
+            if changes:
+                self.controls = self.controls.changed(changes)
+        self.version += 1
 
     def handle(self, parsed: ParsedEvent, policy: Policy) -> list[Decision]:
-        """Record a valid inbound event and the decisions it causes.
+        """Record a valid inbound event and the decisions it causes (saved with the batch).
 
-        Raises engine.ledger.Rejected, before anything changes, if the
-        account cannot take the event.
+        Raises engine.ledger.Rejected, before anything changes, if the account
+        cannot take the event.
         """
         fact = parsed.event
-        # Applied here first so the recorded balances are the ones after the
-        # fact; the event's apply() then skips it (loading applies it there).
         before = admit(self.ledger, fact)
         if before is None:
             return []
-        self._applied = parsed.canonical
-        # trigger_event directly (not @event methods): the same events, without
-        # the per-call signature matching the decorator does on the hot path.
-        self.trigger_event(
-            CreditAccount.FactRecorded,
-            fact=parsed.canonical,
-            policy_version=policy.version,
-            balances=self.ledger.balances(),
-        )
         decisions = decide(fact, before, self.ledger, self.controls, policy)
         occurred_at = fact.occurred_at.isoformat()
+        stored: list[dict[str, Any]] = []
         for decision in decisions:
-            self.trigger_event(
-                CreditAccount.Decided,
-                rule=decision.rule,
-                policy_version=policy.version,
-                cause_event_id=fact.event_id,
-                occurred_at=occurred_at,
-                facts=decision.facts,
-                changes=decision.changes,
-                command=decision.command,
+            self.controls = self.controls.changed(decision.changes)
+            stored.append(
+                compact_decision(
+                    decision.rule,
+                    decision.facts,
+                    decision.changes,
+                    decision.command,
+                    self.account_id,
+                    policy.version,
+                    fact.event_id,
+                    occurred_at,
+                )
             )
+        self.version += 1
+        state = encode_fact(parsed.canonical, policy.version, self.ledger.balances(), stored)
+        self.pending.append((self.account_id, self.version, FACT_TOPIC, state))
         return decisions
+
+    def collect(self) -> list[StoredRow]:
+        """The rows recorded since the last collect, to save."""
+        rows, self.pending = self.pending, []
+        return rows

@@ -15,19 +15,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, cast
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from engine.account import DECISION, FACT, CreditAccount
+from engine.account import CreditAccount, StoredRow
 from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Position, Result
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
 from engine.policy import Policy
 from events.commands import Command, command_from_json
 from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
-from events.recorded import DECIDED_TOPIC, FACT_RECORDED_TOPIC, event_state
+from events.recorded import CLOCK_STREAM, FACT_TOPIC, State, decode, recorded_commands
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,15 @@ ATTEMPTS = 5  # preparations of a batch that another writer keeps beating
 APPLICATION_NAME = "fengkong"
 
 
+StreamRows = dict[str, list[bytes]]
+"""stream id -> the states of its stored events, in version order."""
+
+
 class EngineRecorder(Protocol):
     """What the engine needs of its store beyond eventsourcing's recorder."""
 
-    def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]: ...
-    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+    def select_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]: ...
+    def select_streams(self, stream_ids: Sequence[str]) -> StreamRows: ...
     def select_due_accounts(self, business_date: date) -> list[str]: ...
     def select_account_ids(self) -> list[str]: ...
     def select_positions(self, source: str) -> dict[int, int]: ...
@@ -64,7 +67,7 @@ class PreparedBatch:
     positions: dict[Position, int]
 
 
-class RiskEngine(Application[UUID]):
+class RiskEngine(Application[str]):
     name = APPLICATION_NAME
 
     def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
@@ -88,7 +91,8 @@ class RiskEngine(Application[UUID]):
         day_scope: DayScope | None = None,
     ) -> list[Result]:
         """Apply one batch atomically; `positions` (next offsets) are saved with it."""
-        return self.process_parsed(parse_all(messages), positions, day_scope=day_scope)
+        with cyclic_gc_paused():
+            return self.process_parsed(parse_all(messages), positions, day_scope=day_scope)
 
     def process_parsed(
         self,
@@ -189,15 +193,15 @@ class RiskEngine(Application[UUID]):
                 known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
         return batch
 
-    def record(self, events: list[Any], **index_rows: Any) -> None:
-        """Save events in the order they happened, with the index rows, in one transaction.
+    def record(self, rows: Sequence[StoredRow], **index_rows: Any) -> None:
+        """Save stored events in the order they happened, with the index rows, in one transaction.
 
-        Unlike Application.save() this keeps the order across aggregates, so the
-        notification log (and with it the command outbox) follows the input order.
-        It goes to the recorder directly: the engine keeps no eventsourcing
-        cache and needs no Recording objects, which cost as much as encoding.
+        The order is kept across accounts, so the notification log (and with it
+        the command outbox) follows the input order. States were encoded once,
+        by the aggregates (events.recorded); nothing is encoded again here.
         """
-        self.recorder.insert_events([self.mapper.to_stored_event(e) for e in events], **index_rows)
+        stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
+        self.recorder.insert_events(stored, **index_rows)
 
     # ------------------------------------------------------------ loading
 
@@ -210,13 +214,12 @@ class RiskEngine(Application[UUID]):
         absent = {account_id for account_id in account_ids if account_id not in self._accounts}
         if not absent:
             return absent
-        ids = {CreditAccount.create_id(account_id): account_id for account_id in absent}
-        for originator_id, stored in self.store.select_streams(list(ids)).items():
-            aggregate: Any = None
-            for domain_event in map(self.mapper.to_domain_event, stored):
-                aggregate = cast(Any, domain_event).mutate(aggregate)
-            self.remember(aggregate)
-            absent.discard(ids[originator_id])
+        for account_id, states in self.store.select_streams(sorted(absent)).items():
+            account = CreditAccount(account_id)
+            for state in states:
+                account.replay(decode(state))
+            self.remember(account)
+            absent.discard(account_id)
         return absent
 
     def account(self, account_id: str) -> CreditAccount | None:
@@ -224,20 +227,32 @@ class RiskEngine(Application[UUID]):
         if cached is not None:
             self._accounts.move_to_end(account_id)
             return cached
-        try:
-            account = cast(CreditAccount, self.repository.get(CreditAccount.create_id(account_id)))
-        except AggregateNotFoundError:
+        account = self.load_account(account_id)
+        if account is not None:
+            self.remember(account)
+        return account
+
+    def load_account(self, account_id: str) -> CreditAccount | None:
+        """The account as the store holds it, read now (never from the cache)."""
+        states = self.store.select_streams([account_id]).get(account_id)
+        if not states:
             return None
-        self.remember(account)
+        account = CreditAccount(account_id)
+        for state in states:
+            account.replay(decode(state))
         return account
 
     def clock(self) -> PlatformClock:
         if self._clock is None:
-            try:
-                self._clock = cast(PlatformClock, self.repository.get(PlatformClock.create_id()))
-            except AggregateNotFoundError:
-                self._clock = PlatformClock()
+            self._clock = self.load_clock()
         return self._clock
+
+    def load_clock(self) -> PlatformClock:
+        """The platform clock as the store holds it, read now."""
+        clock = PlatformClock()
+        for state in self.store.select_streams([CLOCK_STREAM]).get(CLOCK_STREAM, ()):
+            clock.replay(decode(state))
+        return clock
 
     def remember(self, account: CreditAccount) -> None:
         self._accounts[account.account_id] = account
@@ -267,47 +282,36 @@ class RiskEngine(Application[UUID]):
         """The next offset per partition of `source`, as recorded with the events they produced."""
         return self.store.select_positions(source)
 
-    def recorded_histories(self, account_ids: Iterable[str]) -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-        """Each named account's recorded facts and decisions as (FACT | DECISION, state), in the order given.
+    def recorded_histories(self, account_ids: Iterable[str]) -> Iterator[tuple[str, list[State]]]:
+        """Each named account's recorded facts (decoded states, events.recorded), in the order given.
 
-        Streams are read a chunk of accounts per query and decoded without building
-        domain events (audit replay compares states, it needs no aggregate).
-        Raises LookupError for an account the store does not hold.
+        Streams are read a chunk of accounts per query. Raises LookupError for
+        an account the store does not hold.
         """
         ids = list(account_ids)
-        decode = self.mapper.transcoder.decode
         for start in range(0, len(ids), _HISTORY_CHUNK):
             chunk = ids[start : start + _HISTORY_CHUNK]
-            uuids = [CreditAccount.create_id(account_id) for account_id in chunk]
-            streams = self.store.select_streams(uuids)
-            for account_id, originator_id in zip(chunk, uuids, strict=True):
-                stored = streams.get(originator_id)
+            streams = self.store.select_streams(chunk)
+            for account_id in chunk:
+                stored = streams.get(account_id)
                 if not stored:
                     raise LookupError(f"no account {account_id!r} in the store")
-                yield (
-                    account_id,
-                    [
-                        (DECISION if event.topic == DECIDED_TOPIC else FACT, event_state(event.state, decode))
-                        for event in stored
-                        if event.topic in (DECIDED_TOPIC, FACT_RECORDED_TOPIC)
-                    ],
-                )
+                yield account_id, [decode(state) for state in stored]
 
     def commands(self, account_id: str | None = None, page: int = 1000) -> Iterator[Command]:
         """Emitted commands in emission order (the store's notification order)."""
         if account_id is not None:
-            account_uuid = CreditAccount.create_id(account_id)
-            for domain_event in self.events.get(account_uuid):
-                if isinstance(domain_event, CreditAccount.Decided) and domain_event.command:
-                    yield command_from_json(domain_event.command)
+            for state in self.store.select_streams([account_id]).get(account_id, ()):
+                for command in recorded_commands(account_id, decode(state)):
+                    yield command_from_json(command)
             return
         start = 1
         while True:
-            notifications = self.recorder.select_notifications(start, page, topics=[DECIDED_TOPIC])
+            notifications = self.recorder.select_notifications(start, page, topics=[FACT_TOPIC])
             for notification in notifications:
-                decided = cast(CreditAccount.Decided, self.mapper.to_domain_event(notification))
-                if decided.command:
-                    yield command_from_json(decided.command)
+                stream = str(notification.originator_id)
+                for command in recorded_commands(stream, decode(notification.state)):
+                    yield command_from_json(command)
             if len(notifications) < page:
                 return
             start = notifications[-1].id + 1

@@ -9,18 +9,19 @@ policy the differences show what that policy would have done.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine.account import DECISION, FACT, CreditAccount, admit
+from engine.account import admit
 from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy, load_policy
 from engine.rules import decide
-from events.inbound import load_canonical
+from events.inbound import load_object
+from events.recorded import State, balances_of, recorded_decisions
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
@@ -36,10 +37,12 @@ class Replay:
     facts: int = 0
     recorded: list[dict[str, Any]] = field(default_factory=list)
     derived: list[dict[str, Any]] = field(default_factory=list)
+    balances_differ: list[str] = field(default_factory=list)  # event ids whose recorded balances are not the ledger's
 
     @property
     def identical(self) -> bool:
-        return [_canonical(d) for d in self.recorded] == [_canonical(d) for d in self.derived]
+        same = [_canonical(d) for d in self.recorded] == [_canonical(d) for d in self.derived]
+        return same and not self.balances_differ
 
     def differences(self) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
         """Pairs (recorded, derived) that differ, position by position."""
@@ -52,40 +55,28 @@ class Replay:
         return pairs
 
 
-_DECISION_FIELDS = ("rule", "policy_version", "cause_event_id", "occurred_at", "facts", "changes", "command")
-_FACT, _DECISION = FACT, DECISION
+def replay(account_id: str, states: Iterable[State], policy: Callable[[str], Policy]) -> Replay:
+    """Re-run the policies over an account's recorded facts (decoded states, events.recorded).
 
-
-def replay(account_id: str, stream: Sequence[Any], policy: Callable[[str], Policy]) -> Replay:
-    """Re-run the policies over the facts in an account's recorded `stream` (domain events).
-
-    `policy` maps the version a fact was recorded under to the policy to
-    replay it with: the same version to verify, another one to ask what-if.
-    """
-    states = (
-        (_FACT if isinstance(e, CreditAccount.FactRecorded) else _DECISION, vars(e))
-        for e in stream
-        if isinstance(e, (CreditAccount.FactRecorded, CreditAccount.Decided))
-    )
-    return _replay(account_id, states, policy)
-
-
-def _replay(account_id: str, states: Iterable[tuple[str, dict[str, Any]]], policy: Callable[[str], Policy]) -> Replay:
-    """Each fact goes through the same admit() and decide() as CreditAccount.handle(),
-    on a fresh ledger and controls, without recording events: replay only compares decisions.
+    Each fact goes through the same admit() and decide() as CreditAccount.handle(),
+    on a fresh ledger and controls, without recording anything. `policy` maps
+    the version a fact was recorded under to the policy to replay it with: the
+    same version to verify, another one to ask what-if. The balances recorded
+    with each fact must be the ledger's after it: a fact altered in the store
+    shows as a difference even when no decision changes.
     """
     result = Replay(account_id)
     ledger, controls = Ledger(account_id), Controls()
-    for kind, state in states:
-        if kind == _DECISION:
-            result.recorded.append({name: state[name] for name in _DECISION_FIELDS})
-            continue
+    for state in states:
         result.facts += 1
-        fact = load_canonical(state["fact"])
+        result.recorded.extend(recorded_decisions(account_id, state))
+        fact = load_object(state["fact"])
         before = admit(ledger, fact)
         if before is None:
             continue
-        chosen = policy(state["policy_version"])
+        if balances_of(state) != ledger.balances():
+            result.balances_differ.append(fact.event_id)
+        chosen = policy(state["policy"])
         occurred_at = fact.occurred_at.isoformat()
         for decision in decide(fact, before, ledger, controls, chosen):
             controls = controls.changed(decision.changes)
@@ -113,4 +104,4 @@ def replay_accounts(
     """Replay each named account from the store; `policy` defaults to the recorded versions."""
     chosen = policy or functools.cache(load_policy)
     for account_id, states in engine.recorded_histories(account_ids):
-        yield _replay(account_id, states, chosen)
+        yield replay(account_id, states, chosen)

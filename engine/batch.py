@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from engine.account import CreditAccount
+from engine.account import CreditAccount, StoredRow
 from engine.ledger import Rejected
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
@@ -36,12 +36,8 @@ A Kafka worker passes "the account hashes to my partition", so that each
 worker brings a closed day only to the accounts whose events it owns."""
 
 
-@dataclass(frozen=True)
-class InboundRow:
-    event_id: str
-    digest: str
-    account_id: str | None
-    type: str
+InboundRow = tuple[str, bytes]
+"""(event_id, payload digest): the deduplication row of one recorded inbound event."""
 
 
 class Outcome(StrEnum):
@@ -87,7 +83,7 @@ class Batch:
         self.day_scope = day_scope
         self.absent = absent or set()  # accounts known not to be in the store at the batch's start
         self.results: list[Result] = []
-        self.events: list[Any] = []
+        self.rows: list[StoredRow] = []
         self.inbound: list[InboundRow] = []
         self.touched: dict[str, CreditAccount] = {}
         self.new_accounts: dict[str, CreditAccount] = {}
@@ -126,8 +122,8 @@ class Batch:
             log.exception("defect while applying event %s of type %s", event.event_id, event.type)
             raise PoisonEvent(index, event.event_id, error) from error
         self.touched[account.account_id] = account
-        self.events.extend(account.collect_events())
-        self.inbound.append(InboundRow(event.event_id, item.digest, event.account_id, event.type))
+        self.rows.extend(account.collect())
+        self.inbound.append((event.event_id, item.digest))
         result = Result(index, event.event_id, Outcome.ACCEPTED)
         result.add(decisions)
         self.results.append(result)
@@ -147,8 +143,8 @@ class Batch:
                 return
             self.results.append(Result(index, event_id, Outcome.REJECTED, rejected.reason))
             return
-        self.events.extend(clock.collect_events())
-        self.inbound.append(InboundRow(item.event.event_id, item.digest, None, item.event.type))
+        self.rows.extend(clock.collect())
+        self.inbound.append((item.event.event_id, item.digest))
         result = Result(index, item.event.event_id, Outcome.ACCEPTED)
         self.results.append(result)
         result.add(self.close_day_for_accounts(item))
@@ -175,7 +171,7 @@ class Batch:
             self._hold(account)
             found = account.handle(item, self.engine.policy)
             self.touched[account_id] = account
-            self.events.extend(account.collect_events())
+            self.rows.extend(account.collect())
             decisions.extend(found)
         return decisions
 
@@ -187,7 +183,7 @@ class Batch:
             if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
         ]
         try:
-            self.engine.record(self.events, inbound=self.inbound, agenda=agenda, positions=dict(positions))
+            self.engine.record(self.rows, inbound=self.inbound, agenda=agenda, positions=dict(positions))
         except Exception:
             self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes
             raise

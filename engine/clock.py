@@ -1,35 +1,35 @@
 """The platform clock: the business dates billing has closed, in order.
 
-DayClosed events carry no account; they are recorded once here and then
-brought to the accounts whose agenda (an open review's deadline) falls due.
+DayClosed events carry no account; they are recorded once here (stream
+`$clock`) and then brought to the accounts whose agenda (an open review's
+deadline) falls due.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 
-from eventsourcing.domain import Aggregate, event
-
+from engine.account import StoredRow
 from engine.ledger import Rejected
-from events.inbound import DayClosed, ParsedEvent
+from events.inbound import DayClosed, ParsedEvent, load_object
+from events.recorded import CLOCK_STREAM, DAY_TOPIC, State, encode_day
 
-CLOCK_ID = uuid.UUID("5d7b0a3e-2a43-4a7c-9c1b-8e1f0c3b6a44")
 MAX_STEP = timedelta(days=31)  # a DayClosed at most this far after the latest one recorded
 
 
-class PlatformClock(Aggregate):
-    class DayRecorded(Aggregate.Event):
-        fact: str
-        business_date: str
+class PlatformClock:
+    __slots__ = ("business_date", "pending", "version")
 
-    @staticmethod
-    def create_id() -> uuid.UUID:
-        return CLOCK_ID
-
-    @event("Started")
     def __init__(self) -> None:
         self.business_date: date | None = None
+        self.version = 0
+        self.pending: list[StoredRow] = []
+
+    def replay(self, state: State) -> None:
+        fact = load_object(state["fact"])
+        assert isinstance(fact, DayClosed)
+        self.business_date = fact.data.business_date
+        self.version += 1
 
     def close(self, parsed: ParsedEvent) -> None:
         """Record a closed business date; the clock never goes backwards, nor jumps more than 31 days.
@@ -48,8 +48,10 @@ class PlatformClock(Aggregate):
             raise Rejected(f"data.business_date: goes backwards; last closed {last}")
         if last is not None and closing - last > MAX_STEP:
             raise Rejected(f"data.business_date: more than {MAX_STEP.days} days after the last closed date {last}")
-        self._record(parsed.canonical, closing.isoformat())
+        self.business_date = closing
+        self.version += 1
+        self.pending.append((CLOCK_STREAM, self.version, DAY_TOPIC, encode_day(parsed.canonical)))
 
-    @event(DayRecorded)
-    def _record(self, fact: str, business_date: str) -> None:
-        self.business_date = date.fromisoformat(business_date)
+    def collect(self) -> list[StoredRow]:
+        rows, self.pending = self.pending, []
+        return rows

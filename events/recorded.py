@@ -1,14 +1,28 @@
-"""The shape of what the engine records per account, for readers of the store.
+"""The stored shape of what the engine records, versioned, for the engine and every reader of the store.
 
-Projections and the relay read the notification log without importing the
-engine: these are the topics and fields of the two account events they see.
-A `FactRecorded` carries the inbound event (canonical JSON) and the account's
-balances right after it; a `Decided` carries one decision and its command.
+One stored event per recorded fact, on the stream of the account it applied to
+(the stream id is the `account_id`; the platform clock's stream is `$clock`),
+carrying the decisions the fact caused. Its state is one JSON object:
+
+    {"v": 1, "at": 1764600000000, "policy": "default-v1", "fact": {...},
+     "balances": [...], "decisions": [{"rule": ..., "facts": {...}, "changes": {...}, "command": {...}}]}
+
+- `v`: the format; a reader upcasts older formats step by step (`UPCASTERS`) and sees only `FORMAT`;
+- `at`: when the engine recorded it (milliseconds since the epoch, wall clock): for lag figures only,
+  never read by a decision;
+- `policy`: the policy version the fact was decided under (absent on the clock's stream);
+- `fact`: the inbound event's canonical JSON, embedded as pydantic wrote it on the way in;
+- `balances`: the account's money position right after the fact, in the order of `BALANCE_FIELDS`;
+- `decisions`: each decision as recorded, without what the envelope already says: its policy version,
+  cause event id and event time, and its command's account id, policy version, rule, cause and time
+  (`expand_decision` gives back the full decision and command, byte for byte what the engine emitted;
+  `changes` is left out when empty, `command` when there is none).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -17,29 +31,138 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-ACCOUNT_STARTED_TOPIC = "engine.account:CreditAccount.Started"
-"""The first event of an account's stream: carries `account_id`, so readers can map originator ids."""
-FACT_RECORDED_TOPIC = "engine.account:CreditAccount.FactRecorded"
-DECIDED_TOPIC = "engine.account:CreditAccount.Decided"
-DAY_RECORDED_TOPIC = "engine.clock:PlatformClock.DayRecorded"
+FORMAT = 1
+FACT_TOPIC = "fact"
+"""The topic of every stored event of an account: one recorded fact with its decisions."""
+DAY_TOPIC = "day"
+"""The topic of the platform clock's stored events: one closed business date."""
+CLOCK_STREAM = "$clock"
+"""The clock's stream id: no account id can take it (account ids are `[A-Za-z0-9_-]`)."""
+BALANCE_FIELDS = ("overdue_outstanding", "outstanding", "credit", "days_past_due", "active_plan_id", "overdue_bills")
+_ENVELOPE_FIELDS = ("account_id", "policy_version", "rule", "cause_event_id", "occurred_at")
+
+State = dict[str, Any]
+UPCASTERS: dict[int, Callable[[State], State]] = {}
+"""Format n -> the function turning a decoded state of format n into format n + 1 (none yet: format 1 is the first)."""
 
 
-_TYPE_MARK = b'"_type_"'
+class FormatError(ValueError):
+    """A stored state of a format this code cannot read (newer than FORMAT, or without an upcaster)."""
 
 
-def event_state(state: bytes, transcode: Callable[[bytes], Any]) -> dict[str, Any]:
-    """An event's attributes from its stored state, as `transcode` (eventsourcing's transcoder) gives them.
+def encode_fact(
+    canonical_fact: str,
+    policy_version: str,
+    balances: dict[str, Any],
+    decisions: list[dict[str, Any]],
+    recorded_at_ms: int | None = None,
+) -> bytes:
+    """The stored state of one fact recorded on an account (`decisions` compact, see `compact_decision`)."""
+    state: State = {
+        "v": FORMAT,
+        "at": _now_ms() if recorded_at_ms is None else recorded_at_ms,
+        "policy": policy_version,
+        "fact": orjson.Fragment(canonical_fact),
+        "balances": [balances[name] for name in BALANCE_FIELDS],
+    }
+    if decisions:
+        state["decisions"] = decisions
+    return orjson.dumps(state)
 
-    Every engine event's state marks one transcoded value, its `timestamp`,
-    which readers do not use: such a state is plain JSON for every field they
-    read, and orjson parses it without the transcoder's walk. Any other state
-    (more marked values) goes through `transcode`.
+
+def encode_day(canonical_fact: str, recorded_at_ms: int | None = None) -> bytes:
+    """The stored state of a business date closed on the platform clock."""
+    at = _now_ms() if recorded_at_ms is None else recorded_at_ms
+    return orjson.dumps({"v": FORMAT, "at": at, "fact": orjson.Fragment(canonical_fact)})
+
+
+def decode(state: bytes) -> State:
+    """A stored state in the current format, upcast step by step from the format it was written in."""
+    body: State = orjson.loads(state)
+    version = body.get("v")
+    while version != FORMAT:
+        upcast = UPCASTERS.get(version) if isinstance(version, int) else None
+        if upcast is None:
+            raise FormatError(f"stored format {version!r} is not readable by format {FORMAT} code")
+        body = upcast(body)
+        version = body.get("v")
+    return body
+
+
+def compact_decision(
+    rule: str,
+    facts: dict[str, Any],
+    changes: dict[str, Any],
+    command: dict[str, Any] | None,
+    account_id: str,
+    policy_version: str,
+    cause_event_id: str,
+    occurred_at: str,
+) -> dict[str, Any]:
+    """A decision as stored: the command without the fields the envelope already holds.
+
+    Refuses a command whose repeated fields differ from the envelope's, so nothing
+    is ever left out that `expand_decision` would not give back exactly.
     """
-    body = orjson.loads(state)
-    if type(body) is dict and state.count(_TYPE_MARK) == 1 and type(body.get("timestamp")) is dict:
-        return body
-    decoded: dict[str, Any] = transcode(state)
-    return decoded
+    stored: dict[str, Any] = {"rule": rule, "facts": facts}
+    if changes:
+        stored["changes"] = changes
+    if command is not None:
+        expected = (account_id, policy_version, rule, cause_event_id, occurred_at)
+        if tuple(command[name] for name in _ENVELOPE_FIELDS) != expected:
+            raise ValueError(f"command {command.get('command_id')} does not repeat its envelope")
+        stored["command"] = {name: value for name, value in command.items() if name not in _ENVELOPE_FIELDS}
+    return stored
+
+
+def expand_decision(
+    stored: dict[str, Any], account_id: str, policy_version: str, cause_event_id: str, occurred_at: str
+) -> dict[str, Any]:
+    """The full decision as the engine emitted it (keys in the order of `RecordedDecision`, the command's
+    in the order `events.commands.command_json` writes them)."""
+    rule = stored["rule"]
+    command = stored.get("command")
+    if command is not None:
+        command = {
+            "command_id": command["command_id"],
+            "account_id": account_id,
+            "policy_version": policy_version,
+            "rule": rule,
+            "cause_event_id": cause_event_id,
+            "occurred_at": occurred_at,
+            **{name: value for name, value in command.items() if name != "command_id"},
+        }
+    return {
+        "rule": rule,
+        "policy_version": policy_version,
+        "cause_event_id": cause_event_id,
+        "occurred_at": occurred_at,
+        "facts": stored["facts"],
+        "changes": stored.get("changes", {}),
+        "command": command,
+    }
+
+
+def recorded_decisions(account_id: str, state: State) -> Iterator[dict[str, Any]]:
+    """The full decisions of a decoded fact state, in the order they were taken."""
+    fact = state["fact"]
+    for stored in state.get("decisions", ()):
+        yield expand_decision(stored, account_id, state["policy"], fact["event_id"], fact["occurred_at"])
+
+
+def recorded_commands(account_id: str, state: State) -> Iterator[dict[str, Any]]:
+    """The commands of a decoded fact state, in emission order."""
+    for decision in recorded_decisions(account_id, state):
+        if decision["command"] is not None:
+            yield decision["command"]
+
+
+def balances_of(state: State) -> dict[str, Any]:
+    return dict(zip(BALANCE_FIELDS, state["balances"], strict=True))
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class Balances(BaseModel):
@@ -57,10 +180,10 @@ class Balances(BaseModel):
 
 @dataclass(frozen=True)
 class OutboxPage:
-    """The commands of a page of recorded decisions (the outbox), and the position after the page."""
+    """The commands of a page of recorded facts (the outbox), and the position after the page."""
 
     commands: list[tuple[int, dict[str, Any]]]  # (notification id, command) in emission order
-    decisions: int  # decisions read, with or without a command
+    read: int  # recorded facts read, with or without a command
     next_position: int
 
 

@@ -101,15 +101,6 @@ class Tables(Protocol):
 
 
 @dataclass(frozen=True)
-class AccountStarted:
-    """The first event of an account's stream."""
-
-    position: int
-    originator_id: str
-    account_id: str
-
-
-@dataclass(frozen=True)
 class FactRecorded:
     """An inbound fact applied to an account, with the balances right after it.
 
@@ -118,6 +109,7 @@ class FactRecorded:
     """
 
     position: int
+    seq: int  # 0: the fact; its decisions follow as 1..n (one stored event holds them all)
     account_id: str
     load_fact: Callable[[], AccountEvent | DayClosed] = field(repr=False, compare=False)
     policy_version: str
@@ -133,6 +125,7 @@ class DecisionRecorded:
     """One decision the policy took on a fact, with at most one command."""
 
     position: int
+    seq: int  # its place among the recorded events of its notification (1..n; 0 is the fact)
     account_id: str
     decision: RecordedDecision
 
@@ -154,7 +147,7 @@ class DayRecorded:
     fact: DayClosed
 
 
-Recorded = AccountStarted | FactRecorded | DecisionRecorded | DayRecorded
+Recorded = FactRecorded | DecisionRecorded | DayRecorded
 
 
 class Projection(ABC):

@@ -43,6 +43,7 @@ CREDIT_HISTORY = Table(
     "Per-account timeline of facts and decisions, in event-time order, with readable descriptions.",
     (
         Column("position", T.INTEGER, "notification id of the stored event the entry comes from"),
+        Column("seq", T.INTEGER, "0 for a fact, 1..n for the decisions recorded with it"),
         Column("account_id", T.TEXT, "the account"),
         Column("occurred_at", T.TIMESTAMP, "event time (UTC); decisions take their triggering event's time"),
         Column("event_id", T.TEXT, "the inbound event: the fact itself, or the one that triggered the decision"),
@@ -53,8 +54,8 @@ CREDIT_HISTORY = Table(
         Column("description", T.TEXT, "one readable sentence"),
         Column("command_id", T.TEXT, "id of the command a decision emitted, if any", nullable=True),
     ),
-    key=("position",),
-    indexes=(("account_id", "occurred_at", "position"),),
+    key=("position", "seq"),
+    indexes=(("account_id", "occurred_at", "position", "seq"),),
 )
 
 # Decisions that are not worth a line of their own.
@@ -63,7 +64,7 @@ _SILENT_RULES = frozenset({Rule.ACCOUNT_OPEN})
 
 class CreditHistory(Projection):
     name = "credit_history"
-    version = 1
+    version = 2
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
 
@@ -80,6 +81,7 @@ class CreditHistory(Projection):
 def _entry(event: FactRecorded | DecisionRecorded, **values: Any) -> Row:
     return {
         "position": event.position,
+        "seq": event.seq,
         "account_id": event.account_id,
         "rule": None,
         "amount": None,

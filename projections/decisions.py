@@ -13,7 +13,8 @@ DECISIONS = Table(
     "decisions",
     "Every decision with its rule, policy version, the facts it used, its trigger and its command.",
     (
-        Column("position", T.INTEGER, "notification id of the stored decision: its place in the store's order"),
+        Column("position", T.INTEGER, "notification id of the stored fact the decision was recorded with"),
+        Column("seq", T.INTEGER, "its place among that fact's decisions (1..n): with position, the store's order"),
         Column("account_id", T.TEXT, "the account decided on"),
         Column("rule", T.TEXT, "rule id that fired (see docs/policy.md)"),
         Column("policy_version", T.TEXT, "policy the decision was taken under"),
@@ -25,14 +26,14 @@ DECISIONS = Table(
         Column("command_id", T.TEXT, "stable id of the emitted command, if any", nullable=True),
         Column("command", T.JSON, "the emitted command as sent downstream, if any", nullable=True),
     ),
-    key=("position",),
-    indexes=(("account_id", "position"), ("rule",), ("cause_event_id",)),
+    key=("position", "seq"),
+    indexes=(("account_id", "position", "seq"), ("rule",), ("cause_event_id",)),
 )
 
 
 class Decisions(Projection):
     name = "decisions"
-    version = 1
+    version = 2
     tables = (DECISIONS,)
     doc = "Every decision with rule, policy version, facts, trigger and command."
 
@@ -44,6 +45,7 @@ class Decisions(Projection):
             DECISIONS,
             {
                 "position": event.position,
+                "seq": event.seq,
                 "account_id": event.account_id,
                 "rule": decision.rule,
                 "policy_version": decision.policy_version,

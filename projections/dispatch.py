@@ -9,17 +9,13 @@ projection rebuilt from zero catches up beside ones that are current.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from functools import partial
 
-from projections.account_index import AccountIndex, account_of
 from projections.base import Projection, Tables
 from projections.decoding import Decoder, StoredNotification
 
 
 class Dispatcher:
     def __init__(self, projections: Sequence[Projection]) -> None:
-        if not projections or not isinstance(projections[0], AccountIndex):
-            raise ValueError("the account index must come first: the other projections resolve accounts with it")
         self.projections = tuple(projections)
         self.decoder = Decoder()
 
@@ -28,9 +24,8 @@ class Dispatcher:
     ) -> dict[str, int]:
         """Apply notifications (in id order) to every projection still below them; return new positions."""
         new = {projection.name: positions.get(projection.name, 0) for projection in self.projections}
-        everyone = max(new.values())  # past this every projection is behind: no per-projection check
+        everyone = max(new.values(), default=0)  # past this every projection is behind: no per-projection check
         last = None
-        resolve = partial(account_of, tables)
         for notification in notifications:
             position = notification.id
             if position > everyone:
@@ -42,8 +37,7 @@ class Dispatcher:
                     continue
                 for projection in behind:
                     new[projection.name] = position
-            event = self.decoder.decode(notification, resolve)
-            if event is not None:
+            for event in self.decoder.decode(notification):
                 for projection in behind:
                     projection.apply(event, tables)
         if last is not None:

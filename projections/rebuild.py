@@ -102,8 +102,6 @@ class BulkTables:
 class BulkRebuild:
     """Rebuild `chosen` (whose tables were just reset to empty) from the log, up to `head`.
 
-    `projections` are the ones to run, the account index first: it always runs
-    (the others resolve accounts with it) but is written only when chosen.
     Each write checks the chosen projections' positions, as a live page does.
     """
 
@@ -111,8 +109,7 @@ class BulkRebuild:
         self,
         store: ProjectionStore,
         read: Callable[[int, int], Sequence[StoredNotification]],
-        projections: Sequence[Projection],
-        chosen: Sequence[str],
+        chosen: Sequence[Projection],
         *,
         read_page: int = READ_PAGE,
         checkpoint: int = CHECKPOINT,
@@ -120,18 +117,17 @@ class BulkRebuild:
     ) -> None:
         self.store = store
         self.read = read
-        self.projections = tuple(projections)
-        self.chosen = [p for p in self.projections if p.name in set(chosen)]
+        self.chosen = list(chosen)
         self.read_page = read_page
         self.checkpoint = checkpoint
         self.budget = budget
-        self.tables = BulkTables(store, [table for p in self.projections for table in p.tables])
+        self.tables = BulkTables(store, [table for p in self.chosen for table in p.tables])
         self.stored = {p.name: 0 for p in self.chosen}  # positions as the store holds them
 
     def run(self, head: int, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply notifications 1..head; returns how many were read."""
-        dispatcher = Dispatcher(self.projections)
-        positions: dict[str, int] = {p.name: 0 for p in self.projections}
+        dispatcher = Dispatcher(self.chosen)
+        positions: dict[str, int] = {p.name: 0 for p in self.chosen}
         start, read, since = 1, 0, 0
         while start <= head:
             page = self.read(start, min(self.read_page, head - start + 1))

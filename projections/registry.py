@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from projections.account_index import AccountIndex
 from projections.account_status import AccountStatus
 from projections.base import Projection, Table
 from projections.collection import Collection
@@ -11,7 +10,6 @@ from projections.decisions import Decisions
 from projections.delinquency import Delinquency
 
 PROJECTIONS: tuple[Projection, ...] = (
-    AccountIndex(),  # first: the others resolve accounts through it
     AccountStatus(),
     CreditHistory(),
     Decisions(),

@@ -199,8 +199,7 @@ class ProjectionRunner:
         self.store.reset(chosen)
         self.tables.discard()
         head = self.head()
-        order = [p for p in self.projections if p is self.projections[0] or p in chosen]  # the account index first
-        bulk = BulkRebuild(self.store, self.log.read, order, [p.name for p in chosen])
+        bulk = BulkRebuild(self.store, self.log.read, chosen)
         try:
             applied = bulk.run(head, progress)
         except PositionConflict:

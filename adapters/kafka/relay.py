@@ -92,9 +92,9 @@ class CommandRelay:
         return self.outbox.position()
 
     def relay_once(self) -> int:
-        """Publish one page of the outbox and record the position; the number of decisions read."""
+        """Publish one page of the outbox and record the position; the number of recorded facts read."""
         page = self.outbox.page(self.outbox.position(), self.settings.page)
-        if not page.decisions:
+        if not page.read:
             return 0
         futures = []
         for notification_id, command in page.commands:
@@ -117,7 +117,7 @@ class CommandRelay:
         faults.reached("relay.after_ack")
         self.outbox.advance(page.next_position)
         self.published += len(futures)
-        return page.decisions
+        return page.read
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> int:
         """Relay until `stop` is set; sleeps briefly when the outbox is drained. Returns commands published.

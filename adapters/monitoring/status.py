@@ -22,7 +22,7 @@ from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import ProjectionDatabase
 from engine.business_days import add_business_days
-from events.recorded import DECIDED_TOPIC
+from events.recorded import FACT_TOPIC
 from projections.account_status import ACCOUNT_STATUS
 from projections.delinquency import DELINQUENCY_DAILY
 from projections.runner import ProjectionStatus, projection_status
@@ -56,7 +56,7 @@ class Snapshot:
     latest_business_date: date | None
     near_until: date | None
     reviews: queries.Reviews | None  # None until the read models are built
-    relays_pending: dict[str, bool]  # relay source -> a recorded command waits after its position
+    relays_pending: dict[str, bool]  # relay source -> a recorded fact (maybe with commands) waits after its position
 
 
 def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, limit: int = 50) -> Snapshot:
@@ -64,7 +64,7 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
     projections = projection_status(log, SqlProjectionStore.on(db))
     positions = EngineTables(db).positions() if db.has_table(POSITIONS_TABLE) else {}
     pending = {
-        source: log.pending([DECIDED_TOPIC], offset)
+        source: log.pending([FACT_TOPIC], offset)
         for (source, _), offset in positions.items()
         if source.startswith(RELAY_PREFIX)
     }

@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from events.inbound import InvalidEvent, parse_event
+from events.recorded import CLOCK_STREAM
 
-CLOCK_STREAM = "(clock)"
 """The stream name of the platform clock's DayRecorded facts."""
 
 GAP_KINDS: dict[str, str] = {
@@ -86,20 +86,19 @@ class Indexed:
     """A row of the store's deduplication index (fengkong_inbound)."""
 
     event_id: str
-    digest: str
-    account_id: str | None
-    type: str
+    digest: bytes
 
 
 @dataclass(frozen=True)
 class Fact:
-    """A fact on a stream: FactRecorded on an account, or DayRecorded on the clock (CLOCK_STREAM)."""
+    """A recorded fact on a stream: on an account, or a closed day on the clock (CLOCK_STREAM)."""
 
     stream: str
     event_id: str
     type: str
-    digest: str
+    digest: bytes
     position: int
+    home: str  # the stream the fact belongs on: its own account's, or the clock's for a DayClosed
 
 
 @dataclass(frozen=True)
@@ -318,15 +317,12 @@ def _check_facts(
         if row.digest != fact.digest:
             report.gap("unindexed_fact", ref, f"notification {fact.position}: digest differs from the index")
             continue
-        owner = CLOCK_STREAM if row.type == "DayClosed" else row.account_id
-        if fact.stream == owner:
+        if fact.stream == fact.home:
             home.add(fact.event_id)
-        elif row.type != "DayClosed":
-            report.gap("unindexed_fact", ref, f"notification {fact.position}: indexed for account {row.account_id}")
+        elif fact.type != "DayClosed":  # a DayClosed is also brought to the accounts whose deadlines it reaches
+            report.gap("unindexed_fact", ref, f"notification {fact.position}: belongs to account {fact.home}")
     for event_id in sorted(set(indexed) - home):
-        row = indexed[event_id]
-        where = "the clock" if row.type == "DayClosed" else f"account {row.account_id}"
-        report.gap("unapplied_index", event_id, f"{row.type} indexed but not on {where}")
+        report.gap("unapplied_index", event_id, "indexed but not recorded on its own account's stream or the clock")
     counts["streams"] = len(streams)
     return streams
 

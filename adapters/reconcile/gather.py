@@ -7,7 +7,6 @@ page by page, in the order `compare.reconcile` consumes it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -29,10 +28,11 @@ from adapters.kafka.config import (
     header,
 )
 from adapters.kafka.dead_letters import kept_value
-from adapters.reconcile.compare import CLOCK_STREAM, Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
+from adapters.reconcile.compare import Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import POSITIONS, ProjectionDatabase, table_name
-from events.recorded import ACCOUNT_STARTED_TOPIC, DAY_RECORDED_TOPIC, DECIDED_TOPIC, FACT_RECORDED_TOPIC
+from events.inbound import canonical_json, load_object, payload_digest
+from events.recorded import CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorded_commands
 from projections.account_status import ACCOUNT_STATUS
 
 OffsetRange = Mapping[int, int]  # partition -> offset
@@ -147,34 +147,26 @@ def published_commands(bootstrap: str, topic: str) -> Counter[str]:
 
 
 def index_rows(tables: EngineTables) -> Iterator[Indexed]:
-    for event_id, digest, account_id, kind in tables.inbound():
-        yield Indexed(event_id, digest, account_id, kind)
+    for event_id, digest in tables.inbound():
+        yield Indexed(event_id, digest)
 
 
 def stored_facts(log: StoredLog) -> Iterator[Fact]:
-    """Every FactRecorded (on its account) and DayRecorded (on the clock), with the digest of the fact."""
-    accounts: dict[Any, str] = {}
-    topics = [ACCOUNT_STARTED_TOPIC, FACT_RECORDED_TOPIC, DAY_RECORDED_TOPIC]
-    for notification in log.read_topics(topics):
-        body = orjson.loads(notification.state)
-        if notification.topic == ACCOUNT_STARTED_TOPIC:
-            accounts[notification.originator_id] = str(body["account_id"])
-            continue
-        text = str(body["fact"])
-        fact = orjson.loads(text)
-        if notification.topic == DAY_RECORDED_TOPIC:
-            stream = CLOCK_STREAM
-        else:
-            stream = fact.get("account_id") or accounts.get(notification.originator_id, str(notification.originator_id))
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        yield Fact(str(stream), str(fact["event_id"]), str(fact["type"]), digest, notification.id)
+    """Every recorded fact, on its stream (an account's, or the clock's), with the digest of the fact."""
+    for notification in log.read_topics([FACT_TOPIC, DAY_TOPIC]):
+        fact = decode(notification.state)["fact"]
+        kind = str(fact["type"])
+        home = CLOCK_STREAM if kind == "DayClosed" else str(fact["account_id"])
+        digest = payload_digest(canonical_json(load_object(fact)))  # the canonical text, as on the way in
+        stream = str(notification.originator_id)
+        yield Fact(stream, str(fact["event_id"]), kind, digest, notification.id, home)
 
 
 def stored_commands(log: StoredLog) -> Iterator[RecordedCommand]:
-    """The command of every Decided event, in notification (emission) order."""
-    for notification in log.read_topics([DECIDED_TOPIC]):
-        command = orjson.loads(notification.state).get("command")
-        if command:
+    """Every recorded command, in notification (emission) order."""
+    for notification in log.read_topics([FACT_TOPIC]):
+        stream = str(notification.originator_id)
+        for command in recorded_commands(stream, decode(notification.state)):
             yield RecordedCommand(
                 str(command["command_id"]), str(command["account_id"]), str(command["type"]), notification.id
             )

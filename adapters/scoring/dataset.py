@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engine.account import FACT
 from engine.application import RiskEngine
 from engine.scoring.features import Features, FeatureState, end_of_day
 from engine.scoring.scorecard import Population
-from events.inbound import load_canonical
+from events.inbound import load_object
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,8 @@ def feature_states(engine: RiskEngine, account_ids: Iterable[str] | None = None)
     ids = engine.account_ids() if account_ids is None else list(account_ids)
     for account_id, states in engine.recorded_histories(ids):
         state = FeatureState(account_id)
-        for kind, recorded in states:
-            if kind == FACT:
-                state.add(load_canonical(recorded["fact"]))
+        for recorded in states:
+            state.add(load_object(recorded["fact"]))
         yield state
 
 

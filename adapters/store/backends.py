@@ -19,7 +19,6 @@ from adapters.store.readers import StoreRecorder
 from adapters.store.sqlite.events import SQLiteEngineRecorder
 from adapters.store.sqlite.projections import SQLiteProjectionDatabase
 from adapters.store.tables import ProjectionDatabase
-from adapters.store.transcoder import OrjsonTranscoder
 from adapters.store.urls import is_postgres, postgres_options, sqlite_path
 from engine.application import APPLICATION_NAME
 
@@ -34,7 +33,7 @@ def engine_env(url: str) -> dict[str, str]:
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteEngineRecorder),
-            "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
+            "ORIGINATOR_ID_TYPE": "text",
         }
     parts = urlparse(url)
     options = postgres_options(url)
@@ -48,7 +47,7 @@ def engine_env(url: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "10"),
         "POSTGRES_POOL_SIZE": options.get("pool_size", "4"),
         "APPLICATION_RECORDER_TOPIC": get_topic(PostgresEngineRecorder),
-        "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
+        "ORIGINATOR_ID_TYPE": "text",
     }
     if "schema" in options:
         env["POSTGRES_SCHEMA"] = options["schema"]

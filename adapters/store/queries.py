@@ -134,11 +134,11 @@ def get_account(db: ProjectionDatabase, account_id: str) -> Row | None:
 
 
 def account_history(db: ProjectionDatabase, account_id: str, limit: int = 200, offset: int = 0) -> Page:
-    return _select(db, CREDIT_HISTORY, ["account_id = ?"], [account_id], "occurred_at, position", limit, offset)
+    return _select(db, CREDIT_HISTORY, ["account_id = ?"], [account_id], "occurred_at, position, seq", limit, offset)
 
 
 def account_decisions(db: ProjectionDatabase, account_id: str, limit: int = 200, offset: int = 0) -> Page:
-    return _select(db, DECISIONS, ["account_id = ?"], [account_id], "position", limit, offset)
+    return _select(db, DECISIONS, ["account_id = ?"], [account_id], "position, seq", limit, offset)
 
 
 def collection_queue(db: ProjectionDatabase, limit: int = 50, offset: int = 0, min_days_past_due: int = 0) -> Page:
@@ -235,7 +235,7 @@ def locked_over_time(db: ProjectionDatabase) -> list[tuple[date, int]]:
     """
     rows = db.query(
         f"SELECT account_id, occurred_at, entry FROM {table_name(CREDIT_HISTORY)} "
-        "WHERE entry IN ('LockCard', 'UnlockCard') ORDER BY occurred_at, position"
+        "WHERE entry IN ('LockCard', 'UnlockCard') ORDER BY occurred_at, position, seq"
     )
     dates = [row["business_date"] for row in delinquency_daily(db) if row["bucket"] == "current"]
     states: dict[str, bool] = {}

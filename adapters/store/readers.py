@@ -8,17 +8,16 @@ the projections and reconcile need nothing of the engine.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, StoredEvent
 
 from adapters.store.tables import ProjectionDatabase
-from adapters.store.transcoder import OrjsonTranscoder
 from engine.application import EngineRecorder
 from engine.batch import Position
-from events.recorded import DECIDED_TOPIC, OutboxPage, event_state
-from projections.decoding import RawNotification, make_transcoder
+from events.recorded import FACT_TOPIC, OutboxPage, decode, recorded_commands
+from projections.decoding import RawNotification
 
 PAGE = 5000
 
@@ -46,7 +45,6 @@ class StoredLog:
 
     def __init__(self, recorder: StoreRecorder) -> None:
         self.recorder = recorder
-        self.transcoder = make_transcoder()
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -60,7 +58,7 @@ class StoredLog:
         while True:
             notifications = self.recorder.select_notifications(start, page, topics=list(topics))
             for n in notifications:
-                yield RawNotification(n.id, n.originator_id, n.topic, n.state)
+                yield RawNotification(n.id, str(n.originator_id), n.topic, n.state)
             if len(notifications) < page:
                 return
             start = notifications[-1].id + 1
@@ -70,12 +68,11 @@ class StoredLog:
         return bool(self.recorder.select_notifications(start, 1, topics=list(topics)))
 
     def recorded_at(self, notification_id: int) -> datetime | None:
-        """When the engine recorded this notification (its event's timestamp), if it exists."""
+        """When the engine recorded this notification (its state's `at`), if it exists."""
         found = self.recorder.select_notifications(notification_id, 1)
         if not found or found[0].id != notification_id:
             return None
-        stamp = self.transcoder.decode(found[0].state).get("timestamp")
-        return stamp if isinstance(stamp, datetime) else None
+        return datetime.fromtimestamp(decode(found[0].state)["at"] / 1000, UTC)
 
     def close(self) -> None:
         self.recorder.close()
@@ -87,7 +84,6 @@ class StoredOutbox:
     def __init__(self, recorder: StoreRecorder, reader: str) -> None:
         self.recorder = recorder
         self.reader = reader
-        self.transcoder = OrjsonTranscoder()
 
     def position(self) -> int:
         """The next notification id to read, as the store recorded it."""
@@ -98,12 +94,11 @@ class StoredOutbox:
         return self.recorder.max_notification_id() or 0
 
     def page(self, start: int, limit: int) -> OutboxPage:
-        notifications = self.recorder.select_notifications(start, limit, topics=[DECIDED_TOPIC])
+        notifications = self.recorder.select_notifications(start, limit, topics=[FACT_TOPIC])
         commands = []
         for notification in notifications:
-            command = event_state(notification.state, self.transcoder.decode).get("command")
-            if command:
-                commands.append((notification.id, command))
+            stream = str(notification.originator_id)
+            commands += [(notification.id, c) for c in recorded_commands(stream, decode(notification.state))]
         after = notifications[-1].id + 1 if notifications else start
         return OutboxPage(commands, len(notifications), after)
 
@@ -122,12 +117,10 @@ class EngineTables:
     def __init__(self, db: ProjectionDatabase) -> None:
         self.db = db
 
-    def inbound(self) -> Iterator[tuple[str, str, str | None, str]]:
-        """(event_id, digest, account_id, type) of every recorded inbound event."""
-        for event_id, digest, account_id, kind in self.db.query(
-            "SELECT event_id, digest, account_id, type FROM fengkong_inbound"
-        ):
-            yield str(event_id), str(digest), None if account_id is None else str(account_id), str(kind)
+    def inbound(self) -> Iterator[tuple[str, bytes]]:
+        """(event_id, payload digest) of every recorded inbound event."""
+        for event_id, digest in self.db.query("SELECT event_id, digest FROM fengkong_inbound"):
+            yield str(event_id), bytes(digest)
 
     def positions(self) -> dict[tuple[str, int], int]:
         rows = self.db.query("SELECT source, partition, next_offset FROM fengkong_positions")

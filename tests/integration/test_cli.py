@@ -84,7 +84,7 @@ def test_a_tampered_decision_fails_the_audit(tmp_path: Path) -> None:
     fengkong("ingest", str(DATA / "contract_scenario.jsonl"), cwd=tmp_path)
     db = sqlite3.connect(tmp_path / "fengkong.db")
     row = db.execute(
-        "SELECT rowid, state FROM stored_events WHERE topic LIKE '%Decided' "
+        "SELECT rowid, state FROM stored_events WHERE topic = 'fact' "
         "AND CAST(state AS TEXT) LIKE '%lock.overdue%' LIMIT 1"
     ).fetchone()
     db.execute(

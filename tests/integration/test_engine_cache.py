@@ -35,7 +35,7 @@ def _recorded(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, 
         "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
     ):
         body = orjson.loads(state)
-        body.pop("timestamp")  # wall-clock metadata of eventsourcing, not part of a decision
+        body.pop("at")  # when it was recorded: wall-clock metadata, not part of a decision
         events.append((originator_id, version, topic, orjson.dumps(body, option=orjson.OPT_SORT_KEYS)))
     inbound = db.execute("SELECT * FROM fengkong_inbound ORDER BY event_id").fetchall()
     db.close()

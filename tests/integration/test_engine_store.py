@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from adapters.synthetic.portfolio import Portfolio
-from engine.account import CreditAccount
 from engine.audit import replay
 from engine.batch import Outcome
 from engine.policy import load_policy
@@ -93,9 +92,8 @@ def test_audit_replay_reproduces_every_decision_of_a_synthetic_portfolio(store: 
     policy = load_policy()
     accounts = engine.account_ids()
     assert len(accounts) == 60
-    for account_id in accounts:
-        stream = list(engine.events.get(CreditAccount.create_id(account_id)))
-        result = replay(account_id, stream, lambda version: policy)
+    for account_id, states in engine.recorded_histories(accounts):
+        result = replay(account_id, states, lambda version: policy)
         assert result.identical, (account_id, result.differences()[:2])
 
 

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from engine.account import CreditAccount
 from engine.audit import replay
 from engine.ledger import ZERO, Rejected
+from events.recorded import State, decode
 from tests.builders import DEFAULT, parsed
 
 CST = timezone(timedelta(hours=8))
@@ -31,7 +32,7 @@ class AccountMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = datetime(2026, 1, 5, 9, tzinfo=CST)
         self.account = CreditAccount("H1")
-        self.stream: list[Any] = list(self.account.collect_events())
+        self.stream: list[State] = []
         self.commands: list[dict[str, Any]] = []
         self.seq = 0
         self.last_report: tuple[int, Decimal] | None = None
@@ -57,7 +58,7 @@ class AccountMachine(RuleBasedStateMachine):
         except Rejected:
             assert self.account.version == version, "a rejected event changed the account"
             return False
-        self.stream.extend(self.account.collect_events())
+        self.stream.extend(decode(state) for _, _, _, state in self.account.collect())
         for decision in decisions:
             if decision.command:
                 self.commands.append(decision.command)

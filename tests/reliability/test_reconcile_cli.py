@@ -42,7 +42,11 @@ def test_a_lost_dead_letter_and_a_lost_event_each_fail_reconcile(tmp_path: Path)
     kept = letters.read_bytes().splitlines()[1:]
     letters.write_bytes(b"".join(line + b"\n" for line in kept))
     with sqlite3.connect(store) as conn:
-        (lost,) = conn.execute("SELECT event_id FROM fengkong_inbound WHERE type = 'BillIssued' LIMIT 1").fetchone()
+        (lost,) = conn.execute(
+            "SELECT event_id FROM fengkong_inbound WHERE event_id IN "
+            "(SELECT json_extract(state, '$.fact.event_id') FROM stored_events "
+            "WHERE json_extract(state, '$.fact.type') = 'BillIssued') LIMIT 1"
+        ).fetchone()
         conn.execute("DELETE FROM fengkong_inbound WHERE event_id = ?", [lost])
     done = run("--input", str(source), "--store", store)
     assert done.returncode == 1

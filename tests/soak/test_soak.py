@@ -173,8 +173,8 @@ def account_footprint_mib(store: str, count: int) -> float:
 def _busiest(store: str, count: int) -> list[str]:
     with sqlite3.connect(store) as conn:
         rows = conn.execute(
-            "SELECT account_id FROM fengkong_inbound WHERE account_id IS NOT NULL "
-            "GROUP BY account_id ORDER BY count(*) DESC LIMIT ?",
+            "SELECT originator_id FROM stored_events WHERE originator_id != '$clock' "
+            "GROUP BY originator_id ORDER BY count(*) DESC LIMIT ?",
             [count],
         ).fetchall()
     return [row[0] for row in rows]

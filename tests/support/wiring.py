@@ -43,7 +43,7 @@ def outbox_drained(store: str, commands_topic: str) -> bool:
     """True once the relay of `commands_topic` has recorded a position past the last recorded decision."""
     outbox = outbox_at(store, commands_topic)
     try:
-        return outbox.page(outbox.position(), 1).decisions == 0
+        return outbox.page(outbox.position(), 1).read == 0
     finally:
         outbox.close()
 

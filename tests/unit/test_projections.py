@@ -6,22 +6,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-import pytest
-from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import get_topic
-
-from engine.account import CreditAccount
+from engine.account import CreditAccount, StoredRow
 from engine.clock import PlatformClock
-from events.recorded import ACCOUNT_STARTED_TOPIC, DAY_RECORDED_TOPIC, DECIDED_TOPIC, FACT_RECORDED_TOPIC
-from projections.account_index import ACCOUNT_INDEX
 from projections.account_status import ACCOUNT_STATUS
 from projections.base import Row, Table
 from projections.collection import COLLECTION_QUEUE
 from projections.credit_history import CREDIT_HISTORY
 from projections.decisions import DECISIONS
-from projections.decoding import UnresolvedAccount, make_transcoder
+from projections.decoding import RawNotification
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
 from projections.dispatch import Dispatcher
 from projections.docs import render_docs
@@ -38,37 +31,27 @@ class Store:
     def __init__(self) -> None:
         self.accounts: dict[str, CreditAccount] = {}
         self.clock = PlatformClock()
-        self.mapper: Mapper[UUID] = Mapper(transcoder=make_transcoder())
-        self.notifications: list[Notification] = []
+        self.notifications: list[RawNotification] = []
 
     def send(self, *events: dict[str, Any]) -> None:
         for event in events:
             item = parsed(event)
             if event["type"] == "DayClosed":
                 self.clock.close(item)
-                self._record(self.clock.collect_events())
+                self._record(self.clock.collect())
                 for account in self.accounts.values():  # the engine does this only for due accounts
                     account.handle(item, DEFAULT)
-                    self._record(account.collect_events())
+                    self._record(account.collect())
                 continue
             account = self.accounts.get(event["account_id"])
             if account is None:
                 account = self.accounts[event["account_id"]] = CreditAccount(event["account_id"])
             account.handle(item, DEFAULT)
-            self._record(account.collect_events())
+            self._record(account.collect())
 
-    def _record(self, events: Any) -> None:
-        for domain_event in events:
-            stored = self.mapper.to_stored_event(domain_event)
-            self.notifications.append(
-                Notification(
-                    id=len(self.notifications) + 1,
-                    originator_id=stored.originator_id,
-                    originator_version=stored.originator_version,
-                    topic=stored.topic,
-                    state=stored.state,
-                )
-            )
+    def _record(self, rows: list[StoredRow]) -> None:
+        for stream, _, topic, state in rows:
+            self.notifications.append(RawNotification(len(self.notifications) + 1, stream, topic, state))
 
     def project(self) -> MemoryTables:
         tables = MemoryTables()
@@ -201,16 +184,13 @@ def test_broken_plan_counts_in_the_queue() -> None:
     assert "Card locked again: plan installment L1#2 missed (3 days past due)" in history
 
 
-def test_day_closed_facts_resolve_their_account_through_the_index() -> None:
+def test_day_closed_facts_reach_the_account_of_their_stream() -> None:
     a, days = Events("A1"), Events("D")
     store = Store()
     store.send(a.opened(), days.day_closed("2026-08-05"))
     tables = store.project()
-    assert one(tables, ACCOUNT_INDEX, account_id="A1")
     assert one(tables, ACCOUNT_STATUS, account_id="A1")["last_event_type"] == "AccountOpened"
-    without_index = [n for n in store.notifications if not n.topic.endswith("CreditAccount.Started")]
-    with pytest.raises(UnresolvedAccount):
-        Dispatcher(PROJECTIONS).apply(without_index, {}, MemoryTables())
+    assert [n.originator_id for n in store.notifications] == ["A1", "$clock", "A1"]
 
 
 def test_each_projection_starts_from_its_own_position() -> None:
@@ -230,10 +210,3 @@ def test_each_projection_starts_from_its_own_position() -> None:
 
 def test_read_model_docs_match_the_tables() -> None:
     assert DOCS.read_text() == render_docs(), "docs/read-models.md is stale: run `python -m projections.docs`"
-
-
-def test_the_topics_readers_rely_on_are_the_engines() -> None:
-    assert get_topic(CreditAccount.Started) == ACCOUNT_STARTED_TOPIC
-    assert get_topic(CreditAccount.FactRecorded) == FACT_RECORDED_TOPIC
-    assert get_topic(CreditAccount.Decided) == DECIDED_TOPIC
-    assert get_topic(PlatformClock.DayRecorded) == DAY_RECORDED_TOPIC

@@ -70,10 +70,12 @@ class World:
         if event.event_id in self.index:
             return  # a repeat: recorded once
         account = getattr(event, "account_id", None)
-        self.index[event.event_id] = Indexed(event.event_id, parsed.digest, account, event.type)
+        self.index[event.event_id] = Indexed(event.event_id, parsed.digest)
         streams = [CLOCK_STREAM, *day_accounts] if account is None else [account]
         for stream in streams:
-            self.facts.append(Fact(stream, event.event_id, event.type, parsed.digest, self.head + 1))
+            self.facts.append(
+                Fact(stream, event.event_id, event.type, parsed.digest, self.head + 1, account or CLOCK_STREAM)
+            )
             if stream != CLOCK_STREAM:
                 self.card_locked.setdefault(stream, False)
         if event.type == "OverdueReported" and account is not None:
@@ -199,10 +201,10 @@ def test_a_day_closed_on_many_accounts_is_fine_but_twice_on_one_is_not() -> None
 
 def test_facts_and_index_must_agree() -> None:
     world = a_world()
-    world.facts.append(Fact("A", "not-indexed", "BillIssued", "0" * 64, world.head + 1))
+    world.facts.append(Fact("A", "not-indexed", "BillIssued", bytes(16), world.head + 1, "A"))
     assert kinds(world.check()) == {"unindexed_fact"}
     world = a_world()
-    world.facts[2] = replace(world.facts[2], digest="f" * 64)
+    world.facts[2] = replace(world.facts[2], digest=b"\xff" * 16)
     assert kinds(world.check()) == {"unindexed_fact", "unapplied_index"}
     world = a_world()
     world.facts = [fact for fact in world.facts if fact.stream != CLOCK_STREAM]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -21,6 +20,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.runtime import faults
 from adapters.store.engine_tables import agenda_rows
 from engine.batch import InboundRow, Position
+from events.recorded import CLOCK_STREAM
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 
@@ -32,10 +32,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         self.agenda_table = self._table("fengkong_agenda")
         self.positions_table = self._table("fengkong_positions")
         self.sql_create_statements += [
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0} (event_id text PRIMARY KEY, digest text NOT NULL, "
-                "account_id text, type text NOT NULL)"
-            ).format(self.inbound_table),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (event_id text PRIMARY KEY, digest bytea NOT NULL)").format(
+                self.inbound_table
+            ),
             SQL("CREATE TABLE IF NOT EXISTS {0} (account_id text PRIMARY KEY, due_date date NOT NULL)").format(
                 self.agenda_table
             ),
@@ -70,10 +69,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         if inbound:
-            curs.executemany(
-                SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s)").format(self.inbound_table),
-                [(r.event_id, r.digest, r.account_id, r.type) for r in inbound],
-            )
+            curs.executemany(SQL("INSERT INTO {0} VALUES (%s, %s)").format(self.inbound_table), list(inbound))
         due, cleared = agenda_rows(agenda)
         if due:
             curs.executemany(
@@ -96,7 +92,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         faults.reached("store.in_transaction", curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_digests(self, event_ids: Sequence[str]) -> dict[str, str]:
+    def select_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         if not event_ids:
             return {}
         with self.datastore.transaction(commit=False) as curs:
@@ -104,26 +100,23 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 SQL("SELECT event_id, digest FROM {0} WHERE event_id = ANY(%s)").format(self.inbound_table),
                 (list(event_ids),),
             )
-            return {row["event_id"]: row["digest"] for row in curs.fetchall()}
+            return {row["event_id"]: bytes(row["digest"]) for row in curs.fetchall()}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_streams(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        streams: dict[UUID, list[StoredEvent]] = {}
-        if not originator_ids:
+    def select_streams(self, stream_ids: Sequence[str]) -> dict[str, list[bytes]]:
+        streams: dict[str, list[bytes]] = {}
+        if not stream_ids:
             return streams
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL(
-                    "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+                    "SELECT originator_id, state FROM {0}.{1} "
                     "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
                 ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
-                (list(originator_ids),),
+                (list(stream_ids),),
             )
             for row in curs.fetchall():
-                originator_id = row["originator_id"]
-                streams.setdefault(originator_id, []).append(
-                    StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
-                )
+                streams.setdefault(row["originator_id"], []).append(bytes(row["state"]))
         return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -139,18 +132,16 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     def select_account_ids(self) -> list[str]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT DISTINCT account_id FROM {0} WHERE account_id IS NOT NULL ORDER BY 1").format(
-                    self.inbound_table
-                )
+                SQL("SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id != %s ORDER BY 1").format(
+                    Identifier(self.datastore.schema), Identifier(self.events_table_name)
+                ),
+                (CLOCK_STREAM,),
             )
-            return [row["account_id"] for row in curs.fetchall()]
+            return [row["originator_id"] for row in curs.fetchall()]
 
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
-        """(notification id, originator id as hex, topic, state) from `start` on (see the SQLite recorder)."""
-        return [
-            (n.id, n.originator_id.hex if isinstance(n.originator_id, UUID) else str(n.originator_id), n.topic, n.state)
-            for n in self.select_notifications(start, limit)
-        ]
+        """(notification id, stream id, topic, state) from `start` on (see the SQLite recorder)."""
+        return [(n.id, str(n.originator_id), n.topic, n.state) for n in self.select_notifications(start, limit)]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_positions(self, source: str) -> dict[int, int]:
