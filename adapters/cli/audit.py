@@ -11,7 +11,8 @@ from rich.table import Table
 from adapters.audit.brake import audit_brake_ledger
 from adapters.audit.parallel import Verdict, default_jobs
 from adapters.audit.parallel import audit as audit_jobs
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, require_store, store_option
+from adapters.cli.errors import Exit, Mistake
 from engine.policy import load_policy
 
 
@@ -61,13 +62,14 @@ def audit(
         if what_if:
             load_policy(what_if)
     except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+        raise Mistake(Exit.BAD_SETTING, str(error)) from None
+    settings = load_settings(store=store)
+    require_store(settings)
     started = time.perf_counter()
     shown: list[Verdict] = []
     differing: list[Verdict] = []
     actions: list[dict[str, Any]] = []
     accounts = facts = 0
-    settings = load_settings(store=store)
     try:
         for verdict in audit_jobs(settings, None if every else list(account_ids), what_if, jobs):
             accounts += 1
@@ -78,7 +80,7 @@ def audit(
             if not verdict.identical:
                 differing.append(verdict)
     except LookupError as error:
-        raise click.ClickException(str(error)) from None
+        raise Mistake(Exit.FAILED, str(error)) from None
     brake = audit_brake_ledger(settings) if every and not what_if else None
     if brake is not None:
         actions += [_clock_action(found) for found in brake.clock_actions]
