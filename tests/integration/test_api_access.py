@@ -78,7 +78,7 @@ def _paths(routes: Any) -> Iterator[str]:
 
 def _call(served: Served, path: str, method: str, headers: dict[str, str] | None = None) -> Any:
     url = re.sub(r"\{account_id\}", served.account_id, path)
-    url = re.sub(r"\{hold_id\}", "no-such-hold", url)  # an action on it is refused (409), never a 5xx
+    url = re.sub(r"\{hold_id\}", "00000000-0000-0000-0000-000000000000", url)  # no such hold: 409, never a 5xx
     assert "{" not in url, f"a path parameter the test does not know how to fill: {path}"
     return served.client.request(method.upper(), url, headers=headers or {})
 
@@ -94,7 +94,7 @@ def test_the_document_lists_the_api_and_every_operation_names_one_role(served: S
     found = operations(served.app)
     paths = {path for path, _, _ in found}
     assert {"/accounts", "/accounts/{account_id}", "/status", "/metrics", "/me", "/dashboard"} <= paths
-    assert {"/brake", "/held", "/held/{hold_id}/release", "/held/{hold_id}/drop", "/reviews", "/locks/undo"} <= paths
+    assert {"/brake", "/held", "/held/{hold_id}/release", "/held/release-all", "/reviews", "/locks/undo"} <= paths
     assert not paths & OPEN_PATHS
     for path, method, operation in found:
         assert role_of(operation) is not None, f"{method.upper()} {path} declares no role"
