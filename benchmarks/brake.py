@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import statistics
 import tempfile
 import time
 import zlib
@@ -153,6 +154,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, metavar="URL|auto")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--workdir", default=".bench")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each on/off pair, alternating (medians shown)")
     args = parser.parse_args()
     on = load_policy()
     off = on.model_copy(update={"brake": BrakeRule(enabled=False)})
@@ -165,25 +167,26 @@ def main() -> None:
         for store_name, new_store in _stores(args.stores.split(","), args.postgres, Path(folder), stack):
             for workload, lines in workloads.items():
                 for writers in (1, 2):
-                    for brake, policy in (("on", on), ("off", off)):
-                        tag = f"{store_name}-{workload}-{writers}-{brake}"
-                        row: dict[str, Any] = {"store": store_name, "workload": workload, "writers": writers}
-                        row["brake"] = brake
-                        row.update(run_row(new_store(tag), policy, lines, writers))
-                        rows.append(row)
-                        print(orjson.dumps(row).decode(), flush=True)
+                    for run in range(args.repeat):  # on and off alternate: the machine's load falls on both
+                        for brake, policy in (("on", on), ("off", off)):
+                            tag = f"{store_name}-{workload}-{writers}-{brake}-{run}"
+                            row: dict[str, Any] = {"store": store_name, "workload": workload, "writers": writers}
+                            row.update(brake=brake, run=run, **run_row(new_store(tag), policy, lines, writers))
+                            rows.append(row)
+                            print(orjson.dumps(row).decode(), flush=True)
+    _summary(rows)
+
+
+def _summary(rows: list[dict[str, Any]]) -> None:
+    """Median events/s per row, brake on and off, and what the brake costs."""
     print(f"\n{'store':9} {'workload':10} {'writers':>7} {'on ev/s':>9} {'off ev/s':>9} {'cost':>6} {'again':>6}")
-    for row in rows:
-        if row["brake"] != "on":
-            continue
-        twin = next(
-            r for r in rows if r["brake"] == "off" and all(r[k] == row[k] for k in ("store", "workload", "writers"))
-        )
-        cost = 1 - row["events_per_s"] / twin["events_per_s"]
-        print(
-            f"{row['store']:9} {row['workload']:10} {row['writers']:>7} {row['events_per_s']:>9} "
-            f"{twin['events_per_s']:>9} {cost:>6.1%} {row['prepared_again']:>6}"
-        )
+    keys = sorted({(r["store"], r["workload"], r["writers"]) for r in rows}, key=lambda k: (k[0], k[1], k[2]))
+    for store, workload, writers in keys:
+        same = [r for r in rows if (r["store"], r["workload"], r["writers"]) == (store, workload, writers)]
+        on = statistics.median(r["events_per_s"] for r in same if r["brake"] == "on")
+        off = statistics.median(r["events_per_s"] for r in same if r["brake"] == "off")
+        again = sum(r["prepared_again"] for r in same if r["brake"] == "on")
+        print(f"{store:9} {workload:10} {writers:>7} {on:>9.0f} {off:>9.0f} {1 - on / off:>6.1%} {again:>6}")
 
 
 if __name__ == "__main__":
