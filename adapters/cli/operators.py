@@ -3,8 +3,9 @@
 Each acts with the key of `--key` or FENGKONG_KEY (operator role; `clock
 correct`: admin) and goes through the engine like an inbound event
 (adapters.operators.service): the result of each action is printed, and a
-refused one makes the exit status 1. A key refused, or a request that cannot
-be done at all: one line, exit status 3.
+refused one makes the exit status 1. A key refused: one line, exit status 3
+(access refused); a request that cannot be done at all: one line, exit 1
+(docs/reliability.md, "Operators' mistakes").
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from rich.table import Table
 
 from adapters import bootstrap
 from adapters.access.keys import AccessRefused, NotAuthenticated, Principal, Role
-from adapters.cli.common import console, emit_json, json_option, key_option, load_settings, store_option
-from adapters.cli.keys import Refused
+from adapters.cli.common import (
+    console,
+    emit_json,
+    json_option,
+    key_option,
+    load_settings,
+    require_store,
+    store_option,
+)
+from adapters.cli.errors import Exit, Mistake
 from adapters.operators.reviews import review_rows
 from adapters.operators.service import ActionOutcome, ActionRefused, Operators
 from adapters.settings import Settings
@@ -55,19 +64,22 @@ def _moment(value: str | None, name: str) -> datetime | None:
 @contextmanager
 def _acting(settings: Settings, role: Role) -> Iterator[tuple[Operators, Principal]]:
     """The operators' service and the key's holder, who must have `role`."""
+    require_store(settings)
     keys = bootstrap.open_keys(settings)
     try:
         principal = keys.authorize(settings.key.get_secret_value() if settings.key else None, role)
     except AccessRefused as refused:
         hint = ": give --key or set FENGKONG_KEY" if isinstance(refused, NotAuthenticated) else ""
-        raise Refused(f"{refused}{hint}") from None
+        raise Mistake(Exit.ACCESS_REFUSED, f"{refused}{hint}") from None
     finally:
         keys.store.db.close()
     operators = bootstrap.operators(settings)
     try:
         yield operators, principal
-    except (ActionRefused, AccessRefused) as refused:
-        raise Refused(str(refused)) from None
+    except AccessRefused as refused:
+        raise Mistake(Exit.ACCESS_REFUSED, str(refused)) from None
+    except ActionRefused as refused:
+        raise Mistake(Exit.FAILED, str(refused)) from None
     finally:
         operators.engine.close()
         operators.tables.db.close()
@@ -126,7 +138,9 @@ def held_list(
     as_json: bool,
 ) -> None:
     """Held locks, oldest cause first, with the brake's verdict (count, bound, active accounts)."""
-    tables = bootstrap.open_engine_tables(load_settings(store=store))
+    settings = load_settings(store=store)
+    require_store(settings)
+    tables = bootstrap.open_engine_tables(settings)
     try:
         found = tables.holds(_filter(rule, after, until, account), limit)
     finally:
@@ -225,6 +239,7 @@ def reviews() -> None:
 def reviews_list(limit: int, store: str | None, as_json: bool) -> None:
     """Open reviews, soonest deadline first, with business days left (from the read models)."""
     settings = load_settings(store=store)
+    require_store(settings)
     rows = review_rows(settings, limit)
     if as_json:
         emit_json(rows)
@@ -316,6 +331,7 @@ def locks_undo(
     if not dry_run and not (reason and reason.strip()):
         raise click.UsageError("--reason is required (or --dry-run)")
     settings = load_settings(store=store, key=key)
+    require_store(settings)
     runner = bootstrap.projection_runner(settings)
     try:
         runner.catch_up()  # candidates come from the read model of decisions

@@ -153,6 +153,14 @@ def _no_key(cwd: Path) -> list[str]:
     return ["keys", "create", "--role", "analyst", "--name", "ana", "--store", "s.db"]
 
 
+def _analyst_acts(cwd: Path) -> list[str]:
+    a_store(cwd)
+    _, admin, _ = run("keys", "create", "--role", "admin", "--name", "root", "--store", "s.db", cwd=cwd)
+    made = ("keys", "create", "--role", "analyst", "--name", "ana", "--store", "s.db", "--key", admin.strip())
+    _, analyst, _ = run(*made, cwd=cwd)
+    return ["held", "release", "--all", "--store", "s.db", "--key", analyst.strip()]
+
+
 def _unknown_option(cwd: Path) -> list[str]:
     return ["ingest", "--no-such-option"]
 
@@ -169,7 +177,7 @@ CASES = [
     Case("database server unreachable", _unreachable, Exit.STORE_UNREACHABLE, r"cannot reach the store at postgresql://analyst:\*\*\*@127\.0\.0\.1:1/"),
     *(
         Case(f"mistyped --store ({' '.join(command)})", _mistyped_store(command), Exit.NO_STORE, r"no store at mistyped\.db")
-        for command in (["account", "A1"], ["commands"], ["query", "accounts"], ["export", "account_status"], ["audit", "--all"])
+        for command in (["account", "A1"], ["commands"], ["query", "accounts"], ["export", "account_status"], ["audit", "--all"], ["held", "list"])
     ),
     Case("output folder missing", _missing_output_dir, Exit.NO_OUTPUT_DIR, r"no directory no/such/folder for out\.csv"),
     Case("output not writable", _unwritable_output, Exit.OUTPUT_UNWRITABLE, r"cannot write locked/out\.csv \(permission denied\)", True),
@@ -179,6 +187,7 @@ CASES = [
     Case("demo over a store it did not create", _demo_over_a_store, Exit.DEMO_REFUSED, r"s\.db holds a store demo did not create: give --force to replace it"),
     Case("commands --account of an unknown account", _unknown_account, Exit.FAILED, r"no account 'NOPE' in the store"),
     Case("`fengkong keys` without a key", _no_key, Exit.ACCESS_REFUSED, r"give --key or set FENGKONG_KEY"),
+    Case("an operator's command with an analyst's key", _analyst_acts, Exit.ACCESS_REFUSED, r"this needs the operator role; the key has analyst"),
     Case("unknown option (click)", _unknown_option, Exit.USAGE, r"No such option '--no-such-option'"),
 ]  # fmt: skip
 

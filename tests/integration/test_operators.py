@@ -134,7 +134,7 @@ def test_an_operator_decides_a_review_and_the_policy_takes_it_as_unlock_reviewed
     decided = fengkong(keys, "reviews", "approve", account, "--note", "plan is credible", "--json")
     assert decided[0]["outcome"] == "applied"
     assert [(c["type"], c["rule"]) for c in decided[0]["commands"]] == [("UnlockCard", "review.approved")]
-    assert "no open unlock review" in fengkong(keys, "reviews", "reject", account, "--note", "late", code=3)
+    assert "no open unlock review" in fengkong(keys, "reviews", "reject", account, "--note", "late", code=1)
     proof = fengkong(keys, "audit", account, "--json", role=None)
     assert proof["identical"] == 1 and proof["operator_actions"][0]["action"] == "ReviewDecided"
 
