@@ -28,11 +28,12 @@ from engine.retraction import (
     RETRACTION_TYPES,
     RETRACTIONS,
     check_retraction,
+    decide_retraction,
     rebuild_ledger,
     rederive_controls,
     retracted_ids,
 )
-from engine.rules import Decision, admit, decide, decide_retraction
+from engine.rules import Decision, admit, decide
 from events.inbound import ParsedEvent, load_object
 from events.operator import Fact, HoldDropped, HoldReleased, LockUndone
 from events.recorded import FACT_TOPIC, State, compact_decision, fact_state

@@ -19,8 +19,8 @@ from engine.brake import guard, recorded_verdicts
 from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy, load_policy
-from engine.retraction import RETRACTIONS, rebuild_ledger, rederive_controls, retracted_ids
-from engine.rules import Decision, admit, decide, decide_retraction
+from engine.retraction import RETRACTIONS, decide_retraction, rebuild_ledger, rederive_controls, retracted_ids
+from engine.rules import Decision, admit, decide
 from events.inbound import load_object
 from events.operator import ACTION_TYPES, Fact
 from events.recorded import State, balances_of, recorded_decisions

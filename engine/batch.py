@@ -354,9 +354,11 @@ class Batch:
         return self._brake_write(state)
 
     def _redo(self, source: BrakeSource) -> None:
-        """Prepare the batch again, judging against `source` (the locked record): no verdict can move now."""
-        self.engine.forget_cached(self.touched)
-        self.engine.forget_cached(self.new_accounts)
+        """Prepare the batch again, judging against `source` (the locked record): no verdict can move now.
+
+        The cached aggregates (the clock's too) hold the first preparation's unsaved changes: all are dropped.
+        """
+        self.engine.forget_cached()
         while True:
             self.results.clear()
             self._reset(source)

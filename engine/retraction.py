@@ -4,7 +4,7 @@ Upstream retracts a wrong event (`FactRetracted`), or an operator undoes an
 automatic lock whose cause was wrong (`LockUndone`, one account of a bulk
 undo): the account's ledger is rebuilt from its recorded facts without the
 retracted ones, the policy is run again over them to learn what it would
-have set, and `engine.rules.decide_retraction` emits the difference as
+have set, and `decide_retraction` emits the difference as
 compensating commands. Loading an account and audit replay rebuild the
 ledger the same way at the same point, so all three agree.
 """
@@ -12,13 +12,16 @@ ledger the same way at the same point, so all three agree.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from engine.controls import Controls
 from engine.ledger import Ledger, Rejected
 from engine.policy import Policy
-from engine.rules import admit, decide
+from engine.rules import Decider, Decision, admit, decide, review_closed
+from events.commands import CommandType
 from events.inbound import AccountOpened, DayClosed, FactRetracted
 from events.operator import ACTION_TYPES, Fact, HoldDropped, HoldReleased, LockUndone
+from events.rules import Rule
 
 RETRACTIONS = (FactRetracted, LockUndone)
 RETRACTION_TYPES = frozenset({"FactRetracted", "LockUndone"})
@@ -73,3 +76,53 @@ def rederive_controls(account_id: str, facts: Sequence[Fact], retracted: set[str
         for decision in decide(fact, before, ledger, controls, policy):
             controls = controls.changed(decision.changes)
     return controls
+
+
+def decide_retraction(
+    event: FactRetracted | LockUndone, ledger: Ledger, controls: Controls, rederived: Controls, policy: Policy
+) -> list[Decision]:
+    """What a retraction changes: the account as re-derived without the fact, against what was emitted.
+
+    `ledger` is already re-derived; `rederived` is what the policy would have set
+    without the retracted fact. Where the account is stricter than that, the
+    difference goes out as compensating commands citing the retraction: the card
+    unlocked, the line restored, the limit raised back, the bureau mark cleared,
+    the score given back, a held lock dropped. Where re-derivation is stricter
+    nothing is emitted now: the next fact decides as usual.
+    """
+    d = Decider(ledger.account_id, event, controls, policy)
+    facts: dict[str, Any] = {"retracted_event_id": event.data.retracted_event_id, "reason": event.data.reason}
+    if isinstance(event, LockUndone):
+        data = event.data
+        facts.update(
+            actor=data.actor,
+            key_id=data.key_id,
+            role=data.role,
+            lock_command_id=data.lock_command_id,
+            window_from=data.window_from.isoformat(),
+            window_to=data.window_to.isoformat(),
+            rule=data.rule,
+        )
+    d.emit(Rule.RETRACTION, facts)
+    compensate = Rule.RETRACTION_COMPENSATE
+    if controls.held is not None and not rederived.card_locked:
+        d.emit(compensate, {**facts, "hold_id": controls.held["id"]}, {"held": None})
+    if controls.card_locked and not rederived.card_locked:
+        changes = {"card_locked": False, **(review_closed() if controls.review_open else {})}
+        d.emit(compensate, facts, changes, CommandType.UNLOCK_CARD)
+    if controls.line_suspended and not rederived.line_suspended:
+        d.emit(compensate, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
+    if rederived.credit_limit > controls.credit_limit:
+        limit = rederived.credit_limit
+        d.emit(
+            compensate,
+            {**facts, "previous_limit": str(controls.credit_limit)},
+            {"credit_limit": limit},
+            CommandType.ADJUST_CREDIT_LIMIT,
+            new_limit=str(limit),
+        )
+    if controls.bureau_flag and not rederived.bureau_flag:
+        d.emit(compensate, facts, {"bureau_flag": False})
+    if rederived.score > controls.score:
+        d.emit(compensate, {**facts, "previous_score": controls.score}, {"score": rederived.score})
+    return d.decisions

@@ -24,14 +24,13 @@ from events.inbound import (
     AccountOpened,
     BillIssued,
     DayClosed,
-    FactRetracted,
     OverdueReported,
     RepaymentPlanAgreed,
     RepaymentReceived,
     UnlockRequested,
     UnlockReviewed,
 )
-from events.operator import Fact, HoldDropped, HoldReleased, LockUndone, ReviewDecided
+from events.operator import Fact, HoldDropped, HoldReleased, ReviewDecided
 from events.rules import Rule
 
 CENT = Decimal("0.01")
@@ -77,7 +76,7 @@ def admit(ledger: Ledger, fact: Fact) -> Before | None:
     return before
 
 
-class _Decider:
+class Decider:
     """Collects decisions, applying each one's changes before the next rule looks."""
 
     def __init__(self, account_id: str, event: Fact, controls: Controls, policy: Policy) -> None:
@@ -128,7 +127,7 @@ def decide(
     policy: Policy,
 ) -> list[Decision]:
     """All decisions the policy takes on `event`, which `ledger` already reflects."""
-    d = _Decider(ledger.account_id, event, controls, policy)
+    d = Decider(ledger.account_id, event, controls, policy)
     if isinstance(event, AccountOpened):
         d.emit(
             Rule.ACCOUNT_OPEN,
@@ -157,7 +156,7 @@ def decide(
 # ---------------------------------------------------------------- overdue
 
 
-def _on_overdue(d: _Decider, event: OverdueReported, before: Before, ledger: Ledger) -> None:
+def _on_overdue(d: Decider, event: OverdueReported, before: Before, ledger: Ledger) -> None:
     policy, bill = d.policy, ledger.bills[event.data.bill_id]
     newly_overdue = before.bill_max_days_past_due == 0
     outstanding = ledger.overdue_outstanding
@@ -185,7 +184,7 @@ def _on_overdue(d: _Decider, event: OverdueReported, before: Before, ledger: Led
     _notice(d, bill, before.bill_max_days_past_due, ledger)
 
 
-def _accumulate(d: _Decider, ledger: Ledger, today: date) -> None:
+def _accumulate(d: Decider, ledger: Ledger, today: date) -> None:
     rule = d.policy.accumulation
     since = today - timedelta(days=rule.window_days)
     count = sum(1 for start in ledger.overdue_starts if since < start <= today)
@@ -212,7 +211,7 @@ def _accumulate(d: _Decider, ledger: Ledger, today: date) -> None:
     )
 
 
-def _notice(d: _Decider, bill: Bill, previous_max: int, ledger: Ledger) -> None:
+def _notice(d: Decider, bill: Bill, previous_max: int, ledger: Ledger) -> None:
     rule = d.policy.notices
     reached = [p for p in rule.points if previous_max < p <= bill.max_days_past_due]
     if not reached:
@@ -260,7 +259,7 @@ def quiet_hours_release(local: datetime, rule: NoticeRule) -> datetime:
 
 
 def _on_money_moved(
-    d: _Decider, event: BillIssued | RepaymentReceived | RepaymentPlanAgreed, before: Before, ledger: Ledger
+    d: Decider, event: BillIssued | RepaymentReceived | RepaymentPlanAgreed, before: Before, ledger: Ledger
 ) -> None:
     plan_id = before.plan_id
     if isinstance(event, RepaymentPlanAgreed):
@@ -275,7 +274,7 @@ def _on_money_moved(
             if d.controls.line_suspended:
                 d.emit(Rule.PLAN_COMPLETE, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
             if d.controls.review_open:
-                d.emit(Rule.REVIEW_CLOSED_BY_PLAN, facts, _review_closed())
+                d.emit(Rule.REVIEW_CLOSED_BY_PLAN, facts, review_closed())
             _drop_paid_off_hold(d, facts)
     if isinstance(event, RepaymentReceived) and ledger.active_plan_id is None and ledger.overdue_outstanding == 0:
         facts = {"payment_id": event.data.payment_id, "overdue_outstanding": "0.00"}
@@ -287,13 +286,13 @@ def _on_money_moved(
     _repair(d, before, ledger)
 
 
-def _drop_paid_off_hold(d: _Decider, facts: dict[str, Any]) -> None:
+def _drop_paid_off_hold(d: Decider, facts: dict[str, Any]) -> None:
     """A held lock of an account whose overdue is paid off is dropped, emitting nothing: the card was never locked."""
     if d.controls.held is not None:
         d.emit(Rule.BRAKE_AUTO_DROP, {**facts, "hold_id": d.controls.held["id"]}, {"held": None})
 
 
-def _repair(d: _Decider, before: Before, ledger: Ledger) -> None:
+def _repair(d: Decider, before: Before, ledger: Ledger) -> None:
     rule, original = d.policy.repair, ledger.original_limit
     steps = ledger.on_time_streak // rule.on_time_bills - before.on_time_streak // rule.on_time_bills
     if steps <= 0 or d.controls.credit_limit >= original:
@@ -319,11 +318,11 @@ def _repair(d: _Decider, before: Before, ledger: Ledger) -> None:
 # ---------------------------------------------------------------- unlock path
 
 
-def _review_closed() -> dict[str, Any]:
+def review_closed() -> dict[str, Any]:
     return {"review_id": None, "review_deadline": None, "review_escalated": False}
 
 
-def _auto_approve(d: _Decider, ledger: Ledger, plan_id: str) -> None:
+def _auto_approve(d: Decider, ledger: Ledger, plan_id: str) -> None:
     """First installment paid in full approves an open review automatically."""
     if not (d.controls.review_open and d.policy.review.auto_approve_on_first_installment):
         return
@@ -332,12 +331,12 @@ def _auto_approve(d: _Decider, ledger: Ledger, plan_id: str) -> None:
         return
     facts = {"request_id": d.controls.review_id, "plan_id": plan_id, "first_installment": first.bill_id}
     if d.controls.card_locked:
-        d.emit(Rule.REVIEW_AUTO_APPROVE, facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
+        d.emit(Rule.REVIEW_AUTO_APPROVE, facts, {**review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
     else:
-        d.emit(Rule.REVIEW_AUTO_APPROVE, facts, _review_closed())
+        d.emit(Rule.REVIEW_AUTO_APPROVE, facts, review_closed())
 
 
-def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> None:
+def _on_unlock_request(d: Decider, event: UnlockRequested, ledger: Ledger) -> None:
     request_id = event.data.request_id
     reason = None
     if not d.controls.card_locked:
@@ -366,7 +365,7 @@ def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> N
     _auto_approve(d, ledger, ledger.active_plan_id)  # type: ignore[arg-type]
 
 
-def _on_review(d: _Decider, event: UnlockReviewed | ReviewDecided) -> None:
+def _on_review(d: Decider, event: UnlockReviewed | ReviewDecided) -> None:
     """An unlock review's decision: upstream's `UnlockReviewed`, or an operator's `ReviewDecided` alike."""
     data = event.data
     reviewer = event.data.reviewer if isinstance(event, UnlockReviewed) else event.data.actor
@@ -375,14 +374,14 @@ def _on_review(d: _Decider, event: UnlockReviewed | ReviewDecided) -> None:
         facts["reason"] = "no open review with this request_id"
         d.emit(Rule.REVIEW_DECISION_IGNORED, facts)
     elif not data.approved:
-        d.emit(Rule.REVIEW_REJECTED, facts, _review_closed())
+        d.emit(Rule.REVIEW_REJECTED, facts, review_closed())
     elif d.controls.card_locked:
-        d.emit(Rule.REVIEW_APPROVED, facts, {**_review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
+        d.emit(Rule.REVIEW_APPROVED, facts, {**review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
     else:
-        d.emit(Rule.REVIEW_APPROVED, facts, _review_closed())
+        d.emit(Rule.REVIEW_APPROVED, facts, review_closed())
 
 
-def _on_day_closed(d: _Decider, event: DayClosed) -> None:
+def _on_day_closed(d: Decider, event: DayClosed) -> None:
     deadline = d.controls.review_deadline
     if not d.controls.review_open or d.controls.review_escalated or deadline is None:
         return
@@ -404,9 +403,9 @@ def _on_day_closed(d: _Decider, event: DayClosed) -> None:
     )
 
 
-def _on_closed(d: _Decider, event: AccountClosed) -> None:
+def _on_closed(d: Decider, event: AccountClosed) -> None:
     """A closed account leaves the active accounts; an open review has nothing left to decide."""
-    d.emit(Rule.ACCOUNT_CLOSED, {"reason": event.data.reason}, _review_closed() if d.controls.review_open else {})
+    d.emit(Rule.ACCOUNT_CLOSED, {"reason": event.data.reason}, review_closed() if d.controls.review_open else {})
 
 
 def _actor(event: HoldReleased | HoldDropped) -> dict[str, Any]:
@@ -414,7 +413,7 @@ def _actor(event: HoldReleased | HoldDropped) -> dict[str, Any]:
     return {"hold_id": data.hold_id, "actor": data.actor, "key_id": data.key_id, "role": data.role}
 
 
-def _on_release(d: _Decider, event: HoldReleased) -> None:
+def _on_release(d: Decider, event: HoldReleased) -> None:
     """An operator releases a held lock: its commands go out now, as decided then (same command ids)."""
     held = d.controls.held
     assert held is not None and held["id"] == event.data.hold_id  # checked by check_action
@@ -427,58 +426,8 @@ def _on_release(d: _Decider, event: HoldReleased) -> None:
         d.emit_whole(Rule.BRAKE_RELEASE, facts, changes, command)
 
 
-def _on_drop(d: _Decider, event: HoldDropped) -> None:
+def _on_drop(d: Decider, event: HoldDropped) -> None:
     d.emit(Rule.BRAKE_DROP, {**_actor(event), "reason": event.data.reason}, {"held": None})
-
-
-def decide_retraction(
-    event: FactRetracted | LockUndone, ledger: Ledger, controls: Controls, rederived: Controls, policy: Policy
-) -> list[Decision]:
-    """What a retraction changes: the account as re-derived without the fact, against what was emitted.
-
-    `ledger` is already re-derived; `rederived` is what the policy would have set
-    without the retracted fact. Where the account is stricter than that, the
-    difference goes out as compensating commands citing the retraction: the card
-    unlocked, the line restored, the limit raised back, the bureau mark cleared,
-    the score given back, a held lock dropped. Where re-derivation is stricter
-    nothing is emitted now: the next fact decides as usual.
-    """
-    d = _Decider(ledger.account_id, event, controls, policy)
-    facts: dict[str, Any] = {"retracted_event_id": event.data.retracted_event_id, "reason": event.data.reason}
-    if isinstance(event, LockUndone):
-        data = event.data
-        facts.update(
-            actor=data.actor,
-            key_id=data.key_id,
-            role=data.role,
-            lock_command_id=data.lock_command_id,
-            window_from=data.window_from.isoformat(),
-            window_to=data.window_to.isoformat(),
-            rule=data.rule,
-        )
-    d.emit(Rule.RETRACTION, facts)
-    compensate = Rule.RETRACTION_COMPENSATE
-    if controls.held is not None and not rederived.card_locked:
-        d.emit(compensate, {**facts, "hold_id": controls.held["id"]}, {"held": None})
-    if controls.card_locked and not rederived.card_locked:
-        changes = {"card_locked": False, **(_review_closed() if controls.review_open else {})}
-        d.emit(compensate, facts, changes, CommandType.UNLOCK_CARD)
-    if controls.line_suspended and not rederived.line_suspended:
-        d.emit(compensate, facts, {"line_suspended": False}, CommandType.RESTORE_CREDIT_LINE)
-    if rederived.credit_limit > controls.credit_limit:
-        limit = rederived.credit_limit
-        d.emit(
-            compensate,
-            {**facts, "previous_limit": str(controls.credit_limit)},
-            {"credit_limit": limit},
-            CommandType.ADJUST_CREDIT_LIMIT,
-            new_limit=str(limit),
-        )
-    if controls.bureau_flag and not rederived.bureau_flag:
-        d.emit(compensate, facts, {"bureau_flag": False})
-    if rederived.score > controls.score:
-        d.emit(compensate, {**facts, "previous_score": controls.score}, {"score": rederived.score})
-    return d.decisions
 
 
 def agenda_date(controls: Controls) -> date | None:

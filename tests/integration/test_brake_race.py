@@ -33,7 +33,11 @@ def test_the_writer_that_commits_second_has_its_lock_held(store: str) -> None:
     taken = {orjson.loads(line)["account_id"] for line in fill}
     racers = [f"P{n:05d}" for n in range(100) if f"P{n:05d}" not in taken][:2]
 
-    mine = second.prepare(parse_all([_late(racers[1], 2)]))
+    closed = orjson.dumps(
+        {"event_id": "day-0321", "type": "DayClosed", "occurred_at": "2026-03-21T23:59:00+08:00", "schema_version": 1}
+        | {"data": {"business_date": "2026-03-21"}}
+    )
+    mine = second.prepare(parse_all([_late(racers[1], 2), closed]))  # the clock moves in the batch prepared again
     theirs = first.prepare(parse_all([_late(racers[0], 1)]))
     assert mine.results[0].commands[0].type == "LockCard"  # prepared against the same count: both expect to emit
     assert theirs.results[0].commands[0].type == "LockCard"
@@ -41,6 +45,8 @@ def test_the_writer_that_commits_second_has_its_lock_held(store: str) -> None:
     first.commit(theirs)  # takes the last slot
     second.commit(mine)  # judged again under the lock: the slot is gone
     assert mine.results[0].held == 1 and not any(c.type == "LockCard" for c in mine.results[0].commands)
+    assert [r.outcome.value for r in mine.results] == ["accepted", "accepted"]
+    assert second.load_clock().business_date is not None
     account = second.load_account(racers[1])
     assert account is not None and account.controls.held is not None and not account.controls.card_locked
     assert account.controls.held["brake"] == {"count": 50, "active": 100, "bound": 50, "verdict": "held"}
