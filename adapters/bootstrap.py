@@ -25,16 +25,22 @@ from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
 from engine.application import RiskEngine
-from engine.policy import load_policy
+from engine.governance import Requested
+from engine.policy import policy_text
 from projections.runner import ProjectionRunner
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def open_engine(settings: Settings) -> RiskEngine:
-    """The engine under the settings' policy, on the settings' store."""
-    return RiskEngine(load_policy(settings.policy), env=engine_env(settings.store), cache_size=settings.cache_size)
+def open_engine(settings: Settings, user: str = "ingest") -> RiskEngine:
+    """The engine on the settings' store, deciding under the settings' policy if one is given, else the store's.
+
+    Raises FileNotFoundError for a policy file that is not there, ValueError for one that does not validate;
+    whether the store lets that policy decide is checked before the first batch (`check_policy`).
+    """
+    requested = None if settings.policy is None else Requested.of(policy_text(settings.policy))
+    return RiskEngine(requested, env=engine_env(settings.store), cache_size=settings.cache_size, user=user)
 
 
 def open_log(settings: Settings) -> StoredLog:
@@ -59,7 +65,7 @@ def open_keys(settings: Settings) -> Keys:
 
 def review_window(settings: Settings) -> ReviewWindow:
     """Which open reviews count as near their deadline, on the policy's business-day calendar."""
-    return ReviewWindow(settings.review_warning_days, load_policy(settings.policy).review.calendar)
+    return ReviewWindow(settings.review_warning_days)
 
 
 def open_projection_store(settings: Settings) -> SqlProjectionStore:
@@ -83,7 +89,7 @@ def worker(settings: Settings, engine: RiskEngine | None = None) -> Worker:
         timing=settings.timing,
         ack_timeout_s=settings.ack_timeout_s,
     )
-    return Worker(engine or open_engine(settings), worker_settings)
+    return Worker(engine or open_engine(settings, user="worker"), worker_settings)
 
 
 def _relay_settings(settings: Settings) -> RelaySettings:

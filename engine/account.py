@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.business_days import HolidayCalendar
 from engine.controls import Controls
 from engine.ledger import Ledger
 from engine.policy import Policy
@@ -61,8 +62,10 @@ class CreditAccount:
                 self.controls = self.controls.changed(changes)
         self.version += 1
 
-    def handle(self, parsed: ParsedEvent, policy: Policy) -> list[Decision]:
+    def handle(self, parsed: ParsedEvent, policy: Policy, calendar: HolidayCalendar | None = None) -> list[Decision]:
         """Record a valid inbound event and the decisions it causes (saved with the batch).
+
+        `calendar` is the holiday calendar in force (the shipped seed when None).
 
         Raises engine.ledger.Rejected, before anything changes, if the account
         cannot take the event.
@@ -71,7 +74,7 @@ class CreditAccount:
         before = admit(self.ledger, fact)
         if before is None:
             return []
-        decisions = decide(fact, before, self.ledger, self.controls, policy)
+        decisions = decide(fact, before, self.ledger, self.controls, policy, calendar)
         occurred_at = fact.occurred_at.isoformat()
         stored: list[dict[str, Any]] = []
         for decision in decisions:

@@ -10,6 +10,7 @@ batch is retried against the new state.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import CreditAccount, StoredRow
 from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Position, Result
+from engine.business_days import HolidayCalendar
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
+from engine.governance import DOCUMENT_STREAM_IDS, InForce, Requested
 from engine.policy import Policy
 from events.commands import Command, command_from_json
 from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
@@ -34,6 +37,7 @@ _HISTORY_CHUNK = 500  # accounts per query when reading recorded histories
 DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
 ATTEMPTS = 5  # preparations of a batch that another writer keeps beating
 APPLICATION_NAME = "fengkong"
+DOCUMENTS_REFRESH_S = 5.0  # how often a running engine re-reads the active policy and calendar (an approval, a load)
 
 
 StreamRows = dict[str, list[bytes]]
@@ -70,9 +74,17 @@ class PreparedBatch:
 class RiskEngine(Application[str]):
     name = APPLICATION_NAME
 
-    def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
+    def __init__(
+        self,
+        policy: Requested | None = None,
+        env: Mapping[str, str] | None = None,
+        cache_size: int = 20_000,
+        user: str = "ingest",
+    ):
+        """`policy`: the policy an entry point was told to decide with (None: the store's active one)."""
         super().__init__(dict(env or {}))
-        self.policy = policy
+        self.in_force = InForce(policy, user)
+        self._in_force_read: float | None = None  # monotonic time the documents were read; None: read them first
         self.cache_size = cache_size
         self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
         self._clock: PlatformClock | None = None
@@ -80,6 +92,44 @@ class RiskEngine(Application[str]):
     @property
     def store(self) -> EngineRecorder:
         return cast(EngineRecorder, self.recorder)
+
+    # ------------------------------------------------------------ the documents in force
+
+    def documents(self) -> InForce:
+        """The recorded policies and calendars, read from the store if not read yet."""
+        if self._in_force_read is None:
+            self.refresh_documents()
+        return self.in_force
+
+    def check_policy(self) -> Policy:
+        """The policy new facts are decided under; engine.documents.Refused if the requested one may not decide."""
+        documents = self.documents()
+        if documents.refused is not None:
+            raise documents.refused
+        assert documents.policy is not None
+        return documents.policy
+
+    def refresh_documents(self) -> None:
+        """Read the active policy and calendar again (an approval or a calendar load may have changed them)."""
+        before = self.in_force.policy.version if self.in_force.policy else None
+        self.in_force.load(self.store.select_streams(DOCUMENT_STREAM_IDS))
+        self._in_force_read = time.monotonic()
+        after = self.in_force.policy.version if self.in_force.policy else None
+        if before is not None and after != before:
+            log.warning("the active policy changed from %s to %s: new facts are decided under %s", before, after, after)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy new facts are decided under."""
+        return self.check_policy()
+
+    @property
+    def calendar(self) -> HolidayCalendar:
+        """The holiday calendar new decisions count business days on."""
+        self.check_policy()
+        calendar = self.in_force.calendar
+        assert calendar is not None
+        return calendar
 
     # ------------------------------------------------------------ ingestion
 
@@ -127,6 +177,10 @@ class RiskEngine(Application[str]):
         of the batch (engine.collector).
         """
         poisoned: dict[int, str] = {}
+        read = self._in_force_read
+        if read is None or time.monotonic() - read > DOCUMENTS_REFRESH_S:
+            self.refresh_documents()
+        self.check_policy()
         with cyclic_gc_paused():
             while True:
                 try:
@@ -143,6 +197,7 @@ class RiskEngine(Application[str]):
             try:
                 prepared.batch.save(prepared.positions)
             except IntegrityError as error:
+                self._in_force_read = None  # another writer may have recorded a document first
                 raise BatchConflict(str(error)) from error
 
     def ingest(self, messages: Iterable[bytes | str], batch_size: int = DEFAULT_BATCH) -> Iterator[Result]:
@@ -264,6 +319,7 @@ class RiskEngine(Application[str]):
         if account_ids is None:
             self._accounts.clear()
             self._clock = None
+            self._in_force_read = None
         else:
             for account_id in account_ids:
                 self._accounts.pop(account_id, None)

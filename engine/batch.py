@@ -114,7 +114,7 @@ class Batch:
             return
         self._hold(account)
         try:
-            decisions = account.handle(item, self.engine.policy)
+            decisions = account.handle(item, self.engine.policy, self.engine.calendar)
         except Rejected as rejected:
             self.results.append(Result(index, event.event_id, Outcome.REJECTED, rejected.reason))
             return
@@ -169,7 +169,7 @@ class Batch:
             if account is None:
                 continue
             self._hold(account)
-            found = account.handle(item, self.engine.policy)
+            found = account.handle(item, self.engine.policy, self.engine.calendar)
             self.touched[account_id] = account
             self.rows.extend(account.collect())
             decisions.extend(found)

@@ -15,6 +15,7 @@ from adapters import bootstrap
 from adapters.settings import Settings
 from adapters.store.urls import is_postgres, sqlite_path
 from engine.application import RiskEngine
+from engine.documents import Refused
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(stderr=True)
@@ -44,7 +45,9 @@ def policy_option(command: F) -> F:
         "--policy",
         default=None,
         metavar="NAME|FILE",
-        help="Policy version shipped with the engine, or a policy TOML file (default default-v1, env FENGKONG_POLICY).",
+        help="Policy version shipped with the engine, or a policy TOML file (env FENGKONG_POLICY). Default: the "
+        "store's active policy. On a store without one, its first use records and activates it; any other "
+        "than the active one is refused (see `fengkong policy propose`).",
     )(command)
 
 
@@ -64,11 +67,26 @@ def load_settings(**flags: Any) -> Settings:
         raise click.ClickException(problems) from None
 
 
-def open_engine(settings: Settings) -> RiskEngine:
+def open_engine(settings: Settings, *, deciding: bool = False, user: str = "ingest") -> RiskEngine:
+    """The engine; `deciding`: it will decide new facts, so its policy must be allowed (one line if not)."""
     try:
-        return bootstrap.open_engine(settings)
+        engine = bootstrap.open_engine(settings, user)
+        if deciding:
+            engine.check_policy()
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
+    except ValidationError as error:
+        raise click.ClickException(f"the policy does not validate: {_first_problem(error)}") from None
+    except ValueError as error:
+        raise click.ClickException(f"the policy does not validate: {error}") from None
+    except Refused as refused:
+        raise click.ClickException(refused.reason) from None
+    return engine
+
+
+def _first_problem(error: ValidationError) -> str:
+    item = error.errors(include_url=False, include_input=False)[0]
+    return f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}"
 
 
 def default_dead_letter(settings: Settings) -> Path:

@@ -106,7 +106,7 @@ def demo(
     settings = load_settings(store=store)
     if not append:
         _fresh_sqlite(settings)
-    engine = open_engine(settings)
+    engine = open_engine(settings, deciding=True)
     portfolio = LatentPortfolio(accounts, days, seed, noise=True)
     tally = _Tally()
     export = export_path.open("wb") if export_path else None

@@ -49,7 +49,7 @@ def ingest(
     """
     faults.arm_from_env()
     settings = load_settings(store=store, policy=policy, batch_size=batch_size)
-    engine = open_engine(settings)
+    engine = open_engine(settings, deciding=True)
     pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
 
     def remember() -> Iterator[bytes]:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from adapters import bootstrap
-from adapters.cli.common import emit_json, load_settings, policy_option, store_option
+from adapters.cli.common import emit_json, load_settings, open_engine, policy_option, store_option
 from adapters.files.jsonl import read_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
 from adapters.kafka.config import (
@@ -142,10 +142,7 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("worker %d: group %s, topic %s", os.getpid(), settings.worker_group, settings.events_topic)
-    try:
-        member = bootstrap.worker(settings)
-    except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+    member = bootstrap.worker(settings, open_engine(settings, deciding=True, user="worker"))
     with metrics_port(settings):
         member.run(stop)
 

@@ -21,7 +21,7 @@ from adapters.store import queries
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import ProjectionDatabase
-from engine.business_days import add_business_days
+from engine.business_days import HolidayCalendar, add_business_days
 from events.recorded import FACT_TOPIC
 from projections.account_status import ACCOUNT_STATUS
 from projections.delinquency import DELINQUENCY_DAILY
@@ -40,7 +40,7 @@ class ReviewWindow:
     """Which open reviews count as near their deadline: due within `business_days` of the latest closed date."""
 
     business_days: int
-    calendar: str = "CN"
+    calendar: HolidayCalendar | None = None  # the store's active calendar (the shipped seed when None)
 
     def until(self, latest: date | None) -> date | None:
         if latest is None:
