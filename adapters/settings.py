@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         description="the policy new facts are decided under: a shipped version or a policy TOML file; "
         "unset: the store's active policy (default-v1 on a store that has none)",
     )
+    shadow: str | None = Field(
+        None, description="a candidate policy file (or version) decided beside the active one, emitting nothing"
+    )
     cache_size: Positive = Field(20_000, description="accounts the engine keeps in memory")
     batch_size: Positive = Field(DEFAULT_BATCH, description="events per store transaction (Kafka: per poll)")
     projection_page: Positive = Field(5000, description="stored events per projection transaction")

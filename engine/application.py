@@ -25,6 +25,7 @@ from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Positi
 from engine.business_days import HolidayCalendar
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
+from engine.documents import DocumentBook
 from engine.governance import DOCUMENT_STREAM_IDS, InForce, Requested
 from engine.policy import Policy
 from events.commands import Command, command_from_json
@@ -117,6 +118,23 @@ class RiskEngine(Application[str]):
         after = self.in_force.policy.version if self.in_force.policy else None
         if before is not None and after != before:
             log.warning("the active policy changed from %s to %s: new facts are decided under %s", before, after, after)
+
+    def document_book(self, kind: str) -> DocumentBook:
+        """One kind's recorded documents (events.documents) as the store holds them now, for a governance step."""
+        book = DocumentBook(kind)
+        for state in self.store.select_streams([book.stream]).get(book.stream, ()):
+            book.replay(state)
+        return book
+
+    def save_documents(self, book: DocumentBook) -> None:
+        """Save a book's new steps alone; BatchConflict if another writer appended to its stream first."""
+        rows = book.collect()
+        try:
+            self.recorder.insert_events([StoredEvent(*row) for row in rows])
+        except IntegrityError as error:
+            raise BatchConflict(str(error)) from error
+        finally:
+            self._in_force_read = None
 
     @property
     def policy(self) -> Policy:
@@ -254,9 +272,14 @@ class RiskEngine(Application[str]):
         The order is kept across accounts, so the notification log (and with it
         the command outbox) follows the input order. States were encoded once,
         by the aggregates (events.recorded); nothing is encoded again here.
+        The first batch that records facts records the policy and calendar
+        they were decided with too, if the store had not recorded them yet.
         """
-        stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
+        first_use = self.in_force.first_use_rows() if rows else []
+        stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in (*first_use, *rows)]
         self.recorder.insert_events(stored, **index_rows)
+        if first_use:
+            self.in_force.recorded()
 
     # ------------------------------------------------------------ loading
 

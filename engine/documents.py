@@ -142,7 +142,7 @@ class DocumentBook:
 
     # ------------------------------------------------------------ rules
 
-    def _known(self, document: Document) -> bool:
+    def known(self, document: Document) -> bool:
         """Whether this very text is recorded; refused if its version is recorded with other content."""
         entry = self.entries.get(document.version)
         if entry is None:
@@ -157,7 +157,7 @@ class DocumentBook:
 
     def record(self, document: Document, by: str, note: str, **extra: Any) -> None:
         """Record a version's full text (nothing if this very text is recorded already)."""
-        if not self._known(document):
+        if not self.known(document):
             self._append(
                 "recorded", document.version, by, digest=document.digest, text=document.text, note=note, **extra
             )
@@ -168,7 +168,7 @@ class DocumentBook:
         Anything but the active version is refused: another one becomes active
         only through proposal and approval (four eyes).
         """
-        known = self._known(document)
+        known = self.known(document)
         if self.active is None:
             if not known:
                 self._append(
@@ -192,7 +192,7 @@ class DocumentBook:
             self._append("activated", document.version, by)
 
     def propose(self, document: Document, by: str) -> None:
-        if self._known(document):
+        if self.known(document):
             entry = self.entries[document.version]
             if entry.activated_at is not None:
                 raise Refused(f"{self.kind} {document.version} has been active already: nothing to propose")

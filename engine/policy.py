@@ -136,3 +136,21 @@ def shipped_policies() -> list[str]:
         for entry in resources.files("engine.policies").iterdir()
         if entry.name.endswith(".toml")
     )
+
+
+def settings_diff(a: Policy, b: Policy) -> list[tuple[str, Any, Any]]:
+    """(setting, value in a, value in b) for every setting that differs (`section.name`; version and
+    description aside), in JSON form."""
+    left, right = _flat(a.settings_json), _flat(b.settings_json)
+    names = [name for name in dict.fromkeys([*left, *right]) if name not in ("version", "description")]
+    return [(name, left.get(name), right.get(name)) for name in names if left.get(name) != right.get(name)]
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat

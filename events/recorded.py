@@ -37,6 +37,9 @@ DAY_TOPIC = "day"
 """The topic of the platform clock's stored events: one closed business date."""
 CLOCK_STREAM = "$clock"
 """The clock's stream id: no account id can take it (account ids are `[A-Za-z0-9_-]`)."""
+SYSTEM_STREAMS = "$%"
+"""A SQL LIKE pattern for the streams that are not accounts: the clock's and the recorded documents'
+(events.documents), all named with a `$`."""
 BALANCE_FIELDS = ("overdue_outstanding", "outstanding", "credit", "days_past_due", "active_plan_id", "overdue_bills")
 _ENVELOPE_FIELDS = ("account_id", "policy_version", "rule", "cause_event_id", "occurred_at")
 

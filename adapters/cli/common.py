@@ -51,6 +51,16 @@ def policy_option(command: F) -> F:
     )(command)
 
 
+def shadow_option(command: F) -> F:
+    return click.option(
+        "--shadow",
+        default=None,
+        metavar="FILE|VERSION",
+        help="Also decide every recorded fact under this candidate policy, beside the active one, into the shadow "
+        "read model: no command, nothing in the event store (env FENGKONG_SHADOW; `fengkong shadow report`).",
+    )(command)
+
+
 def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
 

@@ -10,14 +10,17 @@ from pathlib import Path
 import click
 
 from adapters.cli.common import (
+    console,
     default_dead_letter,
     emit_json,
     json_option,
     load_settings,
     open_engine,
     policy_option,
+    shadow_option,
     store_option,
 )
+from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record, read_lines
 from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH
@@ -28,6 +31,7 @@ from engine.batch import Outcome
 @click.argument("source", metavar="FILE|-")
 @store_option
 @policy_option
+@shadow_option
 @click.option(
     "--dead-letter",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -39,7 +43,13 @@ from engine.batch import Outcome
 )
 @json_option
 def ingest(
-    source: str, store: str | None, policy: str | None, dead_letter: Path | None, batch_size: int | None, as_json: bool
+    source: str,
+    store: str | None,
+    policy: str | None,
+    shadow: str | None,
+    dead_letter: Path | None,
+    batch_size: int | None,
+    as_json: bool,
 ) -> None:
     """Ingest contract events from a JSONL file (or - for stdin).
 
@@ -48,8 +58,9 @@ def ingest(
     run goes on. Exit status is 0 unless the store itself fails.
     """
     faults.arm_from_env()
-    settings = load_settings(store=store, policy=policy, batch_size=batch_size)
+    settings = load_settings(store=store, policy=policy, shadow=shadow, batch_size=batch_size)
     engine = open_engine(settings, deciding=True)
+    shadow_run = start_shadow(settings)
     pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
 
     def remember() -> Iterator[bytes]:
@@ -75,6 +86,10 @@ def ingest(
                     )
                 )
     elapsed = time.perf_counter() - started
+    if shadow_run is not None:
+        shadowed = shadow_run.catch_up()
+        shadow_run.close()
+        console.print(f"shadow {shadow_run.version}: {shadowed} facts decided beside the active policy")
     summary = {
         "accepted": counts[Outcome.ACCEPTED],
         "duplicates": counts[Outcome.DUPLICATE],
