@@ -20,6 +20,7 @@ from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.monitoring.status import ReviewWindow
 from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
+from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
@@ -50,6 +51,11 @@ def open_log(settings: Settings) -> StoredLog:
 def open_tables(settings: Settings) -> ProjectionDatabase:
     """A connection to the projections' tables, for queries and exports."""
     return open_projection_database(settings.store)
+
+
+def open_documents(settings: Settings) -> RecordedDocuments:
+    """The store's recorded policies and calendars, without an engine (the API, status)."""
+    return RecordedDocuments(open_recorder(settings.store))
 
 
 def open_engine_tables(settings: Settings) -> EngineTables:
@@ -127,4 +133,9 @@ def api(settings: Settings) -> FastAPI:
     """The HTTP API over the projections' tables (it imports FastAPI: only those who serve pay for it)."""
     from adapters.http.api import create_app  # noqa: PLC0415
 
-    return create_app(partial(open_tables, settings), partial(open_log, settings), review_window(settings))
+    return create_app(
+        partial(open_tables, settings),
+        partial(open_log, settings),
+        review_window(settings),
+        partial(open_documents, settings),
+    )

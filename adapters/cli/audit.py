@@ -17,7 +17,7 @@ from adapters.audit.parallel import Verdict, default_jobs
 from adapters.audit.parallel import audit as audit_jobs
 from adapters.audit.progress import ReplayProgress
 from adapters.audit.whatif import candidate_text, whatif_report
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, problem_of, store_option
 from adapters.cli.explain import explain
 from engine.documents import Refused
 from engine.whatif import Period
@@ -193,7 +193,7 @@ def whatif(
     except Refused as refused:
         raise WhatIfError(refused.reason) from None
     except ValueError as error:
-        raise WhatIfError(f"the candidate does not validate: {error}".splitlines()[0]) from None
+        raise WhatIfError(f"the candidate does not validate: {problem_of(error)}") from None
     if html_path is not None:
         try:
             html_path.write_text(render(report, settings.store), encoding="utf-8")

@@ -15,10 +15,10 @@ from typing import Any
 import click
 from rich.table import Table
 
+from adapters.audit.documents import calendar_rows
 from adapters.cli.common import console, emit_json, json_option, key_option, load_settings, open_engine, store_option
 from adapters.cli.governance import acting_admin, refusals, save
-from engine.application import RiskEngine
-from engine.business_days import CalendarError, from_canonical, parse_schedule_file, schedule_file, seed_calendar
+from engine.business_days import CalendarError, from_canonical, parse_schedule_file, schedule_file
 from engine.documents import Document, DocumentBook
 from engine.governance import seed_calendar_document
 from events.documents import CALENDARS, digest_of
@@ -36,42 +36,12 @@ def _years(versions: dict[int, Any]) -> str:
     return f"{years[0]}-{years[-1]}" if years == list(range(years[0], years[-1] + 1)) else ", ".join(map(str, years))
 
 
-def calendar_rows(engine: RiskEngine) -> list[dict[str, Any]]:
-    book = engine.document_book(CALENDARS)
-    rows = []
-    for version, entry in book.entries.items():
-        found = from_canonical(entry.document.text)
-        rows.append(
-            {
-                "version": version,
-                "active": version == book.active,
-                "digest": entry.document.digest,
-                "years": sorted(found.years),
-                "recorded": {"at": entry.recorded_at, "by": entry.recorded_by, "note": entry.note},
-                "source": entry.extra.get("source"),
-            }
-        )
-    if not rows:
-        seed = seed_calendar()
-        rows.append(
-            {
-                "version": seed.version,
-                "active": True,
-                "digest": None,
-                "years": sorted(seed.years),
-                "recorded": None,
-                "source": "shipped seed (recorded by the first batch)",
-            }
-        )
-    return rows
-
-
 @calendar.command("list")
 @store_option
 @json_option
 def calendar_list(store: str | None, as_json: bool) -> None:
     """The calendar versions the store recorded, the years each covers, and the active one."""
-    rows = calendar_rows(open_engine(load_settings(store=store)))
+    rows = calendar_rows(open_engine(load_settings(store=store)).document_book(CALENDARS))
     if as_json:
         emit_json(rows)
         return

@@ -85,18 +85,19 @@ def open_engine(settings: Settings, *, deciding: bool = False, user: str = "inge
             engine.check_policy()
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
-    except ValidationError as error:
-        raise click.ClickException(f"the policy does not validate: {_first_problem(error)}") from None
     except ValueError as error:
-        raise click.ClickException(f"the policy does not validate: {error}") from None
+        raise click.ClickException(f"the policy does not validate: {problem_of(error)}") from None
     except Refused as refused:
         raise click.ClickException(refused.reason) from None
     return engine
 
 
-def _first_problem(error: ValidationError) -> str:
-    item = error.errors(include_url=False, include_input=False)[0]
-    return f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}"
+def problem_of(error: ValueError) -> str:
+    """The first problem of a file that does not validate, on one line (the setting named, never its value)."""
+    if isinstance(error, ValidationError):
+        item = error.errors(include_url=False, include_input=False)[0]
+        return f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}"
+    return str(error).splitlines()[0]
 
 
 def default_dead_letter(settings: Settings) -> Path:

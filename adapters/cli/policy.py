@@ -10,27 +10,36 @@ approve VERSION           another admin approves: the candidate becomes the acti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
 
 from adapters import bootstrap
+from adapters.audit.documents import policy_differences, policy_rows, policy_view
 from adapters.audit.html import render
 from adapters.audit.parallel import default_jobs
 from adapters.audit.progress import ReplayProgress
 from adapters.audit.whatif import report_summary, whatif_report
 from adapters.cli.audit import report_digest
-from adapters.cli.common import console, emit_json, json_option, key_option, load_settings, open_engine, store_option
+from adapters.cli.common import (
+    console,
+    emit_json,
+    json_option,
+    key_option,
+    load_settings,
+    open_engine,
+    problem_of,
+    store_option,
+)
 from adapters.cli.governance import acting_admin, refusals, save
-from adapters.settings import Settings
 from adapters.shadow.report import choose_run, shadow_report, shadow_summary
 from adapters.shadow.tables import ShadowTables
 from engine.application import RiskEngine
-from engine.documents import Document, Entry
+from engine.documents import DocumentBook
 from engine.governance import Requested
-from engine.policy import Policy, policy_text, settings_diff, shipped_policies
 from engine.whatif import Period
 from events.documents import POLICIES
 
@@ -40,58 +49,19 @@ def policy() -> None:
     """Policies: the versions the store recorded, their settings and differences, activation with four eyes."""
 
 
-def status_of(entry: Entry, active: str | None) -> str:
-    if entry.document.version == active:
-        return "active"
-    if entry.activated_at is not None:
-        return "retired"
-    if entry.proposed_by is not None:
-        return "proposed"
-    return "recorded"
+def _book(store: str | None) -> tuple[RiskEngine, DocumentBook]:
+    engine = open_engine(load_settings(store=store))
+    return engine, engine.document_book(POLICIES)
 
 
-def policy_rows(engine: RiskEngine) -> list[dict[str, Any]]:
-    """Every recorded version with its steps, then the shipped seeds the store has not recorded."""
-    book = engine.document_book(POLICIES)
-    rows = [
-        {
-            "version": version,
-            "status": status_of(entry, book.active),
-            "digest": entry.document.digest,
-            **entry.steps(),
-        }
-        for version, entry in book.entries.items()
-    ]
-    rows += [
-        {"version": name, "status": "shipped (not recorded)"} for name in shipped_policies() if name not in book.entries
-    ]
-    return rows
-
-
-def resolve(engine: RiskEngine, name_or_path: str) -> tuple[Policy, Document, str]:
-    """A policy by recorded version, file or shipped version, and where it came from."""
-    recorded = engine.document_book(POLICIES).document(name_or_path)
-    if recorded is not None:
-        requested, origin = Requested.of(recorded.text), "recorded in the store"
-    else:
-        path = Path(name_or_path)
-        origin = "file" if path.suffix == ".toml" or path.exists() else "shipped with the engine"
-        requested = Requested.of(policy_text(name_or_path))
-    return requested.policy, requested.document, origin
-
-
-def _reading(store: str | None) -> tuple[Settings, RiskEngine]:
-    settings = load_settings(store=store)
-    return settings, open_engine(settings)
-
-
-def _resolve_or_fail(engine: RiskEngine, name: str) -> tuple[Policy, Document, str]:
+@contextmanager
+def _readable(name: str) -> Iterator[None]:
     try:
-        return resolve(engine, name)
+        yield
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
     except ValueError as error:
-        raise click.ClickException(f"{name}: does not validate: {str(error).splitlines()[0]}") from None
+        raise click.ClickException(f"{name}: does not validate: {problem_of(error)}") from None
 
 
 @policy.command("list")
@@ -99,8 +69,8 @@ def _resolve_or_fail(engine: RiskEngine, name: str) -> tuple[Policy, Document, s
 @json_option
 def policy_list(store: str | None, as_json: bool) -> None:
     """The policy versions the store recorded (with their steps), and the shipped ones it has not."""
-    _, engine = _reading(store)
-    rows = policy_rows(engine)
+    _, book = _book(store)
+    rows = policy_rows(book)
     if as_json:
         emit_json(rows)
         return
@@ -120,24 +90,17 @@ def policy_list(store: str | None, as_json: bool) -> None:
 
 @policy.command("show")
 @click.argument("name", default="default-v1", metavar="VERSION|FILE")
-@click.option("--text", "as_text", is_flag=True, help="Print the policy's full text as recorded.")
+@click.option("--text", "as_text", is_flag=True, help="Print the policy's full text, as recorded.")
 @store_option
 def policy_show(name: str, as_text: bool, store: str | None) -> None:
-    """A policy's settings as JSON (recorded version, file or shipped version), or its full text."""
-    _, engine = _reading(store)
-    found, document, origin = _resolve_or_fail(engine, name)
+    """A policy (recorded version, file or shipped version): settings, digest and steps as JSON, or its text."""
+    _, book = _book(store)
+    with _readable(name):
+        view = policy_view(book, name)
     if as_text:
-        click.echo(document.text, nl=False)
+        click.echo(view["text"], nl=False)
         return
-    book = engine.document_book(POLICIES)
-    entry = book.entries.get(document.version)
-    steps = None if entry is None or entry.document.digest != document.digest else entry.steps()
-    emit_json(
-        {
-            **found.model_dump(mode="json"),
-            "_recorded": {"origin": origin, "digest": document.digest, "steps": steps},
-        }
-    )
+    emit_json({key: value for key, value in view.items() if key != "text"})
 
 
 @policy.command("diff")
@@ -147,19 +110,18 @@ def policy_show(name: str, as_text: bool, store: str | None) -> None:
 @json_option
 def policy_diff(a: str, b: str, store: str | None, as_json: bool) -> None:
     """The settings that differ between two policies (recorded versions, files or shipped versions)."""
-    _, engine = _reading(store)
-    left, _, _ = _resolve_or_fail(engine, a)
-    right, _, _ = _resolve_or_fail(engine, b)
-    rows = [{"setting": name, left.version: x, right.version: y} for name, x, y in settings_diff(left, right)]
+    _, book = _book(store)
+    with _readable(f"{a} or {b}"):
+        found = policy_differences(book, a, b)
     if as_json:
-        emit_json({"a": left.version, "b": right.version, "differences": rows})
+        emit_json(found)
         return
-    if not rows:
-        click.echo(f"{left.version} and {right.version} have the same settings")
+    if not found["differences"]:
+        click.echo(f"{found['a']} and {found['b']} have the same settings")
         return
-    table = Table("setting", left.version, right.version)
-    for name, x, y in settings_diff(left, right):
-        table.add_row(name, str(x), str(y))
+    table = Table("setting", found["a"], found["b"])
+    for row in found["differences"]:
+        table.add_row(row["setting"], str(row["a"]), str(row["b"]))
     console.print(table)
 
 
@@ -172,7 +134,8 @@ def propose(path: Path, key: str | None, store: str | None) -> None:
     settings = load_settings(store=store, key=key)
     admin = acting_admin(settings)
     engine = open_engine(settings)
-    _, document, _ = _resolve_or_fail(engine, str(path))
+    with _readable(str(path)):
+        document = Requested.of(path.read_text(encoding="utf-8")).document
     book = engine.document_book(POLICIES)
     with refusals():
         book.propose(document, admin)

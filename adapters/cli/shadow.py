@@ -18,7 +18,7 @@ from rich.table import Table
 from adapters import bootstrap
 from adapters.audit.html import render
 from adapters.cli.audit import WhatIfError, _print_whatif
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, problem_of, store_option
 from adapters.settings import Settings
 from adapters.shadow.report import choose_run, shadow_report
 from adapters.shadow.runner import ShadowRun
@@ -113,5 +113,5 @@ def start_shadow(settings: Settings) -> ShadowRun | None:
     except Refused as refused:
         raise click.ClickException(f"--shadow: {refused.reason}") from None
     except ValueError as error:
-        raise click.ClickException(f"--shadow: the policy does not validate: {str(error).splitlines()[0]}") from None
+        raise click.ClickException(f"--shadow: the policy does not validate: {problem_of(error)}") from None
     return run

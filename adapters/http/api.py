@@ -16,8 +16,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from adapters.http import problems, read_models, service
+from adapters.http import policies, problems, read_models, service
 from adapters.monitoring.status import ReviewWindow
+from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
 from adapters.store.tables import ProjectionDatabase
@@ -35,7 +36,8 @@ read models; the service's status and Prometheus metrics.
 **Authentication.** Every route of this document needs an API key, sent as
 `Authorization: Bearer <key>`. Keys are made with `fengkong keys create --role ROLE --name WHO`
 (shown once) and revoked with `fengkong keys revoke NAME|ID`. Roles, each including the ones before it:
-`metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys).
+`metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys,
+propose and approve policies: four eyes, the approver is never the author).
 Each operation's security requirement names the role it needs. No key, an unknown key or a revoked
 key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 403.
 
@@ -49,11 +51,15 @@ times are UTC RFC 3339, dates ISO 8601.
 
 
 def create_app(
-    connect: Callable[[], ProjectionDatabase], open_log: Callable[[], StoredLog], review_window: ReviewWindow
+    connect: Callable[[], ProjectionDatabase],
+    open_log: Callable[[], StoredLog],
+    review_window: ReviewWindow,
+    open_documents: Callable[[], RecordedDocuments],
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api)."""
     connections = read_models.Connections(connect)
     log = open_log()
+    documents = open_documents()
     KeyStore(connections.get()).prepare()
 
     @asynccontextmanager
@@ -61,6 +67,7 @@ def create_app(
         yield
         connections.close()
         log.close()
+        documents.close()
 
     app = FastAPIOffline(
         title="fengkong",
@@ -72,9 +79,11 @@ def create_app(
     )
     app.state.connections = connections
     app.state.log = log
+    app.state.documents = documents
     app.state.review_window = review_window
     problems.install(app)
     app.include_router(service.probes)
     app.include_router(service.keyed)
     app.include_router(read_models.router)
+    app.include_router(policies.router)
     return app
