@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from engine.account import CreditAccount, StoredRow
+from engine.business_days import FALLBACK
 from engine.ledger import Rejected
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
@@ -57,12 +58,21 @@ class Result:
     rules: list[str] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
+    warnings: list[str] = field(default_factory=list)  # what an operator must hear about a decision (logged too)
 
     def add(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
             self.rules.append(decision.rule)
             if decision.command:
                 self.commands.append(command_from_json(decision.command))
+            citation = decision.facts.get("calendar")
+            if isinstance(citation, str) and citation.endswith(FALLBACK):
+                warning = (
+                    f"{decision.rule} counted business days on weekdays only: calendar "
+                    f"{citation.removesuffix(FALLBACK)} has no schedule for a year it needed (fengkong calendar load)"
+                )
+                self.warnings.append(warning)
+                log.warning("event %s: %s", self.event_id, warning)
 
 
 class PoisonEvent(Exception):

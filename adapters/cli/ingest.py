@@ -69,6 +69,7 @@ def ingest(
             yield line
 
     counts: Counter[str] = Counter()
+    warnings = 0
     commands: Counter[str] = Counter()
     started = time.perf_counter()
     with DeadLetterFile(dead_letter or default_dead_letter(settings)) as letters:
@@ -76,6 +77,7 @@ def ingest(
             line = pending.pop(result.index)
             counts[result.outcome] += 1
             commands.update(c.type for c in result.commands)
+            warnings += len(result.warnings)
             if result.outcome is Outcome.REJECTED:
                 letters.write(
                     dead_letter_record(
@@ -96,6 +98,7 @@ def ingest(
         "rejected": counts[Outcome.REJECTED],
         "commands": sum(commands.values()),
         "commands_by_type": dict(sorted(commands.items())),
+        "warnings": warnings,
         "dead_letter": str(letters.path) if letters.count else None,
         "seconds": round(elapsed, 3),
     }
@@ -108,3 +111,5 @@ def ingest(
         )
         if letters.count:
             click.echo(f"rejected lines and reasons: {letters.path}")
+        if warnings:
+            click.echo(f"{warnings} decisions counted business days on weekdays only (see the warnings above)")

@@ -72,4 +72,8 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
                     row["account_id"], row["review_request_id"], str(row["review_requested_on"]), row["review_deadline"]
                 )
             console.print(listed)
+    calendar = report["calendar"]
+    console.print(f"[bold]calendar[/bold]: {calendar['version']}, schedules up to {calendar['last_year']}")
+    if calendar["warning"]:
+        console.print(f"[bold red]warning[/bold red]: {calendar['warning']}")
     console.print(f"[bold]brake[/bold]: {report['brake']['state']} ({report['brake']['detail']})")

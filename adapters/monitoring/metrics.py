@@ -50,6 +50,10 @@ BATCH_SECONDS = Histogram(
     "Seconds to prepare and commit one batch (one store transaction), retries included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+CALENDAR_FALLBACKS = Counter(
+    "fengkong_calendar_fallbacks",
+    "Decisions that counted business days on weekdays only: the calendar had no schedule for a year they needed.",
+)
 CONSUMER_LAG = Gauge(
     "fengkong_consumer_lag",
     "Records of an owned partition not yet recorded in the store (the partition's end offset minus the next offset).",
@@ -85,6 +89,8 @@ STORE_HEAD = "fengkong_store_head"
 REVIEWS_OPEN = "fengkong_reviews_open"
 REVIEWS_NEAR = "fengkong_reviews_near_deadline"
 REVIEWS_BREACHED = "fengkong_reviews_deadline_breached"
+CALENDAR_COVERED = "fengkong_calendar_year_covered"
+CALENDAR_LAST_YEAR = "fengkong_calendar_last_year"
 
 
 def _zero() -> None:
@@ -110,6 +116,8 @@ def observe_batch(items: Sequence[ParsedEvent | InvalidEvent], results: Iterable
         EVENTS.labels(kind, result.outcome.value).inc()
         for command in result.commands:
             COMMANDS.labels(command.type).inc()
+        if result.warnings:
+            CALENDAR_FALLBACKS.inc(len(result.warnings))
 
 
 def count_refused(item: ParsedEvent | InvalidEvent) -> None:
@@ -139,6 +147,8 @@ class StoreFigures:
     reviews_open: int
     reviews_near_deadline: int
     reviews_breached: int
+    calendar_years: Sequence[tuple[int, bool]] = ()  # (year, the active calendar has its schedule): this and next
+    calendar_last_year: int = 0  # the last year the active calendar has a schedule for
 
 
 class StoreCollector(Collector):
@@ -172,6 +182,17 @@ class StoreCollector(Collector):
         )
         yield GaugeMetricFamily(
             REVIEWS_BREACHED, "Open reviews past their business-day deadline (escalated).", f.reviews_breached
+        )
+        covered = GaugeMetricFamily(
+            CALENDAR_COVERED,
+            "1 if the active holiday calendar has the year's official schedule, 0 if deadlines there count weekdays.",
+            labels=["year"],
+        )
+        for year, has in f.calendar_years:
+            covered.add_metric([str(year)], int(has))
+        yield covered
+        yield GaugeMetricFamily(
+            CALENDAR_LAST_YEAR, "The last year the active holiday calendar has a schedule for.", f.calendar_last_year
         )
 
 

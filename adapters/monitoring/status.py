@@ -12,16 +12,18 @@ placeholder until the brake lands (issue 12 part B).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from adapters.monitoring.metrics import StoreFigures
 from adapters.store import queries
+from adapters.store.documents import RecordedDocuments
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import ProjectionDatabase
-from engine.business_days import HolidayCalendar, add_business_days
+from engine.business_days import HolidayCalendar, add_business_days, from_canonical, seed_calendar
+from events.documents import CALENDARS
 from events.recorded import FACT_TOPIC
 from projections.account_status import ACCOUNT_STATUS
 from projections.delinquency import DELINQUENCY_DAILY
@@ -49,6 +51,36 @@ class ReviewWindow:
 
 
 @dataclass(frozen=True)
+class CalendarCoverage:
+    """Whether the active holiday calendar has the schedules deadlines need: this year, and next from December."""
+
+    version: str
+    last_year: int
+    years: tuple[tuple[int, bool], ...]
+
+    @classmethod
+    def of(cls, calendar: HolidayCalendar, reference: date) -> CalendarCoverage:
+        years = (reference.year, reference.year + 1) if reference.month == 12 else (reference.year,)
+        return cls(calendar.version, max(calendar.years, default=0), tuple((y, calendar.covers(y)) for y in years))
+
+    @property
+    def warning(self) -> str | None:
+        missing = [year for year, covered in self.years if not covered]
+        if not missing:
+            return None
+        return (
+            f"calendar {self.version} has no schedule for {', '.join(map(str, missing))}: review deadlines there "
+            "count weekdays only; load the official schedule (fengkong calendar load)"
+        )
+
+
+def active_calendar(log: StoredLog) -> HolidayCalendar:
+    """The holiday calendar the store records as active (the shipped seed before any is recorded)."""
+    document = RecordedDocuments(log.recorder).book(CALENDARS).active_document
+    return seed_calendar() if document is None else from_canonical(document.text)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     head: int
     projections: list[ProjectionStatus]
@@ -57,6 +89,7 @@ class Snapshot:
     near_until: date | None
     reviews: queries.Reviews | None  # None until the read models are built
     relays_pending: dict[str, bool]  # relay source -> a recorded fact (maybe with commands) waits after its position
+    calendar: CalendarCoverage
 
 
 def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, limit: int = 50) -> Snapshot:
@@ -68,12 +101,16 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
         for (source, _), offset in positions.items()
         if source.startswith(RELAY_PREFIX)
     }
+    calendar = active_calendar(log)
+    if window.calendar is None:
+        window = replace(window, calendar=calendar)
     reviews, latest, until = None, None, None
     if db.has_table(ACCOUNT_STATUS.stored_name) and db.has_table(DELINQUENCY_DAILY.stored_name):
         latest = queries.latest_business_date(db)
         until = window.until(latest)
         reviews = queries.open_reviews(db, until, limit)
-    return Snapshot(head, projections, positions, latest, until, reviews, pending)
+    coverage = CalendarCoverage.of(calendar, latest or datetime.now(UTC).date())
+    return Snapshot(head, projections, positions, latest, until, reviews, pending, coverage)
 
 
 def figures(snapshot: Snapshot) -> StoreFigures:
@@ -85,6 +122,8 @@ def figures(snapshot: Snapshot) -> StoreFigures:
         reviews_open=reviews.open if reviews else 0,
         reviews_near_deadline=reviews.near.total if reviews else 0,
         reviews_breached=reviews.breached if reviews else 0,
+        calendar_years=snapshot.calendar.years,
+        calendar_last_year=snapshot.calendar.last_year,
     )
 
 
@@ -120,6 +159,12 @@ def report(snapshot: Snapshot, window: ReviewWindow) -> dict[str, Any]:
                 "count": reviews.near.total,
                 "reviews": queries.jsonable(reviews.near.rows),
             },
+        },
+        "calendar": {
+            "version": snapshot.calendar.version,
+            "last_year": snapshot.calendar.last_year,
+            "years": [{"year": year, "covered": covered} for year, covered in snapshot.calendar.years],
+            "warning": snapshot.calendar.warning,
         },
         "brake": dict(BRAKE_NOT_IMPLEMENTED),
     }
