@@ -207,6 +207,7 @@ class RiskEngine(Application[str]):
                     self.forget_cached()  # the aggregates it touched hold half-applied changes
                     poisoned[poison.index] = poison.reason
                     continue
+                _log_warnings(batch.results)
                 return PreparedBatch(batch.results, batch, dict(positions or {}))
 
     def commit(self, prepared: PreparedBatch) -> None:
@@ -405,6 +406,15 @@ def parse_all(messages: Iterable[bytes | str]) -> list[ParsedEvent | InvalidEven
         except InvalidEvent as error:
             parsed.append(error)
     return parsed
+
+
+def _log_warnings(results: Sequence[Result]) -> None:
+    """One log line per batch for the decisions an operator must hear about (each result keeps its own)."""
+    warned = [(result.event_id, warning) for result in results for warning in result.warnings]
+    if warned:
+        event_id, first = warned[0]
+        more = f" (and {len(warned) - 1} more decisions of this batch)" if len(warned) > 1 else ""
+        log.warning("event %s: %s%s", event_id, first, more)
 
 
 def _reindexed(results: Iterable[Result], offset: int) -> Iterator[Result]:

@@ -72,7 +72,6 @@ class Result:
                     f"{citation.removesuffix(FALLBACK)} has no schedule for a year it needed (fengkong calendar load)"
                 )
                 self.warnings.append(warning)
-                log.warning("event %s: %s", self.event_id, warning)
 
 
 class PoisonEvent(Exception):
