@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,18 @@ from adapters.audit.parallel import Verdict, default_jobs
 from adapters.audit.parallel import audit as audit_jobs
 from adapters.audit.progress import ReplayProgress
 from adapters.audit.whatif import candidate_text, whatif_report
-from adapters.cli.common import console, emit_json, json_option, load_settings, problem_of, store_option
+from adapters.cli.common import (
+    check_output,
+    console,
+    emit_json,
+    json_option,
+    load_settings,
+    problem_of,
+    progress_console,
+    require_store,
+    store_option,
+)
+from adapters.cli.errors import Exit, Mistake, translate
 from adapters.cli.explain import explain
 from engine.documents import Refused
 from engine.whatif import Period
@@ -81,13 +94,15 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
     """
     if not account_ids and not every:
         raise click.UsageError("name at least one ACCOUNT_ID, or --all")
+    settings = load_settings(store=store)
+    require_store(settings)
     started = time.perf_counter()
     shown: list[Verdict] = []
     differing: list[Verdict] = []
     accounts = facts = 0
     progress = ReplayProgress("audit")
     try:
-        for verdict in audit_jobs(load_settings(store=store), None if every else list(account_ids), jobs, progress):
+        for verdict in audit_jobs(settings, None if every else list(account_ids), jobs, progress):
             accounts += 1
             facts += verdict.facts
             if len(shown) < SHOWN:
@@ -95,7 +110,7 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
             if not verdict.identical:
                 differing.append(verdict)
     except LookupError as error:
-        raise click.ClickException(str(error).strip("'\"")) from None
+        raise Mistake(Exit.FAILED, str(error).strip("'\"")) from None
     elapsed = time.perf_counter() - started
     rate = round(facts / elapsed) if elapsed else None
     if as_json:
@@ -129,7 +144,7 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
             )
         console.print(table)
         if len(differing) > SHOWN:
-            console.print(f"{len(differing) - SHOWN} more accounts differ: --json lists them all")
+            progress_console.print(f"{len(differing) - SHOWN} more accounts differ: --json lists them all")
         click.echo(
             f"{accounts} accounts, {facts} facts replayed in {elapsed:.2f}s ({rate or 0:,} facts/s); "
             f"{len(differing)} differ"
@@ -138,10 +153,33 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
         raise SystemExit(1)
 
 
-class WhatIfError(click.ClickException):
-    """Anything that keeps the report from being made: exit status 2 (1 means "it differs")."""
+class WhatIfError(Mistake):
+    """Anything that keeps the report from being made: exit status 2, whatever its kind (1 means "it differs")."""
 
-    exit_code = 2
+    def __init__(self, message: str) -> None:
+        super().__init__(Exit.USAGE, message)
+
+
+@contextmanager
+def whatif_errors() -> Iterator[None]:
+    """Every mistake of a what-if (or a shadow report) as one line and exit status 2."""
+    try:
+        yield
+    except WhatIfError:
+        raise
+    except Mistake as mistake:
+        raise WhatIfError(mistake.message) from None
+    except (FileNotFoundError, LookupError) as error:
+        raise WhatIfError(str(error).strip("'\"")) from None
+    except Refused as refused:
+        raise WhatIfError(refused.reason) from None
+    except ValueError as error:
+        raise WhatIfError(f"the candidate does not validate: {problem_of(error)}") from None
+    except Exception as error:
+        found = translate(error)
+        if found is None:
+            raise
+        raise WhatIfError(found.message) from None
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -183,23 +221,17 @@ def whatif(
     period = Period(_day(start, "--from"), _day(end, "--to"))
     if period.start and period.end and period.start > period.end:
         raise WhatIfError("--from is after --to")
-    settings = load_settings(store=store)
     ids = [a.strip() for a in accounts.split(",") if a.strip()] if accounts else None
-    try:
+    with whatif_errors():
+        settings = load_settings(store=store)
+        require_store(settings)
+        if html_path is not None:
+            check_output(html_path)
         chosen = candidate_text(settings, candidate)
         report = whatif_report(settings, chosen, period, ids, jobs, ReplayProgress("whatif"))
-    except (FileNotFoundError, LookupError) as error:
-        raise WhatIfError(str(error).strip("'\"")) from None
-    except Refused as refused:
-        raise WhatIfError(refused.reason) from None
-    except ValueError as error:
-        raise WhatIfError(f"the candidate does not validate: {problem_of(error)}") from None
-    if html_path is not None:
-        try:
+        if html_path is not None:
             html_path.write_text(render(report, settings.store), encoding="utf-8")
-        except OSError as error:
-            raise WhatIfError(f"cannot write {html_path}: {error.strerror}") from None
-        console.print(f"HTML report: {html_path}")
+            progress_console.print(f"HTML report: {html_path}")
     if as_json:
         emit_json(report)
     else:

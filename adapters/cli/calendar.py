@@ -16,7 +16,16 @@ import click
 from rich.table import Table
 
 from adapters.audit.documents import calendar_rows
-from adapters.cli.common import console, emit_json, json_option, key_option, load_settings, open_engine, store_option
+from adapters.cli.common import (
+    console,
+    emit_json,
+    json_option,
+    key_option,
+    load_settings,
+    open_engine,
+    progress_console,
+    store_option,
+)
 from adapters.cli.governance import acting_admin, refusals, save
 from engine.business_days import CalendarError, from_canonical, parse_schedule_file, schedule_file
 from engine.documents import Document, DocumentBook
@@ -60,7 +69,7 @@ def calendar_list(store: str | None, as_json: bool) -> None:
     active = next(row for row in rows if row["active"])
     for year in (this_year, this_year + 1):
         if year not in active["years"]:
-            console.print(
+            progress_console.print(
                 f"[red]warning[/red]: the active calendar has no schedule for {year}: deadlines there "
                 "count weekdays only (`fengkong calendar load FILE`)"
             )

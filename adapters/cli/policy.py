@@ -32,6 +32,7 @@ from adapters.cli.common import (
     load_settings,
     open_engine,
     problem_of,
+    progress_console,
     store_option,
 )
 from adapters.cli.governance import acting_admin, refusals, save
@@ -141,7 +142,7 @@ def propose(path: Path, key: str | None, store: str | None) -> None:
         book.propose(document, admin)
     save(engine, book)
     click.echo(f"proposed {document.version} ({document.digest[:19]}) by {admin}")
-    console.print(
+    progress_console.print(
         f"next: `fengkong policy report {document.version}`, a shadow run "
         f"(`ingest|worker --shadow {path}`, then `fengkong policy shadow {document.version}`), "
         "then another admin's `fengkong policy approve`"

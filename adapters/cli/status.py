@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from adapters import bootstrap
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, progress_console, store_option
 from adapters.monitoring import status as status_report
 from adapters.monitoring.status import ReviewWindow
 
@@ -75,5 +75,5 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
     calendar = report["calendar"]
     console.print(f"[bold]calendar[/bold]: {calendar['version']}, schedules up to {calendar['last_year']}")
     if calendar["warning"]:
-        console.print(f"[bold red]warning[/bold red]: {calendar['warning']}")
+        progress_console.print(f"[bold red]warning[/bold red]: {calendar['warning']}")
     console.print(f"[bold]brake[/bold]: {report['brake']['state']} ({report['brake']['detail']})")

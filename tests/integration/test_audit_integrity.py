@@ -70,11 +70,11 @@ def test_a_policy_version_known_with_other_content_and_any_other_policy_are_refu
     fengkong("ingest", str(DATA / "contract_scenario.jsonl"), "--policy", str(custom), cwd=tmp_path)
     custom.write_text(custom.read_text().replace("min_days_past_due = 3", "min_days_past_due = 4"))
     done = fengkong("ingest", str(DATA / "contract_scenario.jsonl"), "--policy", str(custom), cwd=tmp_path, ok=False)
-    assert done.returncode == 1 and "already recorded with other content" in done.stderr
+    assert done.returncode == 4 and "already recorded with other content" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     other = policy_file(tmp_path, "dpd5-v1", 5)
     done = fengkong("ingest", str(DATA / "contract_scenario.jsonl"), "--policy", str(other), cwd=tmp_path, ok=False)
-    assert done.returncode == 1 and "fengkong policy propose" in done.stderr and "dpd3-v1" in done.stderr
+    assert done.returncode == 4 and "fengkong policy propose" in done.stderr and "dpd3-v1" in done.stderr
     again = as_json(fengkong("ingest", str(DATA / "contract_scenario.jsonl"), "--json", cwd=tmp_path))
     assert again["duplicates"] == 78  # without --policy the store's active policy decides
 
