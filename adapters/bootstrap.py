@@ -21,21 +21,34 @@ from adapters.monitoring.status import ReviewWindow
 from adapters.operators.service import Operators
 from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
+from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
 from engine.application import RiskEngine
-from engine.policy import load_policy
+from engine.governance import Requested
+from engine.policy import BrakeRule, load_policy, policy_text
 from projections.runner import ProjectionRunner
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def open_engine(settings: Settings) -> RiskEngine:
-    """The engine under the settings' policy, on the settings' store."""
-    return RiskEngine(load_policy(settings.policy), env=engine_env(settings.store), cache_size=settings.cache_size)
+def open_engine(settings: Settings, user: str = "ingest") -> RiskEngine:
+    """The engine on the settings' store, deciding under the settings' policy if one is given, else the store's.
+
+    Raises FileNotFoundError for a policy file that is not there, ValueError for one that does not validate;
+    whether the store lets that policy decide is checked before the first batch (`check_policy`).
+    """
+    return RiskEngine(
+        requested_policy(settings), env=engine_env(settings.store), cache_size=settings.cache_size, user=user
+    )
+
+
+def requested_policy(settings: Settings) -> Requested | None:
+    """The policy the settings name (None: the store's active one)."""
+    return None if settings.policy is None else Requested.of(policy_text(settings.policy))
 
 
 def open_log(settings: Settings) -> StoredLog:
@@ -45,6 +58,11 @@ def open_log(settings: Settings) -> StoredLog:
 def open_tables(settings: Settings) -> ProjectionDatabase:
     """A connection to the projections' tables, for queries and exports."""
     return open_projection_database(settings.store)
+
+
+def open_documents(settings: Settings) -> RecordedDocuments:
+    """The store's recorded policies and calendars, without an engine (the API, status)."""
+    return RecordedDocuments(open_recorder(settings.store))
 
 
 def open_engine_tables(settings: Settings) -> EngineTables:
@@ -60,14 +78,16 @@ def open_keys(settings: Settings) -> Keys:
 
 def operators(settings: Settings) -> Operators:
     """Operators' actions through an engine that caches nothing between them (close `.engine` and `.tables.db`)."""
-    engine = RiskEngine(load_policy(settings.policy), env=engine_env(settings.store), cache_size=1)
+    engine = RiskEngine(requested_policy(settings), env=engine_env(settings.store), cache_size=1, user="operator")
     return Operators(engine, open_engine_tables(settings))
 
 
 def review_window(settings: Settings) -> ReviewWindow:
-    """Which open reviews count as near their deadline, on the policy's business-day calendar."""
-    policy = load_policy(settings.policy)
-    return ReviewWindow(settings.review_warning_days, policy.review.calendar, policy.brake.window_minutes)
+    """Which open reviews count as near their deadline (on the store's active calendar), and the brake's window."""
+    window = (
+        BrakeRule().window_minutes if settings.policy is None else load_policy(settings.policy).brake.window_minutes
+    )
+    return ReviewWindow(settings.review_warning_days, brake_minutes=window)
 
 
 def open_projection_store(settings: Settings) -> SqlProjectionStore:
@@ -91,7 +111,7 @@ def worker(settings: Settings, engine: RiskEngine | None = None) -> Worker:
         timing=settings.timing,
         ack_timeout_s=settings.ack_timeout_s,
     )
-    return Worker(engine or open_engine(settings), worker_settings)
+    return Worker(engine or open_engine(settings, user="worker"), worker_settings)
 
 
 def _relay_settings(settings: Settings) -> RelaySettings:
@@ -134,4 +154,5 @@ def api(settings: Settings) -> FastAPI:
         partial(open_log, settings),
         review_window(settings),
         partial(operators, settings),
+        partial(open_documents, settings),
     )

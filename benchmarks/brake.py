@@ -44,7 +44,8 @@ from adapters.store.backends import engine_env
 from benchmarks.postgres import NoPostgres, fresh_database, postgres_server
 from benchmarks.workload import prepare
 from engine.application import RiskEngine
-from engine.policy import BrakeRule, Policy, load_policy
+from engine.governance import Requested
+from engine.policy import DEFAULT_POLICY, policy_text
 
 BATCH = 2000
 CST = timezone(timedelta(hours=8))
@@ -93,7 +94,7 @@ def _mine(line: bytes, writer: int, writers: int) -> bool:
 
 
 def _write(
-    store: str, policy: Policy, lines: list[bytes], writer: int, writers: int, ready: Any, go: Any, done: Any
+    store: str, policy: Requested, lines: list[bytes], writer: int, writers: int, ready: Any, go: Any, done: Any
 ) -> None:
     """One writer: its share of the lines, in batches; puts the batches it prepared again on `done`."""
     flips = _Flips()
@@ -110,7 +111,7 @@ def _write(
     done.put(flips.count)
 
 
-def run_row(store: str, policy: Policy, lines: list[bytes], writers: int) -> dict[str, Any]:
+def run_row(store: str, policy: Requested, lines: list[bytes], writers: int) -> dict[str, Any]:
     RiskEngine(policy, env=engine_env(store)).close()  # the tables, before the writers race to make them
     context = multiprocessing.get_context("spawn")
     ready, go, done = context.Barrier(writers + 1), context.Event(), context.Queue()
@@ -156,8 +157,9 @@ def main() -> None:
     parser.add_argument("--workdir", default=".bench")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each on/off pair, alternating (medians shown)")
     args = parser.parse_args()
-    on = load_policy()
-    off = on.model_copy(update={"brake": BrakeRule(enabled=False)})
+    on = Requested.of(policy_text())
+    off_text = policy_text().replace(f'"{DEFAULT_POLICY}"', f'"{DEFAULT_POLICY}-brake-off"', 1)
+    off = Requested.of(off_text + "\n[brake]\nenabled = false\n")
     workloads = {
         "portfolio": list(prepare(Path(args.workdir), args.events, args.accounts, args.seed).lines()),
         "burst": burst_lines(args.accounts, args.burst_share),

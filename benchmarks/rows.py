@@ -186,7 +186,7 @@ def audit_replay(spec: Spec) -> dict[str, Any]:
     jobs = spec["jobs"]
     meter = Meter(spec["facts_hint"] or 1, label=spec["row"])
     facts = accounts = differing = 0
-    for verdict in audit(Settings(store=spec["store"]), None, None, jobs):
+    for verdict in audit(Settings(store=spec["store"]), None, jobs):
         accounts += 1
         facts += verdict.facts
         differing += not verdict.identical

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from engine.brake import Verdicts, guard
+from engine.business_days import HolidayCalendar
 from engine.controls import Controls
 from engine.ledger import Ledger, Rejected
 from engine.policy import Policy
@@ -97,24 +98,30 @@ class CreditAccount:
         self.version += 1
 
     def handle(
-        self, parsed: ParsedEvent, policy: Policy, verdicts: Verdicts | None = None, history: History | None = None
+        self,
+        parsed: ParsedEvent,
+        policy: Policy,
+        verdicts: Verdicts | None = None,
+        history: History | None = None,
+        calendar: HolidayCalendar | None = None,
     ) -> list[Decision]:
         """Record a valid inbound event or operator action and the decisions it causes (saved with the batch).
 
         `verdicts` judges automatic locks (the emergency brake); `history` gives
-        the recorded facts a retraction re-derives the account from. Raises
+        the recorded facts a retraction re-derives the account from; `calendar`
+        is the holiday calendar in force (the shipped seed when None). Raises
         engine.ledger.Rejected, before anything changes, if the account cannot
         take the event.
         """
         fact = parsed.event
         if isinstance(fact, RETRACTIONS):
-            decisions = self._retract(fact, policy, history() if history else [])
+            decisions = self._retract(fact, policy, history() if history else [], calendar)
         else:
             check_action(self.controls, fact)
             before = admit(self.ledger, fact)
             if before is None:
                 return []
-            decisions = decide(fact, before, self.ledger, self.controls, policy)
+            decisions = decide(fact, before, self.ledger, self.controls, policy, calendar)
             if verdicts is not None:
                 decisions = guard(decisions, verdicts)
         occurred_at = fact.occurred_at.isoformat()
@@ -141,7 +148,9 @@ class CreditAccount:
         self.pending.append((self.account_id, self.version, FACT_TOPIC, orjson.dumps(state)))
         return decisions
 
-    def _retract(self, fact: Any, policy: Policy, history: list[Fact]) -> list[Decision]:
+    def _retract(
+        self, fact: Any, policy: Policy, history: list[Fact], calendar: HolidayCalendar | None
+    ) -> list[Decision]:
         """Re-derive the account without the retracted fact; the difference is compensated (engine.retraction)."""
         check_retraction(history, fact)
         if isinstance(fact, LockUndone):
@@ -149,8 +158,8 @@ class CreditAccount:
         facts = [*history, fact]
         retracted = retracted_ids(facts)
         self.ledger = rebuild_ledger(self.account_id, facts, retracted)
-        rederived = rederive_controls(self.account_id, facts, retracted, policy)
-        return decide_retraction(fact, self.ledger, self.controls, rederived, policy)
+        rederived = rederive_controls(self.account_id, facts, retracted, policy, calendar)
+        return decide_retraction(fact, self.ledger, self.controls, rederived, policy, calendar)
 
     def collect(self) -> list[StoredRow]:
         """The rows recorded since the last collect, to save."""

@@ -10,6 +10,7 @@ batch is retried against the new state.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,11 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from engine.account import CreditAccount, StoredRow
 from engine.batch import Batch, BrakeWrite, DayScope, PoisonEvent, Position, Result
 from engine.brake import BrakeState
+from engine.business_days import HolidayCalendar
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
+from engine.documents import DocumentBook
+from engine.governance import DOCUMENT_STREAM_IDS, InForce, Requested
 from engine.policy import Policy
 from events.commands import Command, command_from_json
 from events.inbound import InvalidEvent, ParsedEvent, parse_event
@@ -35,6 +39,7 @@ _HISTORY_CHUNK = 500  # accounts per query when reading recorded histories
 DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
 ATTEMPTS = 5  # preparations of a batch that another writer keeps beating
 APPLICATION_NAME = "fengkong"
+DOCUMENTS_REFRESH_S = 5.0  # how often a running engine re-reads the active policy and calendar (an approval, a load)
 
 
 StreamRows = dict[str, list[bytes]]
@@ -79,9 +84,17 @@ class PreparedBatch:
 class RiskEngine(Application[str]):
     name = APPLICATION_NAME
 
-    def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
+    def __init__(
+        self,
+        policy: Requested | None = None,
+        env: Mapping[str, str] | None = None,
+        cache_size: int = 20_000,
+        user: str = "ingest",
+    ):
+        """`policy`: the policy an entry point was told to decide with (None: the store's active one)."""
         super().__init__(dict(env or {}))
-        self.policy = policy
+        self.in_force = InForce(policy, user)
+        self._in_force_read: float | None = None  # monotonic time the documents were read; None: read them first
         self.cache_size = cache_size
         self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
         self._clock: PlatformClock | None = None
@@ -89,6 +102,61 @@ class RiskEngine(Application[str]):
     @property
     def store(self) -> EngineRecorder:
         return cast(EngineRecorder, self.recorder)
+
+    # ------------------------------------------------------------ the documents in force
+
+    def documents(self) -> InForce:
+        """The recorded policies and calendars, read from the store if not read yet."""
+        if self._in_force_read is None:
+            self.refresh_documents()
+        return self.in_force
+
+    def check_policy(self) -> Policy:
+        """The policy new facts are decided under; engine.documents.Refused if the requested one may not decide."""
+        documents = self.documents()
+        if documents.refused is not None:
+            raise documents.refused
+        assert documents.policy is not None
+        return documents.policy
+
+    def refresh_documents(self) -> None:
+        """Read the active policy and calendar again (an approval or a calendar load may have changed them)."""
+        before = self.in_force.policy.version if self.in_force.policy else None
+        self.in_force.load(self.store.select_streams(DOCUMENT_STREAM_IDS))
+        self._in_force_read = time.monotonic()
+        after = self.in_force.policy.version if self.in_force.policy else None
+        if before is not None and after != before:
+            log.warning("the active policy changed from %s to %s: new facts are decided under %s", before, after, after)
+
+    def document_book(self, kind: str) -> DocumentBook:
+        """One kind's recorded documents (events.documents) as the store holds them now, for a governance step."""
+        book = DocumentBook(kind)
+        for state in self.store.select_streams([book.stream]).get(book.stream, ()):
+            book.replay(state)
+        return book
+
+    def save_documents(self, book: DocumentBook) -> None:
+        """Save a book's new steps alone; BatchConflict if another writer appended to its stream first."""
+        rows = book.collect()
+        try:
+            self.recorder.insert_events([StoredEvent(*row) for row in rows])
+        except IntegrityError as error:
+            raise BatchConflict(str(error)) from error
+        finally:
+            self._in_force_read = None
+
+    @property
+    def policy(self) -> Policy:
+        """The policy new facts are decided under."""
+        return self.check_policy()
+
+    @property
+    def calendar(self) -> HolidayCalendar:
+        """The holiday calendar new decisions count business days on."""
+        self.check_policy()
+        calendar = self.in_force.calendar
+        assert calendar is not None
+        return calendar
 
     # ------------------------------------------------------------ ingestion
 
@@ -136,6 +204,10 @@ class RiskEngine(Application[str]):
         of the batch (engine.collector).
         """
         poisoned: dict[int, str] = {}
+        read = self._in_force_read
+        if read is None or time.monotonic() - read > DOCUMENTS_REFRESH_S:
+            self.refresh_documents()
+        self.check_policy()
         with cyclic_gc_paused():
             while True:
                 try:
@@ -144,6 +216,7 @@ class RiskEngine(Application[str]):
                     self.forget_cached()  # the aggregates it touched hold half-applied changes
                     poisoned[poison.index] = poison.reason
                     continue
+                _log_warnings(batch.results)
                 return PreparedBatch(batch.results, batch, dict(positions or {}))
 
     def commit(self, prepared: PreparedBatch) -> None:
@@ -152,6 +225,7 @@ class RiskEngine(Application[str]):
             try:
                 prepared.batch.save(prepared.positions)
             except IntegrityError as error:
+                self._in_force_read = None  # another writer may have recorded a document first
                 raise BatchConflict(str(error)) from error
 
     def ingest(self, messages: Iterable[bytes | str], batch_size: int = DEFAULT_BATCH) -> Iterator[Result]:
@@ -184,13 +258,18 @@ class RiskEngine(Application[str]):
         the command outbox) follows the input order. States were encoded once,
         by the aggregates (events.recorded); nothing is encoded again here. With
         `brake`, the store settles the batch inside the transaction (engine.batch)
-        and saves what that gives instead of `rows` and the index rows.
+        and saves what that gives instead of `rows` and the index rows. The first
+        batch that records facts records the policy and calendar they were decided
+        with too, if the store had not recorded them yet.
         """
+        first_use = [StoredEvent(*row) for row in self.in_force.first_use_rows()] if rows or brake else []
         if brake is not None:
-            self.recorder.insert_events([], brake=brake, positions=index_rows.get("positions"))
-            return
-        stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
-        self.recorder.insert_events(stored, **index_rows)
+            self.recorder.insert_events(first_use, brake=brake, positions=index_rows.get("positions"))
+        else:
+            stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
+            self.recorder.insert_events([*first_use, *stored], **index_rows)
+        if first_use:
+            self.in_force.recorded()
 
     # ------------------------------------------------------------ loading
 
@@ -247,6 +326,7 @@ class RiskEngine(Application[str]):
         if account_ids is None:
             self._accounts.clear()
             self._clock = None
+            self._in_force_read = None
         else:
             for account_id in account_ids:
                 self._accounts.pop(account_id, None)
@@ -309,6 +389,15 @@ def parse_all(messages: Iterable[bytes | str]) -> list[ParsedEvent | InvalidEven
         except InvalidEvent as error:
             parsed.append(error)
     return parsed
+
+
+def _log_warnings(results: Sequence[Result]) -> None:
+    """One log line per batch for the decisions an operator must hear about (each result keeps its own)."""
+    warned = [(result.event_id, warning) for result in results for warning in result.warnings]
+    if warned:
+        event_id, first = warned[0]
+        more = f" (and {len(warned) - 1} more decisions of this batch)" if len(warned) > 1 else ""
+        log.warning("event %s: %s%s", event_id, first, more)
 
 
 def _reindexed(results: Iterable[Result], offset: int) -> Iterator[Result]:

@@ -27,6 +27,7 @@ import orjson
 
 from engine.account import CreditAccount, StoredRow
 from engine.brake import EMITTED, HELD, BrakeSource, BrakeState, Candidate, Judge, micros
+from engine.business_days import FALLBACK
 from engine.ledger import Rejected
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
@@ -74,6 +75,7 @@ class Result:
     commands: list[Command] = field(default_factory=list)
     stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
     held: int = 0  # automatic locks the emergency brake held
+    warnings: list[str] = field(default_factory=list)  # what an operator must hear about a decision (logged too)
 
     def add(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
@@ -82,6 +84,13 @@ class Result:
                 self.commands.append(command_from_json(decision.command))
             elif decision.brake is not None and decision.brake["verdict"] == HELD:
                 self.held += 1
+            citation = decision.facts.get("calendar")
+            if isinstance(citation, str) and citation.endswith(FALLBACK):
+                warning = (
+                    f"{decision.rule} counted business days on weekdays only: calendar "
+                    f"{citation.removesuffix(FALLBACK)} has no schedule for a year it needed (fengkong calendar load)"
+                )
+                self.warnings.append(warning)
 
 
 class PoisonEvent(Exception):
@@ -222,7 +231,7 @@ class Batch:
         """The account handles the item; its row is collected (kept open if it holds the brake's verdicts)."""
         account_id = account.account_id
         verdicts = (lambda decision: self._verdict(account_id, item, decision)) if self.judging else None
-        decisions = account.handle(item, self.engine.policy, verdicts, self._history(account))
+        decisions = account.handle(item, self.engine.policy, verdicts, self._history(account), self.engine.calendar)
         rows = account.collect()
         self.rows.extend(rows)
         if rows and account.last_state is not None:

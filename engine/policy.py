@@ -1,8 +1,9 @@
 """The declarative, versioned policy: every threshold is a setting of a file.
 
 Policies live in TOML files validated here; `default-v1` ships with the
-engine. Decisions record the version they were made under, so an audit can
-load the same file again.
+engine. Decisions record the version they were made under, and the first use
+of a policy records its full text in the store (engine.documents), so an audit
+never needs the file again: shipped files are only a seed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import tomllib
 from datetime import time
 from decimal import ROUND_CEILING, Decimal
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.documents import Document
+from events.documents import POLICIES
 
 DEFAULT_POLICY = "default-v1"
 
@@ -47,7 +52,7 @@ class NoticeRule(_Section):
 
 class ReviewRule(_Section):
     business_days: Annotated[int, Field(ge=1, le=60)]
-    calendar: str
+    calendar: Literal["CN"]  # the region of the holiday calendar recorded in the store (engine.business_days)
     auto_approve_on_first_installment: bool
     escalation_template: str
     escalation_channel: str
@@ -95,6 +100,12 @@ class BrakeRule(_Section):
         return max(int(share.to_integral_value(rounding=ROUND_CEILING)), self.minimum)
 
 
+class DecisionsRule(_Section):
+    """How decisions are recorded (optional; default-v1 predates it and keeps its facts as they were)."""
+
+    record_thresholds: bool = False  # each decision's facts carry the settings it compared with ("thresholds")
+
+
 class Policy(_Section):
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     description: str = ""
@@ -105,21 +116,38 @@ class Policy(_Section):
     repair: RepairRule
     score: ScoreRule
     brake: BrakeRule = BrakeRule()
+    decisions: DecisionsRule = DecisionsRule()
+
+    @cached_property
+    def settings_json(self) -> dict[str, Any]:
+        """Every setting in JSON form, computed once (thresholds are read from it on every decision)."""
+        return self.model_dump(mode="json")
 
 
 def parse_policy(text: str) -> Policy:
     return Policy.model_validate(tomllib.loads(text))
 
 
-def load_policy(name_or_path: str = DEFAULT_POLICY) -> Policy:
-    """Load a shipped policy by version name, or any policy file by path."""
+def policy_text(name_or_path: str = DEFAULT_POLICY) -> str:
+    """The text of a policy file (by path) or of a shipped policy (by version name)."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
-        return parse_policy(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     shipped = resources.files("engine.policies").joinpath(f"{name_or_path}.toml")
     if not shipped.is_file():
         raise FileNotFoundError(f"no shipped policy named {name_or_path!r} and no such file")
-    return parse_policy(shipped.read_text(encoding="utf-8"))
+    return shipped.read_text(encoding="utf-8")
+
+
+def load_policy(name_or_path: str = DEFAULT_POLICY) -> Policy:
+    """Load a shipped policy by version name, or any policy file by path."""
+    return parse_policy(policy_text(name_or_path))
+
+
+def policy_document(text: str) -> tuple[Policy, Document]:
+    """A policy text validated, and the document the store records for it (its version, text and digest)."""
+    policy = parse_policy(text)
+    return policy, Document.of(POLICIES, policy.version, text)
 
 
 def shipped_policies() -> list[str]:
@@ -128,3 +156,21 @@ def shipped_policies() -> list[str]:
         for entry in resources.files("engine.policies").iterdir()
         if entry.name.endswith(".toml")
     )
+
+
+def settings_diff(a: Policy, b: Policy) -> list[tuple[str, Any, Any]]:
+    """(setting, value in a, value in b) for every setting that differs (`section.name`; version and
+    description aside), in JSON form."""
+    left, right = _flat(a.settings_json), _flat(b.settings_json)
+    names = [name for name in dict.fromkeys([*left, *right]) if name not in ("version", "description")]
+    return [(name, left.get(name), right.get(name)) for name in names if left.get(name) != right.get(name)]
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat

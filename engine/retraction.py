@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engine.business_days import HolidayCalendar, seed_calendar
 from engine.controls import Controls
 from engine.ledger import Ledger, Rejected
 from engine.policy import Policy
@@ -61,7 +62,9 @@ def rebuild_ledger(account_id: str, facts: Sequence[Fact], retracted: set[str]) 
     return ledger
 
 
-def rederive_controls(account_id: str, facts: Sequence[Fact], retracted: set[str], policy: Policy) -> Controls:
+def rederive_controls(
+    account_id: str, facts: Sequence[Fact], retracted: set[str], policy: Policy, calendar: HolidayCalendar | None = None
+) -> Controls:
     """What `policy` would have set over `facts` without the retracted ones (every automatic lock emitted)."""
     ledger, controls = Ledger(account_id), Controls()
     for fact in facts:
@@ -73,13 +76,18 @@ def rederive_controls(account_id: str, facts: Sequence[Fact], retracted: set[str
             continue
         if before is None:
             continue
-        for decision in decide(fact, before, ledger, controls, policy):
+        for decision in decide(fact, before, ledger, controls, policy, calendar):
             controls = controls.changed(decision.changes)
     return controls
 
 
 def decide_retraction(
-    event: FactRetracted | LockUndone, ledger: Ledger, controls: Controls, rederived: Controls, policy: Policy
+    event: FactRetracted | LockUndone,
+    ledger: Ledger,
+    controls: Controls,
+    rederived: Controls,
+    policy: Policy,
+    calendar: HolidayCalendar | None = None,
 ) -> list[Decision]:
     """What a retraction changes: the account as re-derived without the fact, against what was emitted.
 
@@ -90,7 +98,7 @@ def decide_retraction(
     the score given back, a held lock dropped. Where re-derivation is stricter
     nothing is emitted now: the next fact decides as usual.
     """
-    d = Decider(ledger.account_id, event, controls, policy)
+    d = Decider(ledger.account_id, event, controls, policy, calendar or seed_calendar())
     facts: dict[str, Any] = {"retracted_event_id": event.data.retracted_event_id, "reason": event.data.reason}
     if isinstance(event, LockUndone):
         data = event.data

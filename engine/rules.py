@@ -1,7 +1,8 @@
 """The policy's rules: from a fact and the account's state to decisions.
 
 Pure functions, no I/O and no clock: the time of every decision is the
-event's time. Each decision names its rule, the facts it saw, the control
+event's time, and business days come from the recorded holiday calendar
+passed in (engine.business_days), which the decision cites. Each decision names its rule, the facts it saw, the control
 fields it sets and at most one command, whose id derives from the account,
 the triggering event, the rule, the command type and the policy version.
 Rule ids are documented in docs/policy.md.
@@ -14,10 +15,11 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from engine.business_days import add_business_days
+from engine.business_days import HolidayCalendar, seed_calendar
 from engine.controls import Controls, encode
 from engine.ledger import Bill, Ledger
 from engine.policy import NoticeRule, Policy
+from engine.thresholds import thresholds
 from events.commands import CommandType, command_id, command_json
 from events.inbound import (
     AccountClosed,
@@ -79,11 +81,19 @@ def admit(ledger: Ledger, fact: Fact) -> Before | None:
 class Decider:
     """Collects decisions, applying each one's changes before the next rule looks."""
 
-    def __init__(self, account_id: str, event: Fact, controls: Controls, policy: Policy) -> None:
+    def __init__(
+        self,
+        account_id: str,
+        event: Fact,
+        controls: Controls,
+        policy: Policy,
+        calendar: HolidayCalendar,
+    ) -> None:
         self.account_id = account_id
         self.event = event
         self.controls = controls
         self.policy = policy
+        self.calendar = calendar
         self.decisions: list[Decision] = []
 
     def emit(
@@ -96,6 +106,8 @@ class Decider:
     ) -> None:
         encoded = {name: encode(value) for name, value in (changes or {}).items()}
         rule_id = rule.value  # recorded as its text: stored decisions read the same whatever the enum
+        if self.policy.decisions.record_thresholds and (compared := thresholds(rule_id, self.policy)):
+            facts = {**facts, "thresholds": compared}
         payload = None
         if command is not None:
             event_id, version = self.event.event_id, self.policy.version
@@ -125,9 +137,13 @@ def decide(
     ledger: Ledger,
     controls: Controls,
     policy: Policy,
+    calendar: HolidayCalendar | None = None,
 ) -> list[Decision]:
-    """All decisions the policy takes on `event`, which `ledger` already reflects."""
-    d = Decider(ledger.account_id, event, controls, policy)
+    """All decisions the policy takes on `event`, which `ledger` already reflects.
+
+    `calendar` counts business days (the shipped seed when None: tests and tools).
+    """
+    d = Decider(ledger.account_id, event, controls, policy, calendar or seed_calendar())
     if isinstance(event, AccountOpened):
         d.emit(
             Rule.ACCOUNT_OPEN,
@@ -350,7 +366,7 @@ def _on_unlock_request(d: Decider, event: UnlockRequested, ledger: Ledger) -> No
         return
     requested_on = ledger.local_date(event.occurred_at)
     rule = d.policy.review
-    deadline, calendar = add_business_days(requested_on, rule.business_days, rule.calendar)
+    deadline, calendar = d.calendar.add_business_days(requested_on, rule.business_days)
     d.emit(
         Rule.REVIEW_OPEN,
         {

@@ -55,6 +55,9 @@ BRAKE_STREAM = "$brake"
 BRAKE_TOPIC = "brake"
 SYSTEM_STREAM_PREFIX = "$"
 """Streams that are not accounts start so (account ids cannot)."""
+SYSTEM_STREAMS = "$%"
+"""A SQL LIKE pattern for the streams that are not accounts: the clock's and the recorded documents'
+(events.documents), all named with a `$`."""
 BALANCE_FIELDS = ("overdue_outstanding", "outstanding", "credit", "days_past_due", "active_plan_id", "overdue_bills")
 _ENVELOPE_FIELDS = ("account_id", "policy_version", "rule", "cause_event_id", "occurred_at")
 

@@ -151,7 +151,7 @@ def demo(
     _refuse_foreign_accounts(settings, force)
     if not append:
         _fresh_sqlite(settings)
-    engine = open_engine(settings)
+    engine = open_engine(settings, deciding=True)
     portfolio = LatentPortfolio(accounts, days, seed, noise=True)
     tables = bootstrap.open_tables(settings)
     try:

@@ -1,4 +1,4 @@
-"""Read commands: one account, the emitted commands, the contract's schema, policies."""
+"""Read commands: one account, the emitted commands, the contract's schema."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from rich.table import Table
 from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, require_store, store_option
 from adapters.cli.errors import Exit, Mistake
 from engine.account import CreditAccount
-from engine.policy import load_policy, shipped_policies
 from events.recorded import account_status
 from events.schema import contract_schema
 
@@ -103,25 +102,3 @@ def commands(account_id: str | None, limit: int | None, store: str | None, as_js
 def schema(which: str) -> None:
     """Print the JSON Schema that upstream teams validate against."""
     emit_json(contract_schema(which))
-
-
-@click.group()
-def policy() -> None:
-    """Show and check policy files."""
-
-
-@policy.command("list")
-def policy_list() -> None:
-    """Policy versions shipped with the engine."""
-    for name in shipped_policies():
-        click.echo(name)
-
-
-@policy.command("show")
-@click.argument("name", default="default-v1")
-def policy_show(name: str) -> None:
-    """Validate a policy (shipped name or TOML file) and print it as JSON."""
-    try:
-        emit_json(load_policy(name).model_dump(mode="json"))
-    except (FileNotFoundError, ValueError) as error:
-        raise click.ClickException(str(error)) from None

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from adapters import bootstrap
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, progress_console, store_option
 from adapters.monitoring import status as status_report
 from adapters.monitoring.status import ReviewWindow
 
@@ -72,6 +72,10 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
                     row["account_id"], row["review_request_id"], str(row["review_requested_on"]), row["review_deadline"]
                 )
             console.print(listed)
+    calendar = report["calendar"]
+    console.print(f"[bold]calendar[/bold]: {calendar['version']}, schedules up to {calendar['last_year']}")
+    if calendar["warning"]:
+        progress_console.print(f"[bold red]warning[/bold red]: {calendar['warning']}")
     brake = report["brake"]
     since = f" since {brake['tripped_since']}" if brake["tripped_since"] else ""
     console.print(

@@ -21,12 +21,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
-from adapters.http import operators, problems, read_models, service
+from adapters.http import operators, policies, problems, read_models, service
 from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
 from adapters.monitoring.status import ReviewWindow
 from adapters.operators.service import Operators
+from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
 from adapters.store.tables import ProjectionDatabase
@@ -47,7 +48,8 @@ locks of a window, correct the platform clock), each recorded with the key's hol
 `Authorization: Bearer <key>`. Keys are made with `fengkong keys create --role ROLE --name WHO`
 (shown once) and revoked with `fengkong keys revoke NAME|ID`. Roles, each including the ones before it:
 `metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys,
-correct the clock). An action may carry an `Idempotency-Key` header: a repeated request acts once.
+correct the clock, propose and approve policies: four eyes, the approver is never the author).
+An action may carry an `Idempotency-Key` header: a repeated request acts once.
 Each operation's security requirement names the role it needs. No key, an unknown key or a revoked
 key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 403.
 
@@ -78,6 +80,7 @@ def create_app(
     open_log: Callable[[], StoredLog],
     review_window: ReviewWindow,
     open_operators: Callable[[], Operators],
+    open_documents: Callable[[], RecordedDocuments],
     pool_size: int = POOL_SIZE,
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api).
@@ -86,6 +89,7 @@ def create_app(
     """
     pool = ConnectionPool(connect, size=pool_size)
     log = open_log()
+    documents = open_documents()
     with pool.connection() as db:
         KeyStore(db).prepare()
     access = operators.OperatorsAccess(open_operators)
@@ -96,6 +100,7 @@ def create_app(
         pool.close()
         access.close()
         log.close()
+        documents.close()
 
     app = FastAPIOffline(
         title="fengkong",
@@ -107,6 +112,7 @@ def create_app(
     )
     app.state.pool = pool
     app.state.log = log
+    app.state.documents = documents
     app.state.review_window = review_window
     app.state.operators = access
     problems.install(app)
@@ -117,4 +123,5 @@ def create_app(
     app.include_router(read_models.router)
     app.include_router(operators.reading)
     app.include_router(operators.acting)
+    app.include_router(policies.router)
     return app

@@ -48,6 +48,10 @@ BATCH_SECONDS = Histogram(
     "Seconds to prepare and commit one batch (one store transaction), retries included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+CALENDAR_FALLBACKS = Counter(
+    "fengkong_calendar_fallbacks",
+    "Decisions that counted business days on weekdays only: the calendar had no schedule for a year they needed.",
+)
 CONSUMER_LAG = Gauge(
     "fengkong_consumer_lag",
     "Records of an owned partition not yet recorded in the store (the partition's end offset minus the next offset).",
@@ -78,6 +82,8 @@ BRAKE_STATE = "fengkong_brake_state"
 BRAKE_WINDOW = "fengkong_brake_locks_in_window"
 BRAKE_BOUND = "fengkong_brake_bound"
 STUCK_LOCKS = "fengkong_stuck_locks"
+CALENDAR_COVERED = "fengkong_calendar_year_covered"
+CALENDAR_LAST_YEAR = "fengkong_calendar_last_year"
 
 
 def _zero() -> None:
@@ -104,6 +110,8 @@ def observe_batch(items: Sequence[ParsedEvent | InvalidEvent], results: Iterable
             COMMANDS.labels(command.type).inc()
         if result.held:
             HELD.inc(result.held)
+        if result.warnings:
+            CALENDAR_FALLBACKS.inc(len(result.warnings))
 
 
 def count_refused(item: ParsedEvent | InvalidEvent) -> None:
@@ -138,6 +146,8 @@ class StoreFigures:
     brake_locks_in_window: int = 0
     brake_bound: int | None = None
     stuck_locks: int = 0
+    calendar_years: Sequence[tuple[int, bool]] = ()  # (year, the active calendar has its schedule): this and next
+    calendar_last_year: int = 0  # the last year the active calendar has a schedule for
 
 
 class StoreCollector(Collector):
@@ -189,6 +199,17 @@ class StoreCollector(Collector):
             STUCK_LOCKS,
             "Accounts locked without an active reason: no unpaid overdue, no repayment plan (from the read models).",
             f.stuck_locks,
+        )
+        covered = GaugeMetricFamily(
+            CALENDAR_COVERED,
+            "1 if the active holiday calendar has the year's official schedule, 0 if deadlines there count weekdays.",
+            labels=["year"],
+        )
+        for year, has in f.calendar_years:
+            covered.add_metric([str(year)], int(has))
+        yield covered
+        yield GaugeMetricFamily(
+            CALENDAR_LAST_YEAR, "The last year the active holiday calendar has a schedule for.", f.calendar_last_year
         )
 
 

@@ -13,17 +13,19 @@ for an operator.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from adapters.monitoring.metrics import StoreFigures
 from adapters.store import queries
+from adapters.store.documents import RecordedDocuments
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import ProjectionDatabase
 from engine.brake import from_micros
-from engine.business_days import add_business_days
+from engine.business_days import HolidayCalendar, add_business_days, from_canonical, seed_calendar
+from events.documents import CALENDARS
 from events.recorded import FACT_TOPIC
 from projections.account_status import ACCOUNT_STATUS
 from projections.delinquency import DELINQUENCY_DAILY
@@ -41,13 +43,43 @@ class ReviewWindow:
     """
 
     business_days: int
-    calendar: str = "CN"
+    calendar: HolidayCalendar | None = None  # the store's active calendar (the shipped seed when None)
     brake_minutes: int = 60
 
     def until(self, latest: date | None) -> date | None:
         if latest is None:
             return None
         return add_business_days(latest, self.business_days, self.calendar)[0] if self.business_days else latest
+
+
+@dataclass(frozen=True)
+class CalendarCoverage:
+    """Whether the active holiday calendar has the schedules deadlines need: this year, and next from December."""
+
+    version: str
+    last_year: int
+    years: tuple[tuple[int, bool], ...]
+
+    @classmethod
+    def of(cls, calendar: HolidayCalendar, reference: date) -> CalendarCoverage:
+        years = (reference.year, reference.year + 1) if reference.month == 12 else (reference.year,)
+        return cls(calendar.version, max(calendar.years, default=0), tuple((y, calendar.covers(y)) for y in years))
+
+    @property
+    def warning(self) -> str | None:
+        missing = [year for year, covered in self.years if not covered]
+        if not missing:
+            return None
+        return (
+            f"calendar {self.version} has no schedule for {', '.join(map(str, missing))}: review deadlines there "
+            "count weekdays only; load the official schedule (fengkong calendar load)"
+        )
+
+
+def active_calendar(log: StoredLog) -> HolidayCalendar:
+    """The holiday calendar the store records as active (the shipped seed before any is recorded)."""
+    document = RecordedDocuments(log.recorder).book(CALENDARS).active_document
+    return seed_calendar() if document is None else from_canonical(document.text)
 
 
 @dataclass(frozen=True)
@@ -61,6 +93,7 @@ class Snapshot:
     relays_pending: dict[str, bool]  # relay source -> a recorded fact (maybe with commands) waits after its position
     brake: dict[str, Any]
     stuck: queries.Page | None  # accounts locked without an active reason; None until the read models are built
+    calendar: CalendarCoverage
 
 
 def brake_report(tables: EngineTables, window_minutes: int = 60) -> dict[str, Any]:
@@ -95,6 +128,9 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
         for (source, _), offset in positions.items()
         if source.startswith(RELAY_PREFIX)
     }
+    calendar = active_calendar(log)
+    if window.calendar is None:
+        window = replace(window, calendar=calendar)
     reviews, latest, until, stuck = None, None, None, None
     if db.has_table(ACCOUNT_STATUS.stored_name) and db.has_table(DELINQUENCY_DAILY.stored_name):
         latest = queries.latest_business_date(db)
@@ -102,7 +138,8 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
         reviews = queries.open_reviews(db, until, limit)
         stuck = queries.stuck_locks(db, limit)
     brake = brake_report(EngineTables(db), window.brake_minutes)
-    return Snapshot(head, projections, positions, latest, until, reviews, pending, brake, stuck)
+    coverage = CalendarCoverage.of(calendar, latest or datetime.now(UTC).date())
+    return Snapshot(head, projections, positions, latest, until, reviews, pending, brake, stuck, coverage)
 
 
 def figures(snapshot: Snapshot) -> StoreFigures:
@@ -119,6 +156,8 @@ def figures(snapshot: Snapshot) -> StoreFigures:
         brake_locks_in_window=snapshot.brake["locks_in_window"],
         brake_bound=snapshot.brake["bound"],
         stuck_locks=snapshot.stuck.total if snapshot.stuck else 0,
+        calendar_years=snapshot.calendar.years,
+        calendar_last_year=snapshot.calendar.last_year,
     )
 
 
@@ -154,6 +193,12 @@ def report(snapshot: Snapshot, window: ReviewWindow) -> dict[str, Any]:
                 "count": reviews.near.total,
                 "reviews": queries.jsonable(reviews.near.rows),
             },
+        },
+        "calendar": {
+            "version": snapshot.calendar.version,
+            "last_year": snapshot.calendar.last_year,
+            "years": [{"year": year, "covered": covered} for year, covered in snapshot.calendar.years],
+            "warning": snapshot.calendar.warning,
         },
         "brake": snapshot.brake,
         "stuck_locks": None

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.bootstrap import open_tables, review_window
+from adapters.bootstrap import open_log, open_tables
+from adapters.monitoring.status import active_calendar
 from adapters.settings import Settings
 from adapters.store import queries
 from adapters.store.tables import ProjectionDatabase
-from engine.business_days import business_days_between
+from engine.business_days import HolidayCalendar, business_days_between
 from projections.account_status import ACCOUNT_STATUS
 
 
-def open_reviews(db: ProjectionDatabase, calendar: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Each open review: applied on, deadline, and business days left after the latest closed date (0: due)."""
+def open_reviews(
+    db: ProjectionDatabase, calendar: HolidayCalendar | None, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Each open review: applied on, deadline, and business days left after the latest closed date (0: due).
+
+    `calendar` is the store's active one (the shipped seed when None).
+    """
     if not db.has_table(ACCOUNT_STATUS.stored_name):
         return []
     latest = queries.latest_business_date(db)
@@ -36,8 +42,9 @@ def open_reviews(db: ProjectionDatabase, calendar: str, limit: int = 100, offset
 
 
 def review_rows(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
-    db = open_tables(settings)
+    db, log = open_tables(settings), open_log(settings)
     try:
-        return open_reviews(db, review_window(settings).calendar, limit)
+        return open_reviews(db, active_calendar(log), limit)
     finally:
         db.close()
+        log.close()

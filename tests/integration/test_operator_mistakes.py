@@ -161,6 +161,20 @@ def _analyst_acts(cwd: Path) -> list[str]:
     return ["held", "release", "--all", "--store", "s.db", "--key", analyst.strip()]
 
 
+def _another_policy(cwd: Path) -> list[str]:
+    a_store(cwd)
+    text = (REPO / "engine" / "policies" / "default-v1.toml").read_text()
+    (cwd / "dpd7.toml").write_text(text.replace('"default-v1"', '"dpd7-v1"').replace("due = 1", "due = 7"))
+    return ["ingest", str(SCENARIO), "--store", "s.db", "--policy", "dpd7.toml"]
+
+
+def _policy_recorded_otherwise(cwd: Path) -> list[str]:
+    a_store(cwd)
+    text = (REPO / "engine" / "policies" / "default-v1.toml").read_text()
+    (cwd / "edited.toml").write_text(text.replace("max_per_window = 3", "max_per_window = 4"))
+    return ["ingest", str(SCENARIO), "--store", "s.db", "--policy", "edited.toml"]
+
+
 def _unknown_option(cwd: Path) -> list[str]:
     return ["ingest", "--no-such-option"]
 
@@ -173,6 +187,8 @@ CASES = [
     Case("store read-only", _unwritable_store, Exit.STORE_UNWRITABLE, r"(store cannot be written|cannot write)", True),
     Case("store is not SQLite", _not_sqlite, Exit.FOREIGN_STORE, r"notes\.db is not a fengkong store \(not an SQLite database\)"),
     Case("store is another program's SQLite", _foreign_sqlite, Exit.FOREIGN_STORE, r"other\.db is not a fengkong store \(an SQLite database of another program\)"),
+    Case("--policy other than the store's active policy", _another_policy, Exit.BAD_SETTING, r"policy dpd7-v1 is not the active policy \(default-v1\): .*`fengkong policy propose`"),
+    Case("--policy of a version recorded with other content", _policy_recorded_otherwise, Exit.BAD_SETTING, r"policy default-v1 is already recorded with other content .*new version"),
     Case("malformed database URL", _malformed_url, Exit.BAD_SETTING, r"store: not a valid postgresql:// URL \(check the host and port\)"),
     Case("database server unreachable", _unreachable, Exit.STORE_UNREACHABLE, r"cannot reach the store at postgresql://analyst:\*\*\*@127\.0\.0\.1:1/"),
     *(

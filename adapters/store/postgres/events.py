@@ -129,7 +129,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
             write = brake.settle(_LockedBrake(curs, self.brake_table, self.brake_locks_table, lock=True))
             # insert_events inserts the list it passed here, after this: the settled events replace its contents
             assert isinstance(stored_events, list)
-            stored_events[:] = [StoredEvent(*row) for row in write.rows]
+            stored_events[:] = [*stored_events, *(StoredEvent(*row) for row in write.rows)]  # documents first
             inbound, agenda = write.inbound, write.agenda
             self._write_brake(curs, write.state, write.emitted, write.holds)
         super()._insert_events(curs, stored_events, **kwargs)

@@ -105,7 +105,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         if brake is not None:
             c.execute("UPDATE fengkong_brake SET version = version WHERE id = 1")  # SQLite's write lock, taken now
             write = brake.settle(_LockedBrake(c))
-            stored_events = [StoredEvent(*row) for row in write.rows]
+            stored_events = [*stored_events, *(StoredEvent(*row) for row in write.rows)]  # documents first
             inbound, agenda = write.inbound, write.agenda
             state = write.state
             c.execute(
