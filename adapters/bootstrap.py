@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.access.keys import Keys
@@ -18,12 +19,18 @@ from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.monitoring.status import ReviewWindow
+from adapters.privacy.keyring import ForgetList, KeyRing
+from adapters.privacy.keystore import KeyTable
+from adapters.privacy.master import master_keys
+from adapters.privacy.reveal import Revealer
+from adapters.privacy.sealer import Sealer
 from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
 from adapters.store.keys import KeyStore
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
+from adapters.store.urls import is_postgres, sqlite_path
 from engine.application import RiskEngine
 from engine.policy import load_policy
 from projections.runner import ProjectionRunner
@@ -33,8 +40,46 @@ if TYPE_CHECKING:
 
 
 def open_engine(settings: Settings) -> RiskEngine:
-    """The engine under the settings' policy, on the settings' store."""
-    return RiskEngine(load_policy(settings.policy), env=engine_env(settings.store), cache_size=settings.cache_size)
+    """The engine under the settings' policy, on the settings' store, sealing personal data with its keys.
+
+    The key ring is opened when a batch first holds personal data: reading and auditing need no key.
+    """
+    return RiskEngine(
+        load_policy(settings.policy),
+        Sealer(partial(open_key_ring, settings)),
+        env=engine_env(settings.store),
+        cache_size=settings.cache_size,
+    )
+
+
+def forget_list_path(settings: Settings) -> Path:
+    """The forget list: as configured, else beside a SQLite store or a master key file, else here."""
+    if settings.forget_list:
+        return Path(settings.forget_list)
+    if not is_postgres(settings.store):
+        path = sqlite_path(settings.store)
+        return path.with_name(f"{path.stem}.forgotten")
+    if settings.master_key_file:
+        return Path(settings.master_key_file).with_suffix(".forgotten")
+    return Path("fengkong.forgotten")
+
+
+def open_key_ring(settings: Settings) -> KeyRing:
+    """Customers' data keys in the store, under the configured master keys (forgotten ones deleted again)."""
+    masters = master_keys(
+        settings.store,
+        settings.master_key.get_secret_value() if settings.master_key else None,
+        settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
+        settings.master_key_file,
+    )
+    return KeyRing(
+        KeyTable(open_projection_database(settings.store)), masters, ForgetList(forget_list_path(settings))
+    ).open()
+
+
+def revealer(settings: Settings) -> Revealer:
+    """What shows personal data to a person: sealed values opened, forgotten ones named so."""
+    return Revealer(open_key_ring(settings))
 
 
 def open_log(settings: Settings) -> StoredLog:

@@ -23,9 +23,11 @@ from engine.account import CreditAccount, StoredRow
 from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Position, Result
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
+from engine.personal import PersonalData
 from engine.policy import Policy
 from events.commands import Command, command_from_json
 from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from events.personal import arrived_forgotten
 from events.recorded import CLOCK_STREAM, FACT_TOPIC, State, decode, recorded_commands
 
 log = logging.getLogger(__name__)
@@ -70,9 +72,16 @@ class PreparedBatch:
 class RiskEngine(Application[str]):
     name = APPLICATION_NAME
 
-    def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
+    def __init__(
+        self,
+        policy: Policy,
+        personal: PersonalData,
+        env: Mapping[str, str] | None = None,
+        cache_size: int = 20_000,
+    ):
         super().__init__(dict(env or {}))
         self.policy = policy
+        self.personal = personal
         self.cache_size = cache_size
         self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
         self._clock: PlatformClock | None = None
@@ -168,6 +177,7 @@ class RiskEngine(Application[str]):
         known = self.store.select_digests([p.event.event_id for p in valid])
         absent = self.preload(p.event.account_id for p in valid if not isinstance(p.event, DayClosed))
         batch = Batch(self, day_scope, absent)
+        self.personal.prepare(owner for item in valid if (owner := batch.owner(item)) is not None)
         for index, item in enumerate(items):
             if isinstance(item, InvalidEvent):
                 batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
@@ -176,21 +186,25 @@ class RiskEngine(Application[str]):
             if index in poisoned:
                 batch.results.append(Result(index, event.event_id, Outcome.REJECTED, poisoned[index]))
                 continue
+            sealed = batch.seal(item)
             digest = known.get(event.event_id)
             if digest is not None:
                 outcome, reason = (
                     (Outcome.DUPLICATE, None)
-                    if digest == item.digest
+                    # A repeat of a forgotten customer's event cannot be compared on its personal fields.
+                    if digest == sealed.digest or arrived_forgotten(sealed.event)
                     else (Outcome.REJECTED, "event_id: already recorded with a different payload")
                 )
                 result = Result(index, event.event_id, outcome, reason)
                 batch.results.append(result)
                 if isinstance(event, DayClosed) and outcome is Outcome.DUPLICATE:
                     result.add(batch.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
-                continue
-            batch.apply(index, item)
-            if batch.results[-1].outcome is Outcome.ACCEPTED:
-                known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
+            else:
+                batch.apply(index, sealed)
+                if batch.results[-1].outcome is Outcome.ACCEPTED:
+                    known[event.event_id] = sealed.digest  # a later copy in this batch is a duplicate
+            if sealed is not item and batch.results[-1].outcome is Outcome.REJECTED:
+                batch.results[-1].sealed = sealed.canonical  # its dead letter keeps it sealed, never plain
         return batch
 
     def record(self, rows: Sequence[StoredRow], **index_rows: Any) -> None:

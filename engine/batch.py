@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 
 from engine.account import CreditAccount, StoredRow
 from engine.ledger import Rejected
+from engine.personal import Owner
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
-from events.inbound import DayClosed, ParsedEvent
+from events.inbound import AccountOpened, DayClosed, ParsedEvent
+from events.personal import has_personal
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
@@ -57,6 +59,7 @@ class Result:
     rules: list[str] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
+    sealed: str | None = None  # a refused event's canonical JSON with its personal fields sealed, if it has any
 
     def add(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
@@ -94,14 +97,38 @@ class Batch:
         if account.account_id not in self.agenda_before:
             self.agenda_before[account.account_id] = agenda_date(account.controls)
 
+    def _account(self, account_id: str) -> CreditAccount | None:
+        """The account as this batch sees it: touched already, cached or in the store (None: not opened)."""
+        account = self.touched.get(account_id)
+        if account is None and account_id not in self.absent:
+            account = self.engine.account(account_id)
+        return account
+
+    def owner(self, item: ParsedEvent) -> Owner | None:
+        """Whose key seals this event's personal fields (None: it holds none, or its account is unknown)."""
+        event = item.event
+        if isinstance(event, DayClosed) or not has_personal(event):
+            return None
+        if isinstance(event, AccountOpened):
+            return Owner(customer_id=event.data.customer_id)
+        account = self._account(event.account_id)
+        customer = account.ledger.customer if account is not None else None
+        return None if customer is None else Owner.of_customer(customer)
+
+    def seal(self, item: ParsedEvent) -> ParsedEvent:
+        """The event with its personal fields sealed (what is decided and recorded); as it is if it holds none.
+
+        An event of an unknown account stays as it came: it is refused, never recorded.
+        """
+        owner = self.owner(item)
+        return item if owner is None else self.engine.personal.seal(item, owner)
+
     def apply(self, index: int, item: ParsedEvent) -> None:
         event = item.event
         if isinstance(event, DayClosed):
             self._close_day(index, item)
             return
-        account = self.touched.get(event.account_id)
-        if account is None and event.account_id not in self.absent:
-            account = self.engine.account(event.account_id)
+        account = self._account(event.account_id)
         if account is None and event.type == "AccountOpened":
             account = CreditAccount(event.account_id)
             self.new_accounts[event.account_id] = account

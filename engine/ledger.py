@@ -98,6 +98,7 @@ class Ledger:
     overdue_starts: list[date] = field(default_factory=list)
     last_closed: date | None = None
     last_event_at: datetime | None = None
+    customer: str | None = None  # AccountOpened's customer_id as recorded: sealed (its key id) or plain (legacy)
 
     # ------------------------------------------------------------ reading
 
@@ -209,6 +210,7 @@ class Ledger:
             return
         if isinstance(event, AccountOpened):
             self.opened = True
+            self.customer = event.data.customer_id
             self.opening_limit = event.data.credit_limit
             self.timezone = ZoneInfo(event.data.timezone)
         elif isinstance(event, BillIssued):

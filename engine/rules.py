@@ -30,6 +30,7 @@ from events.inbound import (
     UnlockRequested,
     UnlockReviewed,
 )
+from events.personal import is_sealed
 from events.rules import Rule
 
 CENT = Decimal("0.01")
@@ -327,7 +328,11 @@ def _on_unlock_request(d: _Decider, event: UnlockRequested, ledger: Ledger) -> N
 
 def _on_review(d: _Decider, event: UnlockReviewed) -> None:
     data = event.data
-    facts: dict[str, Any] = {"request_id": data.request_id, "reviewer": data.reviewer}
+    facts: dict[str, Any] = {"request_id": data.request_id}
+    if not is_sealed(data.reviewer):
+        # A review recorded before personal data was sealed kept its reviewer here (the golden store's
+        # decisions replay so); a sealed one leaves it in the fact alone: no decision holds a personal value.
+        facts["reviewer"] = data.reviewer
     if d.controls.review_id != data.request_id:
         facts["reason"] = "no open review with this request_id"
         d.emit(Rule.REVIEW_DECISION_IGNORED, facts)
