@@ -28,7 +28,7 @@ from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
 from adapters.store.keys import KeyStore
 from adapters.store.projection_store import SqlProjectionStore
-from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
+from adapters.store.readers import EngineTables, PrivacyRecords, StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
 from adapters.store.urls import is_postgres, sqlite_path
 from engine.application import RiskEngine
@@ -75,6 +75,10 @@ def open_key_ring(settings: Settings) -> KeyRing:
     return KeyRing(
         KeyTable(open_projection_database(settings.store)), masters, ForgetList(forget_list_path(settings))
     ).open()
+
+
+def privacy_records(settings: Settings) -> PrivacyRecords:
+    return PrivacyRecords(open_recorder(settings.store), open_projection_database(settings.store))
 
 
 def revealer(settings: Settings) -> Revealer:

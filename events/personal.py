@@ -47,9 +47,9 @@ def is_sealed(value: object) -> bool:
 
 def sealed_key(value: object) -> str | None:
     """The id of the key a sealed value was sealed under (None: plain text, or forgotten on arrival)."""
-    if not is_sealed(value):
+    if not isinstance(value, str) or not is_sealed(value):
         return None
-    found = TOKEN.fullmatch(value)  # type: ignore[arg-type]
+    found = TOKEN.fullmatch(value)
     return found.group(1) if found else None
 
 

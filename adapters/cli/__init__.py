@@ -13,6 +13,7 @@ from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.keys import keys
+from adapters.cli.privacy import privacy
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
@@ -45,6 +46,7 @@ for command in (
     score,
     status,
     keys,
+    privacy,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

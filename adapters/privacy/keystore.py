@@ -47,7 +47,7 @@ class KeyTable:
                 f"SELECT key_id, lookup, master_id, wrapped FROM {KEYS_TABLE} "
                 f"WHERE key_id IN ({', '.join('?' * len(chunk))})",
                 list(chunk),
-            )  # type: ignore[arg-type]
+            )
         return found
 
     def by_lookups(self, lookups: Iterable[str]) -> list[Row]:
@@ -57,7 +57,7 @@ class KeyTable:
                 f"SELECT key_id, lookup, master_id, wrapped FROM {KEYS_TABLE} "
                 f"WHERE lookup IN ({', '.join('?' * len(chunk))})",
                 list(chunk),
-            )  # type: ignore[arg-type]
+            )
         return found
 
     def insert(self, rows: Sequence[Row]) -> None:
@@ -83,7 +83,7 @@ class KeyTable:
 
     def page(self, after: str, limit: int) -> list[Row]:
         """Keys in id order after `after` (rotation reads the table a page at a time)."""
-        return self.db.query(  # type: ignore[return-value]
+        return self.db.query(
             f"SELECT key_id, lookup, master_id, wrapped FROM {KEYS_TABLE} WHERE key_id > ? ORDER BY key_id LIMIT ?",
             [after, limit],
         )

@@ -11,12 +11,22 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 
 from adapters.store.tables import ProjectionDatabase
 from engine.application import EngineRecorder
 from engine.batch import Position
-from events.recorded import FACT_TOPIC, OutboxPage, decode, recorded_commands
+from events.recorded import (
+    FACT_TOPIC,
+    FORGET_TOPIC,
+    SYSTEM_STREAMS,
+    OutboxPage,
+    State,
+    decode,
+    encode_forget,
+    forget_stream,
+    recorded_commands,
+)
 from projections.decoding import RawNotification
 
 PAGE = 5000
@@ -125,3 +135,37 @@ class EngineTables:
     def positions(self) -> dict[tuple[str, int], int]:
         rows = self.db.query("SELECT source, partition, next_offset FROM fengkong_positions")
         return {(str(source), int(partition)): int(offset) for source, partition, offset in rows}
+
+
+class PrivacyRecords:
+    """What the store holds on customers, for forgetting and the right of access: openings, forgets."""
+
+    def __init__(self, recorder: StoreRecorder, db: ProjectionDatabase) -> None:
+        self.recorder = recorder
+        self.db = db
+
+    def openings(self) -> Iterator[tuple[str, State]]:
+        """Each account's first stored event (its AccountOpened), decoded."""
+        rows = self.db.query(
+            "SELECT originator_id, state FROM stored_events WHERE originator_version = 1 AND originator_id NOT LIKE ?",
+            [SYSTEM_STREAMS],
+        )
+        for account_id, state in rows:
+            yield str(account_id), decode(bytes(state))
+
+    def record_forget(self, key_id: str, actor: str, actor_key: str, reason: str, accounts: list[str]) -> bool:
+        """Record a forget (False: this key's forget was recorded already, by an earlier run that stopped midway)."""
+        state = encode_forget(key_id, actor, actor_key, reason, accounts)
+        try:
+            self.recorder.insert_events([StoredEvent(forget_stream(key_id), 1, FORGET_TOPIC, state)])
+        except IntegrityError:
+            return False
+        return True
+
+    def forgets(self) -> Iterator[State]:
+        for notification in StoredLog(self.recorder).read_topics([FORGET_TOPIC]):
+            yield decode(notification.state)
+
+    def close(self) -> None:
+        self.recorder.close()
+        self.db.close()

@@ -11,6 +11,7 @@ FENGKONG_TEST_POSTGRES_URL; those cannot be stopped or restarted by tests.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -80,9 +81,15 @@ def postgres_server() -> Iterator[PostgresServer | ExternalPostgres]:
         server.close()
 
 
+SESSION_MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+"""The master key of the session's PostgreSQL stores (a PostgreSQL store needs one configured: docs/privacy.md)."""
+
+
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer | ExternalPostgres) -> Iterator[str]:
-    """URL of a fresh, empty database for this test only (dropped afterwards)."""
+def postgres_url(postgres_server: PostgresServer | ExternalPostgres, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """URL of a fresh, empty database for this test only (dropped afterwards), its master key in the environment."""
+    if "FENGKONG_MASTER_KEY" not in os.environ:
+        monkeypatch.setenv("FENGKONG_MASTER_KEY", SESSION_MASTER_KEY)
     name = f"test_{uuid.uuid4().hex[:16]}"
     url = postgres_server.create_database(name)
     yield url

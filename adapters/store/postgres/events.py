@@ -20,7 +20,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.runtime import faults
 from adapters.store.engine_tables import agenda_rows
 from engine.batch import InboundRow, Position
-from events.recorded import CLOCK_STREAM
+from events.recorded import SYSTEM_STREAMS
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 
@@ -132,10 +132,10 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     def select_account_ids(self) -> list[str]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id != %s ORDER BY 1").format(
+                SQL("SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id NOT LIKE %s ORDER BY 1").format(
                     Identifier(self.datastore.schema), Identifier(self.events_table_name)
                 ),
-                (CLOCK_STREAM,),
+                (SYSTEM_STREAMS,),
             )
             return [row["originator_id"] for row in curs.fetchall()]
 

@@ -18,7 +18,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from adapters.runtime import faults
 from adapters.store.engine_tables import agenda_rows
 from engine.batch import InboundRow, Position
-from events.recorded import CLOCK_STREAM
+from events.recorded import SYSTEM_STREAMS
 
 _CHUNK = 500
 _CHECKPOINT_PAGES = 16_384  # the WAL is copied back after 64 MiB, not 4 MiB: fewer, larger checkpoints (+5%)
@@ -123,8 +123,9 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
     def select_account_ids(self) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT DISTINCT originator_id FROM {self.events_table_name} WHERE originator_id != ? ORDER BY 1",
-                [CLOCK_STREAM],
+                f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                "WHERE originator_id NOT LIKE ? ORDER BY 1",
+                [SYSTEM_STREAMS],
             )
             return [row[0] for row in c.fetchall()]
 
