@@ -19,8 +19,7 @@ from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.monitoring.status import ReviewWindow
-from adapters.privacy.keyring import ForgetList, KeyRing
-from adapters.privacy.keystore import KeyTable
+from adapters.privacy.keyring import ForgetList, KeyRing, KeyRings
 from adapters.privacy.master import master_keys
 from adapters.privacy.reveal import Revealer
 from adapters.privacy.sealer import Sealer
@@ -64,17 +63,21 @@ def forget_list_path(settings: Settings) -> Path:
     return Path("fengkong.forgotten")
 
 
-def open_key_ring(settings: Settings) -> KeyRing:
-    """Customers' data keys in the store, under the configured master keys (forgotten ones deleted again)."""
-    masters = master_keys(
+def key_rings(settings: Settings) -> KeyRings:
+    """The configuration of personal data's keys: master keys (read when first needed) and the forget list."""
+    masters = partial(
+        master_keys,
         settings.store,
         settings.master_key.get_secret_value() if settings.master_key else None,
         settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
         settings.master_key_file,
     )
-    return KeyRing(
-        KeyTable(open_projection_database(settings.store)), masters, ForgetList(forget_list_path(settings))
-    ).open()
+    return KeyRings(masters, ForgetList(forget_list_path(settings)))
+
+
+def open_key_ring(settings: Settings) -> KeyRing:
+    """Customers' data keys in the store, on a connection of its own (forgotten ones deleted again)."""
+    return key_rings(settings).open(open_projection_database(settings.store))
 
 
 def privacy_records(settings: Settings) -> PrivacyRecords:
@@ -82,8 +85,8 @@ def privacy_records(settings: Settings) -> PrivacyRecords:
 
 
 def revealer(settings: Settings) -> Revealer:
-    """What shows personal data to a person: sealed values opened, forgotten ones named so."""
-    return Revealer(open_key_ring(settings))
+    """What shows personal data to a person: sealed values opened, forgotten ones named so (close it)."""
+    return Revealer(partial(open_key_ring, settings), owned=True)
 
 
 def open_log(settings: Settings) -> StoredLog:
@@ -170,4 +173,6 @@ def api(settings: Settings) -> FastAPI:
     """The HTTP API over the projections' tables (it imports FastAPI: only those who serve pay for it)."""
     from adapters.http.api import create_app  # noqa: PLC0415
 
-    return create_app(partial(open_tables, settings), partial(open_log, settings), review_window(settings))
+    return create_app(
+        partial(open_tables, settings), partial(open_log, settings), review_window(settings), key_rings(settings)
+    )

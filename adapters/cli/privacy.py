@@ -101,7 +101,7 @@ def export_command(customer_id: str, key: str | None, store: str | None) -> None
         emit_json({"customer_id": customer_id, **revealer.reveal(queries.jsonable(found))})
     finally:
         db.close()
-        revealer.keys.close()
+        revealer.close()
         engine.close()
 
 

@@ -26,6 +26,7 @@ from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
 from adapters.monitoring.status import ReviewWindow
+from adapters.privacy.keyring import KeyRings
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
 from adapters.store.tables import ProjectionDatabase
@@ -73,6 +74,7 @@ def create_app(
     connect: Callable[[], ProjectionDatabase],
     open_log: Callable[[], StoredLog],
     review_window: ReviewWindow,
+    key_rings: KeyRings,
     pool_size: int = POOL_SIZE,
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api)."""
@@ -80,6 +82,7 @@ def create_app(
     log = open_log()
     with pool.connection() as db:
         KeyStore(db).prepare()
+        key_rings.open(db)  # the key table exists, and a restored backup has lost its forgotten keys again
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -98,6 +101,7 @@ def create_app(
     app.state.pool = pool
     app.state.log = log
     app.state.review_window = review_window
+    app.state.key_rings = key_rings
     problems.install(app)
     app.middleware("http")(_log_request)
     app.add_middleware(BodyLimit)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from adapters.privacy.crypto import DataKey, SealError, lookup
 from adapters.privacy.keystore import SYSTEM_KEY_ID, KeyTable, Row
 from adapters.privacy.master import MasterKeys
+from adapters.store.tables import ProjectionDatabase
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,16 @@ class ForgetList:
 class KeyRing:
     """Customers' data keys in the store, wrapped under the master keys."""
 
-    def __init__(self, table: KeyTable, masters: MasterKeys, forgotten: ForgetList) -> None:
+    def __init__(self, table: KeyTable, masters: Callable[[], MasterKeys], forgotten: ForgetList) -> None:
         self.table = table
-        self.masters = masters
+        self._masters = masters
         self.forgotten = forgotten
         self._system: DataKey | None = None
+
+    @property
+    def masters(self) -> MasterKeys:
+        """The master keys, read when a key is first wrapped or unwrapped (a reader of plain rows needs none)."""
+        return self._masters()
 
     def open(self) -> KeyRing:
         """Create the table if missing and delete every key of the forget list (a restored backup's too)."""
@@ -136,3 +142,26 @@ class KeyRing:
             after = rows[-1][0]
         self._system = None
         return moved
+
+
+class KeyRings:
+    """Key rings over the store's connections, sharing one configuration (master keys read once, when needed)."""
+
+    def __init__(self, masters: Callable[[], MasterKeys], forgotten: ForgetList) -> None:
+        self._masters = masters
+        self._loaded: MasterKeys | None = None
+        self.forgotten = forgotten
+
+    @property
+    def masters(self) -> MasterKeys:
+        if self._loaded is None:
+            self._loaded = self._masters()
+        return self._loaded
+
+    def on(self, db: ProjectionDatabase) -> KeyRing:
+        """A key ring on a connection someone else owns (an API request's); its table exists already."""
+        return KeyRing(KeyTable(db), lambda: self.masters, self.forgotten)
+
+    def open(self, db: ProjectionDatabase) -> KeyRing:
+        """A key ring on its own connection: its table created if missing, forgotten keys deleted again."""
+        return KeyRing(KeyTable(db), lambda: self.masters, self.forgotten).open()

@@ -10,7 +10,7 @@ once it was deleted. Keys are fetched once per call for every value in it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from adapters.privacy.crypto import DataKey, SealError
@@ -36,11 +36,27 @@ def _texts(value: Any) -> Iterator[str]:
 
 
 class Revealer:
-    """Opens sealed values with the key ring (keys cached for the revealer's life: one request or command)."""
+    """Opens sealed values with a key ring (keys cached for the revealer's life: one request or command).
 
-    def __init__(self, keys: KeyRing) -> None:
-        self.keys = keys
+    The key ring is opened when a sealed value is first met: plain rows need no key (nor a master key).
+    `owned`: the revealer opened the ring's connection, and `close` closes it.
+    """
+
+    def __init__(self, keys: Callable[[], KeyRing], owned: bool = False) -> None:
+        self._open_keys = keys
+        self._keys: KeyRing | None = None
+        self._owned = owned
         self._found: dict[str, DataKey | None] = {}
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            self._keys = self._open_keys()
+        return self._keys
+
+    def close(self) -> None:
+        if self._owned and self._keys is not None:
+            self._keys.close()
 
     def _fetch(self, value: Any) -> None:
         wanted = {
