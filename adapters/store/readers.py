@@ -153,6 +153,13 @@ class PrivacyRecords:
         for account_id, state in rows:
             yield str(account_id), decode(bytes(state))
 
+    def opening(self, account_id: str) -> State | None:
+        """One account's opening fact, decoded (None: no such account)."""
+        rows = self.db.query(
+            "SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = 1", [account_id]
+        )
+        return decode(bytes(rows[0][0])) if rows else None
+
     def record_forget(self, key_id: str, actor: str, actor_key: str, reason: str, accounts: list[str]) -> bool:
         """Record a forget (False: this key's forget was recorded already, by an earlier run that stopped midway)."""
         state = encode_forget(key_id, actor, actor_key, reason, accounts)
