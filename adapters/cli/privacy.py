@@ -98,7 +98,7 @@ def export_command(customer_id: str, key: str | None, store: str | None) -> None
                     "credit_history": history.rows,
                 }
         found = export(held, engine.recorded_histories(held.accounts), rows)
-        emit_json({"customer_id": customer_id, **revealer.reveal(queries.jsonable(found))})
+        emit_json(revealer.reveal(queries.jsonable(found)))  # the customer id only where the store holds it
     finally:
         db.close()
         revealer.close()

@@ -9,6 +9,7 @@ once it was deleted. Keys are fetched once per call for every value in it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ def _texts(value: Any) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _texts(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for found in dataclasses.fields(value):
+            yield from _texts(getattr(value, found.name))
 
 
 class Revealer:
@@ -89,6 +93,10 @@ class Revealer:
             return [self._walk(item) for item in value]
         if isinstance(value, tuple):
             return tuple(self._walk(item) for item in value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.replace(
+                value, **{f.name: self._walk(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+            )
         return value
 
     def reveal(self, value: T) -> T:
