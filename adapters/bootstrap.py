@@ -81,7 +81,7 @@ def open_key_ring(settings: Settings) -> KeyRing:
 
 
 def privacy_records(settings: Settings) -> PrivacyRecords:
-    return PrivacyRecords(open_recorder(settings.store), open_projection_database(settings.store))
+    return PrivacyRecords(open_recorder(settings.store))
 
 
 def revealer(settings: Settings) -> Revealer:

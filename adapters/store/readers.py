@@ -19,7 +19,6 @@ from engine.batch import Position
 from events.recorded import (
     FACT_TOPIC,
     FORGET_TOPIC,
-    SYSTEM_STREAMS,
     OutboxPage,
     State,
     decode,
@@ -46,6 +45,7 @@ class StoreRecorder(EngineRecorder, Protocol):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]: ...
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]: ...
+    def select_openings(self) -> list[tuple[str, bytes]]: ...
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
     def close(self) -> None: ...
 
@@ -140,25 +140,18 @@ class EngineTables:
 class PrivacyRecords:
     """What the store holds on customers, for forgetting and the right of access: openings, forgets."""
 
-    def __init__(self, recorder: StoreRecorder, db: ProjectionDatabase) -> None:
+    def __init__(self, recorder: StoreRecorder) -> None:
         self.recorder = recorder
-        self.db = db
 
     def openings(self) -> Iterator[tuple[str, State]]:
         """Each account's first stored event (its AccountOpened), decoded."""
-        rows = self.db.query(
-            "SELECT originator_id, state FROM stored_events WHERE originator_version = 1 AND originator_id NOT LIKE ?",
-            [SYSTEM_STREAMS],
-        )
-        for account_id, state in rows:
-            yield str(account_id), decode(bytes(state))
+        for account_id, state in self.recorder.select_openings():
+            yield account_id, decode(state)
 
     def opening(self, account_id: str) -> State | None:
         """One account's opening fact, decoded (None: no such account)."""
-        rows = self.db.query(
-            "SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = 1", [account_id]
-        )
-        return decode(bytes(rows[0][0])) if rows else None
+        states = self.recorder.select_streams([account_id]).get(account_id)
+        return decode(states[0]) if states else None
 
     def record_forget(self, key_id: str, actor: str, actor_key: str, reason: str, accounts: list[str]) -> bool:
         """Record a forget (False: this key's forget was recorded already, by an earlier run that stopped midway)."""
@@ -175,4 +168,3 @@ class PrivacyRecords:
 
     def close(self) -> None:
         self.recorder.close()
-        self.db.close()

@@ -96,7 +96,7 @@ def test_a_forgotten_customer_is_nowhere_in_clear_and_every_decision_still_repla
     lines = [orjson.dumps(e) for who in ("A", "B") for e in events(who)] + [broken("A"), broken("B")]
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     letters = work / "letters.jsonl"
-    run = dict(cwd=work)
+    run = {"cwd": work}
     summary = as_json(
         fengkong("ingest", str(tmp_path / "in.jsonl"), "--store", store, "--dead-letter", str(letters), "--json", **run)
     )

@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.privacy.masking import letter_digest
 from adapters.reconcile.compare import (
     CLOCK_STREAM,
     GAP_KINDS,
@@ -22,7 +23,6 @@ from adapters.reconcile.compare import (
     Report,
     reconcile,
 )
-from adapters.privacy.masking import letter_digest
 from events.inbound import parse_event
 from tests.builders import Events
 

@@ -120,6 +120,19 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_openings(self) -> list[tuple[str, bytes]]:
+        """(account id, state) of every account's first stored event: its AccountOpened."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT originator_id, state FROM {0}.{1} WHERE originator_version = 1 "
+                    "AND originator_id NOT LIKE %s ORDER BY originator_id"
+                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                (SYSTEM_STREAMS,),
+            )
+            return [(row["originator_id"], bytes(row["state"])) for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_due_accounts(self, business_date: date) -> list[str]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(

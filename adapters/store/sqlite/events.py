@@ -112,6 +112,16 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
                     streams.setdefault(stream, []).append(state)
         return streams
 
+    def select_openings(self) -> list[tuple[str, bytes]]:
+        """(account id, state) of every account's first stored event: its AccountOpened."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, state FROM {self.events_table_name} WHERE originator_version = 1 "
+                "AND originator_id NOT LIKE ? ORDER BY originator_id",
+                [SYSTEM_STREAMS],
+            )
+            return [(row[0], bytes(row[1])) for row in c.fetchall()]
+
     def select_due_accounts(self, business_date: date) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
