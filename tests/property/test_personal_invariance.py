@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from events.inbound import EVENT_TYPES
 from events.personal import personal_paths
+from tests.integration.test_privacy import events
 from tests.support.wiring import open_engine
 
 SCENARIO = Path(__file__).resolve().parents[1] / "data" / "contract_scenario.jsonl"
@@ -54,5 +55,5 @@ def decided(lines: list[bytes]) -> tuple[list[Any], list[Any]]:
     )
 )
 def test_other_personal_values_give_identical_decisions_and_commands(values: dict[str, str]) -> None:
-    lines = SCENARIO.read_bytes().splitlines()
+    lines = SCENARIO.read_bytes().splitlines() + [orjson.dumps(event) for event in events("Z")]
     assert decided(lines) == decided([with_personal(line, values) for line in lines])
