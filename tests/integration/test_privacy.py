@@ -150,7 +150,10 @@ def test_a_forgotten_customer_is_nowhere_in_clear_and_every_decision_still_repla
     assert audit["accounts"] == 2 and audit["identical"] == 2
 
 
-def test_a_restored_backup_does_not_bring_a_forgotten_customer_back(tmp_path: Path) -> None:
+def test_a_restored_backup_does_not_bring_a_forgotten_customer_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FENGKONG_MASTER_KEY", raising=False)  # the embedded default: a key file beside the store
     work = tmp_path / "work"
     work.mkdir()
     store = str(work / "store.db")
@@ -188,7 +191,10 @@ def test_a_restored_backup_does_not_bring_a_forgotten_customer_back(tmp_path: Pa
 
 
 @pytest.mark.parametrize("rounds", [1])
-def test_the_master_key_rotates_while_data_stays_readable(tmp_path: Path, rounds: int) -> None:
+def test_the_master_key_rotates_while_data_stays_readable(
+    tmp_path: Path, rounds: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FENGKONG_MASTER_KEY", raising=False)  # a key file: rotated in place
     work = tmp_path / "work"
     work.mkdir()
     store = str(work / "store.db")

@@ -66,9 +66,17 @@ def kafka_broker() -> Iterator[KafkaBroker | ExternalKafka]:
         broker.close()
 
 
+SESSION_MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+"""The master key of the session's PostgreSQL stores (a PostgreSQL store needs one configured: docs/privacy.md)."""
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer | ExternalPostgres]:
-    """The session's PostgreSQL server; `.url`, `.create_database()`, `.restart()` when ours."""
+    """The session's PostgreSQL server; `.url`, `.create_database()`, `.restart()` when ours.
+
+    Its stores seal personal data under the session's master key, set in the environment from here on.
+    """
+    os.environ.setdefault("FENGKONG_MASTER_KEY", SESSION_MASTER_KEY)
     external = os.environ.get("FENGKONG_TEST_POSTGRES_URL")
     if external:
         yield ExternalPostgres(external)
@@ -81,15 +89,9 @@ def postgres_server() -> Iterator[PostgresServer | ExternalPostgres]:
         server.close()
 
 
-SESSION_MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
-"""The master key of the session's PostgreSQL stores (a PostgreSQL store needs one configured: docs/privacy.md)."""
-
-
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer | ExternalPostgres, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """URL of a fresh, empty database for this test only (dropped afterwards), its master key in the environment."""
-    if "FENGKONG_MASTER_KEY" not in os.environ:
-        monkeypatch.setenv("FENGKONG_MASTER_KEY", SESSION_MASTER_KEY)
+def postgres_url(postgres_server: PostgresServer | ExternalPostgres) -> Iterator[str]:
+    """URL of a fresh, empty database for this test only (dropped afterwards)."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     url = postgres_server.create_database(name)
     yield url
