@@ -191,8 +191,9 @@ class RiskEngine(Application[str]):
             if digest is not None:
                 outcome, reason = (
                     (Outcome.DUPLICATE, None)
-                    # A repeat of a forgotten customer's event cannot be compared on its personal fields.
-                    if digest == sealed.digest or arrived_forgotten(sealed.event)
+                    # A repeat of a forgotten customer's event cannot be compared on its personal fields;
+                    # one recorded before sealing existed kept the digest of its plain form.
+                    if digest in (sealed.digest, item.digest) or arrived_forgotten(sealed.event)
                     else (Outcome.REJECTED, "event_id: already recorded with a different payload")
                 )
                 result = Result(index, event.event_id, outcome, reason)
