@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     relay_page: Positive = 500
 
     key: SecretStr | None = Field(None, description="the API key an operator or admin command acts with")
+    master_key: SecretStr | None = Field(
+        None, description="the master key that wraps personal-data keys (base64url, 32 bytes); docs/privacy.md"
+    )
+    master_key_previous: SecretStr | None = Field(
+        None, description="earlier master keys, comma-separated, still read while a rotation runs"
+    )
+    master_key_file: str | None = Field(
+        None, description="a file of master keys, the current one first (default for SQLite: beside the store)"
+    )
+    forget_list: str | None = Field(
+        None, description="the forgotten customers' key ids, kept apart from the store (default: beside it)"
+    )
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
         None, description="serve Prometheus metrics on this port (worker, relays); off when unset, 0: any free port"
     )

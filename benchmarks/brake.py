@@ -42,6 +42,7 @@ import orjson
 
 from adapters.store.backends import engine_env
 from benchmarks.postgres import NoPostgres, fresh_database, postgres_server
+from benchmarks.rows import Unsealed
 from benchmarks.workload import prepare
 from engine.application import RiskEngine
 from engine.governance import Requested
@@ -100,7 +101,7 @@ def _write(
     flips = _Flips()
     logging.getLogger("engine.batch").addHandler(flips)
     logging.getLogger("engine.batch").setLevel(logging.INFO)
-    engine = RiskEngine(policy, env=engine_env(store), cache_size=100_000)
+    engine = RiskEngine(policy, Unsealed(), env=engine_env(store), cache_size=100_000)
     mine = [line for line in lines if _mine(line, writer, writers)]
     scope = (lambda account_id: zlib.crc32(account_id.encode()) % writers == writer) if writers > 1 else None
     ready.wait()
@@ -112,7 +113,7 @@ def _write(
 
 
 def run_row(store: str, policy: Requested, lines: list[bytes], writers: int) -> dict[str, Any]:
-    RiskEngine(policy, env=engine_env(store)).close()  # the tables, before the writers race to make them
+    RiskEngine(policy, Unsealed(), env=engine_env(store)).close()  # the tables, before the writers race to make them
     context = multiprocessing.get_context("spawn")
     ready, go, done = context.Barrier(writers + 1), context.Event(), context.Queue()
     processes = [

@@ -28,6 +28,7 @@ from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
 from engine.documents import DocumentBook
 from engine.governance import DOCUMENT_STREAM_IDS, InForce, Requested
+from engine.personal import PersonalData
 from engine.policy import Policy
 from events.commands import Command, command_from_json
 from events.inbound import InvalidEvent, ParsedEvent, parse_event
@@ -86,7 +87,8 @@ class RiskEngine(Application[str]):
 
     def __init__(
         self,
-        policy: Requested | None = None,
+        policy: Requested | None,
+        personal: PersonalData,
         env: Mapping[str, str] | None = None,
         cache_size: int = 20_000,
         user: str = "ingest",
@@ -95,6 +97,7 @@ class RiskEngine(Application[str]):
         super().__init__(dict(env or {}))
         self.in_force = InForce(policy, user)
         self._in_force_read: float | None = None  # monotonic time the documents were read; None: read them first
+        self.personal = personal
         self.cache_size = cache_size
         self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
         self._clock: PlatformClock | None = None

@@ -29,10 +29,12 @@ from engine.account import CreditAccount, StoredRow
 from engine.brake import EMITTED, HELD, BrakeSource, BrakeState, Candidate, Judge, micros
 from engine.business_days import FALLBACK
 from engine.ledger import Rejected
+from engine.personal import Owner
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
 from events.inbound import AccountClosed, AccountOpened, DayClosed, InvalidEvent, ParsedEvent, load_object
 from events.operator import ClockCorrected, Fact
+from events.personal import arrived_forgotten, has_personal
 from events.recorded import BRAKE_STREAM, BRAKE_TOPIC, State, decode, encode_brake
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ class Result:
     stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
     held: int = 0  # automatic locks the emergency brake held
     warnings: list[str] = field(default_factory=list)  # what an operator must hear about a decision (logged too)
+    sealed: str | None = None  # a refused event's canonical JSON with its personal fields sealed, if it has any
 
     def add(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
@@ -157,6 +160,7 @@ class Batch:
         self.absent = self.engine.preload(
             p.event.account_id for p in valid if not isinstance(p.event, (DayClosed, ClockCorrected))
         )
+        self.engine.personal.prepare(owner for item in valid if (owner := self.owner(item)) is not None)
         for index, item in enumerate(self.items):
             if isinstance(item, InvalidEvent):
                 self.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
@@ -165,27 +169,58 @@ class Batch:
             if index in self.poisoned:
                 self.results.append(Result(index, event.event_id, Outcome.REJECTED, self.poisoned[index]))
                 continue
+            sealed = self.seal(item)
             digest = known.get(event.event_id)
             if digest is not None:
                 outcome, reason = (
                     (Outcome.DUPLICATE, None)
-                    if digest == item.digest
+                    # A repeat of a forgotten customer's event cannot be compared on its personal fields;
+                    # one recorded before sealing existed kept the digest of its plain form.
+                    if digest in (sealed.digest, item.digest) or arrived_forgotten(sealed.event)
                     else (Outcome.REJECTED, "event_id: already recorded with a different payload")
                 )
                 result = Result(index, event.event_id, outcome, reason)
                 self.results.append(result)
                 if isinstance(event, DayClosed) and outcome is Outcome.DUPLICATE:
                     result.add(self.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
-                continue
-            self.apply(index, item)
-            if self.results[-1].outcome is Outcome.ACCEPTED:
-                known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
+            else:
+                self.apply(index, sealed)
+                if self.results[-1].outcome is Outcome.ACCEPTED:
+                    known[event.event_id] = sealed.digest  # a later copy in this batch is a duplicate
+            if sealed is not item and self.results[-1].outcome is Outcome.REJECTED:
+                self.results[-1].sealed = sealed.canonical  # its dead letter keeps it sealed, never plain
 
     def _hold(self, account: CreditAccount) -> None:
         """Note the account's stored agenda date and held lock the first time this batch touches it."""
         if account.account_id not in self.agenda_before:
             self.agenda_before[account.account_id] = agenda_date(account.controls)
             self.held_before[account.account_id] = account.controls.held
+
+    def _account(self, account_id: str) -> CreditAccount | None:
+        """The account as this batch sees it: touched already, cached or in the store (None: not opened)."""
+        account = self.touched.get(account_id)
+        if account is None and account_id not in self.absent:
+            account = self.engine.account(account_id)
+        return account
+
+    def owner(self, item: ParsedEvent) -> Owner | None:
+        """Whose key seals this event's personal fields (None: it holds none, or its account is unknown)."""
+        event = item.event
+        if isinstance(event, (DayClosed, ClockCorrected)) or not has_personal(event):
+            return None
+        if isinstance(event, AccountOpened):
+            return Owner(customer_id=event.data.customer_id)
+        account = self._account(event.account_id)
+        customer = account.ledger.customer if account is not None else None
+        return None if customer is None else Owner.of_customer(customer)
+
+    def seal(self, item: ParsedEvent) -> ParsedEvent:
+        """The event with its personal fields sealed (what is decided and recorded); as it is if it holds none.
+
+        An event of an unknown account stays as it came: it is refused, never recorded.
+        """
+        owner = self.owner(item)
+        return item if owner is None else self.engine.personal.seal(item, owner)
 
     def apply(self, index: int, item: ParsedEvent) -> None:
         event = item.event
@@ -195,9 +230,7 @@ class Batch:
         if isinstance(event, ClockCorrected):
             self._correct_clock(index, item)
             return
-        account = self.touched.get(event.account_id)
-        if account is None and event.account_id not in self.absent:
-            account = self.engine.account(event.account_id)
+        account = self._account(event.account_id)
         if account is None and event.type == "AccountOpened":
             account = CreditAccount(event.account_id)
             self.new_accounts[event.account_id] = account

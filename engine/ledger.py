@@ -98,6 +98,7 @@ class Ledger:
     last_closed: date | None = None
     last_event_at: datetime | None = None
     closed: str | None = None  # the reason of AccountClosed: it takes repayments and reversals only
+    customer: str | None = None  # AccountOpened's customer_id as recorded: sealed (its key id) or plain (legacy)
 
     # ------------------------------------------------------------ reading
 
@@ -215,6 +216,7 @@ class Ledger:
             return
         if isinstance(event, AccountOpened):
             self.opened = True
+            self.customer = event.data.customer_id
             self.opening_limit = event.data.credit_limit
             self.timezone = ZoneInfo(event.data.timezone)
         elif isinstance(event, BillIssued):

@@ -33,6 +33,7 @@ from events.inbound import (
     UnlockReviewed,
 )
 from events.operator import Fact, HoldDropped, HoldReleased, ReviewDecided
+from events.personal import is_sealed
 from events.rules import Rule
 
 CENT = Decimal("0.01")
@@ -385,7 +386,12 @@ def _on_review(d: Decider, event: UnlockReviewed | ReviewDecided) -> None:
     """An unlock review's decision: upstream's `UnlockReviewed`, or an operator's `ReviewDecided` alike."""
     data = event.data
     reviewer = event.data.reviewer if isinstance(event, UnlockReviewed) else event.data.actor
-    facts: dict[str, Any] = {"request_id": data.request_id, "reviewer": reviewer}
+    facts: dict[str, Any] = {"request_id": data.request_id}
+    if not is_sealed(reviewer):
+        # A review recorded before personal data was sealed kept its reviewer here (the golden store's
+        # decisions replay so), and an operator's name is no customer's; a sealed one leaves it in the
+        # fact alone: no decision holds a personal value.
+        facts["reviewer"] = reviewer
     if d.controls.review_id != data.request_id:
         facts["reason"] = "no open review with this request_id"
         d.emit(Rule.REVIEW_DECISION_IGNORED, facts)

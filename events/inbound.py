@@ -23,6 +23,7 @@ from events.types import (
     EventId,
     IsoDate,
     Money,
+    PersonalReference,
     Phone,
     PlanId,
     Reference,
@@ -49,10 +50,10 @@ class _Strict(BaseModel):
 
 
 class AccountOpenedData(_Strict):
-    customer_id: Reference
+    customer_id: PersonalReference
     credit_limit: Money
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
-    card_ref: Reference = Field(description="tokenised card reference, never a card number")
+    card_ref: PersonalReference = Field(description="tokenised card reference, never a card number")
     phone: Phone | None = Field(default=None, description="personal data: stored, never logged")
     timezone: TimeZoneName = "Asia/Shanghai"
 
@@ -114,7 +115,7 @@ class UnlockRequestedData(_Strict):
 class UnlockReviewedData(_Strict):
     request_id: Reference
     approved: StrictBoolean
-    reviewer: Reference
+    reviewer: PersonalReference
     note: Text | None = None
 
 

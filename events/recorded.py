@@ -57,7 +57,9 @@ SYSTEM_STREAM_PREFIX = "$"
 """Streams that are not accounts start so (account ids cannot)."""
 SYSTEM_STREAMS = "$%"
 """A SQL LIKE pattern for the streams that are not accounts: the clock's and the recorded documents'
-(events.documents), all named with a `$`."""
+(events.documents), the forgets', all named with a `$`."""
+FORGET_TOPIC = "privacy.forgotten"
+"""The topic of an admin's forget: one stored event on stream `$forget-<key id>` (`encode_forget`)."""
 BALANCE_FIELDS = ("overdue_outstanding", "outstanding", "credit", "days_past_due", "active_plan_id", "overdue_bills")
 _ENVELOPE_FIELDS = ("account_id", "policy_version", "rule", "cause_event_id", "occurred_at")
 
@@ -111,6 +113,16 @@ def encode_day(canonical_fact: str, recorded_at_ms: int | None = None) -> bytes:
     """The stored state of a business date closed on the platform clock."""
     at = _now_ms() if recorded_at_ms is None else recorded_at_ms
     return orjson.dumps({"v": FORMAT, "at": at, "fact": orjson.Fragment(canonical_fact)})
+
+
+def forget_stream(key_id: str) -> str:
+    return f"$forget-{key_id}"
+
+
+def encode_forget(key_id: str, actor: str, actor_key: str, reason: str, accounts: list[str]) -> bytes:
+    """The stored state of a forget: whose key (its id, naming no one), who, why (sealed), which accounts."""
+    state = {"v": FORMAT, "at": _now_ms(), "key_id": key_id, "actor": actor, "actor_key": actor_key}
+    return orjson.dumps({**state, "reason": reason, "accounts": accounts})
 
 
 def decode(state: bytes) -> State:

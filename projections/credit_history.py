@@ -200,6 +200,11 @@ def _reference(facts: dict[str, Any]) -> str | None:
     return None
 
 
+def _by(facts: dict[str, Any]) -> str:
+    """' by <reviewer>' where the decision recorded one (before sealing); a sealed review names them in its fact."""
+    return f" by {facts['reviewer']}" if "reviewer" in facts else ""
+
+
 def _why(rule: str, facts: dict[str, Any]) -> str:
     """The reason a card or line changed, from the rule and its facts."""
     reasons: dict[str, Callable[[], str]] = {
@@ -212,7 +217,7 @@ def _why(rule: str, facts: dict[str, Any]) -> str:
         ),
         Rule.UNLOCK_FULL_REPAYMENT: lambda: f"overdue amount repaid in full (payment {facts.get('payment_id')})",
         Rule.PLAN_COMPLETE: lambda: f"repayment plan {facts.get('plan_id')} completed",
-        Rule.REVIEW_APPROVED: lambda: f"unlock request {facts.get('request_id')} approved by {facts.get('reviewer')}",
+        Rule.REVIEW_APPROVED: lambda: f"unlock request {facts.get('request_id')} approved{_by(facts)}",
         Rule.REVIEW_AUTO_APPROVE: lambda: (
             f"first installment of plan {facts.get('plan_id')} paid; "
             f"unlock request {facts.get('request_id')} approved automatically"
@@ -281,9 +286,9 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
             f"Unlock review opened for request {facts.get('request_id')} under plan {facts.get('plan_id')}; "
             f"decision due by {changes.get('review_deadline')}"
         ),
-        Rule.REVIEW_REJECTED: lambda: f"Unlock request {facts.get('request_id')} rejected by {facts.get('reviewer')}",
+        Rule.REVIEW_REJECTED: lambda: f"Unlock request {facts.get('request_id')} rejected{_by(facts)}",
         Rule.REVIEW_APPROVED: lambda: (
-            f"Unlock request {facts.get('request_id')} approved by {facts.get('reviewer')} (card was not locked)"
+            f"Unlock request {facts.get('request_id')} approved{_by(facts)} (card was not locked)"
         ),
         Rule.REVIEW_AUTO_APPROVE: lambda: (
             f"Unlock request {facts.get('request_id')} approved automatically (card was not locked)"

@@ -16,6 +16,7 @@ from adapters.cli.kafka import KAFKA_COMMANDS
 from adapters.cli.keys import keys
 from adapters.cli.operators import OPERATOR_COMMANDS
 from adapters.cli.policy import policy
+from adapters.cli.privacy import privacy
 from adapters.cli.projections import projections
 from adapters.cli.query import export, query
 from adapters.cli.reconcile import reconcile_command
@@ -52,6 +53,7 @@ for command in (
     *OPERATOR_COMMANDS,
     calendar,
     shadow,
+    privacy,
     *KAFKA_COMMANDS,
 ):
     cli.add_command(command)

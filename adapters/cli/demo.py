@@ -182,7 +182,9 @@ def demo(
                 tally.add(result)
                 if result.outcome is Outcome.REJECTED:
                     letters.write(
-                        dead_letter_record(lines[result.index], result.reason or "", "demo", event_id=result.event_id)
+                        dead_letter_record(
+                            lines[result.index], result.reason or "", "demo", result.sealed, event_id=result.event_id
+                        )
                     )
             progress.update(task, advance=1, events=sum(tally.outcomes.values()))
     if export:

@@ -123,6 +123,7 @@ def ingest(
                             batch[result.index],
                             result.reason or "rejected",
                             f"{source}:{offset + result.index + 1}",
+                            result.sealed,
                             event_id=result.event_id,
                         )
                     )

@@ -27,6 +27,7 @@ from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
 from adapters.monitoring.status import ReviewWindow
 from adapters.operators.service import Operators
+from adapters.privacy.keyring import KeyRings
 from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
@@ -81,6 +82,7 @@ def create_app(
     review_window: ReviewWindow,
     open_operators: Callable[[], Operators],
     open_documents: Callable[[], RecordedDocuments],
+    key_rings: KeyRings,
     pool_size: int = POOL_SIZE,
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api).
@@ -92,6 +94,7 @@ def create_app(
     documents = open_documents()
     with pool.connection() as db:
         KeyStore(db).prepare()
+        key_rings.open(db)  # the key table exists, and a restored backup has lost its forgotten keys again
     access = operators.OperatorsAccess(open_operators)
 
     @asynccontextmanager
@@ -115,6 +118,7 @@ def create_app(
     app.state.documents = documents
     app.state.review_window = review_window
     app.state.operators = access
+    app.state.key_rings = key_rings
     problems.install(app)
     app.middleware("http")(_log_request)
     app.add_middleware(BodyLimit)

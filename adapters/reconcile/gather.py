@@ -21,6 +21,7 @@ from adapters.kafka.config import (
     COMMAND_ID_HEADER,
     ERROR_HEADER,
     PAYLOAD_BYTES_HEADER,
+    PAYLOAD_DIGEST_HEADER,
     PAYLOAD_SHA256_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
@@ -28,6 +29,7 @@ from adapters.kafka.config import (
     header,
 )
 from adapters.kafka.dead_letters import kept_value
+from adapters.privacy.masking import letter_digest
 from adapters.reconcile.compare import Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
 from adapters.store import queries
 from adapters.store.readers import EngineTables, StoredLog
@@ -51,19 +53,24 @@ def file_messages(path: str) -> Iterator[Message]:
 
 
 def file_letters(path: Path) -> Iterator[Letter]:
-    """Dead letters written by `fengkong ingest`: source 'FILE:N', original bytes, reason."""
+    """Dead letters written by `fengkong ingest`: source 'FILE:N', the digest of the line, reason.
+
+    Letters written before dead letters were masked kept the line itself: its digest is computed here.
+    """
     for line in whole_lines(read_lines(str(path), limit=LETTER_LIMIT), Counter()):
         record = orjson.loads(line)
         source, _, number = str(record.get("source", "")).rpartition(":")
         if not number.isdigit():
             continue
         if "payload_sha256" in record:  # an oversized line: its letter keeps a prefix, the size and the digest
-            value = f"oversized:{record['payload_bytes']}:sha256:{record['payload_sha256']}".encode()
+            digest = letter_digest(f"oversized:{record['payload_bytes']}:sha256:{record['payload_sha256']}")
+        elif "payload_digest" in record:
+            digest = str(record["payload_digest"])
         elif "payload" in record:
-            value = str(record["payload"]).encode()
+            digest = letter_digest(str(record["payload"]))
         else:
-            value = base64.b64decode(record.get("payload_base64", ""))
-        yield Letter(Path(source).name, None, int(number), value, str(record.get("reason", "")))
+            digest = letter_digest(base64.b64decode(record.get("payload_base64", "")))
+        yield Letter(Path(source).name, None, int(number), digest, str(record.get("reason", "")))
 
 
 # ------------------------------------------------------------ topics
@@ -129,9 +136,12 @@ def topic_letters(bootstrap: str, topic: str) -> Iterator[Letter]:
         offset = header(record.headers, SOURCE_OFFSET_HEADER)
         if source is None or partition is None or offset is None:
             continue
-        size, digest = header(record.headers, PAYLOAD_BYTES_HEADER), header(record.headers, PAYLOAD_SHA256_HEADER)
-        value = record.value if digest is None else f"oversized:{size}:sha256:{digest}".encode()
-        yield Letter(source, int(partition), int(offset), value, header(record.headers, ERROR_HEADER) or "")
+        size, whole = header(record.headers, PAYLOAD_BYTES_HEADER), header(record.headers, PAYLOAD_SHA256_HEADER)
+        if whole is not None:
+            digest = letter_digest(f"oversized:{size}:sha256:{whole}")
+        else:
+            digest = header(record.headers, PAYLOAD_DIGEST_HEADER) or letter_digest(record.value or b"")
+        yield Letter(source, int(partition), int(offset), digest, header(record.headers, ERROR_HEADER) or "")
 
 
 def published_commands(bootstrap: str, topic: str) -> Counter[str]:

@@ -13,14 +13,23 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 
 from adapters.store.engine_tables import BRAKE_COLUMNS, HOLD_COLUMNS
 from adapters.store.tables import ProjectionDatabase
 from engine.application import EngineRecorder
 from engine.batch import Position
 from engine.brake import BrakeState, from_micros, micros
-from events.recorded import FACT_TOPIC, OutboxPage, decode, recorded_commands
+from events.recorded import (
+    FACT_TOPIC,
+    FORGET_TOPIC,
+    OutboxPage,
+    State,
+    decode,
+    encode_forget,
+    forget_stream,
+    recorded_commands,
+)
 from projections.decoding import RawNotification
 
 PAGE = 5000
@@ -40,6 +49,7 @@ class StoreRecorder(EngineRecorder, Protocol):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]: ...
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]: ...
+    def select_openings(self) -> list[tuple[str, bytes]]: ...
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
     def close(self) -> None: ...
 
@@ -226,3 +236,36 @@ class EngineTables:
         if not self.db.has_table("fengkong_holds"):
             return 0
         return int(self.db.query("SELECT count(*) FROM fengkong_holds")[0][0])
+
+
+class PrivacyRecords:
+    """What the store holds on customers, for forgetting and the right of access: openings, forgets."""
+
+    def __init__(self, recorder: StoreRecorder) -> None:
+        self.recorder = recorder
+
+    def openings(self) -> Iterator[tuple[str, State]]:
+        """Each account's first stored event (its AccountOpened), decoded."""
+        for account_id, state in self.recorder.select_openings():
+            yield account_id, decode(state)
+
+    def opening(self, account_id: str) -> State | None:
+        """One account's opening fact, decoded (None: no such account)."""
+        states = self.recorder.select_streams([account_id]).get(account_id)
+        return decode(states[0]) if states else None
+
+    def record_forget(self, key_id: str, actor: str, actor_key: str, reason: str, accounts: list[str]) -> bool:
+        """Record a forget (False: this key's forget was recorded already, by an earlier run that stopped midway)."""
+        state = encode_forget(key_id, actor, actor_key, reason, accounts)
+        try:
+            self.recorder.insert_events([StoredEvent(forget_stream(key_id), 1, FORGET_TOPIC, state)])
+        except IntegrityError:
+            return False
+        return True
+
+    def forgets(self) -> Iterator[State]:
+        for notification in StoredLog(self.recorder).read_topics([FORGET_TOPIC]):
+            yield decode(notification.state)
+
+    def close(self) -> None:
+        self.recorder.close()

@@ -42,7 +42,7 @@ def test_ingest_then_query_the_default_store(tmp_path: Path, store: str) -> None
     assert (summary["accepted"], summary["duplicates"], summary["rejected"]) == (78, 1, 1)
     letters = [json.loads(line) for line in (tmp_path / summary["dead_letter"]).read_text().splitlines()]
     assert letters[0]["event_id"] == "bad-1" and "unknown field" in letters[0]["reason"]
-    assert letters[0]["payload"].startswith('{"event_id": "bad-1"')
+    assert letters[0]["payload_masked"].startswith('{"event_id":"bad-1"')
 
     account = as_json(fengkong("account", "C2", "--store", store, "--json", cwd=tmp_path))
     assert account["account_id"] == "C2" and account["status"] == "current"

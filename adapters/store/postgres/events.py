@@ -26,7 +26,7 @@ from adapters.store.engine_tables import BRAKE_COLUMNS, HOLD_COLUMNS, agenda_row
 from engine.application import BrakeSettlement
 from engine.batch import InboundRow, Position
 from engine.brake import BrakeState
-from events.recorded import SYSTEM_STREAM_PREFIX
+from events.recorded import SYSTEM_STREAM_PREFIX, SYSTEM_STREAMS
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 
@@ -219,6 +219,19 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
             for row in curs.fetchall():
                 streams.setdefault(row["originator_id"], []).append(bytes(row["state"]))
         return streams
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_openings(self) -> list[tuple[str, bytes]]:
+        """(account id, state) of every account's first stored event: its AccountOpened."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT originator_id, state FROM {0}.{1} WHERE originator_version = 1 "
+                    "AND originator_id NOT LIKE %s ORDER BY originator_id"
+                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                (SYSTEM_STREAMS,),
+            )
+            return [(row["originator_id"], bytes(row["state"])) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_due_accounts(self, business_date: date) -> list[str]:

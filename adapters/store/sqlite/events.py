@@ -23,7 +23,7 @@ from adapters.store.engine_tables import BRAKE_COLUMNS, HOLD_COLUMNS, agenda_row
 from engine.application import BrakeSettlement
 from engine.batch import InboundRow, Position
 from engine.brake import BrakeState
-from events.recorded import SYSTEM_STREAM_PREFIX
+from events.recorded import SYSTEM_STREAM_PREFIX, SYSTEM_STREAMS
 
 _CHUNK = 500
 _CHECKPOINT_PAGES = 16_384  # the WAL is copied back after 64 MiB, not 4 MiB: fewer, larger checkpoints (+5%)
@@ -169,6 +169,16 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
                 for stream, state in c.fetchall():
                     streams.setdefault(stream, []).append(state)
         return streams
+
+    def select_openings(self) -> list[tuple[str, bytes]]:
+        """(account id, state) of every account's first stored event: its AccountOpened."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, state FROM {self.events_table_name} WHERE originator_version = 1 "
+                "AND originator_id NOT LIKE ? ORDER BY originator_id",
+                [SYSTEM_STREAMS],
+            )
+            return [(row[0], bytes(row[1])) for row in c.fetchall()]
 
     def select_due_accounts(self, business_date: date) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
