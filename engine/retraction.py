@@ -22,6 +22,7 @@ from engine.rules import Decider, Decision, admit, decide, review_closed
 from events.commands import CommandType
 from events.inbound import AccountOpened, DayClosed, FactRetracted
 from events.operator import ACTION_TYPES, Fact, HoldDropped, HoldReleased, LockUndone
+from events.personal import is_sealed
 from events.rules import Rule
 
 RETRACTIONS = (FactRetracted, LockUndone)
@@ -99,7 +100,9 @@ def decide_retraction(
     nothing is emitted now: the next fact decides as usual.
     """
     d = Decider(ledger.account_id, event, controls, policy, calendar or seed_calendar())
-    facts: dict[str, Any] = {"retracted_event_id": event.data.retracted_event_id, "reason": event.data.reason}
+    facts: dict[str, Any] = {"retracted_event_id": event.data.retracted_event_id}
+    if not is_sealed(event.data.reason):  # a sealed reason stays in the fact alone: no decision holds personal data
+        facts["reason"] = event.data.reason
     if isinstance(event, LockUndone):
         data = event.data
         facts.update(
