@@ -7,6 +7,10 @@ controls from the recorded decisions, so loading an account never re-runs the
 policy; auditing does (engine.audit). The stream's version is the number of
 facts recorded: two writers that decided from the same version cannot both
 save (the store's key on stream and version refuses the second).
+
+Beside them the account keeps the notices it was sent (engine.notices, from
+its decisions) and, when its policy scores accounts, its facts as of any
+instant (engine.scoring.features), which the default probability is read from.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from typing import Any
 
 from engine.controls import Controls
 from engine.ledger import Ledger
+from engine.notices import NoticeBook
 from engine.policy import Policy
 from engine.rules import Before, Decision, decide
-from events.inbound import AccountEvent, DayClosed, ParsedEvent, load_object
+from engine.scoring.features import FeatureState
+from events.inbound import AccountEvent, DayClosed, NoticeOutcomeReported, ParsedEvent, load_object
 from events.recorded import FACT_TOPIC, State, compact_decision, encode_fact
 
 StoredRow = tuple[str, int, str, bytes]
@@ -43,22 +49,29 @@ def admit(ledger: Ledger, fact: AccountEvent | DayClosed) -> Before | None:
 class CreditAccount:
     """An account's ledger and controls, its stream version, and the rows it has not saved yet."""
 
-    __slots__ = ("account_id", "controls", "ledger", "pending", "version")
+    __slots__ = ("account_id", "controls", "features", "ledger", "notices", "pending", "version")
 
-    def __init__(self, account_id: str) -> None:
+    def __init__(self, account_id: str, scored: bool = True) -> None:
+        """`scored`: keep the facts as of any instant (a policy that scores accounts reads them)."""
         self.account_id = account_id
         self.ledger = Ledger(account_id)
         self.controls = Controls()
+        self.notices = NoticeBook()
+        self.features = FeatureState(account_id) if scored else None
         self.version = 0
         self.pending: list[StoredRow] = []
 
     def replay(self, state: State) -> None:
         """Apply one recorded fact (a decoded state): the fact to the ledger, its decisions' changes to the controls."""
-        self.ledger.apply(load_object(state["fact"]))
+        fact = load_object(state["fact"])
+        self.ledger.apply(fact)
+        if self.features is not None:
+            self.features.add(fact)
         for decision in state.get("decisions", ()):
             changes = decision.get("changes")
             if changes:
                 self.controls = self.controls.changed(changes)
+            self.notices.note(decision["rule"], decision["facts"], decision.get("command"))
         self.version += 1
 
     def handle(self, parsed: ParsedEvent, policy: Policy) -> list[Decision]:
@@ -68,14 +81,21 @@ class CreditAccount:
         cannot take the event.
         """
         fact = parsed.event
+        if isinstance(fact, NoticeOutcomeReported):
+            self.notices.check(fact)
+        if policy.scoring is not None and self.features is None:
+            raise ValueError(f"policy {policy.version} scores accounts: load account {self.account_id} scored")
         before = admit(self.ledger, fact)
         if before is None:
             return []
-        decisions = decide(fact, before, self.ledger, self.controls, policy)
+        if self.features is not None:
+            self.features.add(fact)
+        decisions = decide(fact, before, self.ledger, self.controls, policy, self.features, self.notices)
         occurred_at = fact.occurred_at.isoformat()
         stored: list[dict[str, Any]] = []
         for decision in decisions:
             self.controls = self.controls.changed(decision.changes)
+            self.notices.note(decision.rule, decision.facts, decision.command)
             stored.append(
                 compact_decision(
                     decision.rule,

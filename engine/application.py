@@ -215,7 +215,7 @@ class RiskEngine(Application[str]):
         if not absent:
             return absent
         for account_id, states in self.store.select_streams(sorted(absent)).items():
-            account = CreditAccount(account_id)
+            account = self.new_account(account_id)
             for state in states:
                 account.replay(decode(state))
             self.remember(account)
@@ -237,10 +237,14 @@ class RiskEngine(Application[str]):
         states = self.store.select_streams([account_id]).get(account_id)
         if not states:
             return None
-        account = CreditAccount(account_id)
+        account = self.new_account(account_id)
         for state in states:
             account.replay(decode(state))
         return account
+
+    def new_account(self, account_id: str) -> CreditAccount:
+        """An empty account; it keeps its facts as of any instant only if the policy scores accounts."""
+        return CreditAccount(account_id, scored=self.policy.scoring is not None)
 
     def clock(self) -> PlatformClock:
         if self._clock is None:

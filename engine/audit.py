@@ -18,8 +18,10 @@ import orjson
 from engine.account import admit
 from engine.controls import Controls
 from engine.ledger import Ledger
+from engine.notices import NoticeBook
 from engine.policy import Policy, load_policy
 from engine.rules import decide
+from engine.scoring.features import FeatureState
 from events.inbound import load_object
 from events.recorded import State, balances_of, recorded_decisions
 
@@ -66,7 +68,8 @@ def replay(account_id: str, states: Iterable[State], policy: Callable[[str], Pol
     shows as a difference even when no decision changes.
     """
     result = Replay(account_id)
-    ledger, controls = Ledger(account_id), Controls()
+    ledger, controls, notices = Ledger(account_id), Controls(), NoticeBook()
+    features = FeatureState(account_id)  # the default probability, for a policy that scores accounts
     for state in states:
         result.facts += 1
         result.recorded.extend(recorded_decisions(account_id, state))
@@ -74,12 +77,14 @@ def replay(account_id: str, states: Iterable[State], policy: Callable[[str], Pol
         before = admit(ledger, fact)
         if before is None:
             continue
+        features.add(fact)
         if balances_of(state) != ledger.balances():
             result.balances_differ.append(fact.event_id)
         chosen = policy(state["policy"])
         occurred_at = fact.occurred_at.isoformat()
-        for decision in decide(fact, before, ledger, controls, chosen):
+        for decision in decide(fact, before, ledger, controls, chosen, features, notices):
             controls = controls.changed(decision.changes)
+            notices.note(decision.rule, decision.facts, decision.command)
             result.derived.append(
                 {
                     "rule": decision.rule,

@@ -12,6 +12,7 @@ No modelling library is needed here: the engine can score in its hot path.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -190,9 +191,7 @@ class Scorecard(_Frozen):
     def probability(self, points: int) -> Decimal:
         """P(bad) at `points`: odds good:bad = base_odds * 2 ** ((points - base_score) / pdo)."""
         scaling = self.scaling
-        exponent = _EXACT.divide(Decimal(points - scaling.base_score), Decimal(scaling.pdo))
-        odds = _EXACT.multiply(scaling.base_odds, _EXACT.power(Decimal(2), exponent))
-        return _EXACT.divide(Decimal(1), _EXACT.add(Decimal(1), odds)).quantize(_PROBABILITY, context=_EXACT)
+        return _probability(points, scaling.base_score, scaling.base_odds, scaling.pdo)
 
     def tier(self, probability: Decimal) -> str:
         for tier in self.tiers:
@@ -205,6 +204,14 @@ class Scorecard(_Frozen):
             if attribute.name == name:
                 return attribute
         raise KeyError(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _probability(points: int, base_score: int, base_odds: Decimal, pdo: int) -> Decimal:
+    """Computed once per score and scaling: the engine scores at many decisions, over few distinct points."""
+    exponent = _EXACT.divide(Decimal(points - base_score), Decimal(pdo))
+    odds = _EXACT.multiply(base_odds, _EXACT.power(Decimal(2), exponent))
+    return _EXACT.divide(Decimal(1), _EXACT.add(Decimal(1), odds)).quantize(_PROBABILITY, context=_EXACT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +239,15 @@ class Score:
 
 def parse_scorecard(text: str) -> Scorecard:
     return Scorecard.model_validate_json(text)
+
+
+@functools.cache
+def shipped_scorecard(version: str) -> Scorecard:
+    """A scorecard shipped with the engine (engine/scoring/scorecards/<version>.json), by version."""
+    shipped = resources.files("engine.scoring").joinpath("scorecards", f"{version}.json")
+    if not shipped.is_file():
+        raise LookupError(f"no scorecard {version!r} is shipped with the engine")
+    return parse_scorecard(shipped.read_text(encoding="utf-8"))
 
 
 def load_scorecard(name_or_path: str, folders: tuple[Path, ...] = ()) -> Scorecard:
