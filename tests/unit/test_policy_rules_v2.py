@@ -7,6 +7,7 @@ a test steers with utilisation and reversals.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,8 @@ from engine.audit import replay
 from engine.ledger import Rejected
 from engine.policy import load_policy
 from engine.rules import agenda_date
+from engine.scoring.features import end_of_day, state_of
+from events.inbound import load_canonical
 from events.recorded import decode
 from tests.builders import DEFAULT, Events, commands, parsed, play, rules_of, run, sent, v2
 
@@ -362,3 +365,29 @@ def test_audit_replay_derives_every_scored_decision_again(e: Events) -> None:
     assert result.identical and result.derived
     assert sum(1 for ds in decided for d in ds if "score" in d.facts or "reasons" in d.facts) >= 2
     assert orjson.dumps([d.facts for ds in decided for d in ds])  # facts are plain JSON
+
+
+# ---------------------------------------------------------------- the promise-kept rate the scorecard sees
+
+
+def test_the_promise_kept_rate_counts_settled_promises_as_the_engine_settles_them(e: Events) -> None:
+    events = [
+        *opened_with_bill(e, "900.00"),
+        e.outcome("n1", "promise_to_pay", "2026-09-02T12:00:00", "300.00", "2026-09-05"),
+        e.outcome("n1", "promise_to_pay", "2026-09-03T12:00:00", "300.00", "2026-09-06"),  # replaces the first
+        e.pay("p1", "300.00", "2026-09-06T10:00:00"),  # kept
+        e.outcome("n2", "promise_to_pay", "2026-09-07T12:00:00", "300.00", "2026-09-09"),
+        e.pay("p2", "300.00", "2026-09-08T10:00:00"),
+        e.reverse("p2", "2026-09-09T10:00:00"),  # broken: net of the reversal
+        e.pay("p3", "300.00", "2026-09-10T10:00:00"),  # too late for it
+    ]
+    state = state_of("A1", [load_canonical(parsed(event).canonical) for event in events])
+
+    def rate(day: str) -> Decimal | None:
+        features = state.features(end_of_day(date.fromisoformat(day)))
+        assert features is not None
+        return features.promise_kept_rate
+
+    assert rate("2026-09-06") is None  # the promise of 09-06 is settled when its day has passed
+    assert rate("2026-09-07") == Decimal("1.0000")
+    assert rate("2026-09-10") == Decimal("0.5000")
