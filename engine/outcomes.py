@@ -68,6 +68,7 @@ def on_outcome(d: Emitter, event: NoticeOutcomeReported, ledger: Ledger, notices
                 "promised_amount": str(data.promised_amount),
                 "promised_date": data.promised_date.isoformat(),
                 "replaces": controls.promise_id,
+                "replaced_notice": controls.promise_notice,
             },
             {
                 "promise_id": event.event_id,

@@ -10,9 +10,12 @@ once per bill, through the same quiet hours and cap as every customer notice.
 The watch ends when the account goes overdue (`watch.end`, reason `overdue`:
 the collection path takes over) or when it owes nothing any more (`repaid`).
 
-The tier is followed at the facts that move it before a due date (the
-account's opening, bills, repayments, reversals): a tier that differs from
-the one recorded is recorded (`score.tier`), with the score's reason codes.
+The tier is followed at the account's opening and at each new bill: the same
+point of every billing cycle, so a tier is compared with like (utilisation,
+the strongest attribute, rises with every bill and falls with its repayment:
+scored at every fact, the tier of most accounts would swing each month). A
+tier that differs from the one recorded is recorded (`score.tier`), with the
+score's reason codes; a worse one is the signal `tier_fall`.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def early_warning(d: Emitter, event: AccountEvent, ledger: Ledger, outstanding_b
     if not isinstance(event, (AccountOpened, BillIssued, RepaymentReceived, RepaymentReversed)):
         return
     signals = _signals(rule, event, ledger, outstanding_before)
-    if rule.tier_fall:
+    if rule.tier_fall and isinstance(event, (AccountOpened, BillIssued)):
         fell = _follow_tier(d)
         if fell is not None:
             signals.append(fell)

@@ -7,7 +7,7 @@ aggregate that `fengkong account` loads.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from events.inbound import AccountOpened, DayClosed
@@ -53,6 +53,11 @@ ACCOUNT_STATUS = Table(
         Column("score", T.INTEGER, "internal credit score"),
         Column("bureau_flag", T.BOOLEAN, "marked for credit-bureau reporting (accumulated defaults)"),
         Column("notices_dropped", T.INTEGER, "notices not sent because of the contact-frequency limit"),
+        Column("risk_tier", T.TEXT, "the default probability's risk tier last recorded (default-v2)", nullable=True),
+        Column("default_probability", T.RATIO, "that probability (scorecard in `scorecard`)", nullable=True),
+        Column("scorecard", T.TEXT, "the scorecard version that gave it", nullable=True),
+        Column("watch_since", T.TIMESTAMP, "on the early-warning watch list since (UTC)", nullable=True),
+        Column("watch_reason", T.TEXT, "the signal that put it there", nullable=True),
         Column("policy_version", T.TEXT, "policy the last fact was decided under"),
         Column("opened_at", T.TIMESTAMP, "event time of AccountOpened (UTC)"),
         Column("last_event_at", T.TIMESTAMP, "event time of the last billing fact (UTC; DayClosed not counted)"),
@@ -77,6 +82,9 @@ _CHANGES: dict[str, tuple[str, Any]] = {
     "review_deadline": ("review_deadline", lambda v: None if v is None else date.fromisoformat(v)),
     "review_escalated": ("review_escalated", bool),
     "notices_dropped": ("notices_dropped", int),
+    "risk_tier": ("risk_tier", lambda v: None if v is None else str(v)),
+    "watch_since": ("watch_since", lambda v: None if v is None else utc(datetime.fromisoformat(v))),
+    "watch_reason": ("watch_reason", lambda v: None if v is None else str(v)),
 }
 
 
@@ -105,6 +113,11 @@ def _new_row(account_id: str) -> Row:
         "score": 0,
         "bureau_flag": False,
         "notices_dropped": 0,
+        "risk_tier": None,
+        "default_probability": None,
+        "scorecard": None,
+        "watch_since": None,
+        "watch_reason": None,
         "policy_version": "",
         "opened_at": None,
         "last_event_at": None,
@@ -116,7 +129,7 @@ def _new_row(account_id: str) -> Row:
 
 class AccountStatus(Projection):
     name = "account_status"
-    version = 3  # 2: review_requested_on, an index on review_deadline (open reviews by deadline); 3: timezone
+    version = 4  # 2: review_requested_on, an index on review_deadline; 3: timezone; 4: risk tier, watch list
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
 
@@ -134,6 +147,10 @@ class AccountStatus(Projection):
                 if field in _CHANGES:
                     column, decode = _CHANGES[field]
                     row[column] = decode(value)
+            if "risk_tier" in changes:  # score.tier: the facts are the score's
+                facts = event.decision.facts
+                row["default_probability"] = float(facts["probability"])
+                row["scorecard"] = facts["scorecard"]
             if "review_id" in changes:
                 requested = event.decision.facts.get("requested_on") if changes["review_id"] is not None else None
                 row["review_requested_on"] = None if requested is None else date.fromisoformat(requested)

@@ -35,6 +35,7 @@ from adapters.settings import Settings
 from adapters.store.demo_marker import demo_accounts, mark_demo
 from adapters.store.probe import Found, probe
 from adapters.store.urls import is_postgres, redact, sqlite_path
+from adapters.synthetic.gateway import NoticeGateway
 from adapters.synthetic.latent import LatentPortfolio
 from engine.application import RiskEngine
 from engine.batch import Outcome, Result
@@ -44,6 +45,7 @@ from events.recorded import account_status, delinquency_bucket
 from events.rules import Rule
 
 DEMO_ACCOUNTS = 4800  # enough for 1,000+ positives in the scorecard's out-of-time window (docs/scorecard.md)
+DEMO_POLICY = "default-v2"  # so the watch list, reminders, notice outcomes and the score show
 DEMO_HORIZON = 120  # days: the scorecard's label window
 DEMO_DESCRIPTION = "trained by fengkong demo on its synthetic portfolio (adapters/synthetic/latent.py)"
 
@@ -93,6 +95,7 @@ class _Tally:
         self.rules: Counter[str] = Counter()
         self.card: Counter[tuple[str, str]] = Counter()  # (command type, rule) of card commands
         self.deferred = 0
+        self.notices: list[SendNotice] = []  # the batch's, for the gateway
 
     def add(self, result: Result) -> None:
         self.outcomes[result.outcome] += 1
@@ -101,8 +104,14 @@ class _Tally:
             self.commands[command.type] += 1
             if command.type in ("LockCard", "UnlockCard"):
                 self.card[command.type, command.rule] += 1
-            if isinstance(command, SendNotice) and command.deliver_at != command.occurred_at:
-                self.deferred += 1
+            if isinstance(command, SendNotice):
+                self.notices.append(command)
+                if command.deliver_at != command.occurred_at:
+                    self.deferred += 1
+
+    def sent(self) -> list[SendNotice]:
+        notices, self.notices = self.notices, []
+        return notices
 
 
 @click.command()
@@ -111,6 +120,12 @@ class _Tally:
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same events.")
 @click.option("--append", is_flag=True, help="Keep what the SQLite store already holds.")
 @click.option("--force", is_flag=True, help="Replace a SQLite store that demo did not create.")
+@click.option(
+    "--policy",
+    default=DEMO_POLICY,
+    show_default=True,
+    help="The policy to decide under (a shipped version or a file); FENGKONG_POLICY is not read here.",
+)
 @click.option(
     "--score/--no-score",
     default=True,
@@ -132,6 +147,7 @@ def demo(
     seed: int,
     append: bool,
     force: bool,
+    policy: str,
     score: bool,
     export_path: Path | None,
     store: str | None,
@@ -144,7 +160,7 @@ def demo(
     another SQLite store is replaced only with --force, a PostgreSQL store
     holding other accounts never.
     """
-    settings = load_settings(store=store)
+    settings = load_settings(store=store, policy=policy)
     if export_path is not None:
         check_output(export_path)
     writable_store(settings)
@@ -153,6 +169,7 @@ def demo(
         _fresh_sqlite(settings)
     engine = open_engine(settings)
     portfolio = LatentPortfolio(accounts, days, seed, noise=True)
+    gateway = NoticeGateway(portfolio, seed)
     tables = bootstrap.open_tables(settings)
     try:
         mark_demo(tables, (account.account_id for account in portfolio.accounts))
@@ -174,7 +191,7 @@ def demo(
         Progress(*columns, console=progress_console, disable=as_json) as progress,
     ):
         task = progress.add_task("days", total=days, events=0)
-        for day in portfolio.days_of_events():
+        for offset, day in enumerate(portfolio.days_of_events()):
             lines = [orjson.dumps(event) for event in day]
             if export:
                 export.writelines(line + b"\n" for line in lines)
@@ -184,6 +201,7 @@ def demo(
                     letters.write(
                         dead_letter_record(lines[result.index], result.reason or "", "demo", event_id=result.event_id)
                     )
+            gateway.sent(offset, tally.sent())
             progress.update(task, advance=1, events=sum(tally.outcomes.values()))
     if export:
         export.close()

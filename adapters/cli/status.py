@@ -73,3 +73,24 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
                 )
             console.print(listed)
     console.print(f"[bold]brake[/bold]: {report['brake']['state']} ({report['brake']['detail']})")
+    _print_scorecard(report["scorecard"])
+
+
+def _print_scorecard(stability: dict[str, Any] | None) -> None:
+    if stability is None:
+        console.print("[bold]scorecard[/bold]: not monitored yet (fengkong score monitor records its stability)")
+        return
+    if stability["month"] is None:
+        console.print(f"[bold]scorecard[/bold] {stability['scorecard']}: no month monitored yet")
+        return
+    drifting = [
+        f"{name} {figures['psi']:.2f} ({figures['alert']})"
+        for name, figures in stability["attributes"].items()
+        if figures["alert"] in ("watch", "act")
+    ]
+    score = stability["score"]
+    console.print(
+        f"[bold]scorecard[/bold] {stability['scorecard']}, {stability['month']} "
+        f"(monitored {stability['recorded_at']}): alert {stability['alert']}; "
+        f"score PSI {score['psi']} ({score['alert']})" + (f"; {', '.join(drifting)}" if drifting else "")
+    )

@@ -7,7 +7,8 @@ Two kinds:
   relay its lag behind the outbox, the clock relay its copies;
 - store series, read from the store and the read models when `/metrics` of
   the API is scraped (`read_model_collector`): projection lag, open reviews
-  and their deadlines. Every API process reports the same values for them.
+  and their deadlines, the scorecard's population stability (the latest
+  `fengkong score monitor` run). Every API process reports the same values.
 
 No series carries personal data: labels are event and command types,
 outcomes, topics, partitions and projection names, never an account id.
@@ -23,6 +24,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
@@ -85,6 +87,10 @@ STORE_HEAD = "fengkong_store_head"
 REVIEWS_OPEN = "fengkong_reviews_open"
 REVIEWS_NEAR = "fengkong_reviews_near_deadline"
 REVIEWS_BREACHED = "fengkong_reviews_deadline_breached"
+SCORECARD_PSI = "fengkong_scorecard_psi"
+SCORECARD_ALERT = "fengkong_scorecard_psi_alert"
+SCORECARD_MONITORED = "fengkong_scorecard_monitored_timestamp_seconds"
+PSI_ALERT_LEVELS = {"stable": 0, "watch": 1, "act": 2}
 
 
 def _zero() -> None:
@@ -139,6 +145,7 @@ class StoreFigures:
     reviews_open: int
     reviews_near_deadline: int
     reviews_breached: int
+    scorecard: dict[str, Any] | None = None  # adapters.store.score_monitor.latest_stability
 
 
 class StoreCollector(Collector):
@@ -173,6 +180,33 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             REVIEWS_BREACHED, "Open reviews past their business-day deadline (escalated).", f.reviews_breached
         )
+        yield from _scorecard_series(f.scorecard)
+
+
+def _scorecard_series(stability: dict[str, Any] | None) -> Iterator[Metric]:
+    """The latest `score monitor` run: PSI of the score and each attribute in its last month, the alert."""
+    if stability is None or stability.get("month") is None:
+        return
+    card = str(stability["scorecard"])
+    psi = GaugeMetricFamily(
+        SCORECARD_PSI,
+        "Population stability index against the training window, last month monitored (0.1 watch, 0.25 act).",
+        labels=["scorecard", "subject"],
+    )
+    subjects = {"score": stability["score"], **stability["attributes"]}
+    for subject, figures in subjects.items():
+        if figures["psi"] is not None:
+            psi.add_metric([card, subject], figures["psi"])
+    yield psi
+    alert = GaugeMetricFamily(
+        SCORECARD_ALERT, "The worst PSI alert of that month: 0 stable, 1 watch, 2 act.", labels=["scorecard"]
+    )
+    alert.add_metric([card], PSI_ALERT_LEVELS.get(str(stability["alert"]), 0))
+    yield alert
+    recorded = datetime.fromisoformat(str(stability["recorded_at"])).timestamp()
+    yield GaugeMetricFamily(
+        SCORECARD_MONITORED, "When `fengkong score monitor` last recorded its report (Unix time).", recorded
+    )
 
 
 class _Process(Collector):

@@ -3,7 +3,8 @@
 One snapshot of the store, read without the engine: the store's head, each
 read model's lag, the positions recorded per source (Kafka partitions, the
 command relay), open unlock reviews near or past their business-day
-deadline, and the emergency brake. The same snapshot feeds the store series
+deadline, the emergency brake, and the latest population stability of the
+scorecard (`fengkong score monitor` records it: adapters.store.score_monitor). The same snapshot feeds the store series
 of `/metrics` (adapters.monitoring.metrics.StoreFigures).
 
 Sections later issues add go beside these; the brake's section is a
@@ -20,6 +21,7 @@ from adapters.monitoring.metrics import StoreFigures
 from adapters.store import queries
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
+from adapters.store.score_monitor import ScoreMonitorStore, latest_stability
 from adapters.store.tables import ProjectionDatabase
 from engine.business_days import add_business_days
 from events.recorded import FACT_TOPIC
@@ -57,6 +59,7 @@ class Snapshot:
     near_until: date | None
     reviews: queries.Reviews | None  # None until the read models are built
     relays_pending: dict[str, bool]  # relay source -> a recorded fact (maybe with commands) waits after its position
+    scorecard: dict[str, Any] | None = None  # the latest `score monitor` run's last month (latest_stability)
 
 
 def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, limit: int = 50) -> Snapshot:
@@ -73,7 +76,8 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
         latest = queries.latest_business_date(db)
         until = window.until(latest)
         reviews = queries.open_reviews(db, until, limit)
-    return Snapshot(head, projections, positions, latest, until, reviews, pending)
+    stability = latest_stability(ScoreMonitorStore(db).latest())
+    return Snapshot(head, projections, positions, latest, until, reviews, pending, stability)
 
 
 def figures(snapshot: Snapshot) -> StoreFigures:
@@ -85,6 +89,7 @@ def figures(snapshot: Snapshot) -> StoreFigures:
         reviews_open=reviews.open if reviews else 0,
         reviews_near_deadline=reviews.near.total if reviews else 0,
         reviews_breached=reviews.breached if reviews else 0,
+        scorecard=snapshot.scorecard,
     )
 
 
@@ -122,4 +127,5 @@ def report(snapshot: Snapshot, window: ReviewWindow) -> dict[str, Any]:
             },
         },
         "brake": dict(BRAKE_NOT_IMPLEMENTED),
+        "scorecard": snapshot.scorecard,
     }

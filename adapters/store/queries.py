@@ -23,6 +23,8 @@ from projections.collection import COLLECTION_QUEUE, QUEUE_ORDER
 from projections.credit_history import CREDIT_HISTORY
 from projections.decisions import DECISIONS
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
+from projections.notices import NOTICE_RATES
+from projections.watchlist import WATCHING, WATCHLIST
 
 STATUSES = tuple(word.value for word in StatusWord)
 MAX_OFFSET = 1_000_000_000
@@ -150,6 +152,17 @@ def collection_queue(db: ProjectionDatabase, limit: int = 50, offset: int = 0, m
     for rank, row in enumerate(page.rows, start=offset + 1):
         row["rank"] = rank
     return page
+
+
+def watchlist(db: ProjectionDatabase, ended: bool = False, limit: int = 50, offset: int = 0) -> Page:
+    """Accounts on the early-warning watch list, longest watched first; `ended`: the watches that ended too."""
+    where, params = ([], []) if ended else (["status = ?"], [WATCHING])
+    return _select(db, WATCHLIST, where, params, "since, account_id", limit, offset)
+
+
+def notice_rates(db: ProjectionDatabase) -> list[Row]:
+    """Contact, promise and promise-kept rates per notice template and channel."""
+    return _select(db, NOTICE_RATES, [], [], "template, channel", 10**9, 0).rows
 
 
 def _date_range(

@@ -98,7 +98,10 @@ class _Fold:
     def __init__(self, account_id: str) -> None:
         self.ledger = Ledger(account_id)
         self.opened_on: date | None = None
-        self.reports: list[tuple[date, int]] = []  # (local day, days past due) of each overdue report
+        # (local day, days past due) of the overdue reports that may still be the worst of a window: a report
+        # is dropped once a later one reports as much or more (the window holding it holds the later one too),
+        # so days past due fall as days rise, and a bill reported daily keeps one entry, not one per day.
+        self.reports: list[tuple[date, int]] = []
         self.episodes: list[date] = []  # local days the account went from current to overdue
         self.reversals: list[date] = []
         self.plans_broken: dict[str, date] = {}  # plan id -> local day of its first overdue installment
@@ -117,7 +120,10 @@ class _Fold:
         if isinstance(fact, AccountOpened):
             self.opened_on = day
         elif isinstance(fact, OverdueReported):
-            self.reports.append((day, fact.data.days_past_due))
+            reports, days_past_due = self.reports, fact.data.days_past_due
+            while reports and reports[-1][1] <= days_past_due:
+                reports.pop()
+            reports.append((day, days_past_due))
             plan_id = ledger.bills[fact.data.bill_id].plan_id
             if plan_id is not None:
                 self.plans_broken.setdefault(plan_id, day)
@@ -169,7 +175,7 @@ class _Fold:
         utilisation = _EXACT.divide(ledger.outstanding, ledger.opening_limit).quantize(_RATIO, context=_EXACT)
         return Features(
             days_past_due=self.days_past_due,
-            worst_days_past_due_12m=max((dpd for day, dpd in _recent(self.reports, since)), default=0),
+            worst_days_past_due_12m=next((dpd for day, dpd in self.reports if day > since), 0),
             overdue_episodes_12m=sum(1 for _ in _recent_days(self.episodes, since)),
             utilisation=utilisation,
             on_time_streak=ledger.on_time_streak,
@@ -178,14 +184,6 @@ class _Fold:
             reversals_12m=sum(1 for _ in _recent_days(self.reversals, since)),
             promise_kept_rate=self.promise_kept_rate(today),
         )
-
-
-def _recent(items: list[tuple[date, int]], since: date) -> Iterator[tuple[date, int]]:
-    """The items of days after `since`, newest first (lists are in event-time order)."""
-    for item in reversed(items):
-        if item[0] <= since:
-            return
-        yield item
 
 
 def _recent_days(days: list[date], since: date) -> Iterator[date]:

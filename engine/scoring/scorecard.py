@@ -13,9 +13,11 @@ No modelling library is needed here: the engine can score in its hot path.
 from __future__ import annotations
 
 import functools
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import cached_property
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
@@ -82,12 +84,22 @@ class Attribute(_Frozen):
         return self
 
     def bin_of(self, value: Value) -> Bin:
-        for candidate in self.bins:
-            if candidate.holds(value):
-                return candidate
-        raise ValueError(f"{self.name}: no bin for an absent value")  # a value always has a range
+        """The bin holding `value`: a bisection over the upper bounds (the engine scores at many decisions)."""
+        uppers, ranges, missing = self._lookup
+        if value is None:
+            if missing is None:
+                raise ValueError(f"{self.name}: no bin for an absent value")
+            return missing
+        return ranges[bisect_right(uppers, value)]
 
-    @property
+    @cached_property
+    def _lookup(self) -> tuple[list[Decimal], list[Bin], Bin | None]:
+        """The upper bounds of the ranges but the last (contiguous: the validator), the ranges, the missing bin."""
+        ranges = [b for b in self.bins if not b.missing]
+        uppers = [b.upper for b in ranges[:-1] if b.upper is not None]
+        return uppers, ranges, next((b for b in self.bins if b.missing), None)
+
+    @cached_property
     def best_points(self) -> int:
         return max(b.points for b in self.bins)
 

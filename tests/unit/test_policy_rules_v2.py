@@ -63,17 +63,35 @@ def test_a_reversed_repayment_before_the_due_date_puts_the_account_on_the_watch_
         V2,
     )
     assert rules_of(decided[:1]) == ["account.open", "score.tier"]  # the first tier, no signal
-    assert [d.rule for d in decided[-1]] == ["score.tier", "watch.start", "watch.reminder", "watch.signal"]
-    tier, start, reminder, second = decided[-1]
-    assert tier.facts["previous_tier"] == "A" and tier.facts["tier"] == "B"
-    assert tier.facts["reasons"] == ["reversals_12m"] and tier.facts["scorecard"] == "tiny-v1"
+    assert [d.rule for d in decided[-1]] == ["watch.start", "watch.reminder"]
+    start, reminder = decided[-1]
     assert start.facts == {"signal": "reversed_repayment", "payment_id": "p1"}
-    assert second.facts["signal"] == "tier_fall"
     assert account.controls.watch_since is not None and account.controls.watch_reason == "reversed_repayment"
     assert reminder.command is not None
     assert (reminder.command["template"], reminder.command["channel"]) == ("due_reminder", "sms")
     assert reminder.command["deliver_at"] == "2026-08-22T08:00:00+08:00"  # quiet hours hold reminders too
     assert reminder.facts["bill_id"] == "b1" and reminder.facts["due_date"] == "2026-09-01"
+
+
+def test_the_risk_tier_is_followed_at_each_bill_and_a_fall_is_a_signal(e: Events) -> None:
+    account, decided = run(
+        [
+            e.opened(),
+            e.bill("b1", "100.00", "2026-09-01"),
+            e.pay("p1", "100.00", "2026-08-20T10:00:00"),
+            e.reverse("p1", "2026-08-21T10:00:00"),  # a signal of its own; the tier waits for the next bill
+            e.pay("p2", "100.00", "2026-08-22T10:00:00"),  # owes nothing: the watch ends
+            e.bill("b2", "100.00", "2026-10-01", "2026-09-10T09:00:00"),
+        ],
+        V2,
+    )
+    assert "score.tier" not in rules_of(decided[1:5]) and decided[4][-1].rule == "watch.end"
+    tier, signal, _reminder = decided[-1]
+    assert (tier.rule, signal.rule) == ("score.tier", "watch.start")
+    assert tier.facts["previous_tier"] == "A" and tier.facts["tier"] == "B" and tier.changes == {"risk_tier": "B"}
+    assert tier.facts["reasons"] == ["reversals_12m"] and tier.facts["scorecard"] == "tiny-v1"
+    assert tier.facts["probability"] == "0.074074" and tier.facts["points"] == 560
+    assert signal.facts["signal"] == "tier_fall" and account.controls.risk_tier == "B"
 
 
 def test_the_watch_ends_when_the_account_goes_overdue_or_owes_nothing(e: Events) -> None:
