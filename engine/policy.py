@@ -115,7 +115,8 @@ class EarlyWarningRule(_Section):
     partial_payment: bool = False
     open_bills: Annotated[int, Field(ge=2)] | None = None  # this many bills (not installments) open at once
     utilisation_above: Annotated[Decimal, Field(gt=0)] | None = None  # outstanding / opening limit rises to it
-    tier_fall: bool = False  # the risk tier of the default probability gets worse (needs [scoring])
+    tier_fall: bool = False  # the risk tier of the default probability gets worse (needs [scoring]) ...
+    tier_fall_steps: Annotated[int, Field(ge=1)] = 1  # ... by at least this many tiers since the previous bill
     reminder_template: str | None = None  # a pre-due reminder for the next bill due; None: none
     reminder_channel: str = "sms"
 

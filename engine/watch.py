@@ -10,12 +10,13 @@ once per bill, through the same quiet hours and cap as every customer notice.
 The watch ends when the account goes overdue (`watch.end`, reason `overdue`:
 the collection path takes over) or when it owes nothing any more (`repaid`).
 
-The tier is followed at the account's opening and at each new bill: the same
-point of every billing cycle, so a tier is compared with like (utilisation,
-the strongest attribute, rises with every bill and falls with its repayment:
-scored at every fact, the tier of most accounts would swing each month). A
+The tier is followed at each new bill: the same point of every billing cycle,
+so a tier is compared with like (utilisation, the strongest attribute, rises
+with every bill and falls with its repayment: scored at every fact, the tier
+of most accounts would swing each month; at opening, nothing is used yet). A
 tier that differs from the one recorded is recorded (`score.tier`), with the
-score's reason codes; a worse one is the signal `tier_fall`.
+score's reason codes; one at least `tier_fall_steps` tiers worse than at the
+previous bill is the signal `tier_fall`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from engine.ledger import Ledger
 from engine.policy import EarlyWarningRule
 from events.inbound import (
     AccountEvent,
-    AccountOpened,
     BillIssued,
     OverdueReported,
     RepaymentReceived,
@@ -55,10 +55,10 @@ def early_warning(d: Emitter, event: AccountEvent, ledger: Ledger, outstanding_b
     if isinstance(event, OverdueReported):
         _end(d, "overdue")
         return
-    if not isinstance(event, (AccountOpened, BillIssued, RepaymentReceived, RepaymentReversed)):
+    if not isinstance(event, (BillIssued, RepaymentReceived, RepaymentReversed)):
         return
     signals = _signals(rule, event, ledger, outstanding_before)
-    if rule.tier_fall and isinstance(event, (AccountOpened, BillIssued)):
+    if rule.tier_fall and isinstance(event, BillIssued):
         fell = _follow_tier(d)
         if fell is not None:
             signals.append(fell)
@@ -102,7 +102,10 @@ def _follow_tier(d: Emitter) -> tuple[str, dict[str, Any]] | None:
     facts = {"previous_tier": previous, **score_facts(d)}
     d.emit(Rule.SCORE_TIER, facts, {"risk_tier": score.tier})
     order = [tier.name for tier in d.policy.scorecard.tiers]
-    if previous is None or previous not in order or order.index(score.tier) <= order.index(previous):
+    if previous is None or previous not in order:
+        return None
+    steps = d.policy.early_warning.tier_fall_steps if d.policy.early_warning else 1
+    if order.index(score.tier) - order.index(previous) < steps:
         return None
     return "tier_fall", facts
 

@@ -32,6 +32,7 @@ from adapters.files.jsonl import DeadLetterFile, dead_letter_record
 from adapters.scoring.jobs import Trained, train_scorecard
 from adapters.scoring.train import ModellingUnavailable
 from adapters.settings import Settings
+from adapters.store import queries
 from adapters.store.demo_marker import demo_accounts, mark_demo
 from adapters.store.probe import Found, probe
 from adapters.store.urls import is_postgres, redact, sqlite_path
@@ -208,6 +209,7 @@ def demo(
     elapsed = time.perf_counter() - started
     summary = _summarise(engine, tally, elapsed, letters)
     summary["read_models"] = _build_read_models(store, as_json)
+    summary["early_warning"] = _early_warning(settings, tally)
     if score:
         summary["scorecard"] = _scorecard(engine, settings, portfolio, seed, not append, as_json)
     if as_json:
@@ -265,6 +267,35 @@ def _scorecard_summary(trained: Trained, seconds: float) -> dict[str, object]:
         summary["out_of_time_auc_over_baseline"] = round(oot.auc - oot.baseline_auc, 4)
         summary["out_of_time_score_psi"] = oot.psi
     return summary
+
+
+def _early_warning(settings: Settings, tally: _Tally) -> dict[str, object]:
+    """What the watch list and notice outcomes did, and an account watched before it first went overdue."""
+    rules = tally.rules
+    tables = bootstrap.open_tables(settings)
+    try:
+        found = queries.early_warning(tables, limit=1)
+    finally:
+        tables.close()
+    example = None
+    if found.first:
+        first = found.first[0]
+        example = (
+            f"{first['account_id']}: on the watch list since {first['first_watch']:%Y-%m-%d %H:%M %z} "
+            f"({first['reason']}), first overdue {first['first_overdue']:%Y-%m-%d}"
+        )
+    return {
+        "accounts_watched": found.watched,
+        "watched_before_their_first_overdue": found.watched_then_overdue,
+        "example": example,
+        "pre_due_reminders": rules[Rule.WATCH_REMINDER],
+        "notices_resent_by_app_push": rules[Rule.NOTICE_RESEND],
+        "promises_to_pay": rules[Rule.PROMISE_MADE],
+        "promises_kept": rules[Rule.PROMISE_KEPT],
+        "promises_broken_escalated": rules[Rule.PROMISE_BROKEN],
+        "notices_held_for_a_promise": rules[Rule.NOTICE_SUSPENDED],
+        "unlocks_withheld_by_the_score": rules[Rule.REVIEW_AUTO_APPROVE_WITHHELD],
+    }
 
 
 def _build_read_models(store: str | None, as_json: bool) -> dict[str, object]:
@@ -350,8 +381,9 @@ def _print(summary: dict[str, object]) -> None:
         )
     console.print(
         "next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all\n"
+        "      fengkong query watchlist | fengkong query notices | fengkong query queue\n"
         "      fengkong score evaluate | fengkong score explain ACC0000001 | fengkong score monitor\n"
-        "      fengkong query accounts --locked | fengkong query queue | fengkong status\n"
+        "      fengkong query accounts --locked | fengkong status\n"
         "the HTTP API and its metrics (every route but /healthz, /readyz and /docs needs a key):\n"
         "      export FENGKONG_KEY=$(fengkong keys create --role admin --name me)   # the store's first key\n"
         "      fengkong serve &\n"

@@ -62,7 +62,7 @@ def test_a_reversed_repayment_before_the_due_date_puts_the_account_on_the_watch_
         ],
         V2,
     )
-    assert rules_of(decided[:1]) == ["account.open", "score.tier"]  # the first tier, no signal
+    assert rules_of(decided[:2]) == ["account.open", "score.tier"]  # the first tier, at the first bill: no signal
     assert [d.rule for d in decided[-1]] == ["watch.start", "watch.reminder"]
     start, reminder = decided[-1]
     assert start.facts == {"signal": "reversed_repayment", "payment_id": "p1"}
@@ -74,18 +74,19 @@ def test_a_reversed_repayment_before_the_due_date_puts_the_account_on_the_watch_
 
 
 def test_the_risk_tier_is_followed_at_each_bill_and_a_fall_is_a_signal(e: Events) -> None:
-    account, decided = run(
-        [
-            e.opened(),
-            e.bill("b1", "100.00", "2026-09-01"),
-            e.pay("p1", "100.00", "2026-08-20T10:00:00"),
-            e.reverse("p1", "2026-08-21T10:00:00"),  # a signal of its own; the tier waits for the next bill
-            e.pay("p2", "100.00", "2026-08-22T10:00:00"),  # owes nothing: the watch ends
-            e.bill("b2", "100.00", "2026-10-01", "2026-09-10T09:00:00"),
-        ],
-        V2,
-    )
-    assert "score.tier" not in rules_of(decided[1:5]) and decided[4][-1].rule == "watch.end"
+    events = [
+        e.opened(),
+        e.bill("b1", "100.00", "2026-09-01"),
+        e.pay("p1", "100.00", "2026-08-20T10:00:00"),
+        e.reverse("p1", "2026-08-21T10:00:00"),  # a signal of its own; the tier waits for the next bill
+        e.pay("p2", "100.00", "2026-08-22T10:00:00"),  # owes nothing: the watch ends
+        e.bill("b2", "100.00", "2026-10-01", "2026-09-10T09:00:00"),
+    ]
+    _, decided = run(events, V2)  # default-v2: a fall of two tiers or more
+    assert [d.rule for d in decided[-1]] == ["score.tier"]
+    one_step = V2.model_copy(update={"early_warning": EARLY.model_copy(update={"tier_fall_steps": 1})})
+    account, decided = run(events, one_step)
+    assert "score.tier" not in rules_of(decided[2:5]) and decided[4][-1].rule == "watch.end"
     tier, signal, _reminder = decided[-1]
     assert (tier.rule, signal.rule) == ("score.tier", "watch.start")
     assert tier.facts["previous_tier"] == "A" and tier.facts["tier"] == "B" and tier.changes == {"risk_tier": "B"}
@@ -318,7 +319,7 @@ def test_automatic_approval_only_below_the_policy_s_probability(e: Events) -> No
     _, decided = run([*plan_under_review(e), e.pay("p1", "300.00", "2026-09-22T10:00:00", plan_id="P")], V2)
     assert commands(decided[-1]) == [("UnlockCard", "review.auto_approve")]
     approval = decided[-1][0]
-    assert approval.facts["max_probability"] == "0.40"
+    assert approval.facts["max_probability"] == "0.50"
     assert approval.facts["score"]["probability"] == "0.019608" and approval.facts["score"]["tier"] == "A"
 
 
