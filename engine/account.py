@@ -10,7 +10,10 @@ save (the store's key on stream and version refuses the second).
 
 An operator's action is recorded the same way (events.operator). A
 retraction rebuilds the ledger from the facts before it (engine.retraction),
-on load as when it is decided.
+on load as when it is decided. Beside them the account keeps the notices it
+was sent (engine.notices, from its decisions) and, when its policy scores
+accounts, its facts as of any instant (engine.scoring.features), which the
+default probability is read from.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from engine.brake import Verdicts, guard
 from engine.business_days import HolidayCalendar
 from engine.controls import Controls
 from engine.ledger import Ledger, Rejected
+from engine.notices import NoticeBook
 from engine.policy import Policy
 from engine.retraction import (
     RETRACTION_TYPES,
@@ -35,7 +39,8 @@ from engine.retraction import (
     retracted_ids,
 )
 from engine.rules import Decision, admit, decide
-from events.inbound import ParsedEvent, load_object
+from engine.scoring.features import FeatureState
+from events.inbound import NoticeOutcomeReported, ParsedEvent, load_object
 from events.operator import Fact, HoldDropped, HoldReleased, LockUndone
 from events.recorded import FACT_TOPIC, State, compact_decision, fact_state
 
@@ -60,20 +65,23 @@ def check_action(controls: Controls, fact: Fact) -> None:
 class CreditAccount:
     """An account's ledger and controls, its stream version, and the rows it has not saved yet."""
 
-    __slots__ = ("account_id", "controls", "last_state", "ledger", "pending", "version")
+    __slots__ = ("account_id", "controls", "features", "last_state", "ledger", "notices", "pending", "version")
 
-    def __init__(self, account_id: str) -> None:
+    def __init__(self, account_id: str, scored: bool = True) -> None:
+        """`scored`: keep the facts as of any instant (a policy that scores accounts reads them)."""
         self.account_id = account_id
         self.ledger = Ledger(account_id)
         self.controls = Controls()
+        self.notices = NoticeBook()
+        self.features = FeatureState(account_id) if scored else None
         self.version = 0
         self.pending: list[StoredRow] = []
         self.last_state: State | None = None  # the last fact's state while the brake's verdicts in it may change
 
     @classmethod
-    def load(cls, account_id: str, states: Iterable[State]) -> CreditAccount:
+    def load(cls, account_id: str, states: Iterable[State], scored: bool = True) -> CreditAccount:
         """The account from its recorded facts (decoded states, in version order)."""
-        account = cls(account_id)
+        account = cls(account_id, scored)
         seen: list[State] = []
         for state in states:
             seen.append(state)
@@ -85,16 +93,19 @@ class CreditAccount:
 
         `history` (the states up to this one) is read only for a retraction, whose ledger is rebuilt.
         """
-        fact = state["fact"]
-        if fact["type"] in RETRACTION_TYPES:
+        fact = load_object(state["fact"])
+        if fact.type in RETRACTION_TYPES:
             facts = [load_object(earlier["fact"]) for earlier in history]
             self.ledger = rebuild_ledger(self.account_id, facts, retracted_ids(facts))
         else:
-            self.ledger.apply(load_object(fact))
+            self.ledger.apply(fact)
+        if self.features is not None:
+            self.features.add(fact)
         for decision in state.get("decisions", ()):
             changes = decision.get("changes")
             if changes:
                 self.controls = self.controls.changed(changes)
+            self.notices.note(decision["rule"], decision["facts"], decision.get("command"))
         self.version += 1
 
     def handle(
@@ -114,20 +125,29 @@ class CreditAccount:
         take the event.
         """
         fact = parsed.event
+        if isinstance(fact, NoticeOutcomeReported):
+            self.notices.check(fact)
+        if policy.scoring is not None and self.features is None:
+            raise ValueError(f"policy {policy.version} scores accounts: load account {self.account_id} scored")
         if isinstance(fact, RETRACTIONS):
             decisions = self._retract(fact, policy, history() if history else [], calendar)
+            if self.features is not None:
+                self.features.add(fact)
         else:
             check_action(self.controls, fact)
             before = admit(self.ledger, fact)
             if before is None:
                 return []
-            decisions = decide(fact, before, self.ledger, self.controls, policy, calendar)
+            if self.features is not None:
+                self.features.add(fact)
+            decisions = decide(fact, before, self.ledger, self.controls, policy, calendar, self.features, self.notices)
             if verdicts is not None:
                 decisions = guard(decisions, verdicts)
         occurred_at = fact.occurred_at.isoformat()
         stored: list[dict[str, Any]] = []
         for decision in decisions:
             self.controls = self.controls.changed(decision.changes)
+            self.notices.note(decision.rule, decision.facts, decision.command)
             stored.append(
                 compact_decision(
                     decision.rule,

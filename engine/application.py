@@ -286,7 +286,7 @@ class RiskEngine(Application[str]):
         if not absent:
             return absent
         for account_id, states in self.store.select_streams(sorted(absent)).items():
-            self.remember(CreditAccount.load(account_id, map(decode, states)))
+            self.remember(CreditAccount.load(account_id, map(decode, states), self.scored))
             absent.discard(account_id)
         return absent
 
@@ -305,7 +305,16 @@ class RiskEngine(Application[str]):
         states = self.store.select_streams([account_id]).get(account_id)
         if not states:
             return None
-        return CreditAccount.load(account_id, map(decode, states))
+        return CreditAccount.load(account_id, map(decode, states), self.scored)
+
+    @property
+    def scored(self) -> bool:
+        """Whether accounts keep their facts as of any instant (the policy in force scores accounts)."""
+        return self.policy.scoring is not None
+
+    def new_account(self, account_id: str) -> CreditAccount:
+        """An empty account; it keeps its facts as of any instant only if the policy scores accounts."""
+        return CreditAccount(account_id, scored=self.scored)
 
     def clock(self) -> PlatformClock:
         if self._clock is None:

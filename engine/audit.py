@@ -18,9 +18,11 @@ from engine.brake import guard, recorded_verdicts
 from engine.business_days import HolidayCalendar, cited_version, seed_calendar
 from engine.controls import Controls
 from engine.ledger import Ledger
+from engine.notices import NoticeBook
 from engine.policy import Policy
 from engine.retraction import RETRACTIONS, decide_retraction, rebuild_ledger, rederive_controls, retracted_ids
 from engine.rules import Decision, admit, decide
+from engine.scoring.features import FeatureState
 from events.inbound import load_object
 from events.operator import ACTION_TYPES, Fact
 from events.recorded import State, balances_of, recorded_decisions
@@ -96,7 +98,8 @@ def replay(
     CreditAccount does.
     """
     result = Replay(account_id)
-    ledger, controls = Ledger(account_id), Controls()
+    ledger, controls, notices = Ledger(account_id), Controls(), NoticeBook()
+    features = FeatureState(account_id)  # the default probability, for a policy that scores accounts
     facts: list[Fact] = []
     resolve = calendar or _seed_only
     latest = latest_calendar or seed_calendar()
@@ -114,11 +117,13 @@ def replay(
             ledger = rebuild_ledger(account_id, facts, retracted)
             rederived = rederive_controls(account_id, facts, retracted, chosen, in_force)
             decisions = decide_retraction(fact, ledger, controls, rederived, chosen, in_force)
+            features.add(fact)
         else:
             before = admit(ledger, fact)
             if before is None:
                 continue
-            decided = decide(fact, before, ledger, controls, chosen, in_force)
+            features.add(fact)
+            decided = decide(fact, before, ledger, controls, chosen, in_force, features, notices)
             decisions = guard(decided, recorded_verdicts(state.get("decisions", [])))
         if balances_of(state) != ledger.balances():
             result.balances_differ.append(fact.event_id)
@@ -127,6 +132,7 @@ def replay(
         occurred_at = fact.occurred_at.isoformat()
         for decision in decisions:
             controls = controls.changed(decision.changes)
+            notices.note(decision.rule, decision.facts, decision.command)
             derived = {
                 "rule": decision.rule,
                 "policy_version": chosen.version,

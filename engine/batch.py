@@ -232,7 +232,7 @@ class Batch:
             return
         account = self._account(event.account_id)
         if account is None and event.type == "AccountOpened":
-            account = CreditAccount(event.account_id)
+            account = self.engine.new_account(event.account_id)
             self.new_accounts[event.account_id] = account
         if account is None:
             self.results.append(

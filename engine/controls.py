@@ -29,6 +29,17 @@ class Controls:
     recent_notices: tuple[datetime, ...] = ()
     notices_dropped: int = 0
     held: dict[str, Any] | None = None  # a held automatic lock: {"id", "commands", "brake"} (engine.brake)
+    # Set only by policies with the rules of default-v2 (engine.watch, engine.outcomes, engine.rules):
+    risk_tier: str | None = None  # the scorecard's tier the last time the early-warning rules scored the account
+    watch_since: datetime | None = None  # on the watch list since (event time); None: not watched
+    watch_reason: str | None = None  # the signal that put it there
+    reminded_through: date | None = None  # the due date of the latest bill a pre-due reminder was sent for
+    review_withheld: str | None = None  # the review whose automatic approval the score withheld
+    promise_id: str | None = None  # the open promise to pay: the event_id of its NoticeOutcomeReported
+    promise_notice: str | None = None  # the command_id of the notice it answered
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
+    promise_payments_before: int = 0  # repayments recorded before the promise (those after it count toward it)
 
     @property
     def review_open(self) -> bool:
@@ -66,6 +77,16 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "recent_notices": lambda values: tuple(datetime.fromisoformat(v) for v in values),
     "notices_dropped": int,
     "held": _optional(dict),
+    "risk_tier": _optional(str),
+    "watch_since": _optional(datetime.fromisoformat),
+    "watch_reason": _optional(str),
+    "reminded_through": _optional(date.fromisoformat),
+    "review_withheld": _optional(str),
+    "promise_id": _optional(str),
+    "promise_notice": _optional(str),
+    "promise_amount": _optional(Decimal),
+    "promise_date": _optional(date.fromisoformat),
+    "promise_payments_before": int,
 }
 assert set(_DECODERS) == {f.name for f in fields(Controls)}
 

@@ -17,8 +17,10 @@ from typing import Any
 from engine.business_days import HolidayCalendar, seed_calendar
 from engine.controls import Controls
 from engine.ledger import Ledger, Rejected
+from engine.notices import NoticeBook
 from engine.policy import Policy
 from engine.rules import Decider, Decision, admit, decide, review_closed
+from engine.scoring.features import FeatureState
 from events.commands import CommandType
 from events.inbound import AccountOpened, DayClosed, FactRetracted
 from events.operator import ACTION_TYPES, Fact, HoldDropped, HoldReleased, LockUndone
@@ -67,7 +69,8 @@ def rederive_controls(
     account_id: str, facts: Sequence[Fact], retracted: set[str], policy: Policy, calendar: HolidayCalendar | None = None
 ) -> Controls:
     """What `policy` would have set over `facts` without the retracted ones (every automatic lock emitted)."""
-    ledger, controls = Ledger(account_id), Controls()
+    ledger, controls, notices = Ledger(account_id), Controls(), NoticeBook()
+    features = FeatureState(account_id) if policy.scoring is not None else None
     for fact in facts:
         if fact.event_id in retracted or isinstance(fact, (*RETRACTIONS, HoldReleased, HoldDropped)):
             continue
@@ -77,8 +80,11 @@ def rederive_controls(
             continue
         if before is None:
             continue
-        for decision in decide(fact, before, ledger, controls, policy, calendar):
+        if features is not None:
+            features.add(fact)
+        for decision in decide(fact, before, ledger, controls, policy, calendar, features, notices):
             controls = controls.changed(decision.changes)
+            notices.note(decision.rule, decision.facts, decision.command)
     return controls
 
 

@@ -11,28 +11,35 @@ Rule ids are documented in docs/policy.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from engine.business_days import HolidayCalendar, seed_calendar
+from engine.contact import score_facts, send_notice
 from engine.controls import Controls, encode
 from engine.ledger import Bill, Ledger
-from engine.policy import NoticeRule, Policy
+from engine.notices import NoticeBook
+from engine.outcomes import on_outcome, promise_due, promise_holds, suspend
+from engine.policy import Policy
+from engine.scoring.features import FeatureState
+from engine.scoring.scorecard import Score
 from engine.thresholds import thresholds
+from engine.watch import early_warning
 from events.commands import CommandType, command_id, command_json
 from events.inbound import (
     AccountClosed,
     AccountOpened,
     BillIssued,
     DayClosed,
+    NoticeOutcomeReported,
     OverdueReported,
     RepaymentPlanAgreed,
     RepaymentReceived,
     UnlockRequested,
     UnlockReviewed,
 )
-from events.operator import Fact, HoldDropped, HoldReleased, ReviewDecided
+from events.operator import ACTIONS, Fact, HoldDropped, HoldReleased, ReviewDecided
 from events.personal import is_sealed
 from events.rules import Rule
 
@@ -56,11 +63,13 @@ class Before:
     bill_max_days_past_due: int
     on_time_streak: int
     plan_id: str | None
+    outstanding: Decimal | None = None  # before a BillIssued only (early warning: utilisation rising)
 
     @classmethod
     def capture(cls, ledger: Ledger, event: Fact) -> Before:
         bill = ledger.bills.get(event.data.bill_id) if isinstance(event, OverdueReported) else None
-        return cls(bill.max_days_past_due if bill else 0, ledger.on_time_streak, ledger.active_plan_id)
+        outstanding = ledger.outstanding if isinstance(event, BillIssued) else None
+        return cls(bill.max_days_past_due if bill else 0, ledger.on_time_streak, ledger.active_plan_id, outstanding)
 
 
 def admit(ledger: Ledger, fact: Fact) -> Before | None:
@@ -89,13 +98,27 @@ class Decider:
         controls: Controls,
         policy: Policy,
         calendar: HolidayCalendar,
+        features: FeatureState | None = None,
     ) -> None:
         self.account_id = account_id
         self.event = event
         self.controls = controls
         self.policy = policy
         self.calendar = calendar
+        self.features = features
         self.decisions: list[Decision] = []
+        self._score: Score | None = None
+
+    def score(self) -> Score:
+        """The default probability as of the event, by the policy's scorecard (computed once per event)."""
+        if self._score is None:
+            if self.features is None:
+                raise LookupError(f"policy {self.policy.version} scores accounts: decide() needs their features")
+            features = self.features.features(self.event.occurred_at)
+            if features is None:
+                raise LookupError(f"account {self.account_id} has no features before it was opened")
+            self._score = self.policy.scorecard.score(features)
+        return self._score
 
     def emit(
         self,
@@ -139,12 +162,17 @@ def decide(
     controls: Controls,
     policy: Policy,
     calendar: HolidayCalendar | None = None,
+    features: FeatureState | None = None,
+    notices: NoticeBook | None = None,
 ) -> list[Decision]:
-    """All decisions the policy takes on `event`, which `ledger` already reflects.
+    """All decisions the policy takes on `event`, which `ledger` (and `features`) already reflect.
 
     `calendar` counts business days (the shipped seed when None: tests and tools).
+    `features` (the account's facts as of any instant, engine.scoring) are read
+    only by a policy that scores accounts; `notices` (what the account was sent,
+    engine.notices) only on a notice outcome.
     """
-    d = Decider(ledger.account_id, event, controls, policy, calendar or seed_calendar())
+    d = Decider(ledger.account_id, event, controls, policy, calendar or seed_calendar(), features)
     if isinstance(event, AccountOpened):
         d.emit(
             Rule.ACCOUNT_OPEN,
@@ -160,13 +188,17 @@ def decide(
     elif isinstance(event, (UnlockReviewed, ReviewDecided)):
         _on_review(d, event)
     elif isinstance(event, DayClosed):
-        _on_day_closed(d, event)
+        _on_day_closed(d, event, ledger)
     elif isinstance(event, AccountClosed):
         _on_closed(d, event)
     elif isinstance(event, HoldReleased):
         _on_release(d, event)
     elif isinstance(event, HoldDropped):
         _on_drop(d, event)
+    elif isinstance(event, NoticeOutcomeReported):
+        on_outcome(d, event, ledger, notices or NoticeBook())
+    if not isinstance(event, (DayClosed, AccountClosed, *ACTIONS)):
+        early_warning(d, event, ledger, before.outstanding)
     return d.decisions
 
 
@@ -230,46 +262,23 @@ def _accumulate(d: Decider, ledger: Ledger, today: date) -> None:
 
 def _notice(d: Decider, bill: Bill, previous_max: int, ledger: Ledger) -> None:
     rule = d.policy.notices
-    reached = [p for p in rule.points if previous_max < p <= bill.max_days_past_due]
+    tier: str | None = None
+    if rule.points_by_tier:  # the cadence follows the risk tier: score only when some tier's point is reached
+        if not any(previous_max < p <= bill.max_days_past_due for p in rule.any_points):
+            return
+        tier = d.score().tier
+    reached = [p for p in rule.points_for(tier) if previous_max < p <= bill.max_days_past_due]
     if not reached:
         return
     point = reached[-1]
-    template = rule.template.format(point=point)
     local = d.event.occurred_at.astimezone(ledger.timezone)
-    deliver_at = quiet_hours_release(local, rule)
-    facts: dict[str, Any] = {
-        "bill_id": bill.bill_id,
-        "point": point,
-        "skipped_points": reached[:-1],
-        "deferred_by_quiet_hours": deliver_at != local,
-    }
-    window_start = deliver_at - timedelta(days=rule.window_days)
-    recent = tuple(t for t in d.controls.recent_notices if t > window_start)
-    if len(recent) >= rule.max_per_window:
-        facts["sent_in_window"] = len(recent)
-        d.emit(Rule.NOTICE_DROPPED, facts, {"notices_dropped": d.controls.notices_dropped + 1})
+    facts: dict[str, Any] = {"bill_id": bill.bill_id, "point": point, "skipped_points": reached[:-1]}
+    if tier is not None:
+        facts["score"] = score_facts(d)
+    if promise_holds(d, local.date()):
+        suspend(d, facts)
         return
-    d.emit(
-        Rule.NOTICE_OVERDUE,
-        facts,
-        {"recent_notices": (*recent, deliver_at)[-rule.max_per_window :]},
-        CommandType.SEND_NOTICE,
-        template=template,
-        channel=rule.channel,
-        deliver_at=deliver_at,
-    )
-
-
-def quiet_hours_release(local: datetime, rule: NoticeRule) -> datetime:
-    """The first moment at or after `local` outside quiet hours, in the same zone."""
-    start, end, now = rule.quiet_start, rule.quiet_end, local.time()
-    spans_midnight = start > end
-    quiet = (now >= start or now < end) if spans_midnight else (start <= now < end)
-    if not quiet:
-        return local
-    day = local.date() + timedelta(days=1) if spans_midnight and now >= start else local.date()
-    wall = datetime.combine(day, end)
-    return wall.replace(tzinfo=local.tzinfo).astimezone(local.tzinfo)
+    send_notice(d, Rule.NOTICE_OVERDUE, facts, rule.template.format(point=point), rule.channel, local)
 
 
 # ---------------------------------------------------------------- money in
@@ -340,13 +349,22 @@ def review_closed() -> dict[str, Any]:
 
 
 def _auto_approve(d: Decider, ledger: Ledger, plan_id: str) -> None:
-    """First installment paid in full approves an open review automatically."""
+    """First installment paid in full approves an open review automatically (below a default probability,
+    if the policy sets one: at or above it the review waits for an operator)."""
     if not (d.controls.review_open and d.policy.review.auto_approve_on_first_installment):
         return
     first = ledger.bills[ledger.plans[plan_id].installment_ids[0]]
     if first.balance != 0:
         return
-    facts = {"request_id": d.controls.review_id, "plan_id": plan_id, "first_installment": first.bill_id}
+    facts: dict[str, Any] = {"request_id": d.controls.review_id, "plan_id": plan_id, "first_installment": first.bill_id}
+    limit = d.policy.review.auto_approve_max_probability
+    if limit is not None:
+        if d.controls.review_withheld == d.controls.review_id:
+            return  # withheld once: the review waits for an operator
+        facts.update(max_probability=str(limit), score=score_facts(d))
+        if d.score().probability >= limit:
+            d.emit(Rule.REVIEW_AUTO_APPROVE_WITHHELD, facts, {"review_withheld": d.controls.review_id})
+            return
     if d.controls.card_locked:
         d.emit(Rule.REVIEW_AUTO_APPROVE, facts, {**review_closed(), "card_locked": False}, CommandType.UNLOCK_CARD)
     else:
@@ -403,7 +421,12 @@ def _on_review(d: Decider, event: UnlockReviewed | ReviewDecided) -> None:
         d.emit(Rule.REVIEW_APPROVED, facts, review_closed())
 
 
-def _on_day_closed(d: Decider, event: DayClosed) -> None:
+def _on_day_closed(d: Decider, event: DayClosed, ledger: Ledger) -> None:
+    _review_due(d, event)
+    promise_due(d, event, ledger)
+
+
+def _review_due(d: Decider, event: DayClosed) -> None:
     deadline = d.controls.review_deadline
     if not d.controls.review_open or d.controls.review_escalated or deadline is None:
         return
@@ -453,7 +476,10 @@ def _on_drop(d: Decider, event: HoldDropped) -> None:
 
 
 def agenda_date(controls: Controls) -> date | None:
-    """The business date on which this account next needs the clock, if any."""
-    if controls.review_open and not controls.review_escalated:
-        return controls.review_deadline
-    return None
+    """The business date on which this account next needs the clock, if any: an open review's deadline,
+    an open promise's date (the earlier)."""
+    review = controls.review_deadline if controls.review_open and not controls.review_escalated else None
+    promise = controls.promise_date
+    if review is None or promise is None:
+        return review or promise
+    return min(review, promise)

@@ -132,6 +132,41 @@ class FactRetractedData(_Strict):
     reason: Text
 
 
+NoticeOutcome = Literal["delivered", "failed", "read", "replied", "promise_to_pay"]
+PROMISE_TO_PAY = "promise_to_pay"
+
+
+class NoticeOutcomeReportedData(_Strict):
+    """What became of a `SendNotice` (contract 1.1): the messaging gateway's report."""
+
+    # The JSON Schema says it too: a promise carries its amount and date, any other outcome neither
+    # (null stands for absent, as for every optional field of the contract).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"outcome": {"const": PROMISE_TO_PAY}}, "required": ["outcome"]},
+            "then": {
+                "required": ["promised_amount", "promised_date"],
+                "properties": {"promised_amount": {"type": "string"}, "promised_date": {"type": "string"}},
+            },
+            "else": {"properties": {"promised_amount": {"type": "null"}, "promised_date": {"type": "null"}}},
+        }
+    )
+
+    command_id: Reference = Field(description="the command_id of the SendNotice this reports on")
+    outcome: NoticeOutcome
+    promised_amount: Money | None = Field(default=None, description="with promise_to_pay only")
+    promised_date: IsoDate | None = Field(default=None, description="with promise_to_pay only")
+
+    @model_validator(mode="after")
+    def _promise_fields(self) -> NoticeOutcomeReportedData:
+        promised = self.promised_amount is not None, self.promised_date is not None
+        if self.outcome == PROMISE_TO_PAY and not all(promised):
+            raise ValueError("promise_to_pay needs promised_amount and promised_date")
+        if self.outcome != PROMISE_TO_PAY and any(promised):
+            raise ValueError("promised_amount and promised_date go with promise_to_pay only")
+        return self
+
+
 # ---------------------------------------------------------------- envelopes
 
 
@@ -202,6 +237,11 @@ class FactRetracted(_AccountEnvelope):
     data: FactRetractedData
 
 
+class NoticeOutcomeReported(_AccountEnvelope):
+    type: Literal["NoticeOutcomeReported"]
+    data: NoticeOutcomeReportedData
+
+
 class DayClosed(_Envelope):
     type: Literal["DayClosed"]
     data: DayClosedData
@@ -218,6 +258,7 @@ AccountEvent = (
     | UnlockReviewed
     | AccountClosed
     | FactRetracted
+    | NoticeOutcomeReported
 )
 InboundEvent = Annotated[AccountEvent | DayClosed, Field(discriminator="type")]
 
@@ -234,6 +275,7 @@ EVENT_TYPES: dict[str, type[_Envelope]] = {
         UnlockReviewed,
         AccountClosed,
         FactRetracted,
+        NoticeOutcomeReported,
         DayClosed,
     )
 }

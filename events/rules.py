@@ -35,6 +35,19 @@ class Rule(StrEnum):
     RETRACTION = "retraction.applied"
     RETRACTION_COMPENSATE = "retraction.compensate"
 
+    # default-v2: the default probability, early warning, notice outcomes (docs/policy.md)
+    REVIEW_AUTO_APPROVE_WITHHELD = "review.auto_approve_withheld"
+    SCORE_TIER = "score.tier"
+    WATCH_START = "watch.start"
+    WATCH_SIGNAL = "watch.signal"
+    WATCH_REMINDER = "watch.reminder"
+    WATCH_END = "watch.end"
+    NOTICE_SUSPENDED = "notice.suspended"
+    NOTICE_RESEND = "notice.resend"
+    PROMISE_MADE = "promise.made"
+    PROMISE_KEPT = "promise.kept"
+    PROMISE_BROKEN = "promise.broken"
+
 
 AUTOMATIC_LOCKS = frozenset({Rule.LOCK_OVERDUE.value, Rule.LOCK_BROKEN_PLAN.value})
 """The rules whose LockCard is an automatic lock, judged by the emergency brake (contract rule 8)."""

@@ -7,7 +7,7 @@ aggregate that `fengkong account` loads.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from events.inbound import AccountClosed, AccountOpened, DayClosed
@@ -61,6 +61,11 @@ ACCOUNT_STATUS = Table(
             nullable=True,
         ),
         Column("closed_reason", T.TEXT, "why the account was closed (AccountClosed), if it was", nullable=True),
+        Column("risk_tier", T.TEXT, "the default probability's risk tier last recorded (default-v2)", nullable=True),
+        Column("default_probability", T.RATIO, "that probability (scorecard in `scorecard`)", nullable=True),
+        Column("scorecard", T.TEXT, "the scorecard version that gave it", nullable=True),
+        Column("watch_since", T.TIMESTAMP, "on the early-warning watch list since (UTC)", nullable=True),
+        Column("watch_reason", T.TEXT, "the signal that put it there", nullable=True),
         Column("policy_version", T.TEXT, "policy the last fact was decided under"),
         Column("opened_at", T.TIMESTAMP, "event time of AccountOpened (UTC)"),
         Column(
@@ -90,6 +95,9 @@ _CHANGES: dict[str, tuple[str, Any]] = {
     "review_escalated": ("review_escalated", bool),
     "notices_dropped": ("notices_dropped", int),
     "held": ("held_lock_id", lambda v: None if v is None else str(v["id"])),
+    "risk_tier": ("risk_tier", lambda v: None if v is None else str(v)),
+    "watch_since": ("watch_since", lambda v: None if v is None else utc(datetime.fromisoformat(v))),
+    "watch_reason": ("watch_reason", lambda v: None if v is None else str(v)),
 }
 
 
@@ -120,6 +128,11 @@ def _new_row(account_id: str) -> Row:
         "notices_dropped": 0,
         "held_lock_id": None,
         "closed_reason": None,
+        "risk_tier": None,
+        "default_probability": None,
+        "scorecard": None,
+        "watch_since": None,
+        "watch_reason": None,
         "policy_version": "",
         "opened_at": None,
         "last_event_at": None,
@@ -131,7 +144,8 @@ def _new_row(account_id: str) -> Row:
 
 class AccountStatus(Projection):
     name = "account_status"
-    version = 4  # 2: review_requested_on, an index on review_deadline; 3: timezone; 4: held_lock_id, closed_reason
+    version = 5  # 2: review_requested_on, an index on review_deadline; 3: timezone; 4: held_lock_id, closed_reason;
+    # 5: risk tier, watch list
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
 
@@ -149,6 +163,10 @@ class AccountStatus(Projection):
                 if field in _CHANGES:
                     column, decode = _CHANGES[field]
                     row[column] = decode(value)
+            if "risk_tier" in changes:  # score.tier: the facts are the score's
+                facts = event.decision.facts
+                row["default_probability"] = float(facts["probability"])
+                row["scorecard"] = facts["scorecard"]
             if "review_id" in changes:
                 requested = event.decision.facts.get("requested_on") if changes["review_id"] is not None else None
                 row["review_requested_on"] = None if requested is None else date.fromisoformat(requested)

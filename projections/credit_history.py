@@ -18,6 +18,7 @@ from events.inbound import (
     BillIssued,
     DayClosed,
     FactRetracted,
+    NoticeOutcomeReported,
     OverdueReported,
     RepaymentPlanAgreed,
     RepaymentReceived,
@@ -67,7 +68,7 @@ _SILENT_RULES = frozenset({Rule.ACCOUNT_OPEN})
 
 class CreditHistory(Projection):
     name = "credit_history"
-    version = 2
+    version = 3  # 3: notice outcomes, the watch list, promises, the risk tier (default-v2)
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
 
@@ -134,6 +135,13 @@ def _fact_entry(event: FactRecorded) -> Row:
     elif isinstance(fact, UnlockRequested):
         reference = fact.data.request_id
         text = f"Customer applied for unlock (request {reference})"
+    elif isinstance(fact, NoticeOutcomeReported):
+        reference, outcome = fact.data.command_id, fact.data.outcome
+        if fact.data.promised_amount is not None:
+            amount = fact.data.promised_amount
+            text = f"Customer promised to pay {money(amount)} by {fact.data.promised_date} (notice {reference})"
+        else:
+            text = f"Notice {reference} {_OUTCOMES.get(outcome, outcome)}"
     elif isinstance(fact, (UnlockReviewed, ReviewDecided)):
         reference = fact.data.request_id
         verdict = "approved" if fact.data.approved else "rejected"
@@ -187,6 +195,14 @@ def _decision_entry(event: DecisionRecorded) -> Row:
         description=describe_decision(decision.rule, command, facts, changes),
         command_id=command.get("command_id"),
     )
+
+
+_OUTCOMES = {
+    "delivered": "delivered",
+    "failed": "failed to reach the customer",
+    "read": "read",
+    "replied": "replied to",
+}
 
 
 def _days(count: object) -> str:
@@ -276,7 +292,23 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
                 f"Unlock review {facts.get('request_id')} passed its deadline {facts.get('deadline')}: "
                 f"escalated to operations ({command.get('template')} via {command.get('channel')})"
             )
+        if rule == Rule.PROMISE_BROKEN:
+            return (
+                f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} broken "
+                f"({facts.get('paid_since_promise')} paid): escalated to operations "
+                f"({command.get('template')} via {command.get('channel')})"
+            )
         deferred = " (held for quiet hours)" if facts.get("deferred_by_quiet_hours") else ""
+        if rule == Rule.NOTICE_RESEND:
+            return (
+                f"Notice {command.get('template')} sent again by {command.get('channel')}: the "
+                f"{facts.get('failed_channel')} notice failed; delivered from {command.get('deliver_at')}{deferred}"
+            )
+        if rule == Rule.WATCH_REMINDER:
+            return (
+                f"Reminder {command.get('template')} sent by {command.get('channel')} for bill {facts.get('bill_id')} "
+                f"due {facts.get('due_date')}, delivered from {command.get('deliver_at')}{deferred}"
+            )
         return (
             f"Notice {command.get('template')} sent by {command.get('channel')} for bill {facts.get('bill_id')}, "
             f"delivered from {command.get('deliver_at')}{deferred}"
@@ -311,8 +343,38 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
         ),
         Rule.RETRACTION_COMPENSATE: lambda: _compensation(facts, changes),
         Rule.NOTICE_DROPPED: lambda: (
-            f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due not sent: "
-            f"{facts.get('sent_in_window')} notices already sent this week (contact limit)"
+            f"{_dropped(facts)} not sent: {facts.get('sent_in_window')} notices already sent this week (contact limit)"
+        ),
+        Rule.NOTICE_SUSPENDED: lambda: (
+            f"{_dropped(facts)} not sent: the customer promised to pay by {facts.get('promised_date')}"
+        ),
+        Rule.WATCH_START: lambda: f"Put on the watch list: {_signal(facts)}",
+        Rule.WATCH_SIGNAL: lambda: f"Another early-warning signal while watched: {_signal(facts)}",
+        Rule.WATCH_END: lambda: (
+            f"Off the watch list (watched since {facts.get('since')}): "
+            + ("the account went overdue" if facts.get("reason") == "overdue" else "nothing owed any more")
+        ),
+        Rule.SCORE_TIER: lambda: (
+            f"Default probability {facts.get('probability')} (scorecard {facts.get('scorecard')}): risk tier "
+            f"{facts.get('previous_tier') or 'none'} -> {facts.get('tier')}; reasons: "
+            f"{', '.join(facts.get('reasons') or []) or 'none'}"
+        ),
+        Rule.REVIEW_AUTO_APPROVE_WITHHELD: lambda: (
+            f"First installment of plan {facts.get('plan_id')} paid, but unlock request {facts.get('request_id')} "
+            f"waits for an operator: default probability {(facts.get('score') or {}).get('probability')} "
+            f"is not below {facts.get('max_probability')}"
+        ),
+        Rule.PROMISE_MADE: lambda: (
+            f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} recorded; overdue "
+            "notices wait until then"
+        ),
+        Rule.PROMISE_KEPT: lambda: (
+            f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} kept "
+            f"({facts.get('paid_since_promise')} paid)"
+        ),
+        Rule.PROMISE_BROKEN: lambda: (
+            f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} broken "
+            f"({facts.get('paid_since_promise')} paid)"
         ),
         Rule.SCORE_OVERDUE: lambda: (
             f"Internal score lowered by {facts.get('penalty')} to {changes.get('score')}: "
@@ -321,3 +383,27 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
     }
     describe = texts.get(rule)
     return describe() if describe else f"Decision {rule}"
+
+
+def _dropped(facts: dict[str, Any]) -> str:
+    """Which notice a drop or a suspension is about: an overdue point, a re-send or a reminder."""
+    if "resend_of" in facts:
+        return f"Re-send of notice {facts['resend_of']}"
+    if "due_date" in facts:
+        return f"Reminder for bill {facts.get('bill_id')} due {facts['due_date']}"
+    return f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due"
+
+
+_SIGNALS = {
+    "reversed_repayment": lambda f: f"repayment {f.get('payment_id')} reversed before the due date",
+    "partial_payment": lambda f: f"repayment {f.get('payment_id')} left bill {f.get('bill_id')} partly unpaid",
+    "open_bills": lambda f: f"{f.get('open_bills')} bills open at once",
+    "utilisation": lambda f: f"utilisation rose from {f.get('before')} to {f.get('after')}",
+    "tier_fall": lambda f: f"risk tier fell from {f.get('previous_tier')} to {f.get('tier')}",
+}
+
+
+def _signal(facts: dict[str, Any]) -> str:
+    signal = str(facts.get("signal"))
+    describe = _SIGNALS.get(signal)
+    return describe(facts) if describe else signal

@@ -8,6 +8,8 @@ from projections.collection import Collection
 from projections.credit_history import CreditHistory
 from projections.decisions import Decisions
 from projections.delinquency import Delinquency
+from projections.notices import Notices
+from projections.watchlist import Watchlist
 
 PROJECTIONS: tuple[Projection, ...] = (
     AccountStatus(),
@@ -15,6 +17,8 @@ PROJECTIONS: tuple[Projection, ...] = (
     Decisions(),
     Delinquency(),
     Collection(),
+    Watchlist(),
+    Notices(),
 )
 BY_NAME: dict[str, Projection] = {projection.name: projection for projection in PROJECTIONS}
 TABLES: dict[str, Table] = {table.name: table for projection in PROJECTIONS for table in projection.tables}

@@ -43,6 +43,13 @@ def account_view(account: CreditAccount) -> dict[str, Any]:
         if controls.held is None
         else {"hold_id": controls.held["id"], "commands": [c["type"] for c in controls.held["commands"]]},
         "closed": ledger.closed,
+        "risk_tier": controls.risk_tier,
+        "watch": None
+        if controls.watch_since is None
+        else {"since": controls.watch_since.isoformat(), "reason": controls.watch_reason},
+        "promise": None
+        if controls.promise_date is None
+        else {"amount": str(controls.promise_amount), "date": controls.promise_date.isoformat()},
         "last_event_at": ledger.last_event_at.isoformat() if ledger.last_event_at else None,
         "version": account.version,
     }

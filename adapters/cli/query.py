@@ -180,8 +180,53 @@ def queue(limit: int, offset: int, min_days: int, store: str | None, as_json: bo
         emit_json(_page_json(page))
         return
     columns = ("rank", "account_id", "days_past_due", "overdue_outstanding", "broken_plans", "card_locked",
-               "last_notice_template", "last_notice_at")  # fmt: skip
+               "last_notice_template", "last_notice_at", "last_outcome", "promise_amount", "promise_date")  # fmt: skip
     _table(f"collection queue ({page.total} accounts)", page.rows, columns)
+
+
+@query.command("watchlist")
+@click.option("--ended", is_flag=True, help="Also the watches that ended (the account went overdue, or repaid).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, queries.MAX_PAGE))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@store_option
+@json_option
+def watchlist(ended: bool, limit: int, offset: int, store: str | None, as_json: bool) -> None:
+    """The early-warning watch list: accounts with a signal before their due date, the reason and since when."""
+    with read_models(store) as (db, _):
+        page = queries.watchlist(db, ended, limit, offset)
+    if as_json:
+        emit_json(_page_json(page))
+        return
+    columns = ("account_id", "status", "since", "reason", "signals", "reminders", "ended_at")
+    _table(f"watch list ({page.total} accounts)", page.rows, columns)
+
+
+@query.command("notices")
+@store_option
+@json_option
+def notices(store: str | None, as_json: bool) -> None:
+    """Notice outcomes per template and channel: contact rate, promise rate, promise-kept rate."""
+    with read_models(store) as (db, _):
+        rows = queries.notice_rates(db)
+    if as_json:
+        emit_json(queries.jsonable(rows))
+        return
+    table = RichTable("template", "channel", "sent", "contact rate", "promise rate", "kept", "broken", "kept rate")
+    for row in rows:
+        table.add_row(
+            row["template"],
+            row["channel"],
+            str(row["sent"]),
+            *(_rate(row[name]) for name in ("contact_rate", "promise_rate")),
+            str(row["kept"]),
+            str(row["broken"]),
+            _rate(row["promise_kept_rate"]),
+        )
+    console.print(table)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 @query.command("delinquency")

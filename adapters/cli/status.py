@@ -87,3 +87,24 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
     stuck = report["stuck_locks"]
     if stuck is not None:
         console.print(f"[bold]stuck locks[/bold]: {stuck['count']} accounts locked without an active reason")
+    _print_scorecard(report["scorecard"])
+
+
+def _print_scorecard(stability: dict[str, Any] | None) -> None:
+    if stability is None:
+        console.print("[bold]scorecard[/bold]: not monitored yet (fengkong score monitor records its stability)")
+        return
+    if stability["month"] is None:
+        console.print(f"[bold]scorecard[/bold] {stability['scorecard']}: no month monitored yet")
+        return
+    drifting = [
+        f"{name} {figures['psi']:.2f} ({figures['alert']})"
+        for name, figures in stability["attributes"].items()
+        if figures["alert"] in ("watch", "act")
+    ]
+    score = stability["score"]
+    console.print(
+        f"[bold]scorecard[/bold] {stability['scorecard']}, {stability['month']} "
+        f"(monitored {stability['recorded_at']}): alert {stability['alert']}; "
+        f"score PSI {score['psi']} ({score['alert']})" + (f"; {', '.join(drifting)}" if drifting else "")
+    )

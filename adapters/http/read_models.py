@@ -189,6 +189,33 @@ def collection_queue(
 
 
 @router.get(
+    "/watchlist",
+    operation_id="watchlist",
+    tags=["collection"],
+    summary="The early-warning watch list: accounts with a signal before their due date, reason, since when",
+    responses=responses(links=ACCOUNT_LINKS),
+)
+def watchlist(
+    db: Db,
+    ended: Annotated[bool, Query(description="also the watches that ended (went overdue, or repaid)")] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Json:
+    return _page(queries.watchlist(db, ended, limit, offset))
+
+
+@router.get(
+    "/notice-rates",
+    operation_id="notice_rates",
+    tags=["collection"],
+    summary="Contact rate, promise rate and promise-kept rate per notice template and channel",
+    responses=responses(),
+)
+def notice_rates(db: Db) -> list[Json]:
+    return queries.jsonable(queries.notice_rates(db))  # type: ignore[no-any-return]
+
+
+@router.get(
     "/delinquency/daily",
     operation_id="delinquency",
     tags=["portfolio"],

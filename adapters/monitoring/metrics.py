@@ -8,8 +8,9 @@ Two kinds:
 - store series, read from the store and the read models when `/metrics` of
   the API is scraped (`StoreCollector`): projection lag, open reviews and
   their deadlines, the emergency brake's state and held locks (its record in
-  the store, one for every worker) and the stuck locks. Every API process
-  reports the same values for them.
+  the store, one for every worker), the stuck locks, the holiday calendar's
+  coverage and the scorecard's population stability (the latest `fengkong
+  score monitor` run). Every API process reports the same values for them.
 
 No series carries personal data: labels are event and command types,
 outcomes, topics, partitions and projection names, never an account id.
@@ -21,6 +22,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -84,6 +86,10 @@ BRAKE_BOUND = "fengkong_brake_bound"
 STUCK_LOCKS = "fengkong_stuck_locks"
 CALENDAR_COVERED = "fengkong_calendar_year_covered"
 CALENDAR_LAST_YEAR = "fengkong_calendar_last_year"
+SCORECARD_PSI = "fengkong_scorecard_psi"
+SCORECARD_ALERT = "fengkong_scorecard_psi_alert"
+SCORECARD_MONITORED = "fengkong_scorecard_monitored_timestamp_seconds"
+PSI_ALERT_LEVELS = {"stable": 0, "watch": 1, "act": 2}
 
 
 def _zero() -> None:
@@ -148,6 +154,7 @@ class StoreFigures:
     stuck_locks: int = 0
     calendar_years: Sequence[tuple[int, bool]] = ()  # (year, the active calendar has its schedule): this and next
     calendar_last_year: int = 0  # the last year the active calendar has a schedule for
+    scorecard: dict[str, Any] | None = None  # adapters.store.score_monitor.latest_stability
 
 
 class StoreCollector(Collector):
@@ -211,6 +218,33 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             CALENDAR_LAST_YEAR, "The last year the active holiday calendar has a schedule for.", f.calendar_last_year
         )
+        yield from _scorecard_series(f.scorecard)
+
+
+def _scorecard_series(stability: dict[str, Any] | None) -> Iterator[Metric]:
+    """The latest `score monitor` run: PSI of the score and each attribute in its last month, the alert."""
+    if stability is None or stability.get("month") is None:
+        return
+    card = str(stability["scorecard"])
+    psi = GaugeMetricFamily(
+        SCORECARD_PSI,
+        "Population stability index against the training window, last month monitored (0.1 watch, 0.25 act).",
+        labels=["scorecard", "subject"],
+    )
+    subjects = {"score": stability["score"], **stability["attributes"]}
+    for subject, figures in subjects.items():
+        if figures["psi"] is not None:
+            psi.add_metric([card, subject], figures["psi"])
+    yield psi
+    alert = GaugeMetricFamily(
+        SCORECARD_ALERT, "The worst PSI alert of that month: 0 stable, 1 watch, 2 act.", labels=["scorecard"]
+    )
+    alert.add_metric([card], PSI_ALERT_LEVELS.get(str(stability["alert"]), 0))
+    yield alert
+    recorded = datetime.fromisoformat(str(stability["recorded_at"])).timestamp()
+    yield GaugeMetricFamily(
+        SCORECARD_MONITORED, "When `fengkong score monitor` last recorded its report (Unix time).", recorded
+    )
 
 
 class _Process(Collector):

@@ -3,7 +3,8 @@
 One snapshot of the store, read without the engine: the store's head, each
 read model's lag, the positions recorded per source (Kafka partitions, the
 command relay), open unlock reviews near or past their business-day
-deadline, and the emergency brake. The same snapshot feeds the store series
+deadline, the emergency brake, and the latest population stability of the
+scorecard (`fengkong score monitor` records it: adapters.store.score_monitor). The same snapshot feeds the store series
 of `/metrics` (adapters.monitoring.metrics.StoreFigures).
 
 Sections later issues add go beside these. The brake's section reads its
@@ -22,6 +23,7 @@ from adapters.store import queries
 from adapters.store.documents import RecordedDocuments
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.readers import EngineTables, StoredLog
+from adapters.store.score_monitor import ScoreMonitorStore, latest_stability
 from adapters.store.tables import ProjectionDatabase
 from engine.brake import from_micros
 from engine.business_days import HolidayCalendar, add_business_days, from_canonical, seed_calendar
@@ -95,6 +97,8 @@ class Snapshot:
     stuck: queries.Page | None  # accounts locked without an active reason; None until the read models are built
     calendar: CalendarCoverage
 
+    scorecard: dict[str, Any] | None = None  # the latest `score monitor` run's last month (latest_stability)
+
 
 def brake_report(tables: EngineTables, window_minutes: int = 60) -> dict[str, Any]:
     """The emergency brake: armed or tripped (locks held for an operator), the window, the bound."""
@@ -139,7 +143,8 @@ def take_snapshot(log: StoredLog, db: ProjectionDatabase, window: ReviewWindow, 
         stuck = queries.stuck_locks(db, limit)
     brake = brake_report(EngineTables(db), window.brake_minutes)
     coverage = CalendarCoverage.of(calendar, latest or datetime.now(UTC).date())
-    return Snapshot(head, projections, positions, latest, until, reviews, pending, brake, stuck, coverage)
+    stability = latest_stability(ScoreMonitorStore(db).latest())
+    return Snapshot(head, projections, positions, latest, until, reviews, pending, brake, stuck, coverage, stability)
 
 
 def figures(snapshot: Snapshot) -> StoreFigures:
@@ -158,6 +163,7 @@ def figures(snapshot: Snapshot) -> StoreFigures:
         stuck_locks=snapshot.stuck.total if snapshot.stuck else 0,
         calendar_years=snapshot.calendar.years,
         calendar_last_year=snapshot.calendar.last_year,
+        scorecard=snapshot.scorecard,
     )
 
 
@@ -204,4 +210,5 @@ def report(snapshot: Snapshot, window: ReviewWindow) -> dict[str, Any]:
         "stuck_locks": None
         if snapshot.stuck is None
         else {"count": snapshot.stuck.total, "accounts": queries.jsonable(snapshot.stuck.rows)},
+        "scorecard": snapshot.scorecard,
     }

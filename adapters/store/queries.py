@@ -23,6 +23,8 @@ from projections.collection import COLLECTION_QUEUE, QUEUE_ORDER
 from projections.credit_history import CREDIT_HISTORY
 from projections.decisions import DECISIONS
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
+from projections.notices import NOTICE_RATES
+from projections.watchlist import WATCHING, WATCHLIST
 
 STATUSES = tuple(word.value for word in StatusWord)
 MAX_OFFSET = 1_000_000_000
@@ -150,6 +152,71 @@ def collection_queue(db: ProjectionDatabase, limit: int = 50, offset: int = 0, m
     for rank, row in enumerate(page.rows, start=offset + 1):
         row["rank"] = rank
     return page
+
+
+def watchlist(db: ProjectionDatabase, ended: bool = False, limit: int = 50, offset: int = 0) -> Page:
+    """Accounts on the early-warning watch list, longest watched first; `ended`: the watches that ended too."""
+    where, params = ([], []) if ended else (["status = ?"], [WATCHING])
+    return _select(db, WATCHLIST, where, params, "since, account_id", limit, offset)
+
+
+@dataclass(frozen=True)
+class EarlyWarning:
+    """How early warning fared: accounts ever watched, those whose first watch came before their first overdue
+    (with the earliest few), and how many of the accounts never watched went overdue."""
+
+    watched: int
+    watched_then_overdue: int
+    overdue_never_watched: int
+    accounts: int
+    first: list[Row]  # account_id, first_watch, reason, first_overdue: the earliest watches that came first
+
+
+def early_warning(db: ProjectionDatabase, limit: int = 5) -> EarlyWarning:
+    decisions, history = table_name(DECISIONS), table_name(CREDIT_HISTORY)
+    watches = (
+        f"SELECT account_id, min(occurred_at) AS first_watch FROM {decisions} "
+        "WHERE rule = 'watch.start' GROUP BY account_id"
+    )
+    overdue = (
+        f"SELECT account_id, min(occurred_at) AS first_overdue FROM {history} "
+        "WHERE entry = 'OverdueReported' GROUP BY account_id"
+    )
+    ahead = (
+        f"FROM ({watches}) w JOIN ({overdue}) o ON o.account_id = w.account_id WHERE w.first_watch < o.first_overdue"
+    )
+    counted = db.query(
+        f"SELECT (SELECT count(*) FROM ({watches}) w), (SELECT count(*) {ahead}), "
+        f"(SELECT count(*) FROM ({overdue}) o WHERE o.account_id NOT IN (SELECT account_id FROM ({watches}) w)), "
+        f"(SELECT count(*) FROM {table_name(ACCOUNT_STATUS)})"
+    )[0]
+    rows = db.query(
+        f"SELECT w.account_id, w.first_watch, o.first_overdue {ahead} ORDER BY w.first_watch, w.account_id LIMIT ?",
+        [limit],
+    )
+    column = DECISIONS.column("occurred_at")
+    first = []
+    for account_id, first_watch, first_overdue in rows:
+        reason = db.query(
+            f"SELECT facts FROM {decisions} WHERE rule = 'watch.start' AND account_id = ? ORDER BY position LIMIT 1",
+            [account_id],
+        )[0][0]
+        facts = db.decode(DECISIONS.column("facts"), reason)
+        first.append(
+            {
+                "account_id": account_id,
+                "first_watch": db.decode(column, first_watch),
+                "reason": facts.get("signal"),
+                "first_overdue": db.decode(column, first_overdue),
+            }
+        )
+    watched, ahead_count, unwatched, accounts = (int(value or 0) for value in counted)
+    return EarlyWarning(watched, ahead_count, unwatched, accounts, localize(db, first))
+
+
+def notice_rates(db: ProjectionDatabase) -> list[Row]:
+    """Contact, promise and promise-kept rates per notice template and channel."""
+    return _select(db, NOTICE_RATES, [], [], "template, channel", 10**9, 0).rows
 
 
 def _date_range(
