@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 
 from adapters.bootstrap import open_log
 from adapters.settings import Settings
 from adapters.store.readers import StoredLog
 from engine.brake_audit import BrakeAudit, audit_brake
-from engine.policy import load_policy
+from engine.governance import DOCUMENT_STREAM_IDS, InForce
 
 PAGE = 5000
 
@@ -26,9 +25,11 @@ def _notifications(log: StoredLog) -> Iterator[tuple[int, str, bytes]]:
 
 
 def audit_brake_ledger(settings: Settings) -> BrakeAudit:
-    """Every verdict of the brake proven again, sequentially, in notification order."""
+    """Every verdict of the brake proven again, sequentially, in notification order, under the recorded policies."""
     log = open_log(settings)
     try:
-        return audit_brake(_notifications(log), functools.cache(load_policy))
+        recorded = InForce()
+        recorded.load(log.recorder.select_streams(DOCUMENT_STREAM_IDS))
+        return audit_brake(_notifications(log), recorded.policy_for)
     finally:
         log.close()
