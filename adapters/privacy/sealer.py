@@ -64,6 +64,11 @@ class Sealer:
     def seal(self, item: ParsedEvent, owner: Owner) -> ParsedEvent:
         return sealed_with(item, self._key(owner))
 
+    def close(self) -> None:
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
+
 
 def sealed_with(item: ParsedEvent, key: DataKey | None) -> ParsedEvent:
     """`item` with its personal fields sealed under `key` (None: the customer was forgotten)."""
