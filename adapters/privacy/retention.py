@@ -33,7 +33,7 @@ _READ = (b'"AccountOpened"', b'"AccountClosed"')  # the only facts the sweep dec
 
 
 @dataclass
-class _Account:
+class Account:
     customer: str  # AccountOpened.customer_id as recorded: sealed (it names its key) or plain (before sealing)
     zone: ZoneInfo
     closed_on: date | None = None  # the local day of its AccountClosed
@@ -43,7 +43,7 @@ class Closings:
     """Each account's customer and closing day, and the platform clock, from the store's log in commit order."""
 
     def __init__(self) -> None:
-        self.accounts: dict[str, _Account] = {}
+        self.accounts: dict[str, Account] = {}
         self.clock = PlatformClock()
         self.read = 0
 
@@ -57,7 +57,7 @@ class Closings:
         fact = load_object(decode(notification.state)["fact"])
         account_id = notification.originator_id
         if isinstance(fact, AccountOpened):
-            self.accounts[account_id] = _Account(fact.data.customer_id, ZoneInfo(fact.data.timezone))
+            self.accounts[account_id] = Account(fact.data.customer_id, ZoneInfo(fact.data.timezone))
         elif isinstance(fact, AccountClosed) and account_id in self.accounts:
             account = self.accounts[account_id]
             account.closed_on = fact.occurred_at.astimezone(account.zone).date()
