@@ -177,6 +177,8 @@ def sweep(
                 keys, records, customer.holdings(), name, key_id, reason(planned, customer, policy_version)
             )
             entry["recorded"], entry["key_deleted"] = done["recorded"], done["key_deleted"]
+            if done["unsealed_accounts"]:
+                entry["unsealed_accounts"] = done["unsealed_accounts"]  # their first facts keep plain values
             progress(f"forgot key {customer.key_id} ({len(entry['accounts'])} account(s), closed {customer.closed_on})")
         forgotten.append(entry)
     return {
