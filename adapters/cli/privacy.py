@@ -88,7 +88,7 @@ def _active_policy(settings: Settings) -> Policy | None:
 
 
 def _note(text: str) -> None:
-    progress_console.print(text, markup=False, highlight=False)
+    progress_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @privacy.command("sweep")
@@ -108,16 +108,22 @@ def sweep_command(dry_run: bool, key: str | None, store: str | None) -> None:
     require_store(settings)
     actor = admin(settings)
     policy = _active_policy(settings)
-    nothing: dict[str, Any] = {"dry_run": dry_run, "policy": None if policy is None else policy.version}
+    listed = "would_forget" if dry_run else "forgotten"
     if policy is None or policy.retention is None:
-        _note(f"the store's active policy ({nothing['policy']}) sets no [retention]: nobody is forgotten automatically")
-        emit_json({**nothing, "forget_after_days": None, "forgotten": []})
+        named = (
+            "has no active policy yet" if policy is None else f"'s active policy ({policy.version}) sets no [retention]"
+        )
+        _note(f"the store {named}: nobody is forgotten automatically")
+        emit_json(
+            {"dry_run": dry_run, "policy": getattr(policy, "version", None), "forget_after_days": None, listed: []}
+        )
         return
     with _opened(settings) as (keys, records):
         planned = retention.due(keys, records, policy.retention, _note)
         if planned is None:
             _note("no business date closed yet (DayClosed): nobody is due")
-            emit_json({**nothing, "forget_after_days": policy.retention.forget_after_days, "forgotten": []})
+            days = policy.retention.forget_after_days
+            emit_json({"dry_run": dry_run, "policy": policy.version, "forget_after_days": days, listed: []})
             return
         actor_ids = (actor.name, actor.key_id)
         emit_json(retention.sweep(keys, records, planned, policy.version, actor_ids, dry_run, _note))
