@@ -19,8 +19,9 @@ from adapters.http.auth import require
 from adapters.http.problems import Problem, responses
 from adapters.store.documents import RecordedDocuments, StaleBook
 from engine.documents import Refused
-from engine.governance import Requested
-from events.documents import CALENDARS, POLICIES
+from engine.governance import Requested, recorded_scorecards
+from engine.policy import ScorecardSource
+from events.documents import CALENDARS, POLICIES, SCORECARDS
 
 Json = dict[str, Any]
 router = APIRouter(tags=["policies"])
@@ -35,11 +36,16 @@ def _documents(request: Request) -> RecordedDocuments:
     return documents
 
 
+def _scorecards(request: Request) -> ScorecardSource:
+    """Scorecards as the store recorded them (a recorded policy names one), else shipped."""
+    return recorded_scorecards(_documents(request).book(SCORECARDS))
+
+
 def _known(request: Request, name: str) -> Json:
     book = _documents(request).book(POLICIES)
     if book.document(name) is None and name not in {row["version"] for row in policy_rows(book)}:
         raise Problem(404, f"no policy {name!r} is recorded in the store or shipped", "unknown-policy")
-    return policy_view(book, name)
+    return policy_view(book, name, _scorecards(request))
 
 
 @router.get(
@@ -74,7 +80,7 @@ def policy(request: Request, version: Version) -> Json:
 def diff(request: Request, a: Version, b: Version) -> Json:
     _known(request, a)
     _known(request, b)
-    return policy_differences(_documents(request).book(POLICIES), a, b)
+    return policy_differences(_documents(request).book(POLICIES), a, b, _scorecards(request))
 
 
 class Proposal(BaseModel):
