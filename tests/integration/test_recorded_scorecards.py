@@ -1,4 +1,4 @@
-"""Scorecards are recorded in the store like policies, so audit (and what-if, explain, the engine) never needs their files.
+"""Scorecards are recorded in the store like policies: audit, what-if, explain and the engine never need the file.
 
 A portfolio decided under default-v2 (`fengkong demo`), then the shipped
 scorecards folder replaced by an empty one (or one holding a changed
