@@ -135,3 +135,17 @@ def test_a_scorecard_version_recorded_with_other_content_is_refused(
     assert ok("audit", "--all", "--store", store, "--json")["differing"] == []
     [listed] = ok("score", "list", "--store", store, "--json")
     assert listed["digest"] == "sha256:" + hashlib.sha256(SHIPPED_FILE.encode()).hexdigest()
+
+
+def test_a_scoring_candidate_is_what_if_and_shadow_run_like_the_engine(decided: str, tmp_path: Path) -> None:
+    """A candidate that scores accounts (default-v2 under another version) decides as the engine did."""
+    store = decided
+    candidate = tmp_path / "v2b.toml"
+    candidate.write_text(policy_text("default-v2").replace('version = "default-v2"', 'version = "default-v2b"'))
+    whatif = ok("audit", "whatif", "--policy", str(candidate), "--jobs", "1", "--store", store, "--json")
+    assert whatif["identical"] is True and whatif["facts"] > 1000
+
+    ok("ingest", str(later_events(tmp_path)), "--store", store, "--shadow", str(candidate), "--json")
+    shadow = ok("shadow", "report", "--store", store, "--json")
+    assert shadow["candidate"]["version"] == "default-v2b" and shadow["facts_decided"] > 100
+    assert shadow["identical"] is True and shadow["commands_by_type"]["candidate"]["SendNotice"] > 0
