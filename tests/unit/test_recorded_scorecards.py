@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from adapters.scoring import files
 from engine.documents import DocumentConflict
 from engine.governance import InForce, Requested
 from engine.policy import policy_text
@@ -105,3 +107,23 @@ def test_a_recorded_version_with_other_content_is_refused(unshipped: Path) -> No
     assert governed.refused is None and governed.policy is not None
     assert governed.policy.scorecard.base_points == card.base_points
     assert governed.policy_of(policy_text("default-v2")).policy.scorecard == card
+
+
+def test_the_score_commands_take_the_active_policy_s_scorecard_unless_one_is_named(tmp_path: Path) -> None:
+    card = parse_scorecard(SHIPPED_TEXT)
+    trained = card.model_copy(
+        update={"version": "pd-trained", "training": card.training.model_copy(update={"as_of": date(2030, 1, 1)})}
+    )
+    (tmp_path / "pd-trained.json").write_text(dump_scorecard(trained), encoding="utf-8")
+    scoring = InForce()
+    scoring.load(streams_of(first_used("default-v2")))
+    assert files.resolve(None, tmp_path, scoring).version == "pd-demo-v1"  # the store's active policy names it
+    assert files.resolve("pd-trained", tmp_path, scoring).version == "pd-trained"  # named: option or setting
+    not_scoring = InForce()
+    not_scoring.load(streams_of(first_used("default-v1")))
+    assert files.resolve(None, tmp_path, not_scoring).version == "pd-trained"  # else the folder's latest
+    recorded_elsewhere = tmp_path / "elsewhere"
+    recorded_elsewhere.mkdir()
+    other = card.model_copy(update={"base_points": card.base_points + 1})
+    (recorded_elsewhere / "pd-demo-v1.json").write_text(dump_scorecard(other), encoding="utf-8")
+    assert files.resolve("pd-demo-v1", recorded_elsewhere, scoring) == card  # a recorded version: as recorded
