@@ -68,6 +68,13 @@ def recorded_scorecards(book: DocumentBook) -> ScorecardSource:
     return documents.scorecard_for
 
 
+def check_candidate(policies: DocumentBook, scorecards: DocumentBook, candidate: Requested) -> None:
+    """Refuse (DocumentConflict) a candidate whose version, or its scorecard's, the books recorded otherwise."""
+    policies.known(candidate.document)
+    if candidate.policy.scoring is not None:
+        scorecards.known(scorecard_document(candidate.policy.scorecard))
+
+
 class InForce:
     """The policy, calendar and scorecard in force, every recorded version, and the rows their first use must record."""
 
@@ -142,9 +149,7 @@ class InForce:
     def check(self, candidate: Requested) -> None:
         """Refuse (DocumentConflict) a candidate policy, or the scorecard it names, that the store recorded
         under its version with other content."""
-        self.policies.known(candidate.document)
-        if candidate.policy.scoring is not None:
-            self.scorecards.known(scorecard_document(candidate.policy.scorecard))
+        check_candidate(self.policies, self.scorecards, candidate)
 
     def policy_of(self, text: str) -> Requested:
         """A policy text validated with the scorecards as recorded here (store first, then shipped)."""

@@ -136,9 +136,11 @@ def propose(path: Path, key: str | None, store: str | None) -> None:
     admin = acting_admin(settings)
     engine = open_engine(settings)
     with _readable(str(path)):
-        document = Requested.of(path.read_text(encoding="utf-8")).document
+        requested = Requested.of(path.read_text(encoding="utf-8"))
+    document = requested.document
     book = engine.document_book(POLICIES)
     with refusals():
+        engine.documents().check(requested)  # its scorecard too: a recorded version is immutable
         book.propose(document, admin)
     save(engine, book)
     click.echo(f"proposed {document.version} ({document.digest[:19]}) by {admin}")

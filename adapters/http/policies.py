@@ -18,8 +18,8 @@ from adapters.audit.documents import calendar_rows, policy_differences, policy_r
 from adapters.http.auth import require
 from adapters.http.problems import Problem, responses
 from adapters.store.documents import RecordedDocuments, StaleBook
-from engine.documents import Refused
-from engine.governance import Requested, recorded_scorecards
+from engine.documents import DocumentBook, Refused
+from engine.governance import Requested, check_candidate, recorded_scorecards
 from engine.policy import ScorecardSource
 from events.documents import CALENDARS, POLICIES, SCORECARDS
 
@@ -108,11 +108,17 @@ def _step(request: Request, apply: Any) -> None:
 )
 def propose(request: Request, body: Proposal, principal: Annotated[Principal, require(Role.ADMIN)]) -> Json:
     try:
-        document = Requested.of(body.text).document
+        requested = Requested.of(body.text)
     except ValueError as error:
         raise Problem(422, f"the policy does not validate: {str(error).splitlines()[0]}", "invalid-policy") from None
-    _step(request, lambda book: book.propose(document, principal.name))
-    return _known(request, document.version)
+    scorecards = _documents(request).book(SCORECARDS)
+
+    def apply(book: DocumentBook) -> None:
+        check_candidate(book, scorecards, requested)  # its scorecard too: a recorded version is immutable
+        book.propose(requested.document, principal.name)
+
+    _step(request, apply)
+    return _known(request, requested.document.version)
 
 
 @router.post(

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 
 from adapters.cli import cli
 from adapters.cli.errors import Exit
@@ -25,9 +26,10 @@ from engine.policy import policy_text
 from engine.scoring import scorecard as scorecards
 from engine.scoring.scorecard import SHIPPED, dump_scorecard, parse_scorecard, shipped_scorecard
 from projections.decisions import DECISIONS
-from tests.support.wiring import tables_at
+from tests.support.wiring import api_at, tables_at
 
 BAD_SETTING = Exit.BAD_SETTING
+REFUSED = 3  # a governance step the rules refuse (adapters.cli.governance)
 SHIPPED_FILE = SHIPPED.joinpath("pd-demo-v1.json").read_text(encoding="utf-8")
 
 
@@ -127,6 +129,16 @@ def test_a_scorecard_version_recorded_with_other_content_is_refused(
     candidate.write_text(policy_text("default-v2"))
     whatif = run("audit", "whatif", "--policy", str(candidate), "--jobs", "1", "--store", store)
     assert whatif.exit_code == 2 and "scorecard pd-demo-v1 is already recorded" in whatif.stderr
+    renamed = tmp_path / "v2b.toml"
+    renamed.write_text(policy_text("default-v2").replace('version = "default-v2"', 'version = "default-v2b"'))
+    alice = ok("keys", "create", "--role", "admin", "--name", "alice", "--store", store).strip()
+    proposed = run("policy", "propose", str(renamed), "--key", alice, "--store", store)
+    assert proposed.exit_code == REFUSED and "scorecard pd-demo-v1 is already recorded" in proposed.stderr
+    with TestClient(api_at(store)) as client:
+        bearer = {"Authorization": f"Bearer {alice}"}
+        made = client.post("/policies", json={"text": renamed.read_text()}, headers=bearer)
+        assert made.status_code == 409 and "scorecard pd-demo-v1 is already recorded" in made.json()["detail"]
+        assert client.get("/policies/default-v2", headers=bearer).status_code == 200  # bound as recorded
     # a version the store recorded is read as recorded, its scorecard too: nothing to refuse
     assert ok("audit", "whatif", "--policy", "default-v2", "--jobs", "1", "--store", store, "--json")["identical"]
 
