@@ -31,7 +31,7 @@ from adapters.kafka.worker import WorkerSettings
 from adapters.settings import Settings
 from adapters.store.readers import StoredOutbox
 from benchmarks.kafka import end_offsets
-from benchmarks.measure import peak_rss_mib
+from benchmarks.measure import peak_rss_mib, percentile
 from benchmarks.workload import Workload
 from engine.application import RiskEngine
 
@@ -314,11 +314,6 @@ def _pace(bootstrap: str, topics: dict[str, Any], lines: list[bytes], rate: floa
     return Paced(sent, days, time.perf_counter() - started)
 
 
-def _percentile(ordered: list[float], share: float) -> float:
-    index = min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))
-    return ordered[index]
-
-
 def latency(spec: Spec) -> dict[str, Any]:
     """Events offered at a fixed rate; each command's arrival on the commands topic minus its cause's send time."""
     topics = spec["topics"]
@@ -354,6 +349,7 @@ def latency(spec: Spec) -> dict[str, Any]:
     ]
     measured = sorted(ms for _, ms in counted)
     by_accounts = sorted(ms for cause, ms in counted if cause not in paced.days)
+    by_days = sorted(ms for cause, ms in counted if cause in paced.days)
     if not measured:
         raise RowFailed("no command was caused by an event sent after the warm-up")
     return {
@@ -365,13 +361,16 @@ def latency(spec: Spec) -> dict[str, Any]:
         "warmup_s": warmup,
         "commands": len(watcher.arrivals),
         "measured_commands": len(measured),
-        "p50_ms": round(_percentile(measured, 0.50), 1),
-        "p95_ms": round(_percentile(measured, 0.95), 1),
-        "p99_ms": round(_percentile(measured, 0.99), 1),
+        "p50_ms": round(percentile(measured, 0.50), 1),
+        "p95_ms": round(percentile(measured, 0.95), 1),
+        "p99_ms": round(percentile(measured, 0.99), 1),
         "max_ms": round(measured[-1], 1),
         "last_command_after_last_event_s": round(drained, 2),
         "account_event_commands": len(by_accounts),
-        "account_event_p99_ms": round(_percentile(by_accounts, 0.99), 1) if by_accounts else None,
+        "account_event_p50_ms": round(percentile(by_accounts, 0.50), 1) if by_accounts else None,
+        "account_event_p99_ms": round(percentile(by_accounts, 0.99), 1) if by_accounts else None,
+        "day_commands": len(by_days),
+        "day_p99_ms": round(percentile(by_days, 0.99), 1) if by_days else None,
         "store": "PostgreSQL" if spec["store"].startswith("postgres") else "SQLite",
         "batches": sum(r["stats"]["batches"] for r in reports if r),
         "max_poll_records": reports[0].get("max_poll_records") if reports else None,
