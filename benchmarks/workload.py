@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from adapters.files.jsonl import read_lines
+from adapters.files.jsonl import read_lines, whole_lines
 from adapters.synthetic.portfolio import Portfolio
 
 ENOUGH_DAYS = 100_000  # the portfolio is cut at N events long before this
@@ -34,7 +34,7 @@ class Workload:
 
     def lines(self, limit: int | None = None) -> Iterator[bytes]:
         """The workload's messages in order, read lazily from the file."""
-        for index, line in enumerate(read_lines(str(self.path))):
+        for index, line in enumerate(whole_lines(read_lines(str(self.path)), Counter())):
             if limit is not None and index >= limit:
                 return
             yield line

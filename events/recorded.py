@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -209,7 +210,27 @@ def account_status(card_locked: bool, line_suspended: bool, overdue_outstanding:
     return "current"
 
 
-DELINQUENCY_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
+class Bucket(StrEnum):
+    """Delinquency buckets by days past due (an enum, so the API's schema lists them)."""
+
+    CURRENT = "current"
+    DAYS_1_30 = "1-30"
+    DAYS_31_60 = "31-60"
+    DAYS_61_90 = "61-90"
+    DAYS_91_180 = "91-180"
+    DAYS_180_PLUS = "180+"
+
+
+class StatusWord(StrEnum):
+    """The one word `account_status` gives an account."""
+
+    LOCKED = "locked"
+    SUSPENDED = "suspended"
+    OVERDUE = "overdue"
+    CURRENT = "current"
+
+
+DELINQUENCY_BUCKETS = tuple(bucket.value for bucket in Bucket)
 
 
 def delinquency_bucket(days_past_due: int) -> str:

@@ -33,6 +33,7 @@ ACCOUNT_STATUS = Table(
         Column("account_id", T.TEXT, "the account"),
         Column("customer_id", T.TEXT, "billing's customer id, from AccountOpened"),
         Column("currency", T.TEXT, "ISO 4217 code of the credit line"),
+        Column("timezone", T.TEXT, "the account's IANA time zone (AccountOpened); times are shown in it"),
         Column("status", T.TEXT, "one word: locked, suspended (plan path, card unlocked), overdue or current"),
         Column("card_locked", T.BOOLEAN, "the linked card is locked (last card command was LockCard)"),
         Column("credit_line_suspended", T.BOOLEAN, "the credit line is suspended"),
@@ -63,6 +64,8 @@ ACCOUNT_STATUS = Table(
     indexes=(("status",), ("delinquency_bucket",), ("card_locked",), ("review_deadline",)),
 )
 
+DEFAULT_ZONE = "Asia/Shanghai"  # the contract's default; a row made before its AccountOpened keeps it
+
 # Decision change field -> (column, decoder).
 _CHANGES: dict[str, tuple[str, Any]] = {
     "card_locked": ("card_locked", bool),
@@ -82,6 +85,7 @@ def _new_row(account_id: str) -> Row:
         "account_id": account_id,
         "customer_id": "",
         "currency": "",
+        "timezone": DEFAULT_ZONE,
         "status": "current",
         "card_locked": False,
         "credit_line_suspended": False,
@@ -112,7 +116,7 @@ def _new_row(account_id: str) -> Row:
 
 class AccountStatus(Projection):
     name = "account_status"
-    version = 2  # 2: review_requested_on, an index on review_deadline (open reviews by deadline)
+    version = 3  # 2: review_requested_on, an index on review_deadline (open reviews by deadline); 3: timezone
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
 
@@ -145,6 +149,7 @@ class AccountStatus(Projection):
         if isinstance(fact, AccountOpened):
             row["customer_id"] = fact.data.customer_id
             row["currency"] = fact.data.currency
+            row["timezone"] = fact.data.timezone
             row["original_limit"] = money(fact.data.credit_limit)
             row["opened_at"] = utc(fact.occurred_at)
         if not isinstance(fact, DayClosed):

@@ -63,8 +63,59 @@ queue|delinquency|roll-rates` (tables, or `--json`); `fengkong export NAME
 
 Types: money is exact (PostgreSQL `numeric`; SQLite keeps the decimal text,
 so cast for arithmetic there: `CAST(overdue_outstanding AS REAL)`); times
-are UTC; personal data (phone, card reference) is never copied into a read
-model.
+are stored in UTC; personal data (phone, card reference) is never copied
+into a read model.
+
+### Times people read
+
+Every time shown to a person carries its zone, and it is the zone of the
+account it belongs to: the `timezone` its `AccountOpened` recorded
+(`account_status.timezone`), or the portfolio's default `Asia/Shanghai` for
+a time that belongs to no known account. A bare UTC time is never shown
+beside a local one.
+
+- HTTP API and `--json`: RFC 3339 with the offset, in the account's zone
+  (`2026-09-11T09:00:00+08:00`: the lock of a bill reported at 09:00 in
+  Shanghai, stored as 01:00 UTC).
+- CLI tables: `2026-09-11 09:00 +08:00`.
+- CSV exports: RFC 3339 with the offset, in the account's zone, like the API.
+- Parquet exports: timestamps typed with their zone, UTC (one zone per
+  column is all Parquet has); convert with the account's `timezone`.
+- SQL on the tables: UTC (`timestamptz` on PostgreSQL; on SQLite text ending
+  in `+00:00`).
+- Dates (due dates, business dates, review deadlines) are calendar dates of
+  the platform and carry no zone.
+
+### Free text: personal-data candidates
+
+Three contract fields are written by people and may name a customer or an
+operator: `UnlockReviewed.data.note`, `UnlockReviewed.data.reviewer` and
+`RepaymentReversed.data.reason` (also the `reason` of `AccountClosed` and
+`FactRetracted` when they arrive). They are never logged (the log filter,
+`adapters/runtime/logging.py`, masks the value after any of these keys, and
+phone and card numbers, even in tracebacks). Where they appear:
+
+- `rm_credit_history.description`: the sentence of a reversal (`… reversed:
+  <reason>`) and of a review (`Reviewer <reviewer> approved …: <note>`), and
+  of the decisions that cite the reviewer;
+- `rm_decisions.facts`: the facts a review rule saw, `reviewer` among them
+  (a `reason` there is the engine's own words, never a person's);
+- exports and the API, as far as they show those two tables: `fengkong
+  export credit_history` and `decisions`, `GET /accounts/{account_id}`,
+  `/history` and `/decisions`;
+- the event store: the facts as recorded (`fengkong_inbound` holds only
+  digests).
+
+Nothing else in the read models holds them.
+
+### CSV exports in spreadsheets
+
+`fengkong export NAME --format csv` writes text cells that begin with `=`,
+`+`, `-`, `@`, a tab or a carriage return with a leading single quote
+(OWASP's rule against CSV injection: a spreadsheet would otherwise run them
+as formulas). Only text and JSON columns are touched: money, integers and
+ratios (negative balances too) stay numbers. `-o -` writes CSV to stdout;
+Parquet needs a file and is refused there.
 
 | logical type | PostgreSQL | SQLite |
 |---|---|---|

@@ -8,6 +8,7 @@ import click
 
 from adapters.cli.audit import audit
 from adapters.cli.demo import demo
+from adapters.cli.errors import FengkongGroup
 from adapters.cli.ingest import ingest
 from adapters.cli.inspect import account, commands, policy, schema
 from adapters.cli.kafka import KAFKA_COMMANDS
@@ -21,7 +22,7 @@ from adapters.cli.status import status
 from adapters.runtime.logging import configure_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FengkongGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
     """fengkong: event-sourced risk control for consumer credit lines."""

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from adapters.audit.parallel import Verdict, default_jobs
 from adapters.audit.parallel import audit as audit_jobs
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, require_store, store_option
+from adapters.cli.errors import Exit, Mistake
 from engine.policy import load_policy
 
 
@@ -58,13 +59,15 @@ def audit(
         if what_if:
             load_policy(what_if)
     except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+        raise Mistake(Exit.BAD_SETTING, str(error)) from None
+    settings = load_settings(store=store)
+    require_store(settings)
     started = time.perf_counter()
     shown: list[Verdict] = []
     differing: list[Verdict] = []
     accounts = facts = 0
     try:
-        for verdict in audit_jobs(load_settings(store=store), None if every else list(account_ids), what_if, jobs):
+        for verdict in audit_jobs(settings, None if every else list(account_ids), what_if, jobs):
             accounts += 1
             facts += verdict.facts
             if len(shown) < 50:
@@ -72,7 +75,7 @@ def audit(
             if not verdict.identical:
                 differing.append(verdict)
     except LookupError as error:
-        raise click.ClickException(str(error)) from None
+        raise Mistake(Exit.FAILED, str(error)) from None
     elapsed = time.perf_counter() - started
     if as_json:
         emit_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,12 +13,24 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from adapters import bootstrap
+from adapters.cli.errors import Exit, Mistake
 from adapters.settings import Settings
-from adapters.store.urls import is_postgres, sqlite_path
+from adapters.store.probe import Found, Probe, Unreachable, probe
+from adapters.store.urls import is_postgres, redact, sqlite_path
 from engine.application import RiskEngine
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(stderr=True)
+progress_console = Console(stderr=True)
+"""Progress bars, warnings and notes: stderr, so that stdout holds only results."""
+
+
+def _results_console() -> Console:
+    """Tables go to stdout; piped or redirected, they are never cut to 80 columns (or use --json)."""
+    found = Console()
+    return found if found.is_terminal else Console(width=1000, soft_wrap=True)
+
+
+console = _results_console()
 
 
 def store_option(command: F) -> F:
@@ -53,22 +66,87 @@ def json_option(command: F) -> F:
 
 
 def load_settings(**flags: Any) -> Settings:
-    """Settings from the environment and the flags given; a wrong value is one line naming the setting."""
+    """Settings from the environment and the flags given; a wrong value is one line naming the setting.
+
+    The line never repeats a value (a store URL may hold a password, even a malformed one).
+    """
     try:
         return Settings.load(**flags)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: {item['msg'].removeprefix('Value error, ')}"
-            for item in error.errors(include_url=False, include_input=False)
+            for item in error.errors(include_url=False, include_input=False, include_context=False)
         )
-        raise click.ClickException(problems) from None
+        raise Mistake(Exit.BAD_SETTING, problems) from None
 
 
 def open_engine(settings: Settings) -> RiskEngine:
     try:
         return bootstrap.open_engine(settings)
     except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+        raise Mistake(Exit.BAD_SETTING, str(error)) from None
+
+
+def _probe(settings: Settings) -> Probe:
+    try:
+        return probe(settings.store)
+    except Unreachable as error:
+        raise Mistake(Exit.STORE_UNREACHABLE, f"cannot reach the store at {redact(settings.store)}: {error}") from None
+
+
+def require_store(settings: Settings) -> None:
+    """For commands that only read: the store must exist (they never create one where a path was mistyped)."""
+    found = _probe(settings)
+    if found.found in (Found.NOTHING, Found.EMPTY):
+        raise Mistake(Exit.NO_STORE, f"no store at {redact(settings.store)}")
+    if found.found is Found.FOREIGN:
+        raise Mistake(Exit.FOREIGN_STORE, f"{redact(settings.store)} is not a fengkong store ({found.why})")
+
+
+def writable_store(settings: Settings) -> None:
+    """For commands that write: a fengkong store or nothing yet, and (SQLite) a file and folder we may write."""
+    found = _probe(settings)
+    if found.found is Found.FOREIGN:
+        raise Mistake(Exit.FOREIGN_STORE, f"{redact(settings.store)} is not a fengkong store ({found.why})")
+    if is_postgres(settings.store):
+        return
+    path = sqlite_path(settings.store)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.open("r+b").close()
+    except PermissionError:
+        raise Mistake(Exit.STORE_UNWRITABLE, f"cannot write the store {path} (permission denied)") from None
+    except NotADirectoryError:
+        raise Mistake(Exit.NOT_A_FILE, f"cannot make the store {path}: a file stands where a folder should") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # SQLite writes its -wal and -shm files beside the store
+        raise Mistake(Exit.STORE_UNWRITABLE, f"cannot write in {path.parent} (permission denied)")
+
+
+def check_input(source: str) -> None:
+    """An input file (or - for stdin) that exists, is a file, and may be read."""
+    if source == "-":
+        return
+    path = Path(source)
+    if not path.exists():
+        raise Mistake(Exit.NO_INPUT, f"no file {source}")
+    if path.is_dir():
+        raise Mistake(Exit.NOT_A_FILE, f"{source} is a directory, not a file")
+    try:
+        path.open("rb").close()
+    except PermissionError:
+        raise Mistake(Exit.INPUT_UNREADABLE, f"cannot read {source} (permission denied)") from None
+
+
+def check_output(path: Path) -> None:
+    """An output file whose folder exists and that may be written (checked before any work is done)."""
+    if path.is_dir():
+        raise Mistake(Exit.NOT_A_FILE, f"{path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise Mistake(Exit.NO_OUTPUT_DIR, f"no directory {path.parent} for {path.name}")
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK | os.X_OK)
+    if not writable:
+        raise Mistake(Exit.OUTPUT_UNWRITABLE, f"cannot write {path} (permission denied)")
 
 
 def default_dead_letter(settings: Settings) -> Path:

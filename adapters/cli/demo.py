@@ -13,21 +13,28 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters import bootstrap
 from adapters.cli.common import (
+    check_output,
     console,
     default_dead_letter,
     emit_json,
     json_option,
     load_settings,
     open_engine,
+    progress_console,
     store_option,
+    writable_store,
 )
+from adapters.cli.errors import Exit, Mistake
 from adapters.cli.projections import catch_up_with_progress, open_runner
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record
 from adapters.scoring.jobs import Trained, train_scorecard
 from adapters.scoring.train import ModellingUnavailable
 from adapters.settings import Settings
-from adapters.store.urls import is_postgres, sqlite_path
+from adapters.store.demo_marker import demo_accounts, mark_demo
+from adapters.store.probe import Found, probe
+from adapters.store.urls import is_postgres, redact, sqlite_path
 from adapters.synthetic.latent import LatentPortfolio
 from engine.application import RiskEngine
 from engine.batch import Outcome, Result
@@ -39,6 +46,35 @@ from events.rules import Rule
 DEMO_ACCOUNTS = 4800  # enough for 1,000+ positives in the scorecard's out-of-time window (docs/scorecard.md)
 DEMO_HORIZON = 120  # days: the scorecard's label window
 DEMO_DESCRIPTION = "trained by fengkong demo on its synthetic portfolio (adapters/synthetic/latent.py)"
+
+
+def _refuse_foreign_accounts(settings: Settings, force: bool) -> None:
+    """Refuses a store demo did not create.
+
+    SQLite: unless --force (which replaces the file). PostgreSQL: always (a shared
+    database is never emptied by a demo), as soon as it holds one account demo did not create.
+    """
+    found = probe(settings.store).found  # unreachable or malformed: the CLI's one-line answers
+    if found is Found.FOREIGN:
+        writable_store(settings)  # says what is there instead
+    if found is not Found.STORE:
+        return
+    tables = bootstrap.open_tables(settings)
+    try:
+        ours = demo_accounts(tables)
+    finally:
+        tables.close()
+    others = [account for account in open_engine(settings).account_ids() if account not in (ours or set())]
+    if is_postgres(settings.store) and others:
+        raise Mistake(
+            Exit.DEMO_REFUSED,
+            f"{redact(settings.store)} holds {len(others)} accounts demo did not create: demo never writes into it",
+        )
+    if (ours is None or others) and not force:
+        raise Mistake(
+            Exit.DEMO_REFUSED,
+            f"{redact(settings.store)} holds a store demo did not create: give --force to replace it",
+        )
 
 
 def _fresh_sqlite(settings: Settings) -> None:
@@ -74,6 +110,7 @@ class _Tally:
 @click.option("--days", default=365, show_default=True, help="Days of billing to simulate (a year shows repair too).")
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same events.")
 @click.option("--append", is_flag=True, help="Keep what the SQLite store already holds.")
+@click.option("--force", is_flag=True, help="Replace a SQLite store that demo did not create.")
 @click.option(
     "--score/--no-score",
     default=True,
@@ -94,6 +131,7 @@ def demo(
     days: int,
     seed: int,
     append: bool,
+    force: bool,
     score: bool,
     export_path: Path | None,
     store: str | None,
@@ -102,12 +140,24 @@ def demo(
     """Run a seeded synthetic portfolio through the engine on the default store.
 
     Afterwards `fengkong account`, `commands` and `audit` work on what it wrote.
+    It writes only into a store it created (a mark in the store says so):
+    another SQLite store is replaced only with --force, a PostgreSQL store
+    holding other accounts never.
     """
     settings = load_settings(store=store)
+    if export_path is not None:
+        check_output(export_path)
+    writable_store(settings)
+    _refuse_foreign_accounts(settings, force)
     if not append:
         _fresh_sqlite(settings)
     engine = open_engine(settings)
     portfolio = LatentPortfolio(accounts, days, seed, noise=True)
+    tables = bootstrap.open_tables(settings)
+    try:
+        mark_demo(tables, (account.account_id for account in portfolio.accounts))
+    finally:
+        tables.close()
     tally = _Tally()
     export = export_path.open("wb") if export_path else None
     started = time.perf_counter()
@@ -121,7 +171,7 @@ def demo(
     )
     with (
         DeadLetterFile(default_dead_letter(settings)) as letters,
-        Progress(*columns, console=console, disable=as_json) as progress,
+        Progress(*columns, console=progress_console, disable=as_json) as progress,
     ):
         task = progress.add_task("days", total=days, events=0)
         for day in portfolio.days_of_events():
@@ -167,7 +217,7 @@ def _scorecard(
         path.unlink(missing_ok=True)  # trained on the store the demo just replaced
     started = time.perf_counter()
     if not as_json:
-        console.print(f"training scorecard {version} on the demo store…")
+        progress_console.print(f"training scorecard {version} on the demo store…")
     try:
         trained = train_scorecard(engine, as_of, DEMO_HORIZON, version, path, description=DEMO_DESCRIPTION)
     except (ModellingUnavailable, FileExistsError, ValueError) as error:

@@ -2,26 +2,67 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from adapters.cli.common import (
+    check_input,
+    check_output,
     default_dead_letter,
     emit_json,
     json_option,
     load_settings,
     open_engine,
     policy_option,
+    progress_console,
     store_option,
+    writable_store,
 )
-from adapters.files.jsonl import DeadLetterFile, dead_letter_record, read_lines
+from adapters.files.jsonl import DeadLetterFile, Line, Oversized, dead_letter_record, read_lines
 from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH
 from engine.batch import Outcome
+from events.inbound import InvalidEvent, ParsedEvent, parse_event
+
+
+def _parsed(line: Line) -> ParsedEvent | InvalidEvent:
+    """A line parsed against the contract (an oversized one refused unread)."""
+    if isinstance(line, Oversized):
+        return line.refusal
+    try:
+        return parse_event(line)
+    except InvalidEvent as error:
+        return error
+
+
+@contextmanager
+def progress(source: str, as_json: bool) -> Iterator[Callable[[int], None]]:
+    """A bar with events/s on stderr when it is a terminal (and not --json); nothing otherwise."""
+    columns = (
+        TextColumn(f"ingesting {source}"),
+        SpinnerColumn(),
+        TextColumn("{task.completed:,.0f} events"),
+        TextColumn("{task.fields[rate]} events/s"),
+        TimeElapsedColumn(),
+    )
+    shown = progress_console.is_terminal and not as_json
+    with Progress(*columns, console=progress_console, disable=not shown, transient=False) as bar:
+        task = bar.add_task("ingest", total=None, rate="-")
+        started = time.perf_counter()
+
+        def advance(count: int) -> None:
+            done = bar.tasks[0].completed + count
+            elapsed = time.perf_counter() - started
+            bar.update(task, completed=done, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
+
+        yield advance
 
 
 @click.command()
@@ -49,31 +90,32 @@ def ingest(
     """
     faults.arm_from_env()
     settings = load_settings(store=store, policy=policy, batch_size=batch_size)
+    check_input(source)
+    letters_path = dead_letter or default_dead_letter(settings)
+    check_output(letters_path)
+    writable_store(settings)
     engine = open_engine(settings)
-    pending: dict[int, bytes] = {}  # lines in flight, kept for the dead letters
-
-    def remember() -> Iterator[bytes]:
-        for index, line in enumerate(read_lines(source)):
-            pending[index] = line
-            yield line
-
     counts: Counter[str] = Counter()
     commands: Counter[str] = Counter()
     started = time.perf_counter()
-    with DeadLetterFile(dead_letter or default_dead_letter(settings)) as letters:
-        for result in engine.ingest(remember(), batch_size=settings.batch_size):
-            line = pending.pop(result.index)
-            counts[result.outcome] += 1
-            commands.update(c.type for c in result.commands)
-            if result.outcome is Outcome.REJECTED:
-                letters.write(
-                    dead_letter_record(
-                        line,
-                        result.reason or "rejected",
-                        f"{source}:{result.index + 1}",
-                        event_id=result.event_id,
+    with DeadLetterFile(letters_path) as letters, progress(source, as_json) as advance:
+        lines = read_lines(source)
+        offset = 0
+        while batch := list(itertools.islice(lines, settings.batch_size)):
+            for result in engine.process_parsed([_parsed(line) for line in batch]):
+                counts[result.outcome] += 1
+                commands.update(c.type for c in result.commands)
+                if result.outcome is Outcome.REJECTED:
+                    letters.write(
+                        dead_letter_record(
+                            batch[result.index],
+                            result.reason or "rejected",
+                            f"{source}:{offset + result.index + 1}",
+                            event_id=result.event_id,
+                        )
                     )
-                )
+            offset += len(batch)
+            advance(len(batch))
     elapsed = time.perf_counter() - started
     summary = {
         "accepted": counts[Outcome.ACCEPTED],

@@ -7,7 +7,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, require_store, store_option
+from adapters.cli.errors import Exit, Mistake
 from engine.account import CreditAccount
 from engine.policy import load_policy, shipped_policies
 from events.recorded import account_status
@@ -50,9 +51,11 @@ def account_view(account: CreditAccount) -> dict[str, Any]:
 @json_option
 def account(account_id: str, store: str | None, as_json: bool) -> None:
     """Show one account's status, balances, limit, score and open review."""
-    found = open_engine(load_settings(store=store)).account(account_id)
+    settings = load_settings(store=store)
+    require_store(settings)
+    found = open_engine(settings).account(account_id)
     if found is None:
-        raise click.ClickException(f"no account {account_id!r} in the store")
+        raise Mistake(Exit.FAILED, f"no account {account_id!r} in the store")
     view = account_view(found)
     if as_json:
         emit_json(view)
@@ -70,8 +73,13 @@ def account(account_id: str, store: str | None, as_json: bool) -> None:
 @json_option
 def commands(account_id: str | None, limit: int | None, store: str | None, as_json: bool) -> None:
     """List emitted commands in emission order."""
+    settings = load_settings(store=store)
+    require_store(settings)
+    engine = open_engine(settings)
+    if account_id is not None and engine.account(account_id) is None:
+        raise Mistake(Exit.FAILED, f"no account {account_id!r} in the store")
     rows = []
-    for i, command in enumerate(open_engine(load_settings(store=store)).commands(account_id)):
+    for i, command in enumerate(engine.commands(account_id)):
         if limit is not None and i >= limit:
             break
         rows.append(command.model_dump(mode="json"))

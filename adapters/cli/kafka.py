@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ import click
 
 from adapters import bootstrap
 from adapters.cli.common import emit_json, load_settings, policy_option, store_option
-from adapters.files.jsonl import read_lines
+from adapters.files.jsonl import read_lines, whole_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
 from adapters.kafka.config import (
     CLOCK_GROUP,
@@ -28,7 +29,7 @@ from adapters.kafka.config import (
     EVENTS_TOPIC,
     WORKER_GROUP,
 )
-from adapters.kafka.publish import publish_lines
+from adapters.kafka.publish import MAX_RECORD_BYTES, publish_lines
 from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.monitoring.metrics import serve_metrics
 from adapters.runtime import faults
@@ -242,7 +243,9 @@ def publish(
     servers = load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers
     producer = KafkaProducer(bootstrap_servers=servers, client_id="fengkong-publish", enable_idempotence=True)
     try:
-        counts = publish_lines(producer, read_lines(source), topic, None if clock_copies else clock_topic)
+        skipped: Counter[str] = Counter()
+        whole = whole_lines(read_lines(source, limit=MAX_RECORD_BYTES), skipped)
+        counts = publish_lines(producer, whole, topic, None if clock_copies else clock_topic) + skipped
     finally:
         producer.close()
     if as_json:

@@ -16,11 +16,20 @@ from rich.table import Table
 
 from adapters import bootstrap
 from adapters.access.keys import AccessRefused, KeyRefused, Keys, NotAuthenticated, Role
-from adapters.cli.common import console, emit_json, json_option, key_option, load_settings, store_option
+from adapters.cli.common import (
+    console,
+    emit_json,
+    json_option,
+    key_option,
+    load_settings,
+    progress_console,
+    store_option,
+)
+from adapters.cli.errors import Exit
 from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
-REFUSED_EXIT = 3
+REFUSED_EXIT = int(Exit.ACCESS_REFUSED)
 
 
 class Refused(click.ClickException):
@@ -62,11 +71,11 @@ def create(role: str, name: str, if_none: bool, key: str | None, store: str | No
     with _keys(settings) as found:
         made = found.create(Role(role), name, _actor(settings), if_none=if_none)
     if made is None:
-        console.print("the store has keys already: none created (--if-none)")
+        progress_console.print("the store has keys already: none created (--if-none)")
         return
     stored, secret = made
     log.info("key %s created with role %s", stored.id, stored.role)
-    console.print(f"key {stored.id} ({stored.role}) created; it is shown once, here:")
+    progress_console.print(f"key {stored.id} ({stored.role}) created; it is shown once, here:")
     click.echo(secret)
 
 

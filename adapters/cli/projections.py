@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters import bootstrap
-from adapters.cli.common import F, console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import F, console, emit_json, json_option, load_settings, progress_console, store_option
 from adapters.runtime import faults
 from engine.collector import cyclic_gc_paused
 from projections.registry import BY_NAME
@@ -42,7 +42,7 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
         TextColumn("events"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, disable=not enabled) as progress:
+    with Progress(*columns, console=progress_console, disable=not enabled) as progress:
         task = progress.add_task(label, total=None)
 
         def update(position: int, head: int) -> None:

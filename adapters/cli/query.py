@@ -18,7 +18,17 @@ import click
 from rich.table import Table as RichTable
 
 from adapters import bootstrap
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import (
+    check_output,
+    console,
+    emit_json,
+    json_option,
+    load_settings,
+    progress_console,
+    require_store,
+    store_option,
+)
+from adapters.cli.errors import Exit, Mistake
 from adapters.files.export import write_csv, write_parquet
 from adapters.settings import Settings
 from adapters.store import queries
@@ -32,10 +42,11 @@ from projections.registry import PUBLIC_TABLES, TABLES
 def read_models(store: str | None) -> Iterator[ProjectionDatabase]:
     """The read-model database; says so on stderr when the read models lag behind the store."""
     settings = load_settings(store=store)
+    require_store(settings)
     db = bootstrap.open_tables(settings)
     try:
         if not db.has_table(POSITIONS):
-            raise click.ClickException("no read models in this store yet: run `fengkong projections catch-up`")
+            raise Mistake(Exit.FAILED, "no read models in this store yet: run `fengkong projections catch-up`")
         _warn_if_behind(db, settings)
         yield db
     finally:
@@ -50,7 +61,7 @@ def _warn_if_behind(db: ProjectionDatabase, settings: Settings) -> None:
         log.close()
     position = min((int(row[0]) for row in db.query(f"SELECT position FROM {POSITIONS}")), default=0)
     if position < head:
-        console.print(
+        progress_console.print(
             f"[yellow]read models are {head - position} stored events behind the store: "
             "run `fengkong projections catch-up` (or keep `fengkong serve` running)[/yellow]"
         )
@@ -62,10 +73,16 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return local_clock(value)
     if isinstance(value, float):
         return f"{value:.1%}"
     return str(value)
+
+
+def local_clock(moment: datetime) -> str:
+    """`2026-09-11 09:00 +08:00`: a time as people read it, never without its offset."""
+    offset = moment.strftime("%z")  # +0800
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}" if offset else moment.isoformat()
 
 
 def _table(title: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
@@ -128,7 +145,7 @@ def account(account_id: str, limit: int, store: str | None, as_json: bool) -> No
     with read_models(store) as db:
         row = queries.get_account(db, account_id)
         if row is None:
-            raise click.ClickException(f"no account {account_id!r} in the read models")
+            raise Mistake(Exit.FAILED, f"no account {account_id!r} in the read models")
         history = queries.account_history(db, account_id, limit)
         decisions = queries.account_decisions(db, account_id, limit)
     if as_json:
@@ -237,17 +254,22 @@ def _day(value: datetime | None) -> date | None:
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="File to write (default: NAME.csv / NAME.parquet; '-' for CSV on stdout).",
+    help="File to write (default: NAME.csv / NAME.parquet; '-': CSV on stdout, refused for Parquet).",
 )
 @store_option
 def export(name: str, fmt: str, output: Path | None, store: str | None) -> None:
     table = TABLES[name]
+    to_stdout = output == Path("-")
+    if to_stdout and fmt == "parquet":
+        raise Mistake(Exit.OUTPUT_UNWRITABLE, "Parquet is not written to stdout (it needs a file): give -o FILE")
+    target = output or Path(f"{name}.{fmt}")
+    if not to_stdout:
+        check_output(target)
     with read_models(store) as db:
-        if fmt == "csv" and output == Path("-"):
+        if to_stdout:
             count = write_csv(db, table, sys.stdout)
             click.echo(f"{count} rows", err=True)
             return
-        target = output or Path(f"{name}.{fmt}")
         if fmt == "csv":
             with target.open("w", newline="", encoding="utf-8") as out:
                 count = write_csv(db, table, out)

@@ -12,7 +12,15 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
-from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, store_option
+from adapters.cli.common import (
+    console,
+    emit_json,
+    json_option,
+    load_settings,
+    open_engine,
+    progress_console,
+    store_option,
+)
 from adapters.scoring import files
 from adapters.scoring.dataset import CensoredLabels
 from adapters.scoring.jobs import evaluate_scorecard, explain_account, monitor_scorecard, train_scorecard
@@ -91,7 +99,7 @@ def train_command(
     name = version or default_version(as_of.date(), horizon_days)
     path = out or Path(settings.scorecards) / f"{name}.json"
     with _one_line():
-        console.print(f"reading the store's histories as of {as_of.date()} (+{horizon_days} days)…")
+        progress_console.print(f"reading the store's histories as of {as_of.date()} (+{horizon_days} days)…")
         trained = train_scorecard(
             open_engine(settings), as_of.date(), horizon_days, name, path, _day(oot_as_of), description
         )

@@ -11,6 +11,7 @@ import uvicorn
 from adapters import bootstrap
 from adapters.cli.common import load_settings, store_option
 from adapters.settings import Settings
+from adapters.store.urls import redact
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,25 @@ def start_follower(settings: Settings, poll: float) -> tuple[threading.Thread, t
 @click.option("--poll", default=0.2, show_default=True, help="Seconds between polls of the store when idle.")
 @store_option
 def serve(host: str, port: int, follow: bool, poll: float, store: str | None) -> None:
-    """Serve the read models over HTTP (OpenAPI at /openapi.json, charts at /dashboard)."""
+    """Serve the read models over HTTP (OpenAPI at /openapi.json, charts at /dashboard).
+
+    Where it listens, and one line per request (method, route, status, time:
+    never the client's address, the ids in the path or the query), go to stderr.
+    """
     settings = load_settings(store=store)
+    app = bootstrap.api(settings)
     follower = start_follower(settings, poll) if follow else None
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"serving the read models of {redact(settings.store)} at http://{shown}:{port} "
+        "(OpenAPI /openapi.json, charts /dashboard); requests are logged here; Ctrl-C to stop",
+        err=True,
+    )
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("fengkong.http.requests").setLevel(logging.INFO)  # one line per request, no personal data
     try:
-        uvicorn.run(bootstrap.api(settings), host=host, port=port, log_level="warning")
+        # uvicorn's own access log names the client's address and the query: ours names neither
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
     finally:
         if follower is not None:
             follower[1].set()

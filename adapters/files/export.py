@@ -1,7 +1,15 @@
 """Exports of a read-model table to CSV or Parquet, streamed in chunks.
 
 Parquet keeps the types analysts need: money as decimal(20,2) (exact), times
-as UTC timestamps, dates as dates; JSON columns travel as JSON text.
+as timestamps with their zone (UTC, as the column's type says), dates as
+dates; JSON columns travel as JSON text.
+
+CSV is opened by people in spreadsheets, so it is written for them: times in
+the account's zone with their offset (`2026-09-11T09:00:00+08:00`, as the API
+gives them), and text cells that a spreadsheet would run as a formula
+(beginning with `=`, `+`, `-`, `@`, a tab or a carriage return) prefixed with
+a single quote (OWASP's rule against CSV injection); numbers (money,
+integers, ratios, negative balances too) are never touched and stay numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.store.queries import localize
 from adapters.store.tables import ProjectionDatabase, table_name
 from projections.base import ColumnType, Row, Table
 
@@ -71,15 +80,28 @@ def _cell(table: Table, name: str, value: Any) -> Any:
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_TEXTUAL = (ColumnType.TEXT, ColumnType.JSON)
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet would take for a formula, made inert with a leading single quote (OWASP)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def write_csv(db: ProjectionDatabase, table: Table, out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow(table.column_names)
+    textual = {column.name for column in table.columns if column.type in _TEXTUAL}
     count = 0
     for rows in chunks(db, table):
-        for row in rows:
-            writer.writerow(
-                ["" if (v := _cell(table, n, row[n])) is None else _csv_text(v) for n in table.column_names]
-            )
+        for row in localize(db, rows):
+            cells = []
+            for name in table.column_names:
+                value = _cell(table, name, row[name])
+                text = "" if value is None else _csv_text(value)
+                cells.append(neutralise(text) if name in textual else text)
+            writer.writerow(cells)
         count += len(rows)
     return count
 

@@ -1,33 +1,113 @@
-"""JSON Lines in and dead letters out, for files and standard input."""
+"""JSON Lines in and dead letters out, for files and standard input.
+
+Lines are read with a bound: a line longer than the contract's message limit
+(`events.inbound.MAX_EVENT_BYTES`, 64 KiB) is never held whole. It is read
+on in chunks only to count and hash it, and comes out as an `Oversized`
+stand-in: its first `PREFIX_BYTES`, its size and its SHA-256. Its dead
+letter keeps just that (docs/reliability.md, "Dead letters of oversized
+messages"), so a 50 MB line costs 64 KiB of memory, not 50 MB.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import orjson
 
+from events.inbound import MAX_EVENT_BYTES, InvalidEvent
 
-def read_lines(source: str) -> Iterator[bytes]:
-    """Each non-blank line of a JSONL file (or '-' for stdin), without its newline."""
+PREFIX_BYTES = 1024
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A line over the limit: what is kept of it."""
+
+    prefix: bytes
+    size: int
+    sha256: str
+
+    @property
+    def refusal(self) -> InvalidEvent:
+        return InvalidEvent(f"event: message of {self.size} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
+
+    @property
+    def stand_in(self) -> bytes:
+        """The same bytes for the line and for its dead letter, so reconcile can pair them."""
+        return f"oversized:{self.size}:sha256:{self.sha256}".encode()
+
+
+Line = bytes | Oversized
+
+
+def read_lines(source: str, limit: int = MAX_EVENT_BYTES) -> Iterator[Line]:
+    """Each non-blank line of a JSONL file (or '-' for stdin), without its newline; longer than `limit`: Oversized."""
     stream: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     try:
-        for line in stream:
+        while True:
+            line = stream.readline(limit + 2)  # the line and its CR LF, or more than the limit
+            if not line:
+                return
+            if len(line) == limit + 2 and not line.endswith(b"\n"):
+                yield _rest_of(stream, line)
+                continue
             stripped = line.rstrip(b"\r\n")
-            if stripped.strip():
+            if len(stripped) > limit:
+                yield _rest_of(stream, line, ended=True)
+            elif stripped.strip():
                 yield stripped
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
-def dead_letter_record(raw: bytes | str, reason: str, source: str, **extra: Any) -> dict[str, Any]:
-    """What a dead letter holds: the original bytes, why it was refused, where from."""
+def whole_lines(lines: Iterable[Line], skipped: Counter[str]) -> Iterator[bytes]:
+    """The lines within the limit; each oversized one is counted in `skipped["oversized"]`."""
+    for line in lines:
+        if isinstance(line, Oversized):
+            skipped["oversized"] += 1
+        else:
+            yield line
+
+
+def _rest_of(stream: IO[bytes], start: bytes, ended: bool = False) -> Oversized:
+    """Count and hash the rest of an oversized line without keeping it (its line ending excluded, as for any line)."""
+    digest = hashlib.sha256()
+    size = 0
+    held = b""  # trailing carriage returns: part of the line ending if a newline follows, else of the line
+    chunk = start
+    while True:
+        data = held + chunk
+        last = ended or data.endswith(b"\n")
+        body = data.rstrip(b"\r\n") if last else data.rstrip(b"\r")
+        held = b"" if last else data[len(body) :]
+        digest.update(body)
+        size += len(body)
+        if last:
+            break
+        chunk = stream.readline(CHUNK)
+        if not chunk:  # the end of the file ends the line: its trailing carriage returns go, as for any line
+            break
+    return Oversized(start[:PREFIX_BYTES], size, digest.hexdigest())
+
+
+def dead_letter_record(raw: Line | str, reason: str, source: str, **extra: Any) -> dict[str, Any]:
+    """What a dead letter holds: the original bytes (of an oversized line: prefix, size, digest), why, where."""
     record: dict[str, Any] = {"reason": reason, "source": source, **extra}
+    if isinstance(raw, Oversized):
+        record["payload_prefix_base64"] = base64.b64encode(raw.prefix).decode("ascii")
+        record["payload_bytes"] = raw.size
+        record["payload_sha256"] = raw.sha256
+        return record
     data = raw.encode() if isinstance(raw, str) else raw
     try:
         record["payload"] = data.decode("utf-8")

@@ -5,18 +5,26 @@ OpenAPI document), the analysts' read models (adapters.http.read_models),
 and the service's keyed routes (adapters.http.service). A later router (the
 operators' actions, the console's open pages) is one more `include_router`.
 The documentation pages load Swagger UI and ReDoc from the package
-(fastapi-offline), never from a CDN.
+(fastapi-offline), never from a CDN. Database connections come from one
+bounded pool (adapters.http.pool); each request is logged in one line
+without personal data. `schemathesis run --checks all` holds the document
+to its word (tests/integration/test_api_fuzz.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from adapters.http import problems, read_models, service
+from adapters.http.limits import BodyLimit
+from adapters.http.pool import SIZE as POOL_SIZE
+from adapters.http.pool import ConnectionPool
 from adapters.monitoring.status import ReviewWindow
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
@@ -43,23 +51,40 @@ key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 4
 answers and the read models are built), `/openapi.json`, and the documentation at `/docs` and
 `/redoc` (served from the package, no CDN).
 
-Errors are RFC 9457 problem details (`application/problem+json`). Money is a decimal string,
-times are UTC RFC 3339, dates ISO 8601.
+Errors are RFC 9457 problem details (`application/problem+json`), each route listing the ones it
+may give. Money is a decimal string, times are RFC 3339 in the account's time zone (its
+`timezone`, or Asia/Shanghai), dates ISO 8601.
 """
+requests_log = logging.getLogger("fengkong.http.requests")
+
+
+async def _log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """One line per request: method, route template (never the ids in the path, nor the query), status, time."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    path = getattr(request.scope.get("route"), "path", "(no route)")
+    requests_log.info(
+        "%s %s %d %.1fms", request.method, path, response.status_code, 1000 * (time.perf_counter() - started)
+    )
+    return response
 
 
 def create_app(
-    connect: Callable[[], ProjectionDatabase], open_log: Callable[[], StoredLog], review_window: ReviewWindow
+    connect: Callable[[], ProjectionDatabase],
+    open_log: Callable[[], StoredLog],
+    review_window: ReviewWindow,
+    pool_size: int = POOL_SIZE,
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api)."""
-    connections = read_models.Connections(connect)
+    pool = ConnectionPool(connect, size=pool_size)
     log = open_log()
-    KeyStore(connections.get()).prepare()
+    with pool.connection() as db:
+        KeyStore(db).prepare()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        connections.close()
+        pool.close()
         log.close()
 
     app = FastAPIOffline(
@@ -70,10 +95,12 @@ def create_app(
         static_url=DOCS_ASSETS,
         swagger_ui_parameters={"validatorUrl": None},  # Swagger UI's default validator is an outside service
     )
-    app.state.connections = connections
+    app.state.pool = pool
     app.state.log = log
     app.state.review_window = review_window
     problems.install(app)
+    app.middleware("http")(_log_request)
+    app.add_middleware(BodyLimit)
     app.include_router(service.probes)
     app.include_router(service.keyed)
     app.include_router(read_models.router)

@@ -20,6 +20,7 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from adapters.access.keys import Keys, NotAllowed, NotAuthenticated, Principal, Role
+from adapters.http.pool import PoolExhausted
 from adapters.http.problems import Problem
 from adapters.store.keys import KeyStore
 
@@ -40,9 +41,11 @@ def _principal(
 ) -> Principal:
     """The key's holder, if the key is valid and its role includes every role the route asks for."""
     needed = max((Role(scope) for scope in scopes.scopes), key=lambda role: role.level, default=Role.ADMIN)
-    keys = Keys(KeyStore(request.app.state.connections.get()))
     try:
-        return keys.authorize(credentials.credentials if credentials else None, needed)
+        with request.app.state.pool.connection() as db:
+            return Keys(KeyStore(db)).authorize(credentials.credentials if credentials else None, needed)
+    except PoolExhausted as error:
+        raise Problem(503, str(error), "busy") from None
     except NotAuthenticated as refused:
         if credentials is None:
             detail, challenge = f"{refused}: send `Authorization: Bearer <key>`", REALM

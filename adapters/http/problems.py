@@ -1,7 +1,13 @@
-"""Errors as RFC 9457 problem details (`application/problem+json`), for every route of the API."""
+"""Errors as RFC 9457 problem details (`application/problem+json`), for every route of the API.
+
+`responses()` writes them into each route's OpenAPI entry (the status codes
+a route may answer, each with the problem schema), so the document tells
+the truth about errors too; a 405 names the methods a path takes (`Allow`).
+"""
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +17,58 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
+failures = logging.getLogger("fengkong.http")
+Json = dict[str, Any]
+
+_SCHEMA: Json = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_WHEN = {
+    401: "no API key, an unknown or a revoked key",
+    403: "the key's role is too low for this route",
+    404: "no such account or date in the read models",
+    422: "a parameter out of its bounds or not of its type",
+    500: "an internal error (its class only, never data)",
+    503: "the read models are not built yet, or every database connection is busy",
+}
+
+
+def responses(*codes: int, links: Json | None = None) -> dict[int | str, Json]:
+    """The problem answers of a keyed route for its OpenAPI entry: those every such route may give, and `codes`.
+
+    `links` (OpenAPI links of the 200 answer) tell a client, and the fuzzer, where ids come from.
+    """
+    answers: dict[int | str, Json] = {
+        code: {"description": _WHEN[code], "content": {PROBLEM: {"schema": _SCHEMA}}}
+        for code in sorted({401, 403, 422, 500, 503, *codes})
+    }
+    if links:
+        answers[200] = {"links": links}
+    return answers
+
+
+def account_links(pointer: str = "/items/0/account_id") -> Json:
+    """Links from an answer holding an account id (at the JSON pointer) to the routes of that account."""
+    return {
+        name: {"operationId": name, "parameters": {"account_id": f"$response.body#{pointer}"}}
+        for name in ("account", "history", "decisions")
+    }
 
 
 class Problem(Exception):
@@ -67,4 +125,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def _on_error(request: Request, error: Exception) -> JSONResponse:
+        failures.error("%s %s: internal error (%s)", request.method, request.url.path, type(error).__name__)
         return problem(request, 500, f"internal error ({type(error).__name__})", "internal-error")

@@ -1,65 +1,59 @@
 """The analysts' routes: the read models, paged and filtered (role analyst).
 
 Read-only: every answer comes from the `rm_` tables, never from the event
-streams. Money is a decimal string, times are UTC RFC 3339, dates ISO.
+streams. Money is a decimal string, times are RFC 3339 in the account's time
+zone (docs/read-models.md, "Times people read"), dates ISO. Every problem
+answer a route may give is in its OpenAPI entry; integer parameters are
+bounded (422, never a 500); `status` and `bucket` are enums; account ids
+follow the contract's pattern; links from lists to an account's routes tell
+a client (and the fuzzer) where ids come from.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.access.keys import Role
 from adapters.http.auth import require
 from adapters.http.dashboard import render_dashboard
-from adapters.http.problems import Problem
+from adapters.http.pool import ConnectionPool, PoolExhausted
+from adapters.http.problems import Problem, account_links, responses
 from adapters.store import queries
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.tables import POSITIONS, ProjectionDatabase
-from events.recorded import DELINQUENCY_BUCKETS
+from events.recorded import Bucket, StatusWord
+from events.types import ACCOUNT_ID_PATTERN, MAX_DAYS_PAST_DUE
 from projections.runner import projection_status
 
 Json = dict[str, Any]
-
-
-class Connections:
-    """One database connection per worker thread (sqlite3 and psycopg connections are not shared)."""
-
-    def __init__(self, connect: Callable[[], ProjectionDatabase]) -> None:
-        self.connect = connect
-        self.local = threading.local()
-        self.all: list[ProjectionDatabase] = []
-        self.lock = threading.Lock()
-
-    def get(self) -> ProjectionDatabase:
-        db: ProjectionDatabase | None = getattr(self.local, "db", None)
-        if db is None:
-            db = self.connect()
-            self.local.db = db
-            with self.lock:
-                self.all.append(db)
-        return db
-
-    def close(self) -> None:
-        with self.lock:
-            for db in self.all:
-                db.close()
-            self.all.clear()
 
 
 def _page(page: queries.Page) -> Json:
     return {"total": page.total, "limit": page.limit, "offset": page.offset, "items": queries.jsonable(page.rows)}
 
 
-def connection(request: Request) -> ProjectionDatabase:
-    """This worker thread's connection to the store's database."""
-    db: ProjectionDatabase = request.app.state.connections.get()
-    return db
+def _answered(error: BaseException) -> bool:
+    """An error the API answers itself: the connection that saw it is fine."""
+    return isinstance(error, (Problem, StarletteHTTPException, RequestValidationError))
+
+
+def connection(request: Request) -> Iterator[ProjectionDatabase]:
+    """A connection from the API's bounded pool for this request (503 when none is free in time)."""
+    pool: ConnectionPool = request.app.state.pool
+    try:
+        with pool.connection(keep=_answered) as db:
+            yield db
+    except PoolExhausted as error:  # only the pool raises it, before the request has a connection
+        raise Problem(503, str(error), "busy") from None
 
 
 def built(db: Annotated[ProjectionDatabase, Depends(connection)]) -> ProjectionDatabase:
@@ -71,29 +65,53 @@ def built(db: Annotated[ProjectionDatabase, Depends(connection)]) -> ProjectionD
 
 Db = Annotated[ProjectionDatabase, Depends(built)]
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+Offset = Annotated[int, Query(ge=0, le=queries.MAX_OFFSET, description="rows to skip")]
+AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, description="the account (the contract's account_id)")]
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates in a query only as YYYY-MM-DD (pydantic would also take a number as a Unix time)."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a date must be written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+ACCOUNT_LINKS = account_links()
 
 router = APIRouter(dependencies=[require(Role.ANALYST)])
 
 
-@router.get("/projections", tags=["service"], summary="Each projection's position and lag behind the store")
+@router.get(
+    "/projections",
+    operation_id="projections",
+    tags=["service"],
+    summary="Each projection's position and lag behind the store",
+    responses=responses(),
+)
 def projections(request: Request, db: Db) -> list[Json]:
     log = request.app.state.log
     return [queries.jsonable(vars(row)) for row in projection_status(log, SqlProjectionStore.on(db))]
 
 
-@router.get("/accounts", tags=["accounts"], summary="Accounts, filtered and paged")
+@router.get(
+    "/accounts",
+    operation_id="accounts",
+    tags=["accounts"],
+    summary="Accounts, filtered and paged",
+    responses=responses(links=ACCOUNT_LINKS),
+)
 def accounts(
     db: Db,
-    status: Annotated[str | None, Query(pattern="^(" + "|".join(queries.STATUSES) + ")$")] = None,
-    bucket: Annotated[str | None, Query(description="delinquency bucket: " + ", ".join(DELINQUENCY_BUCKETS))] = None,
+    status: Annotated[StatusWord | None, Query(description="the account's one-word status")] = None,
+    bucket: Annotated[Bucket | None, Query(description="delinquency bucket")] = None,
     locked: Annotated[bool | None, Query(description="card locked (true) or not (false)")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Json:
-    if bucket is not None and bucket not in DELINQUENCY_BUCKETS:
-        raise Problem(422, f"bucket must be one of {', '.join(DELINQUENCY_BUCKETS)}", "invalid-request")
-    return _page(queries.list_accounts(db, status, bucket, locked, limit, offset))
+    chosen_status = None if status is None else status.value
+    chosen_bucket = None if bucket is None else bucket.value
+    return _page(queries.list_accounts(db, chosen_status, chosen_bucket, locked, limit, offset))
 
 
 def _account_or_404(db: ProjectionDatabase, account_id: str) -> Json:
@@ -103,8 +121,14 @@ def _account_or_404(db: ProjectionDatabase, account_id: str) -> Json:
     return queries.jsonable(row)  # type: ignore[no-any-return]
 
 
-@router.get("/accounts/{account_id}", tags=["accounts"], summary="One account with its history and decisions")
-def account(db: Db, account_id: str, limit: Limit = 200) -> Json:
+@router.get(
+    "/accounts/{account_id}",
+    operation_id="account",
+    tags=["accounts"],
+    summary="One account with its history and decisions",
+    responses=responses(404),
+)
+def account(db: Db, account_id: AccountId, limit: Limit = 200) -> Json:
     row = _account_or_404(db, account_id)
     return {
         "account": row,
@@ -113,40 +137,70 @@ def account(db: Db, account_id: str, limit: Limit = 200) -> Json:
     }
 
 
-@router.get("/accounts/{account_id}/history", tags=["accounts"], summary="Credit history in event-time order")
-def history(db: Db, account_id: str, limit: Limit = 200, offset: Offset = 0) -> Json:
+@router.get(
+    "/accounts/{account_id}/history",
+    operation_id="history",
+    tags=["accounts"],
+    summary="Credit history in event-time order",
+    responses=responses(404),
+)
+def history(db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 0) -> Json:
     _account_or_404(db, account_id)
     return _page(queries.account_history(db, account_id, limit, offset))
 
 
-@router.get("/accounts/{account_id}/decisions", tags=["accounts"], summary="Decisions in store order")
-def decisions(db: Db, account_id: str, limit: Limit = 200, offset: Offset = 0) -> Json:
+@router.get(
+    "/accounts/{account_id}/decisions",
+    operation_id="decisions",
+    tags=["accounts"],
+    summary="Decisions in store order",
+    responses=responses(404),
+)
+def decisions(db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 0) -> Json:
     _account_or_404(db, account_id)
     return _page(queries.account_decisions(db, account_id, limit, offset))
 
 
-@router.get("/collection-queue", tags=["collection"], summary="Overdue accounts, most urgent first")
+@router.get(
+    "/collection-queue",
+    operation_id="collection_queue",
+    tags=["collection"],
+    summary="Overdue accounts, most urgent first",
+    responses=responses(links=ACCOUNT_LINKS),
+)
 def collection_queue(
     db: Db,
     limit: Limit = 50,
     offset: Offset = 0,
-    min_days_past_due: Annotated[int, Query(ge=0)] = 0,
+    min_days_past_due: Annotated[int, Query(ge=0, le=MAX_DAYS_PAST_DUE)] = 0,
 ) -> Json:
     return _page(queries.collection_queue(db, limit, offset, min_days_past_due))
 
 
-@router.get("/delinquency/daily", tags=["portfolio"], summary="Accounts and balances per bucket per business date")
+@router.get(
+    "/delinquency/daily",
+    operation_id="delinquency",
+    tags=["portfolio"],
+    summary="Accounts and balances per bucket per business date",
+    responses=responses(),
+)
 def delinquency(
     db: Db,
-    start: Annotated[date | None, Query(alias="from", description="first business date")] = None,
-    end: Annotated[date | None, Query(alias="to", description="last business date")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from", description="first business date")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to", description="last business date")] = None,
 ) -> list[Json]:
     return queries.jsonable(queries.delinquency_daily(db, start, end))  # type: ignore[no-any-return]
 
 
-@router.get("/delinquency/roll-rates", tags=["portfolio"], summary="Roll-rate matrix into a business date")
+@router.get(
+    "/delinquency/roll-rates",
+    operation_id="roll_rates",
+    tags=["portfolio"],
+    summary="Roll-rate matrix into a business date",
+    responses=responses(404),
+)
 def roll_rates(
-    db: Db, day: Annotated[date | None, Query(alias="date", description="default: the latest")] = None
+    db: Db, day: Annotated[IsoDate | None, Query(alias="date", description="default: the latest")] = None
 ) -> Json:
     closed, rows = queries.roll_rates(db, day)
     if day is not None and not rows:
@@ -156,7 +210,9 @@ def roll_rates(
 
 @router.get(
     "/dashboard",
+    operation_id="dashboard",
     tags=["portfolio"],
+    responses=responses(),
     response_class=HTMLResponse,
     summary="Charts of the portfolio (an analyst key for now; the console replaces it)",
 )

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from adapters.access.keys import Principal, Role
 from adapters.http.auth import require
-from adapters.http.problems import Problem
+from adapters.http.problems import Problem, responses
 from adapters.http.read_models import connection
 from adapters.monitoring import status as status_report
 from adapters.monitoring.metrics import StoreCollector, exposition
@@ -50,13 +50,15 @@ def readyz(request: Request, db: Connection) -> Json:
     return {"status": "ready", "head": head}
 
 
-@keyed.get("/me", summary="The key's holder and role")
+@keyed.get("/me", operation_id="me", summary="The key's holder and role", responses=responses())
 def me(principal: Annotated[Principal, require(Role.METRICS)]) -> Json:
     return {"key_id": principal.key_id, "name": principal.name, "role": principal.role.value}
 
 
 @keyed.get(
     "/status",
+    operation_id="status",
+    responses=responses(),
     summary="Lag of each read model, recorded positions, reviews near their deadline, the brake",
     dependencies=[require(Role.ANALYST)],
 )
@@ -79,7 +81,11 @@ def status(
     "/metrics",
     summary="Prometheus metrics (text format)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "the Prometheus text exposition format"}},
+    operation_id="metrics",
+    responses={
+        **responses(),
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "the Prometheus text exposition format"},
+    },
     dependencies=[require(Role.METRICS)],
 )
 def metrics(request: Request, db: Connection) -> Response:

@@ -1,7 +1,8 @@
 """Dead letters on Kafka: the original bytes, why they were refused, where they came from.
 
-A dead letter keeps the original key, value and headers, and adds headers
-naming the error, the stage that refused it and the source topic, partition
+A dead letter keeps the original key, value and headers (a value over
+`MAX_LETTER_BYTES`: its first `PREFIX_BYTES` bytes, with its size and SHA-256
+in headers), and adds headers naming the error, the stage that refused it and the source topic, partition
 and offset, so an operator can fix the producer and replay it. Letters are
 flushed and acknowledged before the batch that refused them is recorded: a
 crash may repeat a letter (the source offset header identifies repeats) but
@@ -10,6 +11,7 @@ never loses one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from adapters.kafka.config import (
     ERROR_HEADER,
     EVENT_ID_HEADER,
+    PAYLOAD_BYTES_HEADER,
+    PAYLOAD_SHA256_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
     SOURCE_TOPIC_HEADER,
@@ -25,6 +29,8 @@ from adapters.kafka.config import (
 )
 
 MAX_REASON_BYTES = 4096
+MAX_LETTER_BYTES = 1024 * 1024  # Kafka's default record limit: a larger value never fits a dead letter
+PREFIX_BYTES = 1024
 ACK_TIMEOUT_S = 60.0
 
 
@@ -47,7 +53,21 @@ def dead_letter(record: Any, reason: str, stage: str, event_id: str | None = Non
     ]
     if event_id:
         headers.append((EVENT_ID_HEADER, event_id.encode()[:256]))
-    return DeadLetter(record.key, record.value, headers)
+    value = record.value
+    if value is not None and len(value) > MAX_LETTER_BYTES:
+        headers += [
+            (PAYLOAD_BYTES_HEADER, str(len(value)).encode()),
+            (PAYLOAD_SHA256_HEADER, hashlib.sha256(value).hexdigest().encode()),
+        ]
+        value = value[:PREFIX_BYTES]
+    return DeadLetter(record.key, value, headers)
+
+
+def kept_value(value: bytes | None) -> bytes | None:
+    """What a dead letter of this value holds in its place (reconcile pairs messages and letters by it)."""
+    if value is None or len(value) <= MAX_LETTER_BYTES:
+        return value
+    return f"oversized:{len(value)}:sha256:{hashlib.sha256(value).hexdigest()}".encode()
 
 
 class DeadLetterTopic:

@@ -6,7 +6,9 @@ murmur2 partitioner). DayClosed goes to the clock topic, or, with
 header-marked copies, in line with the account events (the deterministic
 variant: each partition sees the day close exactly where upstream closed it).
 Lines that are not valid JSON objects are published as they are (no key):
-the workers dead-letter them, which is what tests of bad input need.
+the workers dead-letter them, which is what tests of bad input need. A line
+larger than a Kafka record may be (`MAX_RECORD_BYTES`, the broker's default
+`message.max.bytes`) is not published: it is counted as `oversized`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 from adapters.kafka.clock import day_closed_copies, partition_count
 
 ACK_TIMEOUT_S = 120.0
+MAX_RECORD_BYTES = 1024 * 1024
 
 
 def _kind(line: bytes) -> tuple[str | None, bytes | None]:

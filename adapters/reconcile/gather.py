@@ -15,16 +15,19 @@ from typing import Any
 
 import orjson
 
-from adapters.files.jsonl import read_lines
+from adapters.files.jsonl import Oversized, read_lines, whole_lines
 from adapters.kafka.client import KafkaConsumer, TopicPartition
 from adapters.kafka.config import (
     COMMAND_ID_HEADER,
     ERROR_HEADER,
+    PAYLOAD_BYTES_HEADER,
+    PAYLOAD_SHA256_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
     SOURCE_TOPIC_HEADER,
     header,
 )
+from adapters.kafka.dead_letters import kept_value
 from adapters.reconcile.compare import Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import POSITIONS, ProjectionDatabase, table_name
@@ -33,6 +36,7 @@ from events.recorded import CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorde
 from projections.account_status import ACCOUNT_STATUS
 
 OffsetRange = Mapping[int, int]  # partition -> offset
+LETTER_LIMIT = 1 << 20  # a dead letter of a message at the 64 KiB limit, its bytes escaped in JSON, fits
 
 # ------------------------------------------------------------ files
 
@@ -41,17 +45,19 @@ def file_messages(path: str) -> Iterator[Message]:
     """Each event of a JSONL file, numbered as `fengkong ingest` numbers them (non-blank lines from 1)."""
     name = Path(path).name
     for number, line in enumerate(read_lines(path), start=1):
-        yield Message(name, None, number, line)
+        yield Message(name, None, number, line.stand_in if isinstance(line, Oversized) else line)
 
 
 def file_letters(path: Path) -> Iterator[Letter]:
     """Dead letters written by `fengkong ingest`: source 'FILE:N', original bytes, reason."""
-    for line in read_lines(str(path)):
+    for line in whole_lines(read_lines(str(path), limit=LETTER_LIMIT), Counter()):
         record = orjson.loads(line)
         source, _, number = str(record.get("source", "")).rpartition(":")
         if not number.isdigit():
             continue
-        if "payload" in record:
+        if "payload_sha256" in record:  # an oversized line: its letter keeps a prefix, the size and the digest
+            value = f"oversized:{record['payload_bytes']}:sha256:{record['payload_sha256']}".encode()
+        elif "payload" in record:
             value = str(record["payload"]).encode()
         else:
             value = base64.b64decode(record.get("payload_base64", ""))
@@ -110,7 +116,7 @@ def topic_messages(
     bootstrap: str, topic: str, start: OffsetRange | None = None, end: OffsetRange | None = None
 ) -> Iterator[Message]:
     for record in topic_records(bootstrap, topic, start, end):
-        yield Message(topic, record.partition, record.offset, record.value)
+        yield Message(topic, record.partition, record.offset, kept_value(record.value))
 
 
 def topic_letters(bootstrap: str, topic: str) -> Iterator[Letter]:
@@ -121,7 +127,9 @@ def topic_letters(bootstrap: str, topic: str) -> Iterator[Letter]:
         offset = header(record.headers, SOURCE_OFFSET_HEADER)
         if source is None or partition is None or offset is None:
             continue
-        yield Letter(source, int(partition), int(offset), record.value, header(record.headers, ERROR_HEADER) or "")
+        size, digest = header(record.headers, PAYLOAD_BYTES_HEADER), header(record.headers, PAYLOAD_SHA256_HEADER)
+        value = record.value if digest is None else f"oversized:{size}:sha256:{digest}".encode()
+        yield Letter(source, int(partition), int(offset), value, header(record.headers, ERROR_HEADER) or "")
 
 
 def published_commands(bootstrap: str, topic: str) -> Counter[str]:

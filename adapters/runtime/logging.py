@@ -1,8 +1,13 @@
 """Logging that never shows personal data.
 
-Card numbers and phone numbers are masked in every log record, whatever a
-message or its arguments contain: a last line of defence behind the rule
-that payloads are never logged.
+Every log record is masked, whatever a message, its arguments or its
+traceback contain: a last line of defence behind the rule that payloads are
+never logged.
+
+- Card and phone numbers: digit runs long enough to be one keep their last 4 digits.
+- Free text that people write (`note`, `reason`, `reviewer` of the contract:
+  they may name a customer or an operator): a value written after one of
+  these keys (`"note": "…"`, `'reviewer': '…'`, `note=…`) becomes `***`.
 """
 
 from __future__ import annotations
@@ -11,27 +16,44 @@ import logging
 import re
 
 _PERSONAL = re.compile(r"(?<!\d)(\+?\d[\d -]{9,22}\d)(?!\d)")
+FREE_TEXT_FIELDS = ("note", "reason", "reviewer")
+_FREE_TEXT = re.compile(
+    r"""(?P<key>(?P<q>["']?)\b(?:"""
+    + "|".join(FREE_TEXT_FIELDS)
+    + r""")(?P=q)\s*[:=]\s*)(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]]+)"""
+)
+
+
+def _hide_free_text(match: re.Match[str]) -> str:
+    value = match.group("value")
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{match.group('key')}{quote}***{quote}"
 
 
 def mask(text: str) -> str:
-    """Replace digit runs long enough to be phone or card numbers, keeping the last 4 digits."""
+    """Hide phone and card numbers (keeping their last 4 digits) and the values of free-text fields."""
 
     def hide(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(1))
         return match.group(1) if len(digits) < 11 else f"***{digits[-4:]}"
 
-    return _PERSONAL.sub(hide, text)
+    return _FREE_TEXT.sub(_hide_free_text, _PERSONAL.sub(hide, text))
 
 
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask(record.getMessage())
         record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
         return True
 
 
 def configure_logging(level: int = logging.WARNING) -> None:
-    handler = logging.StreamHandler()
+    """Logs (and progress) go to stderr; stdout is for results only."""
+    handler = logging.StreamHandler()  # stderr
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()

@@ -1,7 +1,8 @@
 """The questions analysts ask of the read models, shared by the HTTP API and the CLI.
 
-Each function returns decoded rows (Decimal money, UTC datetimes, dates);
-`jsonable` turns them into JSON-ready values (money as decimal strings).
+Each function returns decoded rows (Decimal money, dates, and times in the
+account's own time zone: `localize`); `jsonable` turns them into JSON-ready
+values (money as decimal strings, times RFC 3339 with their offset).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.store.tables import ProjectionDatabase, table_name
-from events.recorded import DELINQUENCY_BUCKETS
+from events.recorded import DELINQUENCY_BUCKETS, StatusWord
 from projections.account_status import ACCOUNT_STATUS
 from projections.base import ColumnType, Row, Table
 from projections.collection import COLLECTION_QUEUE, QUEUE_ORDER
@@ -21,8 +24,12 @@ from projections.credit_history import CREDIT_HISTORY
 from projections.decisions import DECISIONS
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
 
-STATUSES = ("locked", "suspended", "overdue", "current")
+STATUSES = tuple(word.value for word in StatusWord)
+MAX_OFFSET = 1_000_000_000
+"""The largest offset a page may start at (the API and CLI refuse more: 422 or a usage error, never a 500)."""
 MAX_PAGE = 1000
+PORTFOLIO_ZONE = "Asia/Shanghai"
+"""The zone of a time that belongs to no known account (the contract's default for AccountOpened)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,45 @@ def _select(
         f"SELECT {', '.join(table.column_names)} FROM {name}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
-    return Page([db.decode_row(table, row) for row in rows], total, limit, offset)
+    return Page(localize(db, [db.decode_row(table, row) for row in rows]), total, limit, offset)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or PORTFOLIO_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(PORTFOLIO_ZONE)
+
+
+def account_zones(db: ProjectionDatabase, account_ids: Sequence[str]) -> dict[str, str]:
+    """Each named account's time zone, from `account_status` (absent: not opened yet)."""
+    zones: dict[str, str] = {}
+    unique = sorted(set(account_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found = db.query(
+            f"SELECT account_id, timezone FROM {table_name(ACCOUNT_STATUS)} WHERE account_id IN ({marks})", chunk
+        )
+        zones.update((str(account), str(name)) for account, name in found)
+    return zones
+
+
+def localize(db: ProjectionDatabase, rows: list[Row]) -> list[Row]:
+    """Every time of each row in its account's zone (PORTFOLIO_ZONE where the row names no known account).
+
+    The tables keep UTC; people read local times, each with its offset, so a
+    time is never shown without its zone or beside one in another zone.
+    """
+    missing = [row["account_id"] for row in rows if "timezone" not in row and "account_id" in row]
+    zones = account_zones(db, missing) if missing else {}
+    for row in rows:
+        local = zone(row.get("timezone") or zones.get(row.get("account_id", "")))
+        for name, value in row.items():
+            if isinstance(value, datetime):
+                row[name] = value.astimezone(local)
+    return rows
 
 
 def _order(db: ProjectionDatabase, table: Table, order: Sequence[tuple[str, str]]) -> str:
@@ -85,7 +130,7 @@ def list_accounts(
 
 def get_account(db: ProjectionDatabase, account_id: str) -> Row | None:
     found = db.query(db.select_by_key(ACCOUNT_STATUS), [account_id])
-    return db.decode_row(ACCOUNT_STATUS, found[0]) if found else None
+    return localize(db, [db.decode_row(ACCOUNT_STATUS, found[0])])[0] if found else None
 
 
 def account_history(db: ProjectionDatabase, account_id: str, limit: int = 200, offset: int = 0) -> Page:

@@ -98,6 +98,10 @@ def test_a_tampered_decision_fails_the_audit(tmp_path: Path) -> None:
 
 def test_unknown_account_is_a_clear_error(tmp_path: Path) -> None:
     done = fengkong("account", "NOPE", cwd=tmp_path, ok=False)
+    assert done.returncode == 8 and "no store at fengkong.db" in done.stderr  # read-only: no store created
+    assert not (tmp_path / "fengkong.db").exists()
+    fengkong("ingest", str(DATA / "contract_scenario.jsonl"), cwd=tmp_path)
+    done = fengkong("account", "NOPE", cwd=tmp_path, ok=False)
     assert done.returncode == 1 and "no account 'NOPE'" in done.stderr
 
 

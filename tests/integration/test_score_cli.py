@@ -81,7 +81,7 @@ def test_evaluate_explain_and_monitor(folder: Path) -> None:
     assert explained["base_points"] + sum(p["points"] for p in explained["contributions"]) == explained["score"]
     assert len(explained["reasons"]) <= 3 and explained["tier"] in {"A", "B", "C", "D", "E"}
     text = fengkong("score", "explain", "ACC0000001", "--as-of", AS_OF, cwd=folder)
-    assert "score" in text.stdout and "base points" in text.stderr  # the table goes to the terminal (stderr)
+    assert "score" in text.stdout and "base points" in text.stdout and text.stderr == ""  # tables are results: stdout
 
     report = as_json(fengkong("score", "monitor", "--json", cwd=folder))
     assert report["levels"] == {"watch": 0.1, "act": 0.25}
