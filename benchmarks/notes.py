@@ -85,7 +85,7 @@ def _replay(row: Row) -> str:
     else:
         note = (
             f"{row.get('notifications', 0):,} stored notifications read; read models: "
-            f"{', '.join(row.get('projections', []))}"
+            f"{', '.join(row.get('projections', []))}, in {row.get('jobs')} groups on as many processes"
         )
     note += f"; the rate counts the {row['events']:,} inbound events the store recorded"
     if "full_over_small" in row:

@@ -59,7 +59,8 @@ def _small_paragraph(small: dict[str, Any] | None, settings: dict[str, Any]) -> 
         )
     lines.append(
         f"The scale-out rows (split.*) take a sample of {settings.get('split_events', 0):,} events from the same "
-        f"generator and seed; audit replay runs {settings.get('audit_jobs')} processes (one per core)."
+        f"generator and seed; the projection rebuild and the audit replay run {settings.get('jobs')} processes "
+        "(one per core)."
     )
     return [*lines, ""]
 

@@ -244,9 +244,15 @@ def audit_replay(spec: Spec) -> dict[str, Any]:
 def rebuild_projections(spec: Spec) -> dict[str, Any]:
     """Drop and rebuild every read model from the store an engine row wrote; rate in inbound events."""
     meter = Meter(1)
-    figures = measure_rebuild(spec["store"])
+    figures = measure_rebuild(spec["store"], jobs=spec["jobs"])
     meter.mark(figures.events)
-    result = _finish(meter, spec["inbound_events"], notifications=figures.events, projections=list(figures.projections))
+    result = _finish(
+        meter,
+        spec["inbound_events"],
+        notifications=figures.events,
+        projections=list(figures.projections),
+        jobs=figures.jobs,
+    )
     result["seconds"] = figures.seconds
     result["events_per_second"] = round(spec["inbound_events"] / figures.seconds, 1) if figures.seconds else None
     return result

@@ -84,7 +84,7 @@ class Bench:
                 "cache_size": options.cache_size,
                 "naive_budget_seconds": options.naive_seconds,
                 "naive_sample": options.naive_sample,
-                "audit_jobs": default_jobs(),
+                "jobs": default_jobs(),
                 "split_events": options.split_events,
                 "kafka": self._kafka_settings(),
             },
@@ -151,9 +151,7 @@ class Bench:
         if (missing := _needs(source, source_row)) is not None:
             return missing
         inbound = source.get("outcomes", {}).get("accepted", 0)
-        spec = {**base, "store": str(store), "inbound_events": inbound}
-        if name.endswith("audit.replay"):
-            spec["jobs"] = default_jobs()
+        spec = {**base, "store": str(store), "inbound_events": inbound, "jobs": default_jobs()}
         return child(spec)
 
     def _storage(self, name: str, workload: Workload, base: dict[str, Any]) -> dict[str, Any]:

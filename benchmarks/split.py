@@ -36,7 +36,6 @@ from adapters.settings import Settings
 from benchmarks.measure import peak_rss_mib, percentile
 from benchmarks.pglock import watch_lock
 from benchmarks.workload import Workload
-from engine.collector import cyclic_gc_paused
 
 PARTITIONS = 4
 READY_TIMEOUT_S = 600.0  # for every engine process to read its events and open its store
@@ -77,8 +76,7 @@ def _engine(spec: dict[str, Any], ready: Any) -> dict[str, Any]:
         started = time.time()
         cpu = time.process_time()
         for start in range(0, len(lines), spec["batch_size"]):
-            with cyclic_gc_paused():
-                results = engine.process(lines[start : start + spec["batch_size"]], day_scope=scope)
+            results = engine.process(lines[start : start + spec["batch_size"]], day_scope=scope)
             outcomes.update(result.outcome.value for result in results)
         ended = time.time()
         cpu_seconds = time.process_time() - cpu

@@ -119,6 +119,7 @@ class AccountStatus(Projection):
     version = 3  # 2: review_requested_on, an index on review_deadline (open reviews by deadline); 3: timezone
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
+    weight = 10
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):

@@ -89,6 +89,7 @@ class Collection(Projection):
     version = 1
     tables = (COLLECTION_QUEUE, COLLECTION_ACCOUNTS)
     doc = "Collection queue of overdue accounts with their last notice."
+    weight = 8
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):

@@ -56,6 +56,7 @@ CREDIT_HISTORY = Table(
     ),
     key=("position", "seq"),
     indexes=(("account_id", "occurred_at", "position", "seq"),),
+    append_only=True,
 )
 
 # Decisions that are not worth a line of their own.
@@ -67,6 +68,7 @@ class CreditHistory(Projection):
     version = 2
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
+    weight = 15
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         row: Row | None = None
