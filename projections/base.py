@@ -180,4 +180,4 @@ def money(value: Decimal | str) -> Decimal:
 
 
 def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
