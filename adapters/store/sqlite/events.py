@@ -28,6 +28,12 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
+def _tuples(c: SQLiteCursor) -> SQLiteCursor:
+    """Rows as plain tuples (eventsourcing's connections make sqlite3.Row objects): the bulk reads go faster."""
+    c.sqlite_cursor.row_factory = None
+    return c
+
+
 class SQLiteEngineRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
@@ -91,6 +97,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         with self.datastore.transaction(commit=False) as c:
+            _tuples(c)
             for chunk in _chunks(event_ids):
                 c.execute(
                     f"SELECT event_id, digest FROM fengkong_inbound WHERE event_id IN ({','.join('?' * len(chunk))})",
@@ -102,6 +109,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
     def select_streams(self, stream_ids: Sequence[str]) -> dict[str, list[bytes]]:
         streams: dict[str, list[bytes]] = {}
         with self.datastore.transaction(commit=False) as c:
+            _tuples(c)
             for chunk in _chunks(stream_ids):
                 c.execute(
                     f"SELECT originator_id, state FROM {self.events_table_name} "
@@ -135,12 +143,12 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         builds a dataclass per row, which costs more than the read.
         """
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
+            _tuples(c).execute(
                 f"SELECT rowid, originator_id, topic, state FROM {self.events_table_name} "
                 "WHERE rowid >= ? ORDER BY rowid LIMIT ?",
                 [start, limit],
             )
-            return [(row[0], row[1], row[2], row[3]) for row in c.fetchall()]
+            return c.fetchall()  # type: ignore[no-any-return]
 
     def select_positions(self, source: str) -> dict[int, int]:
         with self.datastore.transaction(commit=False) as c:
