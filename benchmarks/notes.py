@@ -140,6 +140,14 @@ def _peer(row: Row) -> str:
 
 
 def _latency(row: Row) -> str:
+    stages = row.get("stages") or {}
+    where = (
+        f"; publication to fact recorded p50 {stages['to_recorded_p50_ms']} ms, p99 {stages['to_recorded_p99_ms']} ms "
+        f"(poll, batch), then to the command's arrival p50 {stages['recorded_to_arrival_p50_ms']} ms, p99 "
+        f"{stages['recorded_to_arrival_p99_ms']} ms (commit, relay, broker, consumer)"
+        if stages
+        else ""
+    )
     return (
         f"account events: p99 {row.get('account_event_p99_ms')} ms over {row.get('account_event_commands', 0):,} "
         f"commands (p50 {row.get('account_event_p50_ms')} ms); a DayClosed's fan-out apart: p99 "
@@ -148,7 +156,7 @@ def _latency(row: Row) -> str:
         f"the first {row.get('warmup_s'):g} s not counted); {row.get('offered_rate'):,.0f} events/s offered, "
         f"{row.get('events_per_second'):,.0f} achieved, the last command arrived "
         f"{row.get('last_command_after_last_event_s', 0):,.2f} s after the last event was sent; 1 worker + relay on "
-        f"{row.get('store')}, {row.get('batches', 0):,} transactions"
+        f"{row.get('store')}, {row.get('batches', 0):,} transactions{where}"
     )
 
 
