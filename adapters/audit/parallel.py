@@ -159,10 +159,12 @@ class AuditPool:
         while len(seen) < self.jobs and time.monotonic() < deadline:
             seen.update(future.result() for future in [self.pool.submit(_ready) for _ in range(self.jobs)])
 
-    def audit(self, account_ids: Sequence[str] | None = None, progress: Progress | None = None) -> Iterator[Verdict]:
-        """Verdicts for the named accounts (every account when None), in order, SLICE accounts per task."""
+    def audit(
+        self, account_ids: Sequence[str] | None = None, progress: Progress | None = None, size: int = SLICE
+    ) -> Iterator[Verdict]:
+        """Verdicts for the named accounts (every account when None), in order, `size` accounts per task."""
         ids = every_account(self.settings) if account_ids is None else account_ids
-        slices = [ids[start : start + SLICE] for start in range(0, len(ids), SLICE)]
+        slices = [ids[start : start + size] for start in range(0, len(ids), size)]
         done = facts = 0
         for verdicts in self.pool.map(_worker_slice, slices):
             done += len(verdicts)

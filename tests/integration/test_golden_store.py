@@ -71,7 +71,7 @@ def test_the_golden_store_audits_the_same_on_two_processes_and_finds_a_tampered_
     process, in order, and still catches a decision altered in the store."""
     store = copy_of_the_golden_store(tmp_path)
     alone = list(audit(Settings(store=store), None))
-    with AuditPool(Settings(store=store), None, jobs=2) as pool:
+    with AuditPool(Settings(store=store), jobs=2) as pool:
         pool.start()
         pooled = list(pool.audit(size=7))
     assert [(v.account_id, v.facts, v.identical) for v in pooled] == [(v.account_id, v.facts, True) for v in alone]
@@ -81,6 +81,6 @@ def test_the_golden_store_audits_the_same_on_two_processes_and_finds_a_tampered_
         ).fetchone()
         db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(b'"lock.', b'"lick.'), rowid))
     db.close()
-    with AuditPool(Settings(store=store), None, jobs=2) as pool:
+    with AuditPool(Settings(store=store), jobs=2) as pool:
         differing = [v.account_id for v in pool.audit(size=7) if not v.identical]
     assert len(differing) == 1
