@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
-from adapters.http import problems, read_models, service
+from adapters.http import portfolio, problems, read_models, service
 from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
@@ -104,4 +104,5 @@ def create_app(
     app.include_router(service.probes)
     app.include_router(service.keyed)
     app.include_router(read_models.router)
+    app.include_router(portfolio.router)
     return app
