@@ -121,4 +121,9 @@ def api(settings: Settings) -> FastAPI:
     """The HTTP API over the projections' tables (it imports FastAPI: only those who serve pay for it)."""
     from adapters.http.api import create_app  # noqa: PLC0415
 
-    return create_app(partial(open_tables, settings), partial(open_log, settings), review_window(settings))
+    return create_app(
+        partial(open_tables, settings),
+        partial(open_log, settings),
+        review_window(settings),
+        session_minutes=settings.session_minutes,
+    )

@@ -21,7 +21,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
-from adapters.http import portfolio, problems, read_models, service
+from adapters.access.sessions import Sessions
+from adapters.http import console, portfolio, problems, read_models, service
 from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
@@ -32,7 +33,7 @@ from adapters.store.tables import ProjectionDatabase
 
 DOCS_ASSETS = "/docs-assets"
 OPEN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS}
+    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS, *console.PATHS}
 )
 """Every route that answers without a key; the route enumeration test holds the app to it."""
 
@@ -46,10 +47,14 @@ read models; the service's status and Prometheus metrics.
 `metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys).
 Each operation's security requirement names the role it needs. No key, an unknown key or a revoked
 key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 403.
+The risk console (`/console`) signs a person in with a key once and then calls these same routes
+with an HttpOnly session cookie; a request that changes something must then carry the session's
+CSRF token in `X-CSRF-Token` (403 otherwise).
 
 **Open routes**, outside this document: `/healthz` (the process answers), `/readyz` (the store
 answers and the read models are built), `/openapi.json`, and the documentation at `/docs` and
-`/redoc` (served from the package, no CDN).
+`/redoc` (served from the package, no CDN), and the console's pages, assets and sign-in
+(`/console`, `/console/assets/…`, `/console/session`): they carry no data.
 
 Errors are RFC 9457 problem details (`application/problem+json`), each route listing the ones it
 may give. Money is a decimal string, times are RFC 3339 in the account's time zone (its
@@ -74,6 +79,7 @@ def create_app(
     open_log: Callable[[], StoredLog],
     review_window: ReviewWindow,
     pool_size: int = POOL_SIZE,
+    session_minutes: int = 480,
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api)."""
     pool = ConnectionPool(connect, size=pool_size)
@@ -98,6 +104,7 @@ def create_app(
     app.state.pool = pool
     app.state.log = log
     app.state.review_window = review_window
+    app.state.sessions = Sessions(60.0 * session_minutes)
     problems.install(app)
     app.middleware("http")(_log_request)
     app.add_middleware(BodyLimit)
@@ -105,4 +112,6 @@ def create_app(
     app.include_router(service.keyed)
     app.include_router(read_models.router)
     app.include_router(portfolio.router)
+    app.include_router(console.router)
+    app.mount(console.ASSETS, console.assets(), name="console-assets")
     return app

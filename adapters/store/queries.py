@@ -141,12 +141,29 @@ def account_decisions(db: ProjectionDatabase, account_id: str, limit: int = 200,
     return _select(db, DECISIONS, ["account_id = ?"], [account_id], "position, seq", limit, offset)
 
 
-def collection_queue(db: ProjectionDatabase, limit: int = 50, offset: int = 0, min_days_past_due: int = 0) -> Page:
-    where, params = [], []
+QUEUE_SORTS = ("days_past_due", "overdue_outstanding", "broken_plans", "notices_sent", "overdue_since", "account_id")
+"""Columns the queue may be sorted by (then by its priority order); rank stays the priority."""
+
+
+def collection_queue(
+    db: ProjectionDatabase,
+    limit: int = 50,
+    offset: int = 0,
+    min_days_past_due: int = 0,
+    bucket: str | None = None,
+    sort: tuple[str, str] | None = None,
+) -> Page:
+    """The queue in priority order (or by `sort`: a column of QUEUE_SORTS and asc or desc); rank: the row's place."""
+    where: list[str] = []
+    params: list[Any] = []
     if min_days_past_due:
         where.append("days_past_due >= ?")
         params.append(min_days_past_due)
-    page = _select(db, COLLECTION_QUEUE, where, params, _order(db, COLLECTION_QUEUE, QUEUE_ORDER), limit, offset)
+    if bucket is not None:
+        where.append("delinquency_bucket = ?")
+        params.append(bucket)
+    order = QUEUE_ORDER if sort is None else (sort, *(term for term in QUEUE_ORDER if term[0] != sort[0]))
+    page = _select(db, COLLECTION_QUEUE, where, params, _order(db, COLLECTION_QUEUE, order), limit, offset)
     for rank, row in enumerate(page.rows, start=offset + 1):
         row["rank"] = rank
     return page

@@ -1,0 +1,90 @@
+// Simplified Chinese and English; the choice is kept per browser (localStorage).
+const KEY = "fengkong.lang";
+const TEXT = {
+  en: {
+    language: "Language", signOut: "Sign out",
+    "signIn.title": "Sign in", "signIn.help": "Paste your API key. The browser keeps a session, never the key.",
+    "signIn.submit": "Sign in", "signIn.refused": "The key was refused.",
+    "nav.portfolio": "Portfolio", "nav.account": "Account", "nav.queue": "Collection queue",
+    "nav.reviews": "Reviews & held locks", "nav.reports": "Reports",
+    loading: "Loading…", failed: "Could not load", none: "—", yes: "yes", no: "no",
+    "range.from": "From", "range.to": "To", "range.apply": "Apply", "range.interval": "Roll-rate interval (days)",
+    "portfolio.title": "Portfolio", "portfolio.dates": "Business dates are platform calendar dates; days of locks in {zone}.",
+    "chart.delinquency": "Delinquent accounts by bucket (stacked)", "chart.overdue": "Overdue balance",
+    "chart.locks": "Card locks and unlocks per day", "chart.rollRates": "Roll rates {from} → {to}",
+    "chart.vintage": "Vintage curves: share 30+ days past due by months on book",
+    "unit.accounts": "accounts", "unit.yuan": "yuan (¥)", "unit.cards": "cards", "unit.share": "share of accounts",
+    "unit.businessDate": "business date", "unit.day": "day ({zone})", "unit.mob": "months on book",
+    "series.locks": "locks", "series.unlocks": "unlocks", "series.held": "held locks",
+    "roll.from": "from \\ to", "roll.new": "new", "cure.rate": "Cure rate", "cure.detail": "{cured} of {delinquent} delinquent accounts current again",
+    "brake.title": "Emergency brake", "brake.unknown": "not reported by this server",
+    "vintage.opened": "opened {month} ({n} accounts)",
+    "account.title": "Account", "account.search": "Account id", "account.go": "Show", "account.notFound": "No such account.",
+    "account.status": "Status", "account.card": "Card", "account.line": "Credit line", "account.limit": "Limit",
+    "account.originalLimit": "Original limit", "account.overdue": "Overdue", "account.outstanding": "Outstanding",
+    "account.credit": "Credit balance", "account.dpd": "Days past due", "account.score": "Score", "account.tier": "Tier",
+    "account.review": "Open review", "account.reviewDue": "due {date}", "account.watch": "Watch list",
+    "account.timezone": "Times in {zone}", "account.timeline": "Timeline", "account.locked": "locked",
+    "account.unlocked": "unlocked", "account.suspended": "suspended", "account.active": "active",
+    "account.rule": "rule", "account.policy": "policy", "account.command": "command",
+    "queue.title": "Collection queue", "queue.minDpd": "Min. days past due", "queue.bucket": "Bucket", "queue.all": "all",
+    "queue.rank": "#", "queue.account": "Account", "queue.dpd": "Days past due", "queue.overdue": "Overdue",
+    "queue.bills": "Bills", "queue.plans": "Broken plans", "queue.card": "Card", "queue.notices": "Notices",
+    "queue.lastNotice": "Last notice", "queue.since": "Overdue since",
+    "page.prev": "Previous", "page.next": "Next", "page.of": "{first}–{last} of {total}",
+    "status.locked": "locked", "status.suspended": "suspended", "status.overdue": "overdue", "status.current": "current",
+  },
+  "zh-CN": {
+    language: "语言", signOut: "退出登录",
+    "signIn.title": "登录", "signIn.help": "粘贴您的 API 密钥。浏览器只保存会话，不保存密钥。",
+    "signIn.submit": "登录", "signIn.refused": "密钥被拒绝。",
+    "nav.portfolio": "资产组合", "nav.account": "账户", "nav.queue": "催收队列",
+    "nav.reviews": "复核与暂扣锁卡", "nav.reports": "报告",
+    loading: "加载中…", failed: "加载失败", none: "—", yes: "是", no: "否",
+    "range.from": "起始", "range.to": "截止", "range.apply": "应用", "range.interval": "迁徙率区间（天）",
+    "portfolio.title": "资产组合", "portfolio.dates": "营业日为平台日历日期；锁卡按 {zone} 日期统计。",
+    "chart.delinquency": "各逾期阶段账户数（堆叠）", "chart.overdue": "逾期余额",
+    "chart.locks": "每日锁卡与解锁", "chart.rollRates": "迁徙率 {from} → {to}",
+    "chart.vintage": "账龄曲线：逾期 30 天以上占比（按账龄月数）",
+    "unit.accounts": "账户数", "unit.yuan": "元（¥）", "unit.cards": "张", "unit.share": "账户占比",
+    "unit.businessDate": "营业日", "unit.day": "日期（{zone}）", "unit.mob": "账龄（月）",
+    "series.locks": "锁卡", "series.unlocks": "解锁", "series.held": "暂扣锁卡",
+    "roll.from": "从 \\ 到", "roll.new": "新开户", "cure.rate": "治愈率", "cure.detail": "{delinquent} 个逾期账户中 {cured} 个已恢复正常",
+    "brake.title": "紧急制动", "brake.unknown": "本服务未提供",
+    "vintage.opened": "{month} 开户（{n} 户）",
+    "account.title": "账户", "account.search": "账户号", "account.go": "查询", "account.notFound": "未找到该账户。",
+    "account.status": "状态", "account.card": "卡片", "account.line": "授信额度状态", "account.limit": "额度",
+    "account.originalLimit": "初始额度", "account.overdue": "逾期金额", "account.outstanding": "未还金额",
+    "account.credit": "溢缴款", "account.dpd": "逾期天数", "account.score": "评分", "account.tier": "等级",
+    "account.review": "待处理复核", "account.reviewDue": "截止 {date}", "account.watch": "观察名单",
+    "account.timezone": "时间为 {zone}", "account.timeline": "时间线", "account.locked": "已锁定",
+    "account.unlocked": "未锁定", "account.suspended": "已暂停", "account.active": "正常",
+    "account.rule": "规则", "account.policy": "策略", "account.command": "指令",
+    "queue.title": "催收队列", "queue.minDpd": "最少逾期天数", "queue.bucket": "逾期阶段", "queue.all": "全部",
+    "queue.rank": "序号", "queue.account": "账户", "queue.dpd": "逾期天数", "queue.overdue": "逾期金额",
+    "queue.bills": "逾期账单", "queue.plans": "违约计划", "queue.card": "卡片", "queue.notices": "通知数",
+    "queue.lastNotice": "最近通知", "queue.since": "逾期起始",
+    "page.prev": "上一页", "page.next": "下一页", "page.of": "第 {first}–{last} 条，共 {total} 条",
+    "status.locked": "已锁卡", "status.suspended": "已暂停", "status.overdue": "逾期", "status.current": "正常",
+  },
+};
+
+export function language() {
+  const kept = localStorage.getItem(KEY);
+  if (kept && TEXT[kept]) return kept;
+  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export function setLanguage(lang) {
+  localStorage.setItem(KEY, TEXT[lang] ? lang : "en");
+}
+
+export function t(key, values = {}) {
+  const text = TEXT[language()][key] ?? TEXT.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+export function translateStatic(root = document) {
+  document.documentElement.lang = language();
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+}

@@ -1,0 +1,10 @@
+// The views, by the first part of the address's #/ path.
+import { accountView } from "./account.js";
+import { portfolioView } from "./portfolio.js";
+import { queueView } from "./queue.js";
+
+export const VIEWS = {
+  portfolio: portfolioView,
+  account: accountView,
+  queue: queueView,
+};
