@@ -43,7 +43,7 @@ export function statusCards(a, extra = {}) {
 
 export async function accountView(target, [id = ""]) {
   const form = node("form", { class: "controls panel", id: "account-search" },
-    node("label", {}, t("account.search"), node("input", { name: "account", value: id, required: "", pattern: "[A-Za-z0-9._:-]{1,64}" })),
+    node("label", {}, t("account.search"), node("input", { name: "account", value: id, required: "" })),
     node("button", { type: "submit" }, t("account.go")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();

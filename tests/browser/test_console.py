@@ -1,0 +1,224 @@
+"""The risk console in Chromium: every page loads and shows the figures the API returns.
+
+CI cost: one demo store (60 accounts, 120 days: about 2 s), one `fengkong
+serve`, one Chromium for the whole suite, a fresh context per test; about
+15-25 s in all on this machine (`pytest tests/browser --durations=0`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from playwright.sync_api import Page
+
+from adapters.access.keys import Role
+from tests.browser.conftest import Console, Watched, go, ready, shot, sign_in
+
+BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
+
+
+def yuan(value: str | Decimal) -> str:
+    return f"¥{Decimal(value):,.2f}"
+
+
+def marks(page: Page, selector: str, *names: str) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+        selector,
+        "(nodes, names) => nodes.map(n => Object.fromEntries(names.map(k => [k, n.dataset[k] ?? ''])))",
+        list(names),
+    )
+
+
+def test_portfolio_charts_show_the_figures_the_api_returns(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console)
+    daily: Any = console.get("/delinquency/daily")
+    dates = sorted({row["business_date"] for row in daily})
+    accounts = {(row["business_date"], row["bucket"]): row["accounts"] for row in daily}
+
+    bars = marks(page, "#delinquency rect.bar", "series", "x", "value")
+    assert len(bars) == len(dates) * 5  # the delinquent buckets, stacked on every close
+    assert {(b["x"], b["series"]): int(b["value"]) for b in bars} == {
+        (day, bucket): n for (day, bucket), n in accounts.items() if bucket != "current"
+    }
+    assert sum(int(b["value"]) for b in bars) > 0
+
+    overdue = defaultdict(Decimal)
+    for row in daily:
+        overdue[row["business_date"]] += Decimal(row["overdue_balance"])
+    points = marks(page, "#overdue circle.point", "x", "amount")
+    assert {p["x"]: Decimal(p["amount"]) for p in points} == dict(overdue)
+
+    rolls: Any = console.get("/delinquency/roll-rates/interval")
+    assert rolls["from_date"] == dates[-31] and rolls["to_date"] == dates[-1]  # 30 days, month on month
+    heading = page.inner_text("#roll-rates h2")
+    assert rolls["from_date"] in heading and rolls["to_date"] in heading
+    cells = [c for c in marks(page, "#roll-rates rect.cell", "from", "to", "accounts", "rate") if c["accounts"] != "0"]
+    assert sorted((c["from"], c["to"], int(c["accounts"])) for c in cells) == sorted(
+        (m["from_bucket"], m["to_bucket"], m["accounts"]) for m in rolls["matrix"]
+    )
+    labels = page.eval_on_selector_all("#roll-rates text.rate", "nodes => nodes.map(n => n.textContent)")
+    assert sorted(labels) == sorted(
+        f"{100 * m['rate']:.1f}%" if m["rate"] is not None else str(m["accounts"]) for m in rolls["matrix"]
+    )
+    assert page.inner_text("#cure-rate") == f"{100 * rolls['cure']['rate']:.1f}%"
+
+    locks: Any = console.get("/portfolio/locks-daily", **{"from": dates[0], "to": dates[-1]})
+    lock_bars = marks(page, "#locks rect.bar", "series", "x", "value")
+    assert {(b["x"], b["series"]): int(b["value"]) for b in lock_bars} == {
+        (d["date"], kind): d[kind] for d in locks["days"] for kind in ("locks", "unlocks")
+    }
+
+    vintages: Any = console.get("/delinquency/vintages")
+    dots = marks(page, "#vintages circle.point", "series", "x", "value")
+    assert sorted((d["series"], int(d["x"]), float(d["value"])) for d in dots) == sorted(
+        (c["opened"], p["months_on_book"], p["share"]) for c in vintages["cohorts"] for p in c["points"]
+    )
+
+    for chart in ("#delinquency", "#overdue", "#locks", "#vintages"):  # axes with ticks and units
+        assert len(page.query_selector_all(f"{chart} .y-axis text.tick")) >= 3, chart
+        assert page.text_content(f"{chart} .y-unit") and page.text_content(f"{chart} .x-unit"), chart
+    assert page.text_content("#overdue .y-unit") == "yuan (¥)"
+    assert page.inner_text("#brake-state")
+
+    busiest = max(bars, key=lambda b: int(b["value"]))
+    page.hover(f'#delinquency rect.bar[data-x="{busiest["x"]}"][data-series="{busiest["series"]}"]')
+    assert page.is_visible("#tooltip")
+    tip = page.inner_text("#tooltip")
+    assert busiest["x"] in tip and f"{busiest['series']}: {busiest['value']}" in tip
+    page.mouse.move(0, 0)
+    print(f"portfolio: {shot(page, 'portfolio')}")
+    page.locator("#roll-rates").screenshot(path=str(shot(page, "portfolio").parent / "roll-rates-30-days.png"))
+
+
+def test_the_date_range_control_narrows_every_chart(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console)
+    daily: Any = console.get("/delinquency/daily")
+    dates = sorted({row["business_date"] for row in daily})
+    start, end = dates[40], dates[99]
+    page.fill("#range input[name=from]", start)
+    page.fill("#range input[name=to]", end)
+    page.fill("#range input[name=interval]", "14")
+    page.evaluate("document.getElementById('view').dataset.ready = 'false'")
+    page.click("#range button[type=submit]")
+    ready(page)
+    shown = {b["x"] for b in marks(page, "#delinquency rect.bar", "x")}
+    assert shown == set(dates[40:100])
+    rolls: Any = console.get("/delinquency/roll-rates/interval", **{"from": dates[85], "to": end})
+    heading = page.inner_text("#roll-rates h2")
+    assert rolls["from_date"] in heading and end in heading
+    cells = [c for c in marks(page, "#roll-rates rect.cell", "from", "to", "accounts") if c["accounts"] != "0"]
+    assert sorted((c["from"], c["to"], int(c["accounts"])) for c in cells) == sorted(
+        (m["from_bucket"], m["to_bucket"], m["accounts"]) for m in rolls["matrix"]
+    )
+
+
+def test_the_language_is_kept_per_browser_and_amounts_are_in_yuan(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console)
+    assert page.inner_text("#nav a[href='#/portfolio']") == "Portfolio"
+    page.select_option("#lang", "zh-CN")
+    ready(page)
+    assert page.inner_text("#nav a[href='#/portfolio']") == "资产组合"
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.reload()
+    ready(page)
+    assert page.inner_text("#view h1") == "资产组合"
+    assert page.text_content("#overdue .y-unit") == "元（¥）"
+    queue: Any = console.get("/collection-queue", limit=1)
+    first = queue["items"][0]
+    go(page, f"#/account/{first['account_id']}")
+    assert page.inner_text("#status-card [data-field=overdue_outstanding] .value") == yuan(first["overdue_outstanding"])
+    assert "时间为" in page.inner_text("#zone")
+    print(f"account (zh-CN): {shot(page, 'account-zh-CN')}")
+
+
+def test_the_account_page_shows_the_status_card_and_the_whole_timeline(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console)
+    go(page, "#/account")
+    reviewed: Any = console.get("/accounts", status="locked", limit=50)
+    account_id = reviewed["items"][0]["account_id"]
+    page.fill("#account-search input[name=account]", account_id)
+    page.evaluate("document.getElementById('view').dataset.ready = 'false'")
+    page.click("#account-search button[type=submit]")
+    ready(page)
+    answer: Any = console.get(f"/accounts/{account_id}", limit=1000)
+    status = answer["account"]
+    card = lambda field: page.inner_text(f"#status-card [data-field={field}] .value")  # noqa: E731
+    assert card("credit_limit") == yuan(status["credit_limit"])
+    assert card("outstanding") == yuan(status["outstanding"])
+    assert card("card_locked") == "locked"
+    assert card("days_past_due") == f"{status['days_past_due']} ({status['delinquency_bucket']})"
+    assert card("score") == str(status["score"])
+    assert status["timezone"] in page.inner_text("#zone")
+    entries = marks(page, "#timeline li", "entry", "position", "seq")
+    assert [(e["entry"], int(e["position"]), int(e["seq"])) for e in entries] == [
+        (h["entry"], h["position"], h["seq"]) for h in answer["history"]["items"]
+    ]
+    assert len(entries) == answer["history"]["total"]
+    lock = next(d for d in answer["decisions"]["items"] if d["command_type"] == "LockCard")
+    shown = page.inner_text(f'#timeline li[data-position="{lock["position"]}"][data-seq="{lock["seq"]}"]')
+    assert lock["rule"] in shown and lock["policy_version"] in shown
+    for name, value in lock["facts"].items():  # the thresholds and figures the rule saw
+        assert f"{name}=" in shown, name
+    first_time = answer["history"]["items"][0]["occurred_at"]  # in the account's zone, with its offset
+    assert f"{first_time[:10]} {first_time[11:16]} {first_time[-6:]}" in page.inner_text(
+        "#timeline li:first-child .when"
+    )
+    print(f"account: {shot(page, 'account')}")
+    go(page, "#/account/NO-SUCH-ACCOUNT")
+    assert page.is_visible("#not-found")
+
+
+def test_the_collection_queue_sorts_filters_and_pages_as_the_api_does(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console)
+    go(page, "#/queue/")
+    ids = lambda: [r["key"] for r in marks(page, "#queue-table tbody tr", "key")]  # noqa: E731
+    first: Any = console.get("/collection-queue", limit=25)
+    assert ids() == [row["account_id"] for row in first["items"]]
+    cells = marks(page, "#queue-table tbody td[data-column=overdue_outstanding]", "column")
+    assert len(cells) == len(first["items"])
+    assert page.inner_text("#queue-table tbody tr:first-child td[data-column=overdue_outstanding]") == yuan(
+        first["items"][0]["overdue_outstanding"]
+    )
+    page.evaluate("document.getElementById('view').dataset.ready = 'false'")
+    page.click("#queue-table th button[data-sort=overdue_outstanding]")
+    ready(page)
+    by_amount: Any = console.get("/collection-queue", limit=25, sort="overdue_outstanding", order="desc")
+    assert ids() == [row["account_id"] for row in by_amount["items"]]
+    amounts = [Decimal(row["overdue_outstanding"]) for row in by_amount["items"]]
+    assert amounts == sorted(amounts, reverse=True)
+    page.select_option("#queue-filters select[name=bucket]", "1-30")
+    page.evaluate("document.getElementById('view').dataset.ready = 'false'")
+    page.click("#queue-filters button[type=submit]")
+    ready(page)
+    filtered: Any = console.get(
+        "/collection-queue", limit=25, bucket="1-30", sort="overdue_outstanding", order="desc"
+    )  # the sort is kept
+    assert ids() == [row["account_id"] for row in filtered["items"]]
+    assert filtered["total"] < first["total"]
+    print(f"queue: {shot(page, 'queue')}")
+    if first["total"] > 25:
+        go(page, "#/queue/")
+        page.evaluate("document.getElementById('view').dataset.ready = 'false'")
+        page.click("#view button[data-page=next]")
+        ready(page)
+        second: Any = console.get("/collection-queue", limit=25, offset=25)
+        assert ids() == [row["account_id"] for row in second["items"]]
+
+
+def test_the_session_cookie_is_out_of_reach_of_scripts_and_sign_out_ends_it(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console, Role.OPERATOR)
+    assert "operator" in page.inner_text("#who")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["fengkong_session"]
+    assert session["httpOnly"] is True and session["sameSite"] == "Strict"
+    assert "fengkong_session" not in page.evaluate("document.cookie")
+    assert page.evaluate("Object.keys(localStorage)") in ([], ["fengkong.lang"])  # never the key
+    stolen = page.evaluate("fetch('/console/session', {method: 'DELETE'}).then(r => r.status)")  # no CSRF token
+    assert stolen == 403
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in", state="visible")
+    assert page.evaluate("fetch('/accounts').then(r => r.status)") == 401
+    page.reload()
+    page.wait_for_selector("#sign-in", state="visible")
