@@ -124,7 +124,7 @@ def watched(context: BrowserContext, console: Console) -> Iterator[Watched]:
 
     def check(route: Route) -> None:
         target = route.request.url
-        if target.startswith(console.url + "/") or target.startswith("data:"):
+        if target.startswith((console.url + "/", "data:")):
             route.continue_()
         else:
             seen.outside.append(target)

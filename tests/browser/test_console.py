@@ -160,7 +160,8 @@ def test_the_account_page_shows_the_status_card_and_the_whole_timeline(watched: 
     shown = page.inner_text(f'#timeline li[data-position="{lock["position"]}"][data-seq="{lock["seq"]}"]')
     assert lock["rule"] in shown and lock["policy_version"] in shown
     for name, value in lock["facts"].items():  # the thresholds and figures the rule saw
-        assert f"{name}=" in shown, name
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            assert f"{name}={value}" in shown, name
     first_time = answer["history"]["items"][0]["occurred_at"]  # in the account's zone, with its offset
     assert f"{first_time[:10]} {first_time[11:16]} {first_time[-6:]}" in page.inner_text(
         "#timeline li:first-child .when"
