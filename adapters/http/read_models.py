@@ -19,13 +19,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
 from pydantic import BeforeValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.access.keys import Role
 from adapters.http.auth import require
-from adapters.http.dashboard import render_dashboard
 from adapters.http.pool import ConnectionPool, PoolExhausted
 from adapters.http.problems import Problem, account_links, responses
 from adapters.store import queries
@@ -214,15 +212,3 @@ def roll_rates(
     if day is not None and not rows:
         raise Problem(404, f"no business date {day} closed", "unknown-date")
     return {"business_date": queries.jsonable(closed), "matrix": queries.jsonable(rows)}
-
-
-@router.get(
-    "/dashboard",
-    operation_id="dashboard",
-    tags=["portfolio"],
-    responses=responses(),
-    response_class=HTMLResponse,
-    summary="Charts of the portfolio (an analyst key for now; the console replaces it)",
-)
-def dashboard(db: Db) -> HTMLResponse:
-    return HTMLResponse(render_dashboard(db))

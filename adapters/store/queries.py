@@ -244,30 +244,6 @@ def open_reviews(db: ProjectionDatabase, near_until: date | None, limit: int = 5
     return Reviews(int(open_count), int(breached or 0), near)
 
 
-def locked_over_time(db: ProjectionDatabase) -> list[tuple[date, int]]:
-    """Accounts with a locked card at each close: not kept per date, so derived from the history.
-
-    A card's lock state at a date is that of its last lock or unlock entry up to the end of that
-    date (UTC); the dashboard plots it.
-    """
-    rows = db.query(
-        f"SELECT account_id, occurred_at, entry FROM {table_name(CREDIT_HISTORY)} "
-        "WHERE entry IN ('LockCard', 'UnlockCard') ORDER BY occurred_at, position, seq"
-    )
-    dates = [row["business_date"] for row in delinquency_daily(db) if row["bucket"] == "current"]
-    states: dict[str, bool] = {}
-    result: list[tuple[date, int]] = []
-    i = 0
-    column = CREDIT_HISTORY.column("occurred_at")
-    events = [(db.decode(column, at), account, entry == "LockCard") for account, at, entry in rows]
-    for day in dates:
-        while i < len(events) and events[i][0].date() <= day:
-            states[events[i][1]] = events[i][2]
-            i += 1
-        result.append((day, sum(states.values())))
-    return result
-
-
 def jsonable(value: Any) -> Any:
     """JSON form of a row value: money and dates as strings, nested rows recursively."""
     if isinstance(value, Decimal):

@@ -136,6 +136,8 @@ def test_pages_and_assets_are_open_carry_no_data_and_stay_out_of_the_document(se
     paths = served.app.openapi()["paths"]
     assert not [path for path in paths if path.startswith("/console") or path == "/"]
     assert served.client.get("/", follow_redirects=False).headers["location"] == "/console"
+    old = served.client.get("/dashboard", follow_redirects=False)  # the chart page the console replaced
+    assert old.status_code == 308 and old.headers["location"] == "/console#/portfolio"
 
 
 def test_interval_roll_rates_agree_with_the_daily_read_models(served: Served) -> None:

@@ -7,6 +7,7 @@ person's role, with the session cookie (adapters.http.auth). Nothing is
 rendered server-side into a page, so there is one place where roles are
 checked. The pages stay out of the OpenAPI document, like the probes.
 
+It replaces the old `/dashboard` (now a redirect to the portfolio view).
 Routes: `GET /console` (the shell; the pages are its `#/...` views),
 `/console/assets/...` (scripts, styles), and `/console/session`: POST a
 key (JSON `{"key": ...}`) to sign in, GET to learn who is signed in and
@@ -33,7 +34,7 @@ from adapters.store.keys import KeyStore
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = "/console/assets"
-PATHS = frozenset({"/", "/console", "/console/session", ASSETS})
+PATHS = frozenset({"/", "/dashboard", "/console", "/console/session", ASSETS})
 """The console's routes: all open (the route enumeration test holds them to api.OPEN_PATHS)."""
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -50,6 +51,12 @@ def assets() -> StaticFiles:
 @router.get("/")
 def root() -> RedirectResponse:
     return RedirectResponse("/console", status_code=307)
+
+
+@router.get("/dashboard")
+def dashboard() -> RedirectResponse:
+    """The old chart page's address: the console's portfolio replaced it."""
+    return RedirectResponse("/console#/portfolio", status_code=308)
 
 
 @router.get("/console")
