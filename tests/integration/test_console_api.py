@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 
 from adapters.access.keys import Role
 from adapters.http.auth import CSRF_HEADER, SESSION_COOKIE
+from adapters.store import portfolio, queries
 from tests.integration.test_read_models import run_demo
-from tests.support.wiring import api_at, key_at, revoke_at
+from tests.support.wiring import api_at, key_at, revoke_at, tables_at
 
 
 @dataclass
@@ -193,3 +194,16 @@ def test_vintages_and_locks_per_day_count_what_the_timelines_hold(served: Served
         page = served.client.get("/accounts", params={"limit": 20, "offset": offset}, headers=headers).json()
         queue_locked += sum(1 for row in page["items"] if row["card_locked"])
     assert sum(d["locks"] for d in locks["days"]) - sum(d["unlocks"] for d in locks["days"]) == queue_locked
+
+
+def test_bucket_history_gives_every_close_the_buckets_delinquency_daily_counted(served: Served) -> None:
+    db = tables_at(served.store)
+    try:
+        dates = portfolio.closed_dates(db)
+        at = portfolio.buckets_at(db, dates)
+        daily = queries.delinquency_daily(db)
+    finally:
+        db.close()
+    assert len(dates) == 75
+    for row in daily:
+        assert Counter(at[row["business_date"]].values())[row["bucket"]] == row["accounts"], row
