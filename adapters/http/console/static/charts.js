@@ -62,16 +62,18 @@ function yAxis(svg, ticks, format) {
   return y;
 }
 
-function xAxis(svg, labels, position, wanted = 6) {
+function xAxis(svg, labels, position, wanted = 5) {
   const axis = el("g", { class: "axis x-axis" }, svg);
   el("line", { x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom }, axis);
   const every = Math.max(1, Math.ceil(labels.length / wanted));
+  const half = 36; // about half a date label's width at 11px
   labels.forEach((label, i) => {
-    if (i % every && i !== labels.length - 1) return;
-    if (i === labels.length - 1 && i % every && i - Math.floor(i / every) * every < every / 2) return;
+    if (i % every) return;
     const x = position(i);
+    let anchor = "middle";
+    if (labels.length > 1 && x - half < M.left) anchor = "start";
+    if (labels.length > 1 && x + half > W - M.right) anchor = "end";
     el("line", { x1: x, x2: x, y1: H - M.bottom, y2: H - M.bottom + 4 }, axis);
-    const anchor = labels.length > 1 && i === 0 ? "start" : labels.length > 1 && i === labels.length - 1 ? "end" : "middle";
     text(axis, x, H - M.bottom + 16, label, { "text-anchor": anchor, class: "tick" });
   });
 }

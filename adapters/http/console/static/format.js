@@ -38,6 +38,21 @@ export function addAmounts(values) {
   return `${negative ? "-" : ""}${digits.slice(0, -2)}.${digits.slice(-2)}`;
 }
 
+// Axis ticks of amounts: whole yuan, large ones short (¥1.5M; 万 and 亿 in Chinese).
+export function yuanShort(value) {
+  const v = Math.abs(value);
+  const sign = value < 0 ? "-" : "";
+  const trim = (x) => String(Number(x.toFixed(2)));
+  if (language() === "zh-CN") {
+    if (v >= 1e8) return `${sign}¥${trim(v / 1e8)}亿`;
+    if (v >= 1e4) return `${sign}¥${trim(v / 1e4)}万`;
+  } else {
+    if (v >= 1e6) return `${sign}¥${trim(v / 1e6)}M`;
+    if (v >= 1e3) return `${sign}¥${trim(v / 1e3)}K`;
+  }
+  return `${sign}¥${group(String(Math.round(v)))}`;
+}
+
 export function count(value) {
   return group(String(value));
 }

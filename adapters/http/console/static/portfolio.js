@@ -2,7 +2,7 @@
 // roll rates over an interval (30 days by default) as a heat map with the cure rate, vintage curves.
 import { get } from "./api.js";
 import { barChart, heatMap, lineChart } from "./charts.js";
-import { addAmounts, count, percent, yuan } from "./format.js";
+import { addAmounts, count, percent, yuan, yuanShort } from "./format.js";
 import { t } from "./i18n.js";
 
 export const BUCKETS = ["current", "1-30", "31-60", "61-90", "91-180", "180+"];
@@ -28,7 +28,6 @@ function shift(day, days) {
   return d.toISOString().slice(0, 10);
 }
 
-const yuanTick = (v) => yuan(String(Math.round(v))).replace(/\.00$/, "");
 
 export async function portfolioView(target, [from = "", to = "", interval = "30"]) {
   const days = Math.max(1, Number(interval) || 30);
@@ -85,7 +84,7 @@ export async function portfolioView(target, [from = "", to = "", interval = "30"
   lineChart(overdueBody, {
     title: t("chart.overdue"), xs: dates,
     series: [{ key: "overdue", label: t("chart.overdue"), color: "#d1495b", points: overdue.map(([d, v]) => [d, Number(v)]) }],
-    yLabel: t("unit.yuan"), xLabel: t("unit.businessDate"), yFormat: yuanTick, valueFormat: (v) => yuan(v.toFixed(2)),
+    yLabel: t("unit.yuan"), xLabel: t("unit.businessDate"), yFormat: yuanShort, valueFormat: (v) => yuan(v.toFixed(2)),
   });
   for (const dot of overdueBody.querySelectorAll("circle")) dot.dataset.amount = exact.get(dot.dataset.x);
   const lockDays = locks.days.map((d) => d.date);
