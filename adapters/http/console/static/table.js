@@ -61,3 +61,77 @@ export function pagedTable(target, { id, columns, load, state, onChange }) {
     return page;
   });
 }
+
+// The same table over rows already loaded (a list the API answers whole): sorted, filtered and
+// paged in the page. `state` holds sort, order, filter (text matched in every shown column), offset.
+export function localTable(target, { id, columns, rows, state, onChange, pageSize = 25 }) {
+  const text = (row, column) => {
+    const shown = column.text ? column.text(row) : row[column.key];
+    return shown === null || shown === undefined ? "" : String(shown);
+  };
+  const needle = (state.filter || "").trim().toLowerCase();
+  let chosen = needle ? rows.filter((row) => columns.some((c) => text(row, c).toLowerCase().includes(needle))) : rows.slice();
+  if (state.sort) {
+    const column = columns.find((c) => c.sort === state.sort);
+    const value = column && column.value ? column.value : (row) => row[state.sort];
+    const sign = state.order === "asc" ? 1 : -1;
+    chosen.sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      if (x === y) return 0;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * sign;
+    });
+  }
+  const offset = Math.min(state.offset || 0, Math.max(0, chosen.length - 1));
+  const page = { total: chosen.length, limit: pageSize, offset, items: chosen.slice(offset, offset + pageSize) };
+  return pagedTable(target, { id, columns, state: { ...state, offset }, onChange, load: () => Promise.resolve(page) });
+}
+
+// A confirmation: what will happen, an optional note, Confirm / Cancel. Resolves to the note, or null.
+export function confirmAction({ title, body, noteLabel, noteRequired, confirmLabel, cancelLabel }) {
+  return new Promise((resolve) => {
+    const dialog = document.createElement("dialog");
+    dialog.id = "confirm";
+    const form = document.createElement("form");
+    form.method = "dialog";
+    const h = document.createElement("h2");
+    h.textContent = title;
+    const p = document.createElement("p");
+    p.textContent = body;
+    form.append(h, p);
+    let note = null;
+    if (noteLabel) {
+      const label = document.createElement("label");
+      note = document.createElement("textarea");
+      note.name = "note";
+      note.rows = 3;
+      note.required = Boolean(noteRequired);
+      note.maxLength = 2000;
+      label.append(noteLabel, note);
+      form.append(label);
+    }
+    const ok = document.createElement("button");
+    ok.type = "submit";
+    ok.value = "confirm";
+    ok.id = "confirm-yes";
+    ok.textContent = confirmLabel;
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.id = "confirm-no";
+    cancel.textContent = cancelLabel;
+    cancel.addEventListener("click", () => dialog.close("cancel"));
+    const buttons = document.createElement("div");
+    buttons.className = "buttons";
+    buttons.append(ok, cancel);
+    form.append(buttons);
+    dialog.append(form);
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "confirm" ? (note ? note.value.trim() : "") : null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
