@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.access.keys import Keys
@@ -18,23 +19,86 @@ from adapters.kafka.clock import ClockRelay, ClockSettings
 from adapters.kafka.relay import CommandRelay, RelaySettings
 from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.monitoring.status import ReviewWindow
+from adapters.operators.service import Operators
+from adapters.privacy.keyring import ForgetList, KeyRing, KeyRings
+from adapters.privacy.master import master_keys
+from adapters.privacy.reveal import Revealer
+from adapters.privacy.sealer import Sealer
 from adapters.settings import Settings
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
+from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.projection_store import SqlProjectionStore
-from adapters.store.readers import EngineTables, StoredLog, StoredOutbox
+from adapters.store.readers import EngineTables, PrivacyRecords, StoredLog, StoredOutbox
 from adapters.store.tables import ProjectionDatabase
+from adapters.store.urls import is_postgres, sqlite_path
 from engine.application import RiskEngine
-from engine.policy import load_policy
+from engine.governance import Requested
+from engine.policy import BrakeRule, load_policy, policy_text
 from projections.runner import ProjectionRunner
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def open_engine(settings: Settings) -> RiskEngine:
-    """The engine under the settings' policy, on the settings' store."""
-    return RiskEngine(load_policy(settings.policy), env=engine_env(settings.store), cache_size=settings.cache_size)
+def open_engine(settings: Settings, user: str = "ingest", cache_size: int | None = None) -> RiskEngine:
+    """The engine on the settings' store, deciding under the settings' policy if one is given, else the store's,
+    sealing personal data with the store's keys.
+
+    Raises FileNotFoundError for a policy file that is not there, ValueError for one that does not validate;
+    whether the store lets that policy decide is checked before the first batch (`check_policy`). The key
+    ring is opened when a batch first holds personal data: reading and auditing need no key.
+    """
+    return RiskEngine(
+        requested_policy(settings),
+        Sealer(partial(open_key_ring, settings)),
+        env=engine_env(settings.store),
+        cache_size=settings.cache_size if cache_size is None else cache_size,
+        user=user,
+    )
+
+
+def requested_policy(settings: Settings) -> Requested | None:
+    """The policy the settings name (None: the store's active one)."""
+    return None if settings.policy is None else Requested.of(policy_text(settings.policy))
+
+
+def forget_list_path(settings: Settings) -> Path:
+    """The forget list: as configured, else beside a SQLite store or a master key file, else here."""
+    if settings.forget_list:
+        return Path(settings.forget_list)
+    if not is_postgres(settings.store):
+        path = sqlite_path(settings.store)
+        return path.with_name(f"{path.stem}.forgotten")
+    if settings.master_key_file:
+        return Path(settings.master_key_file).with_suffix(".forgotten")
+    return Path("fengkong.forgotten")
+
+
+def key_rings(settings: Settings) -> KeyRings:
+    """The configuration of personal data's keys: master keys (read when first needed) and the forget list."""
+    masters = partial(
+        master_keys,
+        settings.store,
+        settings.master_key.get_secret_value() if settings.master_key else None,
+        settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
+        settings.master_key_file,
+    )
+    return KeyRings(masters, ForgetList(forget_list_path(settings)))
+
+
+def open_key_ring(settings: Settings) -> KeyRing:
+    """Customers' data keys in the store, on a connection of its own (forgotten ones deleted again)."""
+    return key_rings(settings).open(open_projection_database(settings.store))
+
+
+def privacy_records(settings: Settings) -> PrivacyRecords:
+    return PrivacyRecords(open_recorder(settings.store))
+
+
+def revealer(settings: Settings) -> Revealer:
+    """What shows personal data to a person: sealed values opened, forgotten ones named so (close it)."""
+    return Revealer(partial(open_key_ring, settings), owned=True)
 
 
 def open_log(settings: Settings) -> StoredLog:
@@ -44,6 +108,11 @@ def open_log(settings: Settings) -> StoredLog:
 def open_tables(settings: Settings) -> ProjectionDatabase:
     """A connection to the projections' tables, for queries and exports."""
     return open_projection_database(settings.store)
+
+
+def open_documents(settings: Settings) -> RecordedDocuments:
+    """The store's recorded policies and calendars, without an engine (the API, status)."""
+    return RecordedDocuments(open_recorder(settings.store))
 
 
 def open_engine_tables(settings: Settings) -> EngineTables:
@@ -57,9 +126,18 @@ def open_keys(settings: Settings) -> Keys:
     return Keys(store)
 
 
+def operators(settings: Settings) -> Operators:
+    """Operators' actions through an engine that caches nothing between them (close `.engine` and `.tables.db`)."""
+    engine = open_engine(settings, user="operator", cache_size=1)
+    return Operators(engine, open_engine_tables(settings))
+
+
 def review_window(settings: Settings) -> ReviewWindow:
-    """Which open reviews count as near their deadline, on the policy's business-day calendar."""
-    return ReviewWindow(settings.review_warning_days, load_policy(settings.policy).review.calendar)
+    """Which open reviews count as near their deadline (on the store's active calendar), and the brake's window."""
+    window = (
+        BrakeRule().window_minutes if settings.policy is None else load_policy(settings.policy).brake.window_minutes
+    )
+    return ReviewWindow(settings.review_warning_days, brake_minutes=window)
 
 
 def open_projection_store(settings: Settings) -> SqlProjectionStore:
@@ -83,7 +161,7 @@ def worker(settings: Settings, engine: RiskEngine | None = None) -> Worker:
         timing=settings.timing,
         ack_timeout_s=settings.ack_timeout_s,
     )
-    return Worker(engine or open_engine(settings), worker_settings)
+    return Worker(engine or open_engine(settings, user="worker"), worker_settings)
 
 
 def _relay_settings(settings: Settings) -> RelaySettings:
@@ -125,5 +203,8 @@ def api(settings: Settings) -> FastAPI:
         partial(open_tables, settings),
         partial(open_log, settings),
         review_window(settings),
+        partial(operators, settings),
+        partial(open_documents, settings),
+        key_rings(settings),
         session_minutes=settings.session_minutes,
     )

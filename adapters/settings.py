@@ -27,7 +27,6 @@ from adapters.kafka.config import (
 )
 from adapters.store.urls import DEFAULT_STORE, is_postgres
 from engine.application import DEFAULT_BATCH
-from engine.policy import DEFAULT_POLICY
 
 Positive = Annotated[int, Field(ge=1)]
 
@@ -36,7 +35,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FENGKONG_", extra="forbid", frozen=True)
 
     store: str = Field(DEFAULT_STORE, description="a SQLite file path, or postgresql://user@host:port/db")
-    policy: str = Field(DEFAULT_POLICY, description="a shipped policy version, or a policy TOML file")
+    policy: str | None = Field(
+        None,
+        description="the policy new facts are decided under: a shipped version or a policy TOML file; "
+        "unset: the store's active policy (default-v1 on a store that has none)",
+    )
+    shadow: str | None = Field(
+        None, description="a candidate policy file (or version) decided beside the active one, emitting nothing"
+    )
     cache_size: Positive = Field(20_000, description="accounts the engine keeps in memory")
     batch_size: Positive = Field(DEFAULT_BATCH, description="events per store transaction (Kafka: per poll)")
     projection_page: Positive = Field(5000, description="stored events per projection transaction")
@@ -61,6 +67,18 @@ class Settings(BaseSettings):
     relay_page: Positive = 500
 
     key: SecretStr | None = Field(None, description="the API key an operator or admin command acts with")
+    master_key: SecretStr | None = Field(
+        None, description="the master key that wraps personal-data keys (base64url, 32 bytes); docs/privacy.md"
+    )
+    master_key_previous: SecretStr | None = Field(
+        None, description="earlier master keys, comma-separated, still read while a rotation runs"
+    )
+    master_key_file: str | None = Field(
+        None, description="a file of master keys, the current one first (default for SQLite: beside the store)"
+    )
+    forget_list: str | None = Field(
+        None, description="the forgotten customers' key ids, kept apart from the store (default: beside it)"
+    )
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
         None, description="serve Prometheus metrics on this port (worker, relays); off when unset, 0: any free port"
     )

@@ -20,6 +20,7 @@ from engine.clock import PlatformClock
 from engine.ledger import Rejected
 from engine.rules import agenda_date
 from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from events.operator import ClockCorrected
 
 
 class Naive:
@@ -35,6 +36,8 @@ class Naive:
             return "rejected", 0
         if isinstance(parsed.event, DayClosed):
             return self._close_day(parsed)
+        if isinstance(parsed.event, ClockCorrected):  # an operator's action: never in a billing stream
+            return "rejected", 0
         account = self.engine.load_account(parsed.event.account_id)
         if account is None:
             if parsed.event.type != "AccountOpened":

@@ -28,13 +28,17 @@ from typing import Any
 import orjson
 
 from adapters.audit.parallel import audit
-from adapters.bootstrap import open_engine
+from adapters.bootstrap import open_engine, requested_policy
 from adapters.settings import Settings
+from adapters.store.backends import engine_env
 from benchmarks.kafka_rows import kafka_bare, kafka_engine, latency
 from benchmarks.measure import Meter, peak_rss_mib
 from benchmarks.naive import Naive
 from benchmarks.readmodels import measure_live_lag, measure_rebuild
 from benchmarks.workload import Workload
+from engine.application import RiskEngine
+from engine.personal import Owner
+from events.inbound import ParsedEvent
 
 Spec = dict[str, Any]
 Measure = Callable[[Spec], dict[str, Any]]
@@ -54,6 +58,7 @@ class Row:
 
 ROWS: tuple[Row, ...] = (
     Row("sqlite.engine", "1 ingest, SQLite", "engine: batched, deduplicated, cached"),
+    Row("sqlite.engine.unsealed", "1 ingest, SQLite", "the same without sealing personal data (encryption's cost)"),
     Row("sqlite.naive", "1 ingest, SQLite", "naive: one Application.save() per event"),
     Row("postgres.engine", "2 ingest, PostgreSQL", "engine: batched, deduplicated, cached"),
     Row("postgres.naive", "2 ingest, PostgreSQL", "naive: one Application.save() per event"),
@@ -103,10 +108,27 @@ def _finish(meter: Meter, events: int, **extra: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- rows 1 and 2
 
 
+class Unsealed:
+    """A PersonalData port that seals nothing: only to measure what sealing costs (never in the product)."""
+
+    def prepare(self, owners: Iterable[Owner]) -> None:
+        return None
+
+    def seal(self, item: ParsedEvent, owner: Owner) -> ParsedEvent:
+        return item
+
+
 def ingest_engine(spec: Spec) -> dict[str, Any]:
-    """The engine's batched path, as `fengkong ingest` drives it."""
+    """The engine's batched path, as `fengkong ingest` drives it (`unsealed`: personal data not sealed)."""
     workload = _workload(spec)
-    engine = open_engine(Settings(store=spec["store"], cache_size=spec["cache_size"]))
+    settings = Settings(store=spec["store"], cache_size=spec["cache_size"])
+    engine = (
+        RiskEngine(
+            requested_policy(settings), Unsealed(), env=engine_env(settings.store), cache_size=settings.cache_size
+        )
+        if spec.get("unsealed")
+        else open_engine(settings)
+    )
     outcomes: Counter[str] = Counter()
     commands = done = 0
     meter = Meter(workload.events, label=spec["row"])
@@ -186,7 +208,7 @@ def audit_replay(spec: Spec) -> dict[str, Any]:
     jobs = spec["jobs"]
     meter = Meter(spec["facts_hint"] or 1, label=spec["row"])
     facts = accounts = differing = 0
-    for verdict in audit(Settings(store=spec["store"]), None, None, jobs):
+    for verdict in audit(Settings(store=spec["store"]), None, jobs):
         accounts += 1
         facts += verdict.facts
         differing += not verdict.identical
@@ -236,6 +258,7 @@ def projections_lag(spec: Spec) -> dict[str, Any]:
 
 MEASURES: dict[str, Measure] = {
     "sqlite.engine": ingest_engine,
+    "sqlite.engine.unsealed": ingest_engine,
     "sqlite.naive": ingest_naive,
     "postgres.engine": ingest_engine,
     "postgres.naive": ingest_naive,

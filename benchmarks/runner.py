@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import platform
@@ -123,6 +124,8 @@ class Bench:
     def __init__(self, options: Options, progress: Callable[[str], None] = lambda _: None) -> None:
         self.options = options
         self.progress = progress
+        # A PostgreSQL store seals personal data only under a configured master key: one for this run's stores.
+        os.environ.setdefault("FENGKONG_MASTER_KEY", base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())
         self.results: dict[str, dict[str, Any]] = {}
         self.services = contextlib.ExitStack()
         self.kafka: dict[str, Any] | None = None  # bootstrap servers and the published sample, once set up
@@ -167,6 +170,15 @@ class Bench:
         if row.name == "sqlite.engine":
             store = _fresh_sqlite(options.workdir / "engine.db")
             return _child({**base, "store": store, "cache_size": options.cache_size, "batch_size": options.batch_size})
+        if row.name == "sqlite.engine.unsealed":
+            store = _fresh_sqlite(options.workdir / "unsealed.db")
+            spec = {
+                "store": store,
+                "cache_size": options.cache_size,
+                "batch_size": options.batch_size,
+                "unsealed": True,
+            }
+            return _child({**base, **spec})
         if row.name == "sqlite.naive":
             store = _fresh_sqlite(options.workdir / "naive.db")
             return _child({**base, "store": store, **self._naive_spec()})

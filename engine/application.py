@@ -10,6 +10,7 @@ batch is retried against the new state.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,12 +21,17 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from engine.account import CreditAccount, StoredRow
-from engine.batch import CONTRACT, Batch, DayScope, Outcome, PoisonEvent, Position, Result
+from engine.batch import Batch, BrakeWrite, DayScope, PoisonEvent, Position, Result
+from engine.brake import BrakeState
+from engine.business_days import HolidayCalendar
 from engine.clock import PlatformClock
 from engine.collector import cyclic_gc_paused
+from engine.documents import DocumentBook
+from engine.governance import DOCUMENT_STREAM_IDS, InForce, Requested
+from engine.personal import PersonalData
 from engine.policy import Policy
 from events.commands import Command, command_from_json
-from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from events.inbound import InvalidEvent, ParsedEvent, parse_event
 from events.recorded import CLOCK_STREAM, FACT_TOPIC, State, decode, recorded_commands
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,7 @@ _HISTORY_CHUNK = 500  # accounts per query when reading recorded histories
 DEFAULT_BATCH = 2000  # events per transaction: fewer commits (fsyncs) and index lookups per event
 ATTEMPTS = 5  # preparations of a batch that another writer keeps beating
 APPLICATION_NAME = "fengkong"
+DOCUMENTS_REFRESH_S = 5.0  # how often a running engine re-reads the active policy and calendar (an approval, a load)
 
 
 StreamRows = dict[str, list[bytes]]
@@ -48,6 +55,14 @@ class EngineRecorder(Protocol):
     def select_due_accounts(self, business_date: date) -> list[str]: ...
     def select_account_ids(self) -> list[str]: ...
     def select_positions(self, source: str) -> dict[int, int]: ...
+    def brake_state(self) -> BrakeState: ...
+    def emitted_between(self, after: int, until: int) -> list[int]: ...
+
+
+class BrakeSettlement(Protocol):
+    """A batch the store settles inside its transaction, the brake's record locked (engine.batch.Batch.settle)."""
+
+    def settle(self, source: Any) -> BrakeWrite: ...
 
 
 class StoreConflict(RuntimeError):
@@ -70,9 +85,19 @@ class PreparedBatch:
 class RiskEngine(Application[str]):
     name = APPLICATION_NAME
 
-    def __init__(self, policy: Policy, env: Mapping[str, str] | None = None, cache_size: int = 20_000):
+    def __init__(
+        self,
+        policy: Requested | None,
+        personal: PersonalData,
+        env: Mapping[str, str] | None = None,
+        cache_size: int = 20_000,
+        user: str = "ingest",
+    ):
+        """`policy`: the policy an entry point was told to decide with (None: the store's active one)."""
         super().__init__(dict(env or {}))
-        self.policy = policy
+        self.in_force = InForce(policy, user)
+        self._in_force_read: float | None = None  # monotonic time the documents were read; None: read them first
+        self.personal = personal
         self.cache_size = cache_size
         self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
         self._clock: PlatformClock | None = None
@@ -80,6 +105,61 @@ class RiskEngine(Application[str]):
     @property
     def store(self) -> EngineRecorder:
         return cast(EngineRecorder, self.recorder)
+
+    # ------------------------------------------------------------ the documents in force
+
+    def documents(self) -> InForce:
+        """The recorded policies and calendars, read from the store if not read yet."""
+        if self._in_force_read is None:
+            self.refresh_documents()
+        return self.in_force
+
+    def check_policy(self) -> Policy:
+        """The policy new facts are decided under; engine.documents.Refused if the requested one may not decide."""
+        documents = self.documents()
+        if documents.refused is not None:
+            raise documents.refused
+        assert documents.policy is not None
+        return documents.policy
+
+    def refresh_documents(self) -> None:
+        """Read the active policy and calendar again (an approval or a calendar load may have changed them)."""
+        before = self.in_force.policy.version if self.in_force.policy else None
+        self.in_force.load(self.store.select_streams(DOCUMENT_STREAM_IDS))
+        self._in_force_read = time.monotonic()
+        after = self.in_force.policy.version if self.in_force.policy else None
+        if before is not None and after != before:
+            log.warning("the active policy changed from %s to %s: new facts are decided under %s", before, after, after)
+
+    def document_book(self, kind: str) -> DocumentBook:
+        """One kind's recorded documents (events.documents) as the store holds them now, for a governance step."""
+        book = DocumentBook(kind)
+        for state in self.store.select_streams([book.stream]).get(book.stream, ()):
+            book.replay(state)
+        return book
+
+    def save_documents(self, book: DocumentBook) -> None:
+        """Save a book's new steps alone; BatchConflict if another writer appended to its stream first."""
+        rows = book.collect()
+        try:
+            self.recorder.insert_events([StoredEvent(*row) for row in rows])
+        except IntegrityError as error:
+            raise BatchConflict(str(error)) from error
+        finally:
+            self._in_force_read = None
+
+    @property
+    def policy(self) -> Policy:
+        """The policy new facts are decided under."""
+        return self.check_policy()
+
+    @property
+    def calendar(self) -> HolidayCalendar:
+        """The holiday calendar new decisions count business days on."""
+        self.check_policy()
+        calendar = self.in_force.calendar
+        assert calendar is not None
+        return calendar
 
     # ------------------------------------------------------------ ingestion
 
@@ -127,6 +207,10 @@ class RiskEngine(Application[str]):
         of the batch (engine.collector).
         """
         poisoned: dict[int, str] = {}
+        read = self._in_force_read
+        if read is None or time.monotonic() - read > DOCUMENTS_REFRESH_S:
+            self.refresh_documents()
+        self.check_policy()
         with cyclic_gc_paused():
             while True:
                 try:
@@ -135,6 +219,7 @@ class RiskEngine(Application[str]):
                     self.forget_cached()  # the aggregates it touched hold half-applied changes
                     poisoned[poison.index] = poison.reason
                     continue
+                _log_warnings(batch.results)
                 return PreparedBatch(batch.results, batch, dict(positions or {}))
 
     def commit(self, prepared: PreparedBatch) -> None:
@@ -143,6 +228,7 @@ class RiskEngine(Application[str]):
             try:
                 prepared.batch.save(prepared.positions)
             except IntegrityError as error:
+                self._in_force_read = None  # another writer may have recorded a document first
                 raise BatchConflict(str(error)) from error
 
     def ingest(self, messages: Iterable[bytes | str], batch_size: int = DEFAULT_BATCH) -> Iterator[Result]:
@@ -164,44 +250,29 @@ class RiskEngine(Application[str]):
         poisoned: Mapping[int, str],
         day_scope: DayScope | None,
     ) -> Batch:
-        valid = [item for item in items if isinstance(item, ParsedEvent)]
-        known = self.store.select_digests([p.event.event_id for p in valid])
-        absent = self.preload(p.event.account_id for p in valid if not isinstance(p.event, DayClosed))
-        batch = Batch(self, day_scope, absent)
-        for index, item in enumerate(items):
-            if isinstance(item, InvalidEvent):
-                batch.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
-                continue
-            event = item.event
-            if index in poisoned:
-                batch.results.append(Result(index, event.event_id, Outcome.REJECTED, poisoned[index]))
-                continue
-            digest = known.get(event.event_id)
-            if digest is not None:
-                outcome, reason = (
-                    (Outcome.DUPLICATE, None)
-                    if digest == item.digest
-                    else (Outcome.REJECTED, "event_id: already recorded with a different payload")
-                )
-                result = Result(index, event.event_id, outcome, reason)
-                batch.results.append(result)
-                if isinstance(event, DayClosed) and outcome is Outcome.DUPLICATE:
-                    result.add(batch.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
-                continue
-            batch.apply(index, item)
-            if batch.results[-1].outcome is Outcome.ACCEPTED:
-                known[event.event_id] = item.digest  # a later copy in this batch is a duplicate
+        batch = Batch(self, items, poisoned, day_scope)
+        batch.run()
         return batch
 
-    def record(self, rows: Sequence[StoredRow], **index_rows: Any) -> None:
+    def record(self, rows: Sequence[StoredRow], brake: BrakeSettlement | None = None, **index_rows: Any) -> None:
         """Save stored events in the order they happened, with the index rows, in one transaction.
 
         The order is kept across accounts, so the notification log (and with it
         the command outbox) follows the input order. States were encoded once,
-        by the aggregates (events.recorded); nothing is encoded again here.
+        by the aggregates (events.recorded); nothing is encoded again here. With
+        `brake`, the store settles the batch inside the transaction (engine.batch)
+        and saves what that gives instead of `rows` and the index rows. The first
+        batch that records facts records the policy and calendar they were decided
+        with too, if the store had not recorded them yet.
         """
-        stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
-        self.recorder.insert_events(stored, **index_rows)
+        first_use = [StoredEvent(*row) for row in self.in_force.first_use_rows()] if rows or brake else []
+        if brake is not None:
+            self.recorder.insert_events(first_use, brake=brake, positions=index_rows.get("positions"))
+        else:
+            stored = [StoredEvent(stream, version, topic, state) for stream, version, topic, state in rows]
+            self.recorder.insert_events([*first_use, *stored], **index_rows)
+        if first_use:
+            self.in_force.recorded()
 
     # ------------------------------------------------------------ loading
 
@@ -215,10 +286,7 @@ class RiskEngine(Application[str]):
         if not absent:
             return absent
         for account_id, states in self.store.select_streams(sorted(absent)).items():
-            account = CreditAccount(account_id)
-            for state in states:
-                account.replay(decode(state))
-            self.remember(account)
+            self.remember(CreditAccount.load(account_id, map(decode, states), self.scored))
             absent.discard(account_id)
         return absent
 
@@ -237,10 +305,16 @@ class RiskEngine(Application[str]):
         states = self.store.select_streams([account_id]).get(account_id)
         if not states:
             return None
-        account = CreditAccount(account_id)
-        for state in states:
-            account.replay(decode(state))
-        return account
+        return CreditAccount.load(account_id, map(decode, states), self.scored)
+
+    @property
+    def scored(self) -> bool:
+        """Whether accounts keep their facts as of any instant (the policy in force scores accounts)."""
+        return self.policy.scoring is not None
+
+    def new_account(self, account_id: str) -> CreditAccount:
+        """An empty account; it keeps its facts as of any instant only if the policy scores accounts."""
+        return CreditAccount(account_id, scored=self.scored)
 
     def clock(self) -> PlatformClock:
         if self._clock is None:
@@ -264,6 +338,7 @@ class RiskEngine(Application[str]):
         if account_ids is None:
             self._accounts.clear()
             self._clock = None
+            self._in_force_read = None
         else:
             for account_id in account_ids:
                 self._accounts.pop(account_id, None)
@@ -326,6 +401,15 @@ def parse_all(messages: Iterable[bytes | str]) -> list[ParsedEvent | InvalidEven
         except InvalidEvent as error:
             parsed.append(error)
     return parsed
+
+
+def _log_warnings(results: Sequence[Result]) -> None:
+    """One log line per batch for the decisions an operator must hear about (each result keeps its own)."""
+    warned = [(result.event_id, warning) for result in results for warning in result.warnings]
+    if warned:
+        event_id, first = warned[0]
+        more = f" (and {len(warned) - 1} more decisions of this batch)" if len(warned) > 1 else ""
+        log.warning("event %s: %s%s", event_id, first, more)
 
 
 def _reindexed(results: Iterable[Result], offset: int) -> Iterator[Result]:

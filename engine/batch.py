@@ -3,22 +3,39 @@
 A `Batch` applies a batch's events to the accounts (loaded or cached by the
 engine), collects the events to record, the dedup rows and the clock agenda
 changes, and saves them all in one transaction (`save`).
+
+A batch that judged automatic locks (the emergency brake, engine.brake), or
+that changes what the brake counts (accounts opened or closed, locks held,
+released or dropped), is saved through `settle`: the store calls it inside
+the transaction, after locking the brake's record, and it judges the locks
+again against the record as it is then. Same verdicts (the usual case): the
+counts are brought up to date and saved. A verdict that another worker's
+commit changed: the batch is prepared again right there, under the lock,
+so it cannot change twice; no batch is ever saved on a stale count.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from engine.account import CreditAccount, StoredRow
+from engine.brake import EMITTED, HELD, BrakeSource, BrakeState, Candidate, Judge, micros
+from engine.business_days import FALLBACK
 from engine.ledger import Rejected
+from engine.personal import Owner
 from engine.rules import Decision, agenda_date
 from events.commands import Command, command_from_json
-from events.inbound import DayClosed, ParsedEvent
+from events.inbound import AccountClosed, AccountOpened, DayClosed, InvalidEvent, ParsedEvent, load_object
+from events.operator import ClockCorrected, Fact
+from events.personal import arrived_forgotten, has_personal
+from events.recorded import BRAKE_STREAM, BRAKE_TOPIC, State, decode, encode_brake
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
@@ -38,6 +55,8 @@ worker brings a closed day only to the accounts whose events it owns."""
 
 InboundRow = tuple[str, bytes]
 """(event_id, payload digest): the deduplication row of one recorded inbound event."""
+HoldRow = tuple[str, "dict[str, Any] | None"]
+"""(account_id, the held lock's control value, or None once it is released or dropped)."""
 
 
 class Outcome(StrEnum):
@@ -57,12 +76,24 @@ class Result:
     rules: list[str] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     stage: str = ENGINE  # a rejection's stage: CONTRACT (the message breaks it) or ENGINE (the account refused it)
+    held: int = 0  # automatic locks the emergency brake held
+    warnings: list[str] = field(default_factory=list)  # what an operator must hear about a decision (logged too)
+    sealed: str | None = None  # a refused event's canonical JSON with its personal fields sealed, if it has any
 
     def add(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
             self.rules.append(decision.rule)
             if decision.command:
                 self.commands.append(command_from_json(decision.command))
+            elif decision.brake is not None and decision.brake["verdict"] == HELD:
+                self.held += 1
+            citation = decision.facts.get("calendar")
+            if isinstance(citation, str) and citation.endswith(FALLBACK):
+                warning = (
+                    f"{decision.rule} counted business days on weekdays only: calendar "
+                    f"{citation.removesuffix(FALLBACK)} has no schedule for a year it needed (fengkong calendar load)"
+                )
+                self.warnings.append(warning)
 
 
 class PoisonEvent(Exception):
@@ -75,35 +106,133 @@ class PoisonEvent(Exception):
         self.reason = f"internal error while applying the event ({type(error).__name__}); see engine log"
 
 
+@dataclass
+class BrakeWrite:
+    """What a settled batch saves: its stored events and index rows, and the brake's record after it."""
+
+    rows: list[StoredRow]
+    inbound: list[InboundRow]
+    agenda: list[tuple[str, date | None]]
+    holds: list[HoldRow]
+    state: BrakeState  # the brake's record after the batch
+    emitted: list[tuple[int, str, str]]  # (cause time µs, account_id, cause event_id) of the locks it emitted
+
+
 class Batch:
     """The work of one transaction: touched aggregates, their new events, index rows."""
 
-    def __init__(self, engine: RiskEngine, day_scope: DayScope | None = None, absent: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: RiskEngine,
+        items: Sequence[ParsedEvent | InvalidEvent],
+        poisoned: Mapping[int, str],
+        day_scope: DayScope | None = None,
+    ) -> None:
         self.engine = engine
+        self.items = items
+        self.poisoned = poisoned
         self.day_scope = day_scope
-        self.absent = absent or set()  # accounts known not to be in the store at the batch's start
         self.results: list[Result] = []
+        self.judging = engine.policy.brake.enabled
+        self._reset(engine.store)
+
+    def _reset(self, source: BrakeSource) -> None:
+        self.absent: set[str] = set()  # accounts known not to be in the store at the batch's start
         self.rows: list[StoredRow] = []
         self.inbound: list[InboundRow] = []
         self.touched: dict[str, CreditAccount] = {}
         self.new_accounts: dict[str, CreditAccount] = {}
         self.agenda_before: dict[str, date | None] = {}  # each touched account's agenda row as stored
+        self.held_before: dict[str, dict[str, Any] | None] = {}  # each touched account's held lock as stored
+        self.facts: dict[str, list[Fact]] = {}  # the facts this batch applied per account, for retractions
+        self.source = source  # where the brake's verdicts are read while preparing
+        self.judge: Judge | None = None
+        self.candidates: list[Candidate] = []
+        self.deferred: list[tuple[int, State]] = []  # rows whose brake verdicts are encoded when settled
+        self.opened = self.closed = 0
+
+    # ------------------------------------------------------------ preparing
+
+    def run(self) -> None:
+        """Apply the batch's items in order (raises PoisonEvent on a defect)."""
+        valid = [item for item in self.items if isinstance(item, ParsedEvent)]
+        known = self.engine.store.select_digests([p.event.event_id for p in valid])
+        self.absent = self.engine.preload(
+            p.event.account_id for p in valid if not isinstance(p.event, (DayClosed, ClockCorrected))
+        )
+        self.engine.personal.prepare(owner for item in valid if (owner := self.owner(item)) is not None)
+        for index, item in enumerate(self.items):
+            if isinstance(item, InvalidEvent):
+                self.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
+                continue
+            event = item.event
+            if index in self.poisoned:
+                self.results.append(Result(index, event.event_id, Outcome.REJECTED, self.poisoned[index]))
+                continue
+            sealed = self.seal(item)
+            digest = known.get(event.event_id)
+            if digest is not None:
+                outcome, reason = (
+                    (Outcome.DUPLICATE, None)
+                    # A repeat of a forgotten customer's event cannot be compared on its personal fields;
+                    # one recorded before sealing existed kept the digest of its plain form.
+                    if digest in (sealed.digest, item.digest) or arrived_forgotten(sealed.event)
+                    else (Outcome.REJECTED, "event_id: already recorded with a different payload")
+                )
+                result = Result(index, event.event_id, outcome, reason)
+                self.results.append(result)
+                if isinstance(event, DayClosed) and outcome is Outcome.DUPLICATE:
+                    result.add(self.close_day_for_accounts(item))  # idempotent: ends a cut-off fan-out
+            else:
+                self.apply(index, sealed)
+                if self.results[-1].outcome is Outcome.ACCEPTED:
+                    known[event.event_id] = sealed.digest  # a later copy in this batch is a duplicate
+            if sealed is not item and self.results[-1].outcome is Outcome.REJECTED:
+                self.results[-1].sealed = sealed.canonical  # its dead letter keeps it sealed, never plain
 
     def _hold(self, account: CreditAccount) -> None:
-        """Note the account's stored agenda date the first time this batch touches it."""
+        """Note the account's stored agenda date and held lock the first time this batch touches it."""
         if account.account_id not in self.agenda_before:
             self.agenda_before[account.account_id] = agenda_date(account.controls)
+            self.held_before[account.account_id] = account.controls.held
+
+    def _account(self, account_id: str) -> CreditAccount | None:
+        """The account as this batch sees it: touched already, cached or in the store (None: not opened)."""
+        account = self.touched.get(account_id)
+        if account is None and account_id not in self.absent:
+            account = self.engine.account(account_id)
+        return account
+
+    def owner(self, item: ParsedEvent) -> Owner | None:
+        """Whose key seals this event's personal fields (None: it holds none, or its account is unknown)."""
+        event = item.event
+        if isinstance(event, (DayClosed, ClockCorrected)) or not has_personal(event):
+            return None
+        if isinstance(event, AccountOpened):
+            return Owner(customer_id=event.data.customer_id)
+        account = self._account(event.account_id)
+        customer = account.ledger.customer if account is not None else None
+        return None if customer is None else Owner.of_customer(customer)
+
+    def seal(self, item: ParsedEvent) -> ParsedEvent:
+        """The event with its personal fields sealed (what is decided and recorded); as it is if it holds none.
+
+        An event of an unknown account stays as it came: it is refused, never recorded.
+        """
+        owner = self.owner(item)
+        return item if owner is None else self.engine.personal.seal(item, owner)
 
     def apply(self, index: int, item: ParsedEvent) -> None:
         event = item.event
         if isinstance(event, DayClosed):
             self._close_day(index, item)
             return
-        account = self.touched.get(event.account_id)
-        if account is None and event.account_id not in self.absent:
-            account = self.engine.account(event.account_id)
+        if isinstance(event, ClockCorrected):
+            self._correct_clock(index, item)
+            return
+        account = self._account(event.account_id)
         if account is None and event.type == "AccountOpened":
-            account = CreditAccount(event.account_id)
+            account = self.engine.new_account(event.account_id)
             self.new_accounts[event.account_id] = account
         if account is None:
             self.results.append(
@@ -114,7 +243,7 @@ class Batch:
             return
         self._hold(account)
         try:
-            decisions = account.handle(item, self.engine.policy)
+            decisions = self._handle(account, item)
         except Rejected as rejected:
             self.results.append(Result(index, event.event_id, Outcome.REJECTED, rejected.reason))
             return
@@ -122,11 +251,46 @@ class Batch:
             log.exception("defect while applying event %s of type %s", event.event_id, event.type)
             raise PoisonEvent(index, event.event_id, error) from error
         self.touched[account.account_id] = account
-        self.rows.extend(account.collect())
         self.inbound.append((event.event_id, item.digest))
+        if isinstance(event, AccountOpened):
+            self.opened += 1
+        elif isinstance(event, AccountClosed):
+            self.closed += 1
         result = Result(index, event.event_id, Outcome.ACCEPTED)
         result.add(decisions)
         self.results.append(result)
+
+    def _handle(self, account: CreditAccount, item: ParsedEvent) -> list[Decision]:
+        """The account handles the item; its row is collected (kept open if it holds the brake's verdicts)."""
+        account_id = account.account_id
+        verdicts = (lambda decision: self._verdict(account_id, item, decision)) if self.judging else None
+        decisions = account.handle(item, self.engine.policy, verdicts, self._history(account), self.engine.calendar)
+        rows = account.collect()
+        self.rows.extend(rows)
+        if rows and account.last_state is not None:
+            self.deferred.append((len(self.rows) - 1, account.last_state))
+            account.last_state = None
+        self.facts.setdefault(account_id, []).append(item.event)
+        return decisions
+
+    def _verdict(self, account_id: str, item: ParsedEvent, decision: Decision) -> dict[str, Any]:
+        """The brake's verdict on an automatic lock, against the snapshot the batch reads (see `settle`)."""
+        if self.judge is None:
+            self.judge = Judge(self.source)
+        rule = self.engine.policy.brake
+        at = micros(item.event.occurred_at)
+        record = self.judge.judge(at, rule)
+        self.candidates.append(Candidate(account_id, item.event.event_id, at, rule, record))
+        return record
+
+    def _history(self, account: CreditAccount) -> Callable[[], list[Fact]]:
+        """The account's facts so far: those the store holds, then those this batch applied."""
+
+        def read() -> list[Fact]:
+            stored = self.engine.store.select_streams([account.account_id]).get(account.account_id, [])
+            return [load_object(decode(state)["fact"]) for state in stored] + self.facts.get(account.account_id, [])
+
+        return read
 
     def _close_day(self, index: int, item: ParsedEvent) -> None:
         clock = self.engine.clock()
@@ -149,6 +313,17 @@ class Batch:
         self.results.append(result)
         result.add(self.close_day_for_accounts(item))
 
+    def _correct_clock(self, index: int, item: ParsedEvent) -> None:
+        clock = self.engine.clock()
+        try:
+            clock.correct(item)
+        except Rejected as rejected:
+            self.results.append(Result(index, item.event.event_id, Outcome.REJECTED, rejected.reason))
+            return
+        self.rows.extend(clock.collect())
+        self.inbound.append((item.event.event_id, item.digest))
+        self.results.append(Result(index, item.event.event_id, Outcome.ACCEPTED))
+
     def close_day_for_accounts(self, item: ParsedEvent) -> list[Decision]:
         """Bring the closed business date to every account whose agenda falls due."""
         assert isinstance(item.event, DayClosed)
@@ -169,23 +344,87 @@ class Batch:
             if account is None:
                 continue
             self._hold(account)
-            found = account.handle(item, self.engine.policy)
+            found = self._handle(account, item)
             self.touched[account_id] = account
-            self.rows.extend(account.collect())
             decisions.extend(found)
         return decisions
 
-    def save(self, positions: Mapping[Position, int]) -> None:
+    # ------------------------------------------------------------ saving
+
+    def _agenda(self) -> list[tuple[str, date | None]]:
         # Only the accounts whose agenda date changed: most touched accounts have none before and after.
-        agenda = [
+        return [
             (account_id, after)
             for account_id, account in self.touched.items()
             if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
         ]
+
+    def _holds(self) -> list[HoldRow]:
+        return [
+            (account_id, account.controls.held)
+            for account_id, account in self.touched.items()
+            if account.controls.held is not self.held_before.get(account_id)
+        ]
+
+    def save(self, positions: Mapping[Position, int]) -> None:
+        brake = self if (self.candidates or self.opened or self.closed or self._holds()) else None
         try:
-            self.engine.record(self.rows, inbound=self.inbound, agenda=agenda, positions=dict(positions))
+            self.engine.record(
+                self.rows, inbound=self.inbound, agenda=self._agenda(), positions=dict(positions), brake=brake
+            )
         except Exception:
             self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes
             raise
         for account in self.new_accounts.values():
             self.engine.remember(account)
+
+    def settle(self, source: BrakeSource) -> BrakeWrite:
+        """Inside the saving transaction, the brake's record locked: the verdicts as of now, and what to save."""
+        state = source.brake_state()
+        if self.candidates:
+            judge = Judge(source, state)
+            fresh = [judge.judge(c.at, c.rule) for c in self.candidates]
+            if any(now["verdict"] != c.record["verdict"] for now, c in zip(fresh, self.candidates, strict=True)):
+                log.info("the brake's count moved under the batch: preparing it again under the brake's lock")
+                self._redo(source)
+            else:
+                for now, candidate in zip(fresh, self.candidates, strict=True):
+                    candidate.record.update(now)
+        for row_index, deferred in self.deferred:
+            stream, version, topic, _ = self.rows[row_index]
+            self.rows[row_index] = (stream, version, topic, orjson.dumps(deferred))
+        return self._brake_write(state)
+
+    def _redo(self, source: BrakeSource) -> None:
+        """Prepare the batch again, judging against `source` (the locked record): no verdict can move now.
+
+        The cached aggregates (the clock's too) hold the first preparation's unsaved changes: all are dropped.
+        """
+        self.engine.forget_cached()
+        while True:
+            self.results.clear()
+            self._reset(source)
+            try:
+                self.run()
+                return
+            except PoisonEvent as poison:
+                self.engine.forget_cached()
+                self.poisoned = {**self.poisoned, poison.index: poison.reason}
+
+    def _brake_write(self, state: BrakeState) -> BrakeWrite:
+        rows = list(self.rows)
+        emitted = [(c.at, c.account_id, c.event_id) for c in self.candidates if c.record["verdict"] == EMITTED]
+        version, tripped, last_at, last_bound = state.version, state.tripped_since, state.last_at, state.last_bound
+        if self.candidates:
+            version += 1
+            for candidate in self.candidates:
+                if candidate.record["verdict"] == EMITTED:
+                    tripped = None
+                elif tripped is None:
+                    tripped = candidate.at
+                last_at = candidate.at if last_at is None else max(last_at, candidate.at)
+                last_bound = candidate.record["bound"]
+            held = len(self.candidates) - len(emitted)
+            rows.insert(0, (BRAKE_STREAM, version, BRAKE_TOPIC, encode_brake(state.active, len(self.candidates), held)))
+        after = BrakeState(state.active + self.opened - self.closed, version, tripped, last_at, last_bound)
+        return BrakeWrite(rows, list(self.inbound), self._agenda(), self._holds(), after, emitted)

@@ -2,7 +2,9 @@
 
 DayClosed events carry no account; they are recorded once here (stream
 `$clock`) and then brought to the accounts whose agenda (an open review's
-deadline) falls due.
+deadline) falls due. An admin corrects a clock set wrongly ahead with a
+recorded action (`ClockCorrected`, topic `clock.action`): the clock goes
+back to the true date and the next DayClosed continues from there.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from datetime import date, timedelta
 from engine.account import StoredRow
 from engine.ledger import Rejected
 from events.inbound import DayClosed, ParsedEvent, load_object
-from events.recorded import CLOCK_STREAM, DAY_TOPIC, State, encode_day
+from events.operator import ClockCorrected
+from events.recorded import CLOCK_ACTION_TOPIC, CLOCK_STREAM, DAY_TOPIC, State, encode_day
 
 MAX_STEP = timedelta(days=31)  # a DayClosed at most this far after the latest one recorded
 
@@ -27,7 +30,7 @@ class PlatformClock:
 
     def replay(self, state: State) -> None:
         fact = load_object(state["fact"])
-        assert isinstance(fact, DayClosed)
+        assert isinstance(fact, (DayClosed, ClockCorrected))
         self.business_date = fact.data.business_date
         self.version += 1
 
@@ -51,6 +54,19 @@ class PlatformClock:
         self.business_date = closing
         self.version += 1
         self.pending.append((CLOCK_STREAM, self.version, DAY_TOPIC, encode_day(parsed.canonical)))
+
+    def correct(self, parsed: ParsedEvent) -> None:
+        """An admin sets a clock that was closed too far ahead back to the true business date."""
+        assert isinstance(parsed.event, ClockCorrected)
+        true_date = parsed.event.data.business_date
+        last = self.business_date
+        if last is None:
+            raise Rejected("data.business_date: no business date closed yet: nothing to correct")
+        if true_date >= last:
+            raise Rejected(f"data.business_date: must be before the last closed date {last} (a later one: DayClosed)")
+        self.business_date = true_date
+        self.version += 1
+        self.pending.append((CLOCK_STREAM, self.version, CLOCK_ACTION_TOPIC, encode_day(parsed.canonical)))
 
     def collect(self) -> list[StoredRow]:
         rows, self.pending = self.pending, []

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-JSONValue = str | int | bool | None | list[str]
+JSONValue = str | int | bool | None | list[str] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,18 @@ class Controls:
     review_escalated: bool = False
     recent_notices: tuple[datetime, ...] = ()
     notices_dropped: int = 0
+    held: dict[str, Any] | None = None  # a held automatic lock: {"id", "commands", "brake"} (engine.brake)
+    # Set only by policies with the rules of default-v2 (engine.watch, engine.outcomes, engine.rules):
+    risk_tier: str | None = None  # the scorecard's tier the last time the early-warning rules scored the account
+    watch_since: datetime | None = None  # on the watch list since (event time); None: not watched
+    watch_reason: str | None = None  # the signal that put it there
+    reminded_through: date | None = None  # the due date of the latest bill a pre-due reminder was sent for
+    review_withheld: str | None = None  # the review whose automatic approval the score withheld
+    promise_id: str | None = None  # the open promise to pay: the event_id of its NoticeOutcomeReported
+    promise_notice: str | None = None  # the command_id of the notice it answered
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
+    promise_payments_before: int = 0  # repayments recorded before the promise (those after it count toward it)
 
     @property
     def review_open(self) -> bool:
@@ -64,6 +76,17 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "review_escalated": bool,
     "recent_notices": lambda values: tuple(datetime.fromisoformat(v) for v in values),
     "notices_dropped": int,
+    "held": _optional(dict),
+    "risk_tier": _optional(str),
+    "watch_since": _optional(datetime.fromisoformat),
+    "watch_reason": _optional(str),
+    "reminded_through": _optional(date.fromisoformat),
+    "review_withheld": _optional(str),
+    "promise_id": _optional(str),
+    "promise_notice": _optional(str),
+    "promise_amount": _optional(Decimal),
+    "promise_date": _optional(date.fromisoformat),
+    "promise_payments_before": int,
 }
 assert set(_DECODERS) == {f.name for f in fields(Controls)}
 
@@ -74,5 +97,5 @@ def encode(value: object) -> JSONValue:
         return str(value) if isinstance(value, Decimal) else value.isoformat()
     if isinstance(value, tuple):
         return [v.isoformat() for v in value]
-    assert value is None or isinstance(value, (str, int, bool))
+    assert value is None or isinstance(value, (str, int, bool, dict))
     return value

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from events.inbound import (
-    AccountEvent,
+    AccountClosed,
     AccountOpened,
     BillIssued,
     DayClosed,
@@ -23,9 +23,8 @@ from events.inbound import (
     RepaymentPlanAgreed,
     RepaymentReceived,
     RepaymentReversed,
-    UnlockRequested,
-    UnlockReviewed,
 )
+from events.operator import ACTION_TYPES, Fact
 
 ZERO = Decimal("0.00")
 
@@ -98,6 +97,8 @@ class Ledger:
     overdue_starts: list[date] = field(default_factory=list)
     last_closed: date | None = None
     last_event_at: datetime | None = None
+    closed: str | None = None  # the reason of AccountClosed: it takes repayments and reversals only
+    customer: str | None = None  # AccountOpened's customer_id as recorded: sealed (its key id) or plain (legacy)
 
     # ------------------------------------------------------------ reading
 
@@ -163,7 +164,7 @@ class Ledger:
 
     # ------------------------------------------------------------ checking
 
-    def check(self, event: AccountEvent) -> None:
+    def check(self, event: Fact) -> None:
         """Raise Rejected if the event cannot apply; called before anything changes."""
         if isinstance(event, AccountOpened):
             if self.opened:
@@ -171,6 +172,12 @@ class Ledger:
             return
         if not self.opened:
             raise Rejected("account_id: unknown account (no AccountOpened recorded)")
+        if (
+            self.closed is not None
+            and not isinstance(event, (RepaymentReceived, RepaymentReversed))
+            and event.type not in ACTION_TYPES
+        ):
+            raise Rejected(f"account_id: account closed ({self.closed}): it takes repayments and reversals only")
         if isinstance(event, BillIssued) and event.data.bill_id in self.bills:
             raise Rejected("data.bill_id: bill already issued")
         if isinstance(event, RepaymentReceived) and event.data.payment_id in self.payments:
@@ -201,7 +208,7 @@ class Ledger:
 
     # ------------------------------------------------------------ applying
 
-    def apply(self, event: AccountEvent | DayClosed) -> None:
+    def apply(self, event: Fact) -> None:
         """Apply a checked fact. Deterministic: it reads only the event and the ledger."""
         day = self.local_date(event.occurred_at)
         if isinstance(event, DayClosed):
@@ -209,6 +216,7 @@ class Ledger:
             return
         if isinstance(event, AccountOpened):
             self.opened = True
+            self.customer = event.data.customer_id
             self.opening_limit = event.data.credit_limit
             self.timezone = ZoneInfo(event.data.timezone)
         elif isinstance(event, BillIssued):
@@ -221,8 +229,9 @@ class Ledger:
             self._report_overdue(event, day)
         elif isinstance(event, RepaymentPlanAgreed):
             self._agree_plan(event, day)
-        elif isinstance(event, (UnlockRequested, UnlockReviewed)):
-            pass  # reviews are the policy's business, see engine.rules
+        elif isinstance(event, AccountClosed):
+            self.closed = event.data.reason
+        # reviews, retractions (engine.retraction) and operators' actions are the policy's business
         plan = self.active_plan
         if plan is not None and self.plan_complete(plan):
             self.active_plan_id = None

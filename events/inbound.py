@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,6 +23,7 @@ from events.types import (
     EventId,
     IsoDate,
     Money,
+    PersonalReference,
     Phone,
     PlanId,
     Reference,
@@ -33,6 +34,9 @@ from events.types import (
     TimeZoneName,
     has_unsafe_text,
 )
+
+if TYPE_CHECKING:
+    from events.operator import OperatorAction
 
 SCHEMA_VERSION = 1
 MAX_EVENT_BYTES = 64 * 1024
@@ -46,10 +50,10 @@ class _Strict(BaseModel):
 
 
 class AccountOpenedData(_Strict):
-    customer_id: Reference
+    customer_id: PersonalReference
     credit_limit: Money
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
-    card_ref: Reference = Field(description="tokenised card reference, never a card number")
+    card_ref: PersonalReference = Field(description="tokenised card reference, never a card number")
     phone: Phone | None = Field(default=None, description="personal data: stored, never logged")
     timezone: TimeZoneName = "Asia/Shanghai"
 
@@ -111,12 +115,56 @@ class UnlockRequestedData(_Strict):
 class UnlockReviewedData(_Strict):
     request_id: Reference
     approved: StrictBoolean
-    reviewer: Reference
+    reviewer: PersonalReference
     note: Text | None = None
 
 
 class DayClosedData(_Strict):
     business_date: IsoDate
+
+
+class AccountClosedData(_Strict):
+    reason: Literal["repaid", "charged_off", "customer_request"]
+
+
+class FactRetractedData(_Strict):
+    retracted_event_id: EventId = Field(description="event_id of an earlier event of this account that was wrong")
+    reason: Text
+
+
+NoticeOutcome = Literal["delivered", "failed", "read", "replied", "promise_to_pay"]
+PROMISE_TO_PAY = "promise_to_pay"
+
+
+class NoticeOutcomeReportedData(_Strict):
+    """What became of a `SendNotice` (contract 1.1): the messaging gateway's report."""
+
+    # The JSON Schema says it too: a promise carries its amount and date, any other outcome neither
+    # (null stands for absent, as for every optional field of the contract).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"outcome": {"const": PROMISE_TO_PAY}}, "required": ["outcome"]},
+            "then": {
+                "required": ["promised_amount", "promised_date"],
+                "properties": {"promised_amount": {"type": "string"}, "promised_date": {"type": "string"}},
+            },
+            "else": {"properties": {"promised_amount": {"type": "null"}, "promised_date": {"type": "null"}}},
+        }
+    )
+
+    command_id: Reference = Field(description="the command_id of the SendNotice this reports on")
+    outcome: NoticeOutcome
+    promised_amount: Money | None = Field(default=None, description="with promise_to_pay only")
+    promised_date: IsoDate | None = Field(default=None, description="with promise_to_pay only")
+
+    @model_validator(mode="after")
+    def _promise_fields(self) -> NoticeOutcomeReportedData:
+        promised = self.promised_amount is not None, self.promised_date is not None
+        if self.outcome == PROMISE_TO_PAY and not all(promised):
+            raise ValueError("promise_to_pay needs promised_amount and promised_date")
+        if self.outcome != PROMISE_TO_PAY and any(promised):
+            raise ValueError("promised_amount and promised_date go with promise_to_pay only")
+        return self
 
 
 # ---------------------------------------------------------------- envelopes
@@ -179,6 +227,21 @@ class UnlockReviewed(_AccountEnvelope):
     data: UnlockReviewedData
 
 
+class AccountClosed(_AccountEnvelope):
+    type: Literal["AccountClosed"]
+    data: AccountClosedData
+
+
+class FactRetracted(_AccountEnvelope):
+    type: Literal["FactRetracted"]
+    data: FactRetractedData
+
+
+class NoticeOutcomeReported(_AccountEnvelope):
+    type: Literal["NoticeOutcomeReported"]
+    data: NoticeOutcomeReportedData
+
+
 class DayClosed(_Envelope):
     type: Literal["DayClosed"]
     data: DayClosedData
@@ -193,6 +256,9 @@ AccountEvent = (
     | RepaymentPlanAgreed
     | UnlockRequested
     | UnlockReviewed
+    | AccountClosed
+    | FactRetracted
+    | NoticeOutcomeReported
 )
 InboundEvent = Annotated[AccountEvent | DayClosed, Field(discriminator="type")]
 
@@ -207,6 +273,9 @@ EVENT_TYPES: dict[str, type[_Envelope]] = {
         RepaymentPlanAgreed,
         UnlockRequested,
         UnlockReviewed,
+        AccountClosed,
+        FactRetracted,
+        NoticeOutcomeReported,
         DayClosed,
     )
 }
@@ -228,7 +297,7 @@ class InvalidEvent(ValueError):
 class ParsedEvent:
     """A valid event with its canonical JSON (what is stored) and its payload digest (`payload_digest`)."""
 
-    event: AccountEvent | DayClosed
+    event: AccountEvent | DayClosed | OperatorAction  # an operator action only from events.operator
     canonical: str
     digest: bytes
 
@@ -315,14 +384,28 @@ def payload_digest(canonical: str) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()[:DIGEST_BYTES]
 
 
-def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed:
+def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed | OperatorAction:
     """Re-read an event the store recorded in canonical form (validated on its way in)."""
     return load_object(orjson.loads(canonical))
 
 
-def load_object(obj: dict[str, Any]) -> AccountEvent | DayClosed:
-    """A recorded event from its canonical JSON, already parsed: rebuilt, not validated again (events.trusted)."""
-    return _RECORDED[obj["type"]](obj)  # type: ignore[no-any-return]
+def load_object(obj: dict[str, Any]) -> AccountEvent | DayClosed | OperatorAction:
+    """A recorded fact from its canonical JSON, already parsed: rebuilt, not validated again (events.trusted).
+
+    A recorded fact is a contract event or an operator action (events.operator).
+    """
+    build = _RECORDED.get(obj["type"])
+    if build is None:
+        build = _recorded_action(obj["type"])
+    return build(obj)  # type: ignore[no-any-return]
 
 
 _RECORDED = {kind: constructor(model) for kind, model in EVENT_TYPES.items()}
+
+
+def _recorded_action(kind: str) -> Any:
+    """The rebuild of an operator action's type (events.operator imports this module: imported on first use)."""
+    from events.operator import ACTION_TYPES  # noqa: PLC0415
+
+    _RECORDED.update((name, constructor(model)) for name, model in ACTION_TYPES.items())
+    return _RECORDED[kind]

@@ -17,6 +17,16 @@ carrying the decisions the fact caused. Its state is one JSON object:
   cause event id and event time, and its command's account id, policy version, rule, cause and time
   (`expand_decision` gives back the full decision and command, byte for byte what the engine emitted;
   `changes` is left out when empty, `command` when there is none).
+
+Fields added since format 1 was first written (optional: a state without them reads as before, and
+format-1 rows never change meaning):
+- a decision's `brake`: the emergency brake's verdict on an automatic lock (`count`, `active`, `bound`,
+  `verdict`: `emitted` or `held`); a lock recorded without one was emitted before the brake existed;
+- a decision's `command` stored whole (it holds `cause_event_id`): a released hold emits the commands the
+  held lock would have had, whose envelope (rule, cause, time) is the lock's, not the release's;
+- stream `$brake` (topic `brake`): one stored event per batch the brake judged, written first in its
+  transaction: `active` (the accounts opened and not closed before the batch), `judged`, `held`;
+- topic `clock.action` on the clock's stream: an admin's correction of the platform clock.
 """
 
 from __future__ import annotations
@@ -38,6 +48,18 @@ DAY_TOPIC = "day"
 """The topic of the platform clock's stored events: one closed business date."""
 CLOCK_STREAM = "$clock"
 """The clock's stream id: no account id can take it (account ids are `[A-Za-z0-9_-]`)."""
+CLOCK_ACTION_TOPIC = "clock.action"
+"""The topic of an operator's correction of the platform clock, on the clock's stream."""
+BRAKE_STREAM = "$brake"
+"""The emergency brake's stream: one stored event per batch it judged (topic BRAKE_TOPIC)."""
+BRAKE_TOPIC = "brake"
+SYSTEM_STREAM_PREFIX = "$"
+"""Streams that are not accounts start so (account ids cannot)."""
+SYSTEM_STREAMS = "$%"
+"""A SQL LIKE pattern for the streams that are not accounts: the clock's and the recorded documents'
+(events.documents), the forgets', all named with a `$`."""
+FORGET_TOPIC = "privacy.forgotten"
+"""The topic of an admin's forget: one stored event on stream `$forget-<key id>` (`encode_forget`)."""
 BALANCE_FIELDS = ("overdue_outstanding", "outstanding", "credit", "days_past_due", "active_plan_id", "overdue_bills")
 _ENVELOPE_FIELDS = ("account_id", "policy_version", "rule", "cause_event_id", "occurred_at")
 
@@ -58,6 +80,17 @@ def encode_fact(
     recorded_at_ms: int | None = None,
 ) -> bytes:
     """The stored state of one fact recorded on an account (`decisions` compact, see `compact_decision`)."""
+    return orjson.dumps(fact_state(canonical_fact, policy_version, balances, decisions, recorded_at_ms))
+
+
+def fact_state(
+    canonical_fact: str,
+    policy_version: str,
+    balances: dict[str, Any],
+    decisions: list[dict[str, Any]],
+    recorded_at_ms: int | None = None,
+) -> State:
+    """The state `encode_fact` encodes, for a caller that completes it before encoding (the brake's verdicts)."""
     state: State = {
         "v": FORMAT,
         "at": _now_ms() if recorded_at_ms is None else recorded_at_ms,
@@ -67,13 +100,29 @@ def encode_fact(
     }
     if decisions:
         state["decisions"] = decisions
-    return orjson.dumps(state)
+    return state
+
+
+def encode_brake(active: int, judged: int, held: int, recorded_at_ms: int | None = None) -> bytes:
+    """The stored state of one batch the brake judged: the active accounts it judged against."""
+    at = _now_ms() if recorded_at_ms is None else recorded_at_ms
+    return orjson.dumps({"v": FORMAT, "at": at, "active": active, "judged": judged, "held": held})
 
 
 def encode_day(canonical_fact: str, recorded_at_ms: int | None = None) -> bytes:
     """The stored state of a business date closed on the platform clock."""
     at = _now_ms() if recorded_at_ms is None else recorded_at_ms
     return orjson.dumps({"v": FORMAT, "at": at, "fact": orjson.Fragment(canonical_fact)})
+
+
+def forget_stream(key_id: str) -> str:
+    return f"$forget-{key_id}"
+
+
+def encode_forget(key_id: str, actor: str, actor_key: str, reason: str, accounts: list[str]) -> bytes:
+    """The stored state of a forget: whose key (its id, naming no one), who, why (sealed), which accounts."""
+    state = {"v": FORMAT, "at": _now_ms(), "key_id": key_id, "actor": actor, "actor_key": actor_key}
+    return orjson.dumps({**state, "reason": reason, "accounts": accounts})
 
 
 def decode(state: bytes) -> State:
@@ -98,20 +147,28 @@ def compact_decision(
     policy_version: str,
     cause_event_id: str,
     occurred_at: str,
+    brake: dict[str, Any] | None = None,
+    whole: bool = False,
 ) -> dict[str, Any]:
     """A decision as stored: the command without the fields the envelope already holds.
 
     Refuses a command whose repeated fields differ from the envelope's, so nothing
-    is ever left out that `expand_decision` would not give back exactly.
+    is ever left out that `expand_decision` would not give back exactly; with
+    `whole` (a released hold's command) the command is stored as it is.
     """
     stored: dict[str, Any] = {"rule": rule, "facts": facts}
     if changes:
         stored["changes"] = changes
     if command is not None:
-        expected = (account_id, policy_version, rule, cause_event_id, occurred_at)
-        if tuple(command[name] for name in _ENVELOPE_FIELDS) != expected:
-            raise ValueError(f"command {command.get('command_id')} does not repeat its envelope")
-        stored["command"] = {name: value for name, value in command.items() if name not in _ENVELOPE_FIELDS}
+        if whole:
+            stored["command"] = command
+        else:
+            expected = (account_id, policy_version, rule, cause_event_id, occurred_at)
+            if tuple(command[name] for name in _ENVELOPE_FIELDS) != expected:
+                raise ValueError(f"command {command.get('command_id')} does not repeat its envelope")
+            stored["command"] = {name: value for name, value in command.items() if name not in _ENVELOPE_FIELDS}
+    if brake is not None:
+        stored["brake"] = brake
     return stored
 
 
@@ -122,7 +179,7 @@ def expand_decision(
     in the order `events.commands.command_json` writes them)."""
     rule = stored["rule"]
     command = stored.get("command")
-    if command is not None:
+    if command is not None and "cause_event_id" not in command:
         command = {
             "command_id": command["command_id"],
             "account_id": account_id,
@@ -132,7 +189,7 @@ def expand_decision(
             "occurred_at": occurred_at,
             **{name: value for name, value in command.items() if name != "command_id"},
         }
-    return {
+    decision = {
         "rule": rule,
         "policy_version": policy_version,
         "cause_event_id": cause_event_id,
@@ -141,6 +198,9 @@ def expand_decision(
         "changes": stored.get("changes", {}),
         "command": command,
     }
+    if "brake" in stored:
+        decision["brake"] = stored["brake"]
+    return decision
 
 
 def recorded_decisions(account_id: str, state: State) -> Iterator[dict[str, Any]]:
@@ -197,6 +257,7 @@ class RecordedDecision(BaseModel):
     facts: dict[str, Any]
     changes: dict[str, Any]
     command: dict[str, Any] | None
+    brake: dict[str, Any] | None = None  # the emergency brake's verdict on an automatic lock
 
 
 def account_status(card_locked: bool, line_suspended: bool, overdue_outstanding: Decimal) -> str:

@@ -28,3 +28,26 @@ class Rule(StrEnum):
     REVIEW_DECISION_IGNORED = "review.decision_ignored"
     REVIEW_CLOSED_BY_PLAN = "review.closed_by_plan"
     REVIEW_ESCALATE = "review.escalate"
+    ACCOUNT_CLOSED = "account.closed"
+    BRAKE_RELEASE = "brake.release"
+    BRAKE_DROP = "brake.drop"
+    BRAKE_AUTO_DROP = "brake.auto_drop"
+    RETRACTION = "retraction.applied"
+    RETRACTION_COMPENSATE = "retraction.compensate"
+
+    # default-v2: the default probability, early warning, notice outcomes (docs/policy.md)
+    REVIEW_AUTO_APPROVE_WITHHELD = "review.auto_approve_withheld"
+    SCORE_TIER = "score.tier"
+    WATCH_START = "watch.start"
+    WATCH_SIGNAL = "watch.signal"
+    WATCH_REMINDER = "watch.reminder"
+    WATCH_END = "watch.end"
+    NOTICE_SUSPENDED = "notice.suspended"
+    NOTICE_RESEND = "notice.resend"
+    PROMISE_MADE = "promise.made"
+    PROMISE_KEPT = "promise.kept"
+    PROMISE_BROKEN = "promise.broken"
+
+
+AUTOMATIC_LOCKS = frozenset({Rule.LOCK_OVERDUE.value, Rule.LOCK_BROKEN_PLAN.value})
+"""The rules whose LockCard is an automatic lock, judged by the emergency brake (contract rule 8)."""

@@ -278,6 +278,17 @@ StrictBoolean = Annotated[bool, PlainValidator(parse_strict_bool), WithJsonSchem
 AccountId = Annotated[StrictStr, Field(pattern=ACCOUNT_ID_PATTERN)]
 EventId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH), SAFE_TEXT]
 Reference = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH), SAFE_TEXT]
-Text = Annotated[StrictStr, Field(max_length=2000), SAFE_TEXT]
-Phone = Annotated[StrictStr, Field(max_length=32), SAFE_TEXT]
+
+
+@dataclass(frozen=True, slots=True)
+class _Personal:
+    """Annotation: the field holds a person's data; it is sealed before it is stored (events.personal)."""
+
+
+PERSONAL = _Personal()
+PersonalReference = Annotated[Reference, PERSONAL]
+"""An id that names a person (a customer, a card, an operator): personal data."""
+Text = Annotated[StrictStr, Field(max_length=2000), SAFE_TEXT, PERSONAL]
+"""Free text that people write: it may name anyone, so it is always personal data."""
+Phone = Annotated[StrictStr, Field(max_length=32), SAFE_TEXT, PERSONAL]
 PlanId = Annotated[StrictStr, Field(min_length=1, max_length=120, pattern=r"^[^#]+$"), SAFE_TEXT]

@@ -7,10 +7,11 @@ aggregate that `fengkong account` loads.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from events.inbound import AccountOpened, DayClosed
+from events.inbound import AccountClosed, AccountOpened, DayClosed
+from events.operator import ACTIONS
 from events.recorded import account_status, delinquency_bucket
 from projections.base import (
     Column,
@@ -53,9 +54,25 @@ ACCOUNT_STATUS = Table(
         Column("score", T.INTEGER, "internal credit score"),
         Column("bureau_flag", T.BOOLEAN, "marked for credit-bureau reporting (accumulated defaults)"),
         Column("notices_dropped", T.INTEGER, "notices not sent because of the contact-frequency limit"),
+        Column(
+            "held_lock_id",
+            T.TEXT,
+            "an automatic lock the emergency brake holds for an operator (its LockCard's command id), if any",
+            nullable=True,
+        ),
+        Column("closed_reason", T.TEXT, "why the account was closed (AccountClosed), if it was", nullable=True),
+        Column("risk_tier", T.TEXT, "the default probability's risk tier last recorded (default-v2)", nullable=True),
+        Column("default_probability", T.RATIO, "that probability (scorecard in `scorecard`)", nullable=True),
+        Column("scorecard", T.TEXT, "the scorecard version that gave it", nullable=True),
+        Column("watch_since", T.TIMESTAMP, "on the early-warning watch list since (UTC)", nullable=True),
+        Column("watch_reason", T.TEXT, "the signal that put it there", nullable=True),
         Column("policy_version", T.TEXT, "policy the last fact was decided under"),
         Column("opened_at", T.TIMESTAMP, "event time of AccountOpened (UTC)"),
-        Column("last_event_at", T.TIMESTAMP, "event time of the last billing fact (UTC; DayClosed not counted)"),
+        Column(
+            "last_event_at",
+            T.TIMESTAMP,
+            "event time of the last billing fact (UTC; DayClosed and operators' actions not counted)",
+        ),
         Column("last_event_id", T.TEXT, "event_id of that fact"),
         Column("last_event_type", T.TEXT, "type of that fact"),
         Column("last_position", T.INTEGER, "notification id of the last stored event that changed this row"),
@@ -77,6 +94,10 @@ _CHANGES: dict[str, tuple[str, Any]] = {
     "review_deadline": ("review_deadline", lambda v: None if v is None else date.fromisoformat(v)),
     "review_escalated": ("review_escalated", bool),
     "notices_dropped": ("notices_dropped", int),
+    "held": ("held_lock_id", lambda v: None if v is None else str(v["id"])),
+    "risk_tier": ("risk_tier", lambda v: None if v is None else str(v)),
+    "watch_since": ("watch_since", lambda v: None if v is None else utc(datetime.fromisoformat(v))),
+    "watch_reason": ("watch_reason", lambda v: None if v is None else str(v)),
 }
 
 
@@ -105,6 +126,13 @@ def _new_row(account_id: str) -> Row:
         "score": 0,
         "bureau_flag": False,
         "notices_dropped": 0,
+        "held_lock_id": None,
+        "closed_reason": None,
+        "risk_tier": None,
+        "default_probability": None,
+        "scorecard": None,
+        "watch_since": None,
+        "watch_reason": None,
         "policy_version": "",
         "opened_at": None,
         "last_event_at": None,
@@ -116,7 +144,8 @@ def _new_row(account_id: str) -> Row:
 
 class AccountStatus(Projection):
     name = "account_status"
-    version = 3  # 2: review_requested_on, an index on review_deadline (open reviews by deadline); 3: timezone
+    version = 5  # 2: review_requested_on, an index on review_deadline; 3: timezone; 4: held_lock_id, closed_reason;
+    # 5: risk tier, watch list
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
 
@@ -134,6 +163,10 @@ class AccountStatus(Projection):
                 if field in _CHANGES:
                     column, decode = _CHANGES[field]
                     row[column] = decode(value)
+            if "risk_tier" in changes:  # score.tier: the facts are the score's
+                facts = event.decision.facts
+                row["default_probability"] = float(facts["probability"])
+                row["scorecard"] = facts["scorecard"]
             if "review_id" in changes:
                 requested = event.decision.facts.get("requested_on") if changes["review_id"] is not None else None
                 row["review_requested_on"] = None if requested is None else date.fromisoformat(requested)
@@ -152,7 +185,9 @@ class AccountStatus(Projection):
             row["timezone"] = fact.data.timezone
             row["original_limit"] = money(fact.data.credit_limit)
             row["opened_at"] = utc(fact.occurred_at)
-        if not isinstance(fact, DayClosed):
+        elif isinstance(fact, AccountClosed):
+            row["closed_reason"] = fact.data.reason
+        if not isinstance(fact, (DayClosed, *ACTIONS)):
             row["last_event_at"] = utc(fact.occurred_at)
             row["last_event_id"] = fact.event_id
             row["last_event_type"] = fact.type

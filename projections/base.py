@@ -19,7 +19,8 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
-from events.inbound import AccountEvent, DayClosed
+from events.inbound import DayClosed
+from events.operator import Fact
 from events.recorded import Balances, RecordedDecision
 
 Row = dict[str, Any]
@@ -111,12 +112,13 @@ class FactRecorded:
     position: int
     seq: int  # 0: the fact; its decisions follow as 1..n (one stored event holds them all)
     account_id: str
-    load_fact: Callable[[], AccountEvent | DayClosed] = field(repr=False, compare=False)
+    load_fact: Callable[[], Fact] = field(repr=False, compare=False)
     policy_version: str
     balances: Balances
 
     @cached_property
-    def fact(self) -> AccountEvent | DayClosed:
+    def fact(self) -> Fact:
+        """A contract event or an operator's action (events.operator)."""
         return self.load_fact()
 
 

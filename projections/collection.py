@@ -2,15 +2,16 @@
 
 Priority is days past due, then the overdue amount, then how many times a
 repayment plan was broken; each row shows the last notice sent to the
-customer and when it was delivered. A working table keeps every account's
-figures so an account re-enters the queue with its history.
+customer and when it was delivered, the last outcome the messaging gateway
+reported (contract 1.1) and an open promise to pay. A working table keeps
+every account's figures so an account re-enters the queue with its history.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from events.inbound import DayClosed
+from events.inbound import DayClosed, NoticeOutcomeReported
 from events.recorded import delinquency_bucket
 from events.rules import Rule
 from projections.base import (
@@ -42,6 +43,10 @@ _COLUMNS = (
     Column("last_notice_channel", T.TEXT, "its channel, e.g. sms", nullable=True),
     Column("last_notice_at", T.TIMESTAMP, "its delivery time (after quiet hours), UTC", nullable=True),
     Column("last_event_at", T.TIMESTAMP, "event time of the account's last billing fact (UTC)", nullable=True),
+    Column("last_outcome", T.TEXT, "the last notice outcome reported: delivered, failed, read, …", nullable=True),
+    Column("last_outcome_at", T.TIMESTAMP, "its event time (UTC)", nullable=True),
+    Column("promise_amount", T.MONEY, "the open promise to pay: its amount", nullable=True),
+    Column("promise_date", T.DATE, "… and the date promised (notices wait until then)", nullable=True),
 )
 
 COLLECTION_QUEUE = Table(
@@ -86,7 +91,7 @@ def _new_row(account_id: str) -> Row:
 
 class Collection(Projection):
     name = "collection"
-    version = 1
+    version = 2  # 2: last outcome, open promise
     tables = (COLLECTION_QUEUE, COLLECTION_ACCOUNTS)
     doc = "Collection queue of overdue accounts with their last notice."
 
@@ -104,16 +109,24 @@ class Collection(Projection):
             row["delinquency_bucket"] = delinquency_bucket(balances.days_past_due)
             row["overdue_bills"] = balances.overdue_bills
             row["active_plan_id"] = balances.active_plan_id
-            if not isinstance(event.fact, DayClosed):
-                row["last_event_at"] = utc(event.fact.occurred_at)
+            fact = event.fact
+            if isinstance(fact, NoticeOutcomeReported):
+                row["last_outcome"], row["last_outcome_at"] = fact.data.outcome, utc(fact.occurred_at)
+            elif not isinstance(fact, DayClosed):
+                row["last_event_at"] = utc(fact.occurred_at)
         elif isinstance(event, DecisionRecorded):
             found = tables.get(COLLECTION_ACCOUNTS, (event.account_id,))
             if found is None:
                 return
             row = found
             decision, command = event.decision, event.decision.command or {}
-            if "card_locked" in decision.changes:
-                row["card_locked"] = bool(decision.changes["card_locked"])
+            changes = decision.changes
+            if "card_locked" in changes:
+                row["card_locked"] = bool(changes["card_locked"])
+            if "promise_date" in changes:
+                amount, day = changes.get("promise_amount"), changes["promise_date"]
+                row["promise_amount"] = None if amount is None else money(amount)
+                row["promise_date"] = None if day is None else date.fromisoformat(day)
             if decision.rule == Rule.LOCK_BROKEN_PLAN and command.get("type") == "LockCard":
                 row["broken_plans"] += 1
             if command.get("type") == "SendNotice" and command.get("channel") != "ops":

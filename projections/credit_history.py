@@ -13,9 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from events.inbound import (
+    AccountClosed,
     AccountOpened,
     BillIssued,
     DayClosed,
+    FactRetracted,
+    NoticeOutcomeReported,
     OverdueReported,
     RepaymentPlanAgreed,
     RepaymentReceived,
@@ -23,6 +26,7 @@ from events.inbound import (
     UnlockRequested,
     UnlockReviewed,
 )
+from events.operator import Fact, HoldDropped, HoldReleased, LockUndone, ReviewDecided
 from events.rules import Rule
 from projections.base import (
     Column,
@@ -64,7 +68,7 @@ _SILENT_RULES = frozenset({Rule.ACCOUNT_OPEN})
 
 class CreditHistory(Projection):
     name = "credit_history"
-    version = 2
+    version = 3  # 3: notice outcomes, the watch list, promises, the risk tier (default-v2)
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
 
@@ -131,12 +135,21 @@ def _fact_entry(event: FactRecorded) -> Row:
     elif isinstance(fact, UnlockRequested):
         reference = fact.data.request_id
         text = f"Customer applied for unlock (request {reference})"
-    else:
-        assert isinstance(fact, UnlockReviewed)
+    elif isinstance(fact, NoticeOutcomeReported):
+        reference, outcome = fact.data.command_id, fact.data.outcome
+        if fact.data.promised_amount is not None:
+            amount = fact.data.promised_amount
+            text = f"Customer promised to pay {money(amount)} by {fact.data.promised_date} (notice {reference})"
+        else:
+            text = f"Notice {reference} {_OUTCOMES.get(outcome, outcome)}"
+    elif isinstance(fact, (UnlockReviewed, ReviewDecided)):
         reference = fact.data.request_id
         verdict = "approved" if fact.data.approved else "rejected"
         note = f": {fact.data.note}" if fact.data.note else ""
-        text = f"Reviewer {fact.data.reviewer} {verdict} unlock request {reference}{note}"
+        who = f"Reviewer {fact.data.reviewer}" if isinstance(fact, UnlockReviewed) else f"Operator {fact.data.actor}"
+        text = f"{who} {verdict} unlock request {reference}{note}"
+    else:
+        reference, text = _correction_entry(fact)
     return _entry(
         event,
         occurred_at=utc(fact.occurred_at),
@@ -146,6 +159,22 @@ def _fact_entry(event: FactRecorded) -> Row:
         reference=reference,
         description=text,
     )
+
+
+def _correction_entry(fact: Fact) -> tuple[str | None, str]:
+    """The reference and sentence of a closure, a retraction or an operator's action on a held lock."""
+    if isinstance(fact, AccountClosed):
+        return None, f"Account closed ({fact.data.reason.replace('_', ' ')})"
+    if isinstance(fact, FactRetracted):
+        reference = fact.data.retracted_event_id
+        return reference, f"Billing retracted event {reference}: {fact.data.reason}"
+    if isinstance(fact, LockUndone):
+        reference = fact.data.retracted_event_id
+        return reference, f"Operator {fact.data.actor} undid the lock caused by event {reference}: {fact.data.reason}"
+    assert isinstance(fact, (HoldReleased, HoldDropped))
+    verb = "released" if isinstance(fact, HoldReleased) else "dropped"
+    reason = f": {fact.data.reason}" if fact.data.reason else ""
+    return fact.data.hold_id, f"Operator {fact.data.actor} {verb} the held lock {fact.data.hold_id}{reason}"
 
 
 def _decision_entry(event: DecisionRecorded) -> Row:
@@ -168,6 +197,14 @@ def _decision_entry(event: DecisionRecorded) -> Row:
     )
 
 
+_OUTCOMES = {
+    "delivered": "delivered",
+    "failed": "failed to reach the customer",
+    "read": "read",
+    "replied": "replied to",
+}
+
+
 def _days(count: object) -> str:
     return "1 day" if count == 1 else f"{count} days"
 
@@ -177,6 +214,11 @@ def _reference(facts: dict[str, Any]) -> str | None:
         if facts.get(name):
             return str(facts[name])
     return None
+
+
+def _by(facts: dict[str, Any]) -> str:
+    """' by <reviewer>' where the decision recorded one (before sealing); a sealed review names them in its fact."""
+    return f" by {facts['reviewer']}" if "reviewer" in facts else ""
 
 
 def _why(rule: str, facts: dict[str, Any]) -> str:
@@ -191,19 +233,39 @@ def _why(rule: str, facts: dict[str, Any]) -> str:
         ),
         Rule.UNLOCK_FULL_REPAYMENT: lambda: f"overdue amount repaid in full (payment {facts.get('payment_id')})",
         Rule.PLAN_COMPLETE: lambda: f"repayment plan {facts.get('plan_id')} completed",
-        Rule.REVIEW_APPROVED: lambda: f"unlock request {facts.get('request_id')} approved by {facts.get('reviewer')}",
+        Rule.REVIEW_APPROVED: lambda: f"unlock request {facts.get('request_id')} approved{_by(facts)}",
         Rule.REVIEW_AUTO_APPROVE: lambda: (
             f"first installment of plan {facts.get('plan_id')} paid; "
             f"unlock request {facts.get('request_id')} approved automatically"
+        ),
+        Rule.BRAKE_RELEASE: lambda: f"the held lock released by {facts.get('actor')}",
+        Rule.RETRACTION_COMPENSATE: lambda: (
+            f"event {facts.get('retracted_event_id')} retracted ({facts.get('reason')}); the account re-derived"
         ),
     }
     explain = reasons.get(rule)
     return explain() if explain else f"rule {rule}"
 
 
+def _compensation(facts: dict[str, Any], changes: dict[str, Any]) -> str:
+    if "held" in changes:
+        return f"Held lock {facts.get('hold_id')} dropped: its cause was retracted"
+    if "bureau_flag" in changes:
+        return "Credit-bureau mark cleared: its cause was retracted"
+    return f"Internal score given back to {changes.get('score')}: its cause was retracted"
+
+
 def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any], changes: dict[str, Any]) -> str:
     """One sentence for a decision; commands first, then the review and notice steps."""
     kind = command.get("type")
+    held = changes.get("held")
+    if held is not None and not command:
+        brake = held["brake"]
+        what = "Card lock" if len(held["commands"]) == 1 else "Credit line suspension, with the card lock,"
+        return (
+            f"{what} held by the emergency brake: {brake['count']} automatic locks already emitted within the hour, "
+            f"bound {brake['bound']} ({brake['active']} active accounts); an operator releases or drops it"
+        )
     if kind == "LockCard":
         again = " again" if rule == Rule.LOCK_BROKEN_PLAN else ""
         return f"Card locked{again}: {_why(rule, facts)}"
@@ -230,7 +292,23 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
                 f"Unlock review {facts.get('request_id')} passed its deadline {facts.get('deadline')}: "
                 f"escalated to operations ({command.get('template')} via {command.get('channel')})"
             )
+        if rule == Rule.PROMISE_BROKEN:
+            return (
+                f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} broken "
+                f"({facts.get('paid_since_promise')} paid): escalated to operations "
+                f"({command.get('template')} via {command.get('channel')})"
+            )
         deferred = " (held for quiet hours)" if facts.get("deferred_by_quiet_hours") else ""
+        if rule == Rule.NOTICE_RESEND:
+            return (
+                f"Notice {command.get('template')} sent again by {command.get('channel')}: the "
+                f"{facts.get('failed_channel')} notice failed; delivered from {command.get('deliver_at')}{deferred}"
+            )
+        if rule == Rule.WATCH_REMINDER:
+            return (
+                f"Reminder {command.get('template')} sent by {command.get('channel')} for bill {facts.get('bill_id')} "
+                f"due {facts.get('due_date')}, delivered from {command.get('deliver_at')}{deferred}"
+            )
         return (
             f"Notice {command.get('template')} sent by {command.get('channel')} for bill {facts.get('bill_id')}, "
             f"delivered from {command.get('deliver_at')}{deferred}"
@@ -240,9 +318,9 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
             f"Unlock review opened for request {facts.get('request_id')} under plan {facts.get('plan_id')}; "
             f"decision due by {changes.get('review_deadline')}"
         ),
-        Rule.REVIEW_REJECTED: lambda: f"Unlock request {facts.get('request_id')} rejected by {facts.get('reviewer')}",
+        Rule.REVIEW_REJECTED: lambda: f"Unlock request {facts.get('request_id')} rejected{_by(facts)}",
         Rule.REVIEW_APPROVED: lambda: (
-            f"Unlock request {facts.get('request_id')} approved by {facts.get('reviewer')} (card was not locked)"
+            f"Unlock request {facts.get('request_id')} approved{_by(facts)} (card was not locked)"
         ),
         Rule.REVIEW_AUTO_APPROVE: lambda: (
             f"Unlock request {facts.get('request_id')} approved automatically (card was not locked)"
@@ -254,9 +332,49 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
         Rule.REVIEW_DECISION_IGNORED: lambda: (
             f"Review decision on request {facts.get('request_id')} ignored: {facts.get('reason')}"
         ),
+        Rule.ACCOUNT_CLOSED: lambda: f"Account closed ({facts.get('reason')})",
+        Rule.BRAKE_DROP: lambda: f"Held lock dropped by {facts.get('actor')}: {facts.get('reason')}",
+        Rule.BRAKE_AUTO_DROP: lambda: (
+            "Held lock dropped: the overdue was paid off before release (the card never locked)"
+        ),
+        Rule.RETRACTION: lambda: (
+            f"Event {facts.get('retracted_event_id')} retracted ({facts.get('reason')}): "
+            "the account re-derived without it"
+        ),
+        Rule.RETRACTION_COMPENSATE: lambda: _compensation(facts, changes),
         Rule.NOTICE_DROPPED: lambda: (
-            f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due not sent: "
-            f"{facts.get('sent_in_window')} notices already sent this week (contact limit)"
+            f"{_dropped(facts)} not sent: {facts.get('sent_in_window')} notices already sent this week (contact limit)"
+        ),
+        Rule.NOTICE_SUSPENDED: lambda: (
+            f"{_dropped(facts)} not sent: the customer promised to pay by {facts.get('promised_date')}"
+        ),
+        Rule.WATCH_START: lambda: f"Put on the watch list: {_signal(facts)}",
+        Rule.WATCH_SIGNAL: lambda: f"Another early-warning signal while watched: {_signal(facts)}",
+        Rule.WATCH_END: lambda: (
+            f"Off the watch list (watched since {facts.get('since')}): "
+            + ("the account went overdue" if facts.get("reason") == "overdue" else "nothing owed any more")
+        ),
+        Rule.SCORE_TIER: lambda: (
+            f"Default probability {facts.get('probability')} (scorecard {facts.get('scorecard')}): risk tier "
+            f"{facts.get('previous_tier') or 'none'} -> {facts.get('tier')}; reasons: "
+            f"{', '.join(facts.get('reasons') or []) or 'none'}"
+        ),
+        Rule.REVIEW_AUTO_APPROVE_WITHHELD: lambda: (
+            f"First installment of plan {facts.get('plan_id')} paid, but unlock request {facts.get('request_id')} "
+            f"waits for an operator: default probability {(facts.get('score') or {}).get('probability')} "
+            f"is not below {facts.get('max_probability')}"
+        ),
+        Rule.PROMISE_MADE: lambda: (
+            f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} recorded; overdue "
+            "notices wait until then"
+        ),
+        Rule.PROMISE_KEPT: lambda: (
+            f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} kept "
+            f"({facts.get('paid_since_promise')} paid)"
+        ),
+        Rule.PROMISE_BROKEN: lambda: (
+            f"Promise to pay {facts.get('promised_amount')} by {facts.get('promised_date')} broken "
+            f"({facts.get('paid_since_promise')} paid)"
         ),
         Rule.SCORE_OVERDUE: lambda: (
             f"Internal score lowered by {facts.get('penalty')} to {changes.get('score')}: "
@@ -265,3 +383,27 @@ def describe_decision(rule: str, command: dict[str, Any], facts: dict[str, Any],
     }
     describe = texts.get(rule)
     return describe() if describe else f"Decision {rule}"
+
+
+def _dropped(facts: dict[str, Any]) -> str:
+    """Which notice a drop or a suspension is about: an overdue point, a re-send or a reminder."""
+    if "resend_of" in facts:
+        return f"Re-send of notice {facts['resend_of']}"
+    if "due_date" in facts:
+        return f"Reminder for bill {facts.get('bill_id')} due {facts['due_date']}"
+    return f"Notice for bill {facts.get('bill_id')} at {_days(facts.get('point'))} past due"
+
+
+_SIGNALS = {
+    "reversed_repayment": lambda f: f"repayment {f.get('payment_id')} reversed before the due date",
+    "partial_payment": lambda f: f"repayment {f.get('payment_id')} left bill {f.get('bill_id')} partly unpaid",
+    "open_bills": lambda f: f"{f.get('open_bills')} bills open at once",
+    "utilisation": lambda f: f"utilisation rose from {f.get('before')} to {f.get('after')}",
+    "tier_fall": lambda f: f"risk tier fell from {f.get('previous_tier')} to {f.get('tier')}",
+}
+
+
+def _signal(facts: dict[str, Any]) -> str:
+    signal = str(facts.get("signal"))
+    describe = _SIGNALS.get(signal)
+    return describe(facts) if describe else signal

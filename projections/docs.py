@@ -64,7 +64,8 @@ queue|delinquency|roll-rates` (tables, or `--json`); `fengkong export NAME
 Types: money is exact (PostgreSQL `numeric`; SQLite keeps the decimal text,
 so cast for arithmetic there: `CAST(overdue_outstanding AS REAL)`); times
 are stored in UTC; personal data (phone, card reference) is never copied
-into a read model.
+into a read model, and the personal values that are (a customer id, free
+text) are stored sealed and shown opened ([privacy.md](privacy.md)).
 
 ### Times people read
 
@@ -90,8 +91,10 @@ beside a local one.
 
 Three contract fields are written by people and may name a customer or an
 operator: `UnlockReviewed.data.note`, `UnlockReviewed.data.reviewer` and
-`RepaymentReversed.data.reason` (also the `reason` of `AccountClosed` and
-`FactRetracted` when they arrive). They are never logged (the log filter,
+`RepaymentReversed.data.reason` (also the `reason` of `FactRetracted` when
+it arrives). The tables hold them sealed under the customer's key, and every
+way out shows them opened, or `forgotten` once the customer was forgotten
+([privacy.md](privacy.md)). They are never logged (the log filter,
 `adapters/runtime/logging.py`, masks the value after any of these keys, and
 phone and card numbers, even in tracebacks). Where they appear:
 
@@ -99,7 +102,8 @@ phone and card numbers, even in tracebacks). Where they appear:
   <reason>`) and of a review (`Reviewer <reviewer> approved …: <note>`), and
   of the decisions that cite the reviewer;
 - `rm_decisions.facts`: the facts a review rule saw, `reviewer` among them
-  (a `reason` there is the engine's own words, never a person's);
+  for reviews recorded before sealing (a new decision holds no personal
+  value; a `reason` there is the engine's own words, never a person's);
 - exports and the API, as far as they show those two tables: `fengkong
   export credit_history` and `decisions`, `GET /accounts/{account_id}`,
   `/history` and `/decisions`;

@@ -9,6 +9,8 @@ from projections.collection import Collection
 from projections.credit_history import CreditHistory
 from projections.decisions import Decisions
 from projections.delinquency import Delinquency
+from projections.notices import Notices
+from projections.watchlist import Watchlist
 
 PROJECTIONS: tuple[Projection, ...] = (
     AccountStatus(),
@@ -16,6 +18,8 @@ PROJECTIONS: tuple[Projection, ...] = (
     Decisions(),
     Delinquency(),
     Collection(),
+    Watchlist(),
+    Notices(),
     BucketHistory(),
 )
 BY_NAME: dict[str, Projection] = {projection.name: projection for projection in PROJECTIONS}

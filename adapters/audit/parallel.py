@@ -1,27 +1,39 @@
-"""Audit replay of many accounts on several processes.
+"""Replaying many accounts on every core: audit verdicts and what-if outcomes, with progress.
 
-Accounts replay independently, so `fengkong audit --all` splits them into
-slices and replays the slices on worker processes (each with its own
-connection to the store), keeping only a small verdict per account.
+Accounts replay independently, so the accounts are cut into slices and the
+slices replayed on worker processes (each with its own read-only connection
+to the store), keeping only a small result per account. The parent reports
+progress (accounts and facts done, facts per second) as slices finish.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from adapters.bootstrap import open_engine
 from adapters.settings import Settings
 from engine.audit import Replay, commands_of, replay_accounts
-from engine.policy import Policy, load_policy
+from engine.governance import Requested
+from engine.whatif import AccountOutcome, Period, compare_account
 
 SLICE = 1000  # accounts per task
 PARALLEL_FROM = 2 * SLICE  # fewer accounts than this are not worth starting processes for
+
+
+class Counted(Protocol):
+    @property
+    def facts(self) -> int: ...
+
+
+R = TypeVar("R", bound=Counted)
+P = TypeVar("P")
+Progress = Callable[[int, int, int], None]
+"""progress(accounts done, accounts in all, facts done), after each slice."""
 
 
 @dataclass
@@ -35,6 +47,8 @@ class Verdict:
     identical: bool
     recorded_commands: list[dict[str, Any]] = field(default_factory=list)
     derived_commands: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # operators' actions on the account: who did what
+    balances_differ: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, result: Replay) -> Verdict:
@@ -47,6 +61,8 @@ class Verdict:
             identical,
             [] if identical else commands_of(result.recorded),
             [] if identical else commands_of(result.derived),
+            result.actions,
+            list(result.balances_differ),
         )
 
 
@@ -54,36 +70,92 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _policies(what_if: str | None) -> Callable[[str], Policy]:
-    if what_if is None:
-        return functools.cache(load_policy)
-    alternative = load_policy(what_if)
-    return lambda _: alternative
-
-
-def _audit_slice(settings: Settings, what_if: str | None, account_ids: Sequence[str]) -> list[Verdict]:
+def every_account(settings: Settings) -> list[str]:
     engine = open_engine(settings)
     try:
-        return [Verdict.of(result) for result in replay_accounts(engine, account_ids, _policies(what_if))]
+        return engine.account_ids()
+    finally:
+        engine.close()
+
+
+def run_slices(
+    settings: Settings,
+    job: Callable[[Settings, P, Sequence[str]], list[R]],
+    payload: P,
+    account_ids: Sequence[str],
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> Iterator[R]:
+    """`job` over slices of the accounts, on `jobs` processes from PARALLEL_FROM accounts on; results in order."""
+    slices = [account_ids[start : start + SLICE] for start in range(0, len(account_ids), SLICE)]
+    done = facts = 0
+
+    def finished(results: list[R]) -> list[R]:
+        nonlocal done, facts
+        done += len(results)
+        facts += sum(result.facts for result in results)
+        if progress is not None:
+            progress(done, len(account_ids), facts)
+        return results
+
+    if jobs <= 1 or len(account_ids) < PARALLEL_FROM:
+        for ids in slices:
+            yield from finished(job(settings, payload, ids))
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures: list[Future[list[R]]] = [pool.submit(job, settings, payload, ids) for ids in slices]
+        for future in futures:
+            yield from finished(future.result())
+
+
+def _audit_slice(settings: Settings, _: None, account_ids: Sequence[str]) -> list[Verdict]:
+    engine = open_engine(settings)
+    try:
+        return [Verdict.of(result) for result in replay_accounts(engine, account_ids)]
     finally:
         engine.close()
 
 
 def audit(
-    settings: Settings, account_ids: Sequence[str] | None, what_if: str | None = None, jobs: int = 1
+    settings: Settings, account_ids: Sequence[str] | None, jobs: int = 1, progress: Progress | None = None
 ) -> Iterator[Verdict]:
-    """Verdicts for the named accounts (every account when None), in order.
+    """Verdicts for the named accounts (every account when None), in order, under the recorded policies.
 
-    Raises LookupError for a named account the store does not hold.
+    Raises LookupError for a named account the store does not hold, or a policy it neither recorded nor ships.
     """
-    if account_ids is None:
-        engine = open_engine(settings)
-        account_ids = engine.account_ids()
+    ids = every_account(settings) if account_ids is None else account_ids
+    yield from run_slices(settings, _audit_slice, None, ids, jobs, progress)
+
+
+@dataclass(frozen=True)
+class WhatIfJob:
+    """What a process needs to replay its slice under the candidate: its text (validated again) and the period."""
+
+    candidate: str
+    period: Period
+
+
+def _whatif_slice(settings: Settings, job: WhatIfJob, account_ids: Sequence[str]) -> list[AccountOutcome]:
+    candidate = Requested.of(job.candidate).policy
+    engine = open_engine(settings)
+    try:
+        documents = engine.documents()
+        latest = documents.latest_calendar()
+        return [
+            compare_account(account_id, states, candidate, documents.calendar_for, latest, job.period)
+            for account_id, states in engine.recorded_histories(account_ids)
+        ]
+    finally:
         engine.close()
-    if jobs <= 1 or len(account_ids) < PARALLEL_FROM:
-        yield from _audit_slice(settings, what_if, account_ids)
-        return
-    slices = [account_ids[start : start + SLICE] for start in range(0, len(account_ids), SLICE)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        for verdicts in pool.map(_audit_slice, [settings] * len(slices), [what_if] * len(slices), slices):
-            yield from verdicts
+
+
+def what_if(
+    settings: Settings,
+    job: WhatIfJob,
+    account_ids: Sequence[str] | None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> Iterator[AccountOutcome]:
+    """Each account's recorded outcome beside the candidate's, in a sandbox: nothing is written anywhere."""
+    ids = every_account(settings) if account_ids is None else account_ids
+    yield from run_slices(settings, _whatif_slice, job, ids, jobs, progress)

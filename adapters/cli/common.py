@@ -18,6 +18,7 @@ from adapters.settings import Settings
 from adapters.store.probe import Found, Probe, Unreachable, probe
 from adapters.store.urls import is_postgres, redact, sqlite_path
 from engine.application import RiskEngine
+from engine.documents import Refused
 
 F = TypeVar("F", bound=Callable[..., Any])
 progress_console = Console(stderr=True)
@@ -57,7 +58,19 @@ def policy_option(command: F) -> F:
         "--policy",
         default=None,
         metavar="NAME|FILE",
-        help="Policy version shipped with the engine, or a policy TOML file (default default-v1, env FENGKONG_POLICY).",
+        help="Policy version shipped with the engine, or a policy TOML file (env FENGKONG_POLICY). Default: the "
+        "store's active policy. On a store without one, its first use records and activates it; any other "
+        "than the active one is refused (see `fengkong policy propose`).",
+    )(command)
+
+
+def shadow_option(command: F) -> F:
+    return click.option(
+        "--shadow",
+        default=None,
+        metavar="FILE|VERSION",
+        help="Also decide every recorded fact under this candidate policy, beside the active one, into the shadow "
+        "read model: no command, nothing in the event store (env FENGKONG_SHADOW; `fengkong shadow report`).",
     )(command)
 
 
@@ -80,11 +93,27 @@ def load_settings(**flags: Any) -> Settings:
         raise Mistake(Exit.BAD_SETTING, problems) from None
 
 
-def open_engine(settings: Settings) -> RiskEngine:
+def open_engine(settings: Settings, *, deciding: bool = False, user: str = "ingest") -> RiskEngine:
+    """The engine; `deciding`: it will decide new facts, so its policy must be allowed (one line if not)."""
     try:
-        return bootstrap.open_engine(settings)
+        engine = bootstrap.open_engine(settings, user)
+        if deciding:
+            engine.check_policy()
     except FileNotFoundError as error:
         raise Mistake(Exit.BAD_SETTING, str(error)) from None
+    except ValueError as error:
+        raise Mistake(Exit.BAD_SETTING, f"the policy does not validate: {problem_of(error)}") from None
+    except Refused as refused:
+        raise Mistake(Exit.BAD_SETTING, refused.reason) from None
+    return engine
+
+
+def problem_of(error: ValueError) -> str:
+    """The first problem of a file that does not validate, on one line (the setting named, never its value)."""
+    if isinstance(error, ValidationError):
+        item = error.errors(include_url=False, include_input=False)[0]
+        return f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}"
+    return str(error).splitlines()[0]
 
 
 def _probe(settings: Settings) -> Probe:

@@ -32,9 +32,11 @@ from adapters.files.jsonl import DeadLetterFile, dead_letter_record
 from adapters.scoring.jobs import Trained, train_scorecard
 from adapters.scoring.train import ModellingUnavailable
 from adapters.settings import Settings
+from adapters.store import queries
 from adapters.store.demo_marker import demo_accounts, mark_demo
 from adapters.store.probe import Found, probe
 from adapters.store.urls import is_postgres, redact, sqlite_path
+from adapters.synthetic.gateway import NoticeGateway
 from adapters.synthetic.latent import LatentPortfolio
 from engine.application import RiskEngine
 from engine.batch import Outcome, Result
@@ -44,6 +46,7 @@ from events.recorded import account_status, delinquency_bucket
 from events.rules import Rule
 
 DEMO_ACCOUNTS = 4800  # enough for 1,000+ positives in the scorecard's out-of-time window (docs/scorecard.md)
+DEMO_POLICY = "default-v2"  # so the watch list, reminders, notice outcomes and the score show
 DEMO_HORIZON = 120  # days: the scorecard's label window
 DEMO_DESCRIPTION = "trained by fengkong demo on its synthetic portfolio (adapters/synthetic/latent.py)"
 
@@ -93,6 +96,7 @@ class _Tally:
         self.rules: Counter[str] = Counter()
         self.card: Counter[tuple[str, str]] = Counter()  # (command type, rule) of card commands
         self.deferred = 0
+        self.notices: list[SendNotice] = []  # the batch's, for the gateway
 
     def add(self, result: Result) -> None:
         self.outcomes[result.outcome] += 1
@@ -101,8 +105,14 @@ class _Tally:
             self.commands[command.type] += 1
             if command.type in ("LockCard", "UnlockCard"):
                 self.card[command.type, command.rule] += 1
-            if isinstance(command, SendNotice) and command.deliver_at != command.occurred_at:
-                self.deferred += 1
+            if isinstance(command, SendNotice):
+                self.notices.append(command)
+                if command.deliver_at != command.occurred_at:
+                    self.deferred += 1
+
+    def sent(self) -> list[SendNotice]:
+        notices, self.notices = self.notices, []
+        return notices
 
 
 @click.command()
@@ -111,6 +121,12 @@ class _Tally:
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same events.")
 @click.option("--append", is_flag=True, help="Keep what the SQLite store already holds.")
 @click.option("--force", is_flag=True, help="Replace a SQLite store that demo did not create.")
+@click.option(
+    "--policy",
+    default=DEMO_POLICY,
+    show_default=True,
+    help="The policy to decide under (a shipped version or a file); FENGKONG_POLICY is not read here.",
+)
 @click.option(
     "--score/--no-score",
     default=True,
@@ -132,6 +148,7 @@ def demo(
     seed: int,
     append: bool,
     force: bool,
+    policy: str,
     score: bool,
     export_path: Path | None,
     store: str | None,
@@ -144,15 +161,16 @@ def demo(
     another SQLite store is replaced only with --force, a PostgreSQL store
     holding other accounts never.
     """
-    settings = load_settings(store=store)
+    settings = load_settings(store=store, policy=policy)
     if export_path is not None:
         check_output(export_path)
     writable_store(settings)
     _refuse_foreign_accounts(settings, force)
     if not append:
         _fresh_sqlite(settings)
-    engine = open_engine(settings)
+    engine = open_engine(settings, deciding=True)
     portfolio = LatentPortfolio(accounts, days, seed, noise=True)
+    gateway = NoticeGateway(portfolio, seed)
     tables = bootstrap.open_tables(settings)
     try:
         mark_demo(tables, (account.account_id for account in portfolio.accounts))
@@ -174,7 +192,7 @@ def demo(
         Progress(*columns, console=progress_console, disable=as_json) as progress,
     ):
         task = progress.add_task("days", total=days, events=0)
-        for day in portfolio.days_of_events():
+        for offset, day in enumerate(portfolio.days_of_events()):
             lines = [orjson.dumps(event) for event in day]
             if export:
                 export.writelines(line + b"\n" for line in lines)
@@ -182,14 +200,18 @@ def demo(
                 tally.add(result)
                 if result.outcome is Outcome.REJECTED:
                     letters.write(
-                        dead_letter_record(lines[result.index], result.reason or "", "demo", event_id=result.event_id)
+                        dead_letter_record(
+                            lines[result.index], result.reason or "", "demo", result.sealed, event_id=result.event_id
+                        )
                     )
+            gateway.sent(offset, tally.sent())
             progress.update(task, advance=1, events=sum(tally.outcomes.values()))
     if export:
         export.close()
     elapsed = time.perf_counter() - started
     summary = _summarise(engine, tally, elapsed, letters)
     summary["read_models"] = _build_read_models(store, as_json)
+    summary["early_warning"] = _early_warning(settings, tally)
     if score:
         summary["scorecard"] = _scorecard(engine, settings, portfolio, seed, not append, as_json)
     if as_json:
@@ -247,6 +269,35 @@ def _scorecard_summary(trained: Trained, seconds: float) -> dict[str, object]:
         summary["out_of_time_auc_over_baseline"] = round(oot.auc - oot.baseline_auc, 4)
         summary["out_of_time_score_psi"] = oot.psi
     return summary
+
+
+def _early_warning(settings: Settings, tally: _Tally) -> dict[str, object]:
+    """What the watch list and notice outcomes did, and an account watched before it first went overdue."""
+    rules = tally.rules
+    tables = bootstrap.open_tables(settings)
+    try:
+        found = queries.early_warning(tables, limit=1)
+    finally:
+        tables.close()
+    example = None
+    if found.first:
+        first = found.first[0]
+        example = (
+            f"{first['account_id']}: on the watch list since {first['first_watch']:%Y-%m-%d %H:%M %z} "
+            f"({first['reason']}), first overdue {first['first_overdue']:%Y-%m-%d}"
+        )
+    return {
+        "accounts_watched": found.watched,
+        "watched_before_their_first_overdue": found.watched_then_overdue,
+        "example": example,
+        "pre_due_reminders": rules[Rule.WATCH_REMINDER],
+        "notices_resent_by_app_push": rules[Rule.NOTICE_RESEND],
+        "promises_to_pay": rules[Rule.PROMISE_MADE],
+        "promises_kept": rules[Rule.PROMISE_KEPT],
+        "promises_broken_escalated": rules[Rule.PROMISE_BROKEN],
+        "notices_held_for_a_promise": rules[Rule.NOTICE_SUSPENDED],
+        "unlocks_withheld_by_the_score": rules[Rule.REVIEW_AUTO_APPROVE_WITHHELD],
+    }
 
 
 def _build_read_models(store: str | None, as_json: bool) -> dict[str, object]:
@@ -332,8 +383,9 @@ def _print(summary: dict[str, object]) -> None:
         )
     console.print(
         "next: fengkong account ACC0000001 | fengkong commands --limit 20 | fengkong audit --all\n"
+        "      fengkong query watchlist | fengkong query notices | fengkong query queue\n"
         "      fengkong score evaluate | fengkong score explain ACC0000001 | fengkong score monitor\n"
-        "      fengkong query accounts --locked | fengkong query queue | fengkong status\n"
+        "      fengkong query accounts --locked | fengkong status\n"
         "the HTTP API and its metrics (every route but /healthz, /readyz and /docs needs a key):\n"
         "      export FENGKONG_KEY=$(fengkong keys create --role admin --name me)   # the store's first key\n"
         "      fengkong serve &\n"

@@ -18,6 +18,8 @@ from typing import Any
 import click
 import psycopg
 
+from adapters.privacy.crypto import SealError
+from adapters.privacy.master import PrivacyConfigError
 from adapters.store.probe import Unreachable
 
 
@@ -71,6 +73,8 @@ def translate(error: BaseException) -> Mistake | None:
             return Mistake(Exit.DISK_FULL, f"no space left on the device{where}")
         if isinstance(cause, sqlite3.Error) and (found := _sqlite(cause)) is not None:
             return found
+        if isinstance(cause, (PrivacyConfigError, SealError)):
+            return Mistake(Exit.BAD_SETTING, str(cause))
         if isinstance(cause, Unreachable):
             return Mistake(Exit.STORE_UNREACHABLE, f"cannot reach the PostgreSQL store: {cause}")
         if isinstance(cause, psycopg.errors.DiskFull):

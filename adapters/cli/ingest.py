@@ -22,9 +22,11 @@ from adapters.cli.common import (
     open_engine,
     policy_option,
     progress_console,
+    shadow_option,
     store_option,
     writable_store,
 )
+from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import DeadLetterFile, Line, Oversized, dead_letter_record, read_lines
 from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH
@@ -69,6 +71,7 @@ def progress(source: str, as_json: bool) -> Iterator[Callable[[int], None]]:
 @click.argument("source", metavar="FILE|-")
 @store_option
 @policy_option
+@shadow_option
 @click.option(
     "--dead-letter",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -80,7 +83,13 @@ def progress(source: str, as_json: bool) -> Iterator[Callable[[int], None]]:
 )
 @json_option
 def ingest(
-    source: str, store: str | None, policy: str | None, dead_letter: Path | None, batch_size: int | None, as_json: bool
+    source: str,
+    store: str | None,
+    policy: str | None,
+    shadow: str | None,
+    dead_letter: Path | None,
+    batch_size: int | None,
+    as_json: bool,
 ) -> None:
     """Ingest contract events from a JSONL file (or - for stdin).
 
@@ -89,13 +98,15 @@ def ingest(
     run goes on. Exit status is 0 unless the store itself fails.
     """
     faults.arm_from_env()
-    settings = load_settings(store=store, policy=policy, batch_size=batch_size)
+    settings = load_settings(store=store, policy=policy, shadow=shadow, batch_size=batch_size)
     check_input(source)
     letters_path = dead_letter or default_dead_letter(settings)
     check_output(letters_path)
     writable_store(settings)
-    engine = open_engine(settings)
+    engine = open_engine(settings, deciding=True)
+    shadow_run = start_shadow(settings)
     counts: Counter[str] = Counter()
+    warnings = 0
     commands: Counter[str] = Counter()
     started = time.perf_counter()
     with DeadLetterFile(letters_path) as letters, progress(source, as_json) as advance:
@@ -105,24 +116,31 @@ def ingest(
             for result in engine.process_parsed([_parsed(line) for line in batch]):
                 counts[result.outcome] += 1
                 commands.update(c.type for c in result.commands)
+                warnings += len(result.warnings)
                 if result.outcome is Outcome.REJECTED:
                     letters.write(
                         dead_letter_record(
                             batch[result.index],
                             result.reason or "rejected",
                             f"{source}:{offset + result.index + 1}",
+                            result.sealed,
                             event_id=result.event_id,
                         )
                     )
             offset += len(batch)
             advance(len(batch))
     elapsed = time.perf_counter() - started
+    if shadow_run is not None:
+        shadowed = shadow_run.catch_up()
+        shadow_run.close()
+        progress_console.print(f"shadow {shadow_run.version}: {shadowed} facts decided beside the active policy")
     summary = {
         "accepted": counts[Outcome.ACCEPTED],
         "duplicates": counts[Outcome.DUPLICATE],
         "rejected": counts[Outcome.REJECTED],
         "commands": sum(commands.values()),
         "commands_by_type": dict(sorted(commands.items())),
+        "warnings": warnings,
         "dead_letter": str(letters.path) if letters.count else None,
         "seconds": round(elapsed, 3),
     }
@@ -135,3 +153,5 @@ def ingest(
         )
         if letters.count:
             click.echo(f"rejected lines and reasons: {letters.path}")
+        if warnings:
+            click.echo(f"{warnings} decisions counted business days on weekdays only (see the warnings above)")

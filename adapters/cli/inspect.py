@@ -1,4 +1,4 @@
-"""Read commands: one account, the emitted commands, the contract's schema, policies."""
+"""Read commands: one account, the emitted commands, the contract's schema."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from rich.table import Table
 from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, require_store, store_option
 from adapters.cli.errors import Exit, Mistake
 from engine.account import CreditAccount
-from engine.policy import load_policy, shipped_policies
 from events.recorded import account_status
 from events.schema import contract_schema
 
@@ -40,6 +39,17 @@ def account_view(account: CreditAccount) -> dict[str, Any]:
             "escalated": controls.review_escalated,
         },
         "notices_dropped": controls.notices_dropped,
+        "held_lock": None
+        if controls.held is None
+        else {"hold_id": controls.held["id"], "commands": [c["type"] for c in controls.held["commands"]]},
+        "closed": ledger.closed,
+        "risk_tier": controls.risk_tier,
+        "watch": None
+        if controls.watch_since is None
+        else {"since": controls.watch_since.isoformat(), "reason": controls.watch_reason},
+        "promise": None
+        if controls.promise_date is None
+        else {"amount": str(controls.promise_amount), "date": controls.promise_date.isoformat()},
         "last_event_at": ledger.last_event_at.isoformat() if ledger.last_event_at else None,
         "version": account.version,
     }
@@ -99,25 +109,3 @@ def commands(account_id: str | None, limit: int | None, store: str | None, as_js
 def schema(which: str) -> None:
     """Print the JSON Schema that upstream teams validate against."""
     emit_json(contract_schema(which))
-
-
-@click.group()
-def policy() -> None:
-    """Show and check policy files."""
-
-
-@policy.command("list")
-def policy_list() -> None:
-    """Policy versions shipped with the engine."""
-    for name in shipped_policies():
-        click.echo(name)
-
-
-@policy.command("show")
-@click.argument("name", default="default-v1")
-def policy_show(name: str) -> None:
-    """Validate a policy (shipped name or TOML file) and print it as JSON."""
-    try:
-        emit_json(load_policy(name).model_dump(mode="json"))
-    except (FileNotFoundError, ValueError) as error:
-        raise click.ClickException(str(error)) from None

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import click
 
 from adapters import bootstrap
-from adapters.cli.common import emit_json, load_settings, policy_option, store_option
+from adapters.cli.common import emit_json, load_settings, open_engine, policy_option, shadow_option, store_option
+from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import read_lines, whole_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
 from adapters.kafka.config import (
@@ -34,6 +35,7 @@ from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.monitoring.metrics import serve_metrics
 from adapters.runtime import faults
 from adapters.settings import Settings
+from adapters.shadow.runner import ShadowFollower
 from engine.application import DEFAULT_BATCH
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -120,6 +122,7 @@ def _stop_on_signals() -> threading.Event:
 @bootstrap_option
 @store_option
 @policy_option
+@shadow_option
 @click.option("--topic", "events_topic", help=f"Inbound contract events, keyed by account_id ({EVENTS_TOPIC}).")
 @click.option("--dead-letter-topic", help=f"Where refused records go ({DEAD_LETTER_TOPIC}).")
 @click.option("--group-id", "worker_group", help=f"Consumer group of the workers ({WORKER_GROUP}).")
@@ -143,10 +146,10 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("worker %d: group %s, topic %s", os.getpid(), settings.worker_group, settings.events_topic)
-    try:
-        member = bootstrap.worker(settings)
-    except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+    member = bootstrap.worker(settings, open_engine(settings, deciding=True, user="worker"))
+    shadow_run = start_shadow(settings)
+    if shadow_run is not None:
+        ShadowFollower(shadow_run, stop).start()
     with metrics_port(settings):
         member.run(stop)
 

@@ -30,6 +30,7 @@ from adapters.cli.common import (
 )
 from adapters.cli.errors import Exit, Mistake
 from adapters.files.export import write_csv, write_parquet
+from adapters.privacy.reveal import Revealer
 from adapters.settings import Settings
 from adapters.store import queries
 from adapters.store.tables import POSITIONS, ProjectionDatabase
@@ -39,17 +40,19 @@ from projections.registry import PUBLIC_TABLES, TABLES
 
 
 @contextmanager
-def read_models(store: str | None) -> Iterator[ProjectionDatabase]:
-    """The read-model database; says so on stderr when the read models lag behind the store."""
+def read_models(store: str | None) -> Iterator[tuple[ProjectionDatabase, Revealer]]:
+    """The read-model database and what opens its sealed values; warns on stderr when the read models lag."""
     settings = load_settings(store=store)
     require_store(settings)
     db = bootstrap.open_tables(settings)
+    shown = bootstrap.revealer(settings)
     try:
         if not db.has_table(POSITIONS):
             raise Mistake(Exit.FAILED, "no read models in this store yet: run `fengkong projections catch-up`")
         _warn_if_behind(db, settings)
-        yield db
+        yield db, shown
     finally:
+        shown.close()
         db.close()
 
 
@@ -124,8 +127,8 @@ def accounts(
     as_json: bool,
 ) -> None:
     """Accounts filtered by status, delinquency bucket and lock, a page at a time."""
-    with read_models(store) as db:
-        page = queries.list_accounts(db, status, bucket, locked, limit, offset)
+    with read_models(store) as (db, shown):
+        page = shown.reveal(queries.list_accounts(db, status, bucket, locked, limit, offset))
     if as_json:
         emit_json(_page_json(page))
         return
@@ -142,12 +145,12 @@ def accounts(
 @json_option
 def account(account_id: str, limit: int, store: str | None, as_json: bool) -> None:
     """One account's status with its credit history and decisions."""
-    with read_models(store) as db:
-        row = queries.get_account(db, account_id)
+    with read_models(store) as (db, shown):
+        row = shown.reveal(queries.get_account(db, account_id))
         if row is None:
             raise Mistake(Exit.FAILED, f"no account {account_id!r} in the read models")
-        history = queries.account_history(db, account_id, limit)
-        decisions = queries.account_decisions(db, account_id, limit)
+        history = shown.reveal(queries.account_history(db, account_id, limit))
+        decisions = shown.reveal(queries.account_decisions(db, account_id, limit))
     if as_json:
         emit_json(
             {"account": queries.jsonable(row), "history": _page_json(history), "decisions": _page_json(decisions)}
@@ -171,14 +174,59 @@ def account(account_id: str, limit: int, store: str | None, as_json: bool) -> No
 @json_option
 def queue(limit: int, offset: int, min_days: int, store: str | None, as_json: bool) -> None:
     """The collection queue, most urgent first (days past due, amount, broken plans)."""
-    with read_models(store) as db:
+    with read_models(store) as (db, _):
         page = queries.collection_queue(db, limit, offset, min_days)
     if as_json:
         emit_json(_page_json(page))
         return
     columns = ("rank", "account_id", "days_past_due", "overdue_outstanding", "broken_plans", "card_locked",
-               "last_notice_template", "last_notice_at")  # fmt: skip
+               "last_notice_template", "last_notice_at", "last_outcome", "promise_amount", "promise_date")  # fmt: skip
     _table(f"collection queue ({page.total} accounts)", page.rows, columns)
+
+
+@query.command("watchlist")
+@click.option("--ended", is_flag=True, help="Also the watches that ended (the account went overdue, or repaid).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, queries.MAX_PAGE))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@store_option
+@json_option
+def watchlist(ended: bool, limit: int, offset: int, store: str | None, as_json: bool) -> None:
+    """The early-warning watch list: accounts with a signal before their due date, the reason and since when."""
+    with read_models(store) as (db, _):
+        page = queries.watchlist(db, ended, limit, offset)
+    if as_json:
+        emit_json(_page_json(page))
+        return
+    columns = ("account_id", "status", "since", "reason", "signals", "reminders", "ended_at")
+    _table(f"watch list ({page.total} accounts)", page.rows, columns)
+
+
+@query.command("notices")
+@store_option
+@json_option
+def notices(store: str | None, as_json: bool) -> None:
+    """Notice outcomes per template and channel: contact rate, promise rate, promise-kept rate."""
+    with read_models(store) as (db, _):
+        rows = queries.notice_rates(db)
+    if as_json:
+        emit_json(queries.jsonable(rows))
+        return
+    table = RichTable("template", "channel", "sent", "contact rate", "promise rate", "kept", "broken", "kept rate")
+    for row in rows:
+        table.add_row(
+            row["template"],
+            row["channel"],
+            str(row["sent"]),
+            *(_rate(row[name]) for name in ("contact_rate", "promise_rate")),
+            str(row["kept"]),
+            str(row["broken"]),
+            _rate(row["promise_kept_rate"]),
+        )
+    console.print(table)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 @query.command("delinquency")
@@ -188,7 +236,7 @@ def queue(limit: int, offset: int, min_days: int, store: str | None, as_json: bo
 @json_option
 def delinquency(start: datetime | None, end: datetime | None, store: str | None, as_json: bool) -> None:
     """Accounts and balances per delinquency bucket for each closed business date."""
-    with read_models(store) as db:
+    with read_models(store) as (db, _):
         rows = queries.delinquency_daily(db, _day(start), _day(end))
     if as_json:
         emit_json(queries.jsonable(rows))
@@ -214,7 +262,7 @@ def delinquency(start: datetime | None, end: datetime | None, store: str | None,
 @json_option
 def roll_rates(day: datetime | None, store: str | None, as_json: bool) -> None:
     """The roll-rate matrix from the previous closed date into this one."""
-    with read_models(store) as db:
+    with read_models(store) as (db, _):
         closed, rows = queries.roll_rates(db, _day(day))
     if as_json:
         emit_json({"business_date": queries.jsonable(closed), "matrix": queries.jsonable(rows)})
@@ -265,14 +313,14 @@ def export(name: str, fmt: str, output: Path | None, store: str | None) -> None:
     target = output or Path(f"{name}.{fmt}")
     if not to_stdout:
         check_output(target)
-    with read_models(store) as db:
+    with read_models(store) as (db, shown):
         if to_stdout:
-            count = write_csv(db, table, sys.stdout)
+            count = write_csv(db, table, sys.stdout, shown.reveal)
             click.echo(f"{count} rows", err=True)
             return
         if fmt == "csv":
             with target.open("w", newline="", encoding="utf-8") as out:
-                count = write_csv(db, table, out)
+                count = write_csv(db, table, out, shown.reveal)
         else:
-            count = write_parquet(db, table, target)
+            count = write_parquet(db, table, target, shown.reveal)
     click.echo(f"{count} rows of {name} written to {target}", err=True)

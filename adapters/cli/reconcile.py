@@ -10,6 +10,7 @@ import click
 from adapters import bootstrap
 from adapters.cli.common import default_dead_letter, emit_json, json_option, load_settings, store_option
 from adapters.kafka.config import COMMANDS_TOPIC, DEAD_LETTER_TOPIC
+from adapters.privacy.sealer import RecordedDigests
 from adapters.reconcile import gather
 from adapters.reconcile.compare import GAP_KINDS, Letter, Message, Report, reconcile
 from adapters.store.urls import is_postgres, redact, sqlite_path
@@ -117,6 +118,8 @@ def reconcile_command(
     log = bootstrap.open_log(settings)
     engine_tables = bootstrap.open_engine_tables(settings)
     db = bootstrap.open_tables(settings)
+    keys = bootstrap.open_key_ring(settings)
+    records = bootstrap.privacy_records(settings)
     try:
         report = reconcile(
             messages(),
@@ -130,8 +133,11 @@ def reconcile_command(
             read_models=None if no_projections else gather.read_models(db),
             complete=not (partial or starts),
             strict_once=strict_once,
+            recorded_digest=RecordedDigests(keys, records),
         )
     finally:
+        keys.close()
+        records.close()
         db.close()
         engine_tables.db.close()
         log.close()

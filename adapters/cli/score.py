@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
+from adapters import bootstrap
 from adapters.cli.common import (
     console,
     emit_json,
@@ -27,6 +28,7 @@ from adapters.scoring.jobs import evaluate_scorecard, explain_account, monitor_s
 from adapters.scoring.monitor import Stability
 from adapters.scoring.train import ModellingUnavailable, default_version
 from adapters.settings import Settings
+from adapters.store.score_monitor import ScoreMonitorStore
 from engine.scoring.scorecard import Scorecard
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -187,14 +189,24 @@ def explain_command(
 @score.command("monitor")
 @scorecard_option
 @click.option("--until", type=_DATE, default=None, help="The last month end to report (default: last closed day).")
+@click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Record the report in the store: `fengkong status` and /metrics show its last month.",
+)
 @store_option
 @json_option
-def monitor_command(scorecard: str | None, until: datetime | None, store: str | None, as_json: bool) -> None:
+def monitor_command(
+    scorecard: str | None, until: datetime | None, record: bool, store: str | None, as_json: bool
+) -> None:
     """Population stability (PSI) of the score and each attribute per month against training, with trends."""
     settings = load_settings(store=store)
     with _one_line():
         card = _scorecard(settings, scorecard)
         report = monitor_scorecard(open_engine(settings), card, _day(until))
+    if record:
+        _record(settings, report.as_dict(), report.months[-1].as_of if report.months else "")
     if as_json:
         emit_json(report.as_dict())
         return
@@ -207,6 +219,16 @@ def monitor_command(scorecard: str | None, until: datetime | None, store: str | 
         table.add_row(name, *(_cell(c.psi, c.alert) for c in cells), report.trends[name]["direction"])
     console.print(table)
     click.echo(f"alert: {report.alert} (PSI marked ~ from 0.1: watch, ! from 0.25: act)")
+
+
+def _record(settings: Settings, report: dict[str, Any], until: str) -> None:
+    tables = bootstrap.open_tables(settings)
+    try:
+        monitor = ScoreMonitorStore(tables)
+        monitor.prepare()
+        monitor.record(report, until)
+    finally:
+        tables.close()
 
 
 def _cell(index: float | None, alert: str | None) -> str:

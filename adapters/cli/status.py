@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from adapters import bootstrap
-from adapters.cli.common import console, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import console, emit_json, json_option, load_settings, progress_console, store_option
 from adapters.monitoring import status as status_report
 from adapters.monitoring.status import ReviewWindow
 
@@ -72,4 +72,39 @@ def _print(report: dict[str, Any], window: ReviewWindow) -> None:
                     row["account_id"], row["review_request_id"], str(row["review_requested_on"]), row["review_deadline"]
                 )
             console.print(listed)
-    console.print(f"[bold]brake[/bold]: {report['brake']['state']} ({report['brake']['detail']})")
+    calendar = report["calendar"]
+    console.print(f"[bold]calendar[/bold]: {calendar['version']}, schedules up to {calendar['last_year']}")
+    if calendar["warning"]:
+        progress_console.print(f"[bold red]warning[/bold red]: {calendar['warning']}")
+    brake = report["brake"]
+    since = f" since {brake['tripped_since']}" if brake["tripped_since"] else ""
+    console.print(
+        f"[bold]brake[/bold]: {brake['state']}{since}; {brake['held']} locks held for an operator; "
+        f"{brake['locks_in_window']} emitted in the {brake['window_minutes']} minutes to {brake['window_end'] or '-'}, "
+        f"bound {brake['bound'] if brake['bound'] is not None else '-'} "
+        f"({brake['active_accounts'] if brake['active_accounts'] is not None else '-'} active accounts)"
+    )
+    stuck = report["stuck_locks"]
+    if stuck is not None:
+        console.print(f"[bold]stuck locks[/bold]: {stuck['count']} accounts locked without an active reason")
+    _print_scorecard(report["scorecard"])
+
+
+def _print_scorecard(stability: dict[str, Any] | None) -> None:
+    if stability is None:
+        console.print("[bold]scorecard[/bold]: not monitored yet (fengkong score monitor records its stability)")
+        return
+    if stability["month"] is None:
+        console.print(f"[bold]scorecard[/bold] {stability['scorecard']}: no month monitored yet")
+        return
+    drifting = [
+        f"{name} {figures['psi']:.2f} ({figures['alert']})"
+        for name, figures in stability["attributes"].items()
+        if figures["alert"] in ("watch", "act")
+    ]
+    score = stability["score"]
+    console.print(
+        f"[bold]scorecard[/bold] {stability['scorecard']}, {stability['month']} "
+        f"(monitored {stability['recorded_at']}): alert {stability['alert']}; "
+        f"score PSI {score['psi']} ({score['alert']})" + (f"; {', '.join(drifting)}" if drifting else "")
+    )

@@ -15,7 +15,7 @@ integers, ratios, negative balances too) are never touched and stay numbers.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +28,13 @@ from adapters.store.tables import ProjectionDatabase, table_name
 from projections.base import ColumnType, Row, Table
 
 CHUNK = 50_000
+Shown = Callable[[list[Row]], list[Row]]
+"""What a row becomes for the people who read the export: sealed personal values opened (adapters.privacy.reveal)."""
+
+
+def _as_stored(rows: list[Row]) -> list[Row]:
+    return rows
+
 
 _ARROW_TYPES = {
     ColumnType.TEXT: pa.string(),
@@ -89,13 +96,13 @@ def neutralise(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def write_csv(db: ProjectionDatabase, table: Table, out: IO[str]) -> int:
+def write_csv(db: ProjectionDatabase, table: Table, out: IO[str], shown: Shown = _as_stored) -> int:
     writer = csv.writer(out)
     writer.writerow(table.column_names)
     textual = {column.name for column in table.columns if column.type in _TEXTUAL}
     count = 0
     for rows in chunks(db, table):
-        for row in localize(db, rows):
+        for row in localize(db, shown(rows)):
             cells = []
             for name in table.column_names:
                 value = _cell(table, name, row[name])
@@ -114,11 +121,12 @@ def _csv_text(value: Any) -> str:
     return str(value)
 
 
-def write_parquet(db: ProjectionDatabase, table: Table, path: Path) -> int:
+def write_parquet(db: ProjectionDatabase, table: Table, path: Path, shown: Shown = _as_stored) -> int:
     schema = arrow_schema(table)
     count = 0
     with pq.ParquetWriter(path, schema) as writer:
-        for rows in chunks(db, table):
+        for stored in chunks(db, table):
+            rows = shown(stored)
             columns = {name: [_cell(table, name, row[name]) for row in rows] for name in table.column_names}
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
             count += len(rows)

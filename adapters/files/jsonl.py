@@ -4,13 +4,12 @@ Lines are read with a bound: a line longer than the contract's message limit
 (`events.inbound.MAX_EVENT_BYTES`, 64 KiB) is never held whole. It is read
 on in chunks only to count and hash it, and comes out as an `Oversized`
 stand-in: its first `PREFIX_BYTES`, its size and its SHA-256. Its dead
-letter keeps just that (docs/reliability.md, "Dead letters of oversized
+letter keeps just that (the prefix masked) (docs/reliability.md, "Dead letters of oversized
 messages"), so a 50 MB line costs 64 KiB of memory, not 50 MB.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import sys
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import IO, Any
 
 import orjson
 
+from adapters.privacy.masking import letter_digest, mask_payload
 from events.inbound import MAX_EVENT_BYTES, InvalidEvent
 
 PREFIX_BYTES = 1024
@@ -100,19 +100,22 @@ def _rest_of(stream: IO[bytes], start: bytes, ended: bool = False) -> Oversized:
     return Oversized(start[:PREFIX_BYTES], size, digest.hexdigest())
 
 
-def dead_letter_record(raw: Line | str, reason: str, source: str, **extra: Any) -> dict[str, Any]:
-    """What a dead letter holds: the original bytes (of an oversized line: prefix, size, digest), why, where."""
+def dead_letter_record(
+    raw: Line | str, reason: str, source: str, sealed: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What a dead letter holds: why, where, the line with its personal data masked and the digest reconcile
+    pairs it by (of an oversized line: a masked prefix, its size and SHA-256), and the event as the engine
+    sealed it, if it could (`sealed`: an operator reveals it to replay it)."""
     record: dict[str, Any] = {"reason": reason, "source": source, **extra}
     if isinstance(raw, Oversized):
-        record["payload_prefix_base64"] = base64.b64encode(raw.prefix).decode("ascii")
+        record["payload_prefix_masked"] = mask_payload(raw.prefix).decode("utf-8")
         record["payload_bytes"] = raw.size
         record["payload_sha256"] = raw.sha256
         return record
-    data = raw.encode() if isinstance(raw, str) else raw
-    try:
-        record["payload"] = data.decode("utf-8")
-    except UnicodeDecodeError:
-        record["payload_base64"] = base64.b64encode(data).decode("ascii")
+    record["payload_masked"] = mask_payload(raw).decode("utf-8")
+    record["payload_digest"] = letter_digest(raw)
+    if sealed:
+        record["payload_sealed"] = sealed
     return record
 
 

@@ -22,11 +22,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from adapters.access.sessions import Sessions
-from adapters.http import console, portfolio, problems, read_models, service
+from adapters.http import console, operators, policies, portfolio, problems, read_models, service
 from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
 from adapters.monitoring.status import ReviewWindow
+from adapters.operators.service import Operators
+from adapters.privacy.keyring import KeyRings
+from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
 from adapters.store.readers import StoredLog
 from adapters.store.tables import ProjectionDatabase
@@ -39,12 +42,16 @@ OPEN_PATHS = frozenset(
 
 DESCRIPTION = """\
 Account status, credit history, decisions, collection queue, delinquency and roll rates from the
-read models; the service's status and Prometheus metrics.
+read models; the service's status and Prometheus metrics; the emergency brake and its held locks,
+unlock reviews, and the operators' actions (release or drop held locks, decide reviews, undo the
+locks of a window, correct the platform clock), each recorded with the key's holder as its actor.
 
 **Authentication.** Every route of this document needs an API key, sent as
 `Authorization: Bearer <key>`. Keys are made with `fengkong keys create --role ROLE --name WHO`
 (shown once) and revoked with `fengkong keys revoke NAME|ID`. Roles, each including the ones before it:
-`metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys).
+`metrics` (scrape `/metrics`), `analyst` (read everything), `operator` (act), `admin` (manage keys,
+correct the clock, propose and approve policies: four eyes, the approver is never the author).
+An action may carry an `Idempotency-Key` header: a repeated request acts once.
 Each operation's security requirement names the role it needs. No key, an unknown key or a revoked
 key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 403.
 The risk console (`/console`) signs a person in with a key once and then calls these same routes
@@ -78,20 +85,31 @@ def create_app(
     connect: Callable[[], ProjectionDatabase],
     open_log: Callable[[], StoredLog],
     review_window: ReviewWindow,
+    open_operators: Callable[[], Operators],
+    open_documents: Callable[[], RecordedDocuments],
+    key_rings: KeyRings,
     pool_size: int = POOL_SIZE,
     session_minutes: int = 480,
 ) -> FastAPI:
-    """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api)."""
+    """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api).
+
+    `open_operators` builds the operators' engine on the first action.
+    """
     pool = ConnectionPool(connect, size=pool_size)
     log = open_log()
+    documents = open_documents()
     with pool.connection() as db:
         KeyStore(db).prepare()
+        key_rings.open(db)  # the key table exists, and a restored backup has lost its forgotten keys again
+    access = operators.OperatorsAccess(open_operators)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         pool.close()
+        access.close()
         log.close()
+        documents.close()
 
     app = FastAPIOffline(
         title="fengkong",
@@ -103,7 +121,10 @@ def create_app(
     )
     app.state.pool = pool
     app.state.log = log
+    app.state.documents = documents
     app.state.review_window = review_window
+    app.state.operators = access
+    app.state.key_rings = key_rings
     app.state.sessions = Sessions(60.0 * session_minutes)
     problems.install(app)
     app.middleware("http")(_log_request)
@@ -111,6 +132,9 @@ def create_app(
     app.include_router(service.probes)
     app.include_router(service.keyed)
     app.include_router(read_models.router)
+    app.include_router(operators.reading)
+    app.include_router(operators.acting)
+    app.include_router(policies.router)
     app.include_router(portfolio.router)
     app.include_router(console.router)
     app.mount(console.ASSETS, console.assets(), name="console-assets")

@@ -40,9 +40,11 @@ _SCHEMA: Json = {
     },
 }
 _WHEN = {
+    400: "a request body that cannot be read as JSON",
     401: "no API key, an unknown or a revoked key",
     403: "the key's role is too low for this route",
     404: "no such account or date in the read models",
+    409: "the action cannot be done as asked: the lock is not held, no review is open, the date is not earlier",
     422: "a parameter out of its bounds or not of its type",
     500: "an internal error (its class only, never data)",
     503: "the read models are not built yet, or every database connection is busy",

@@ -26,6 +26,8 @@ from adapters.access.keys import Role
 from adapters.http.auth import require
 from adapters.http.pool import ConnectionPool, PoolExhausted
 from adapters.http.problems import Problem, account_links, responses
+from adapters.privacy.keyring import KeyRings
+from adapters.privacy.reveal import Revealer
 from adapters.store import queries
 from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.tables import POSITIONS, ProjectionDatabase
@@ -38,6 +40,12 @@ Json = dict[str, Any]
 
 def _page(page: queries.Page) -> Json:
     return {"total": page.total, "limit": page.limit, "offset": page.offset, "items": queries.jsonable(page.rows)}
+
+
+def shown(request: Request, db: ProjectionDatabase, answer: Any) -> Any:
+    """An answer with its sealed personal values opened (or named forgotten), keys read on the request's connection."""
+    rings: KeyRings = request.app.state.key_rings
+    return Revealer(lambda: rings.on(db)).reveal(answer)
 
 
 def _answered(error: BaseException) -> bool:
@@ -102,6 +110,7 @@ def projections(request: Request, db: Db) -> list[Json]:
     responses=responses(links=ACCOUNT_LINKS),
 )
 def accounts(
+    request: Request,
     db: Db,
     status: Annotated[StatusWord | None, Query(description="the account's one-word status")] = None,
     bucket: Annotated[Bucket | None, Query(description="delinquency bucket")] = None,
@@ -111,7 +120,8 @@ def accounts(
 ) -> Json:
     chosen_status = None if status is None else status.value
     chosen_bucket = None if bucket is None else bucket.value
-    return _page(queries.list_accounts(db, chosen_status, chosen_bucket, locked, limit, offset))
+    page = queries.list_accounts(db, chosen_status, chosen_bucket, locked, limit, offset)
+    return shown(request, db, _page(page))  # type: ignore[no-any-return]
 
 
 def _account_or_404(db: ProjectionDatabase, account_id: str) -> Json:
@@ -128,13 +138,14 @@ def _account_or_404(db: ProjectionDatabase, account_id: str) -> Json:
     summary="One account with its history and decisions",
     responses=responses(404),
 )
-def account(db: Db, account_id: AccountId, limit: Limit = 200) -> Json:
+def account(request: Request, db: Db, account_id: AccountId, limit: Limit = 200) -> Json:
     row = _account_or_404(db, account_id)
-    return {
+    answer = {
         "account": row,
         "history": _page(queries.account_history(db, account_id, limit)),
         "decisions": _page(queries.account_decisions(db, account_id, limit)),
     }
+    return shown(request, db, answer)  # type: ignore[no-any-return]
 
 
 @router.get(
@@ -144,9 +155,9 @@ def account(db: Db, account_id: AccountId, limit: Limit = 200) -> Json:
     summary="Credit history in event-time order",
     responses=responses(404),
 )
-def history(db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 0) -> Json:
+def history(request: Request, db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 0) -> Json:
     _account_or_404(db, account_id)
-    return _page(queries.account_history(db, account_id, limit, offset))
+    return shown(request, db, _page(queries.account_history(db, account_id, limit, offset)))  # type: ignore[no-any-return]
 
 
 @router.get(
@@ -156,9 +167,9 @@ def history(db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 
     summary="Decisions in store order",
     responses=responses(404),
 )
-def decisions(db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 0) -> Json:
+def decisions(request: Request, db: Db, account_id: AccountId, limit: Limit = 200, offset: Offset = 0) -> Json:
     _account_or_404(db, account_id)
-    return _page(queries.account_decisions(db, account_id, limit, offset))
+    return shown(request, db, _page(queries.account_decisions(db, account_id, limit, offset)))  # type: ignore[no-any-return]
 
 
 @router.get(
@@ -181,6 +192,33 @@ def collection_queue(
     return _page(
         queries.collection_queue(db, limit, offset, min_days_past_due, None if bucket is None else bucket.value, chosen)
     )
+
+
+@router.get(
+    "/watchlist",
+    operation_id="watchlist",
+    tags=["collection"],
+    summary="The early-warning watch list: accounts with a signal before their due date, reason, since when",
+    responses=responses(links=ACCOUNT_LINKS),
+)
+def watchlist(
+    db: Db,
+    ended: Annotated[bool, Query(description="also the watches that ended (went overdue, or repaid)")] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Json:
+    return _page(queries.watchlist(db, ended, limit, offset))
+
+
+@router.get(
+    "/notice-rates",
+    operation_id="notice_rates",
+    tags=["collection"],
+    summary="Contact rate, promise rate and promise-kept rate per notice template and channel",
+    responses=responses(),
+)
+def notice_rates(db: Db) -> list[Json]:
+    return queries.jsonable(queries.notice_rates(db))  # type: ignore[no-any-return]
 
 
 @router.get(

@@ -8,6 +8,7 @@ the `metrics` role (Prometheus sends the key as a bearer token) or above.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -72,7 +73,7 @@ def status(
 ) -> Json:
     window: ReviewWindow = request.app.state.review_window
     if within is not None:
-        window = ReviewWindow(within, window.calendar)
+        window = replace(window, business_days=within)
     snapshot = status_report.take_snapshot(request.app.state.log, db, window, limit)
     return status_report.report(snapshot, window)
 

@@ -1,9 +1,12 @@
-"""Dead letters on Kafka: the original bytes, why they were refused, where they came from.
+"""Dead letters on Kafka: the message with its personal data masked, why it was refused, where it came from.
 
-A dead letter keeps the original key, value and headers (a value over
-`MAX_LETTER_BYTES`: its first `PREFIX_BYTES` bytes, with its size and SHA-256
-in headers), and adds headers naming the error, the stage that refused it and the source topic, partition
-and offset, so an operator can fix the producer and replay it. Letters are
+A dead letter keeps the original key and headers and the value with its
+personal data masked (adapters.privacy.masking; a value over
+`MAX_LETTER_BYTES`: its first `PREFIX_BYTES` bytes, masked, with its size and
+SHA-256 in headers), and adds headers naming the error, the stage that refused
+it, the source topic, partition and offset, the digest reconcile pairs it by
+and, for an event the engine sealed, the event sealed (an operator reveals it
+to fix the producer and replay it). Letters are
 flushed and acknowledged before the batch that refused them is recorded: a
 crash may repeat a letter (the source offset header identifies repeats) but
 never loses one.
@@ -20,6 +23,8 @@ from adapters.kafka.config import (
     ERROR_HEADER,
     EVENT_ID_HEADER,
     PAYLOAD_BYTES_HEADER,
+    PAYLOAD_DIGEST_HEADER,
+    PAYLOAD_SEALED_HEADER,
     PAYLOAD_SHA256_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
@@ -27,6 +32,7 @@ from adapters.kafka.config import (
     STAGE_HEADER,
     Headers,
 )
+from adapters.privacy.masking import letter_digest, mask_payload
 
 MAX_REASON_BYTES = 4096
 MAX_LETTER_BYTES = 1024 * 1024  # Kafka's default record limit: a larger value never fits a dead letter
@@ -41,8 +47,10 @@ class DeadLetter:
     headers: Headers
 
 
-def dead_letter(record: Any, reason: str, stage: str, event_id: str | None = None) -> DeadLetter:
-    """A dead letter for a consumed record (kafka-python ConsumerRecord)."""
+def dead_letter(
+    record: Any, reason: str, stage: str, event_id: str | None = None, sealed: str | None = None
+) -> DeadLetter:
+    """A dead letter for a consumed record (kafka-python ConsumerRecord); `sealed`: the event the engine sealed."""
     headers: Headers = [(str(key), bytes(value or b"")) for key, value in record.headers or ()]
     headers += [
         (ERROR_HEADER, reason.encode()[:MAX_REASON_BYTES]),
@@ -53,13 +61,18 @@ def dead_letter(record: Any, reason: str, stage: str, event_id: str | None = Non
     ]
     if event_id:
         headers.append((EVENT_ID_HEADER, event_id.encode()[:256]))
+    if sealed:
+        headers.append((PAYLOAD_SEALED_HEADER, sealed.encode()))
     value = record.value
     if value is not None and len(value) > MAX_LETTER_BYTES:
         headers += [
             (PAYLOAD_BYTES_HEADER, str(len(value)).encode()),
             (PAYLOAD_SHA256_HEADER, hashlib.sha256(value).hexdigest().encode()),
         ]
-        value = value[:PREFIX_BYTES]
+        value = mask_payload(value[:PREFIX_BYTES])
+    elif value is not None:
+        headers.append((PAYLOAD_DIGEST_HEADER, letter_digest(value).encode()))
+        value = mask_payload(value)
     return DeadLetter(record.key, value, headers)
 
 

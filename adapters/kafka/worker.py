@@ -355,7 +355,9 @@ class Worker:
                 if result.outcome is Outcome.REJECTED and result.index not in lettered:
                     lettered.add(result.index)
                     record = origin[result.index]
-                    letters.append(dead_letter(record, result.reason or "rejected", result.stage, result.event_id))
+                    letters.append(
+                        dead_letter(record, result.reason or "rejected", result.stage, result.event_id, result.sealed)
+                    )
             self.dead_letters.publish(letters)
             faults.reached("worker.before_transaction")
             started = time.perf_counter()

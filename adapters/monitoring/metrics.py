@@ -6,15 +6,14 @@ Two kinds:
   counts events, commands and batch latency and tracks its consumer lag, the
   relay its lag behind the outbox, the clock relay its copies;
 - store series, read from the store and the read models when `/metrics` of
-  the API is scraped (`read_model_collector`): projection lag, open reviews
-  and their deadlines. Every API process reports the same values for them.
+  the API is scraped (`StoreCollector`): projection lag, open reviews and
+  their deadlines, the emergency brake's state and held locks (its record in
+  the store, one for every worker), the stuck locks, the holiday calendar's
+  coverage and the scorecard's population stability (the latest `fengkong
+  score monitor` run). Every API process reports the same values for them.
 
 No series carries personal data: labels are event and command types,
 outcomes, topics, partitions and projection names, never an account id.
-
-The brake's series (held locks, brake state, stuck locks) are registered
-here with their resting values (0 and "armed"); the emergency brake (issue
-12 part B) sets them when it lands.
 """
 
 from __future__ import annotations
@@ -23,12 +22,13 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import disable_created_metrics as _disable_created_metrics
 from prometheus_client import start_http_server as _start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.registry import Collector
 
 from engine.batch import Outcome, Result
@@ -50,6 +50,10 @@ BATCH_SECONDS = Histogram(
     "Seconds to prepare and commit one batch (one store transaction), retries included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+CALENDAR_FALLBACKS = Counter(
+    "fengkong_calendar_fallbacks",
+    "Decisions that counted business days on weekdays only: the calendar had no schedule for a year they needed.",
+)
 CONSUMER_LAG = Gauge(
     "fengkong_consumer_lag",
     "Records of an owned partition not yet recorded in the store (the partition's end offset minus the next offset).",
@@ -65,17 +69,7 @@ RELAY_LAG = Gauge(
 )
 CLOCK_COPIES = Counter("fengkong_clock_days_copied", "DayClosed records copied into every events partition.")
 
-# ------------------------------------------------------------------ the brake's series (set by part B)
-
-HELD_LOCKS = Gauge("fengkong_held_locks", "Automatic locks held for an operator (from the brake, when it lands).")
-BRAKE_STATE = Enum(
-    "fengkong_brake_state",
-    "The emergency brake: armed, or tripped and holding automatic locks (from the brake, when it lands).",
-    states=["armed", "tripped"],
-)
-STUCK_LOCKS = Gauge(
-    "fengkong_stuck_locks", "Accounts locked without an active reason (from the brake's reconcile, when it lands)."
-)
+HELD = Counter("fengkong_locks_held", "Automatic locks this worker's batches held (the emergency brake).")
 
 # ------------------------------------------------------------------ store series (read at scrape time)
 
@@ -85,6 +79,17 @@ STORE_HEAD = "fengkong_store_head"
 REVIEWS_OPEN = "fengkong_reviews_open"
 REVIEWS_NEAR = "fengkong_reviews_near_deadline"
 REVIEWS_BREACHED = "fengkong_reviews_deadline_breached"
+HELD_LOCKS = "fengkong_held_locks"
+BRAKE_STATE = "fengkong_brake_state"
+BRAKE_WINDOW = "fengkong_brake_locks_in_window"
+BRAKE_BOUND = "fengkong_brake_bound"
+STUCK_LOCKS = "fengkong_stuck_locks"
+CALENDAR_COVERED = "fengkong_calendar_year_covered"
+CALENDAR_LAST_YEAR = "fengkong_calendar_last_year"
+SCORECARD_PSI = "fengkong_scorecard_psi"
+SCORECARD_ALERT = "fengkong_scorecard_psi_alert"
+SCORECARD_MONITORED = "fengkong_scorecard_monitored_timestamp_seconds"
+PSI_ALERT_LEVELS = {"stable": 0, "watch": 1, "act": 2}
 
 
 def _zero() -> None:
@@ -95,7 +100,6 @@ def _zero() -> None:
                 EVENTS.labels(kind, outcome.value)
     for command in CommandType:
         COMMANDS.labels(command.value)
-    BRAKE_STATE.state("armed")
 
 
 _zero()
@@ -110,6 +114,10 @@ def observe_batch(items: Sequence[ParsedEvent | InvalidEvent], results: Iterable
         EVENTS.labels(kind, result.outcome.value).inc()
         for command in result.commands:
             COMMANDS.labels(command.type).inc()
+        if result.held:
+            HELD.inc(result.held)
+        if result.warnings:
+            CALENDAR_FALLBACKS.inc(len(result.warnings))
 
 
 def count_refused(item: ParsedEvent | InvalidEvent) -> None:
@@ -139,6 +147,14 @@ class StoreFigures:
     reviews_open: int
     reviews_near_deadline: int
     reviews_breached: int
+    held_locks: int = 0
+    brake_tripped: bool = False
+    brake_locks_in_window: int = 0
+    brake_bound: int | None = None
+    stuck_locks: int = 0
+    calendar_years: Sequence[tuple[int, bool]] = ()  # (year, the active calendar has its schedule): this and next
+    calendar_last_year: int = 0  # the last year the active calendar has a schedule for
+    scorecard: dict[str, Any] | None = None  # adapters.store.score_monitor.latest_stability
 
 
 class StoreCollector(Collector):
@@ -173,6 +189,62 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             REVIEWS_BREACHED, "Open reviews past their business-day deadline (escalated).", f.reviews_breached
         )
+        yield GaugeMetricFamily(HELD_LOCKS, "Automatic locks the emergency brake holds for an operator.", f.held_locks)
+        yield StateSetMetricFamily(
+            BRAKE_STATE,
+            "The emergency brake: armed, or tripped (automatic locks held, waiting for an operator).",
+            value={"armed": not f.brake_tripped, "tripped": f.brake_tripped},
+        )
+        yield GaugeMetricFamily(
+            BRAKE_WINDOW,
+            "Automatic locks emitted in the hour of event time before the latest one the brake judged.",
+            f.brake_locks_in_window,
+        )
+        if f.brake_bound is not None:
+            yield GaugeMetricFamily(BRAKE_BOUND, "The bound of the brake's latest verdict.", f.brake_bound)
+        yield GaugeMetricFamily(
+            STUCK_LOCKS,
+            "Accounts locked without an active reason: no unpaid overdue, no repayment plan (from the read models).",
+            f.stuck_locks,
+        )
+        covered = GaugeMetricFamily(
+            CALENDAR_COVERED,
+            "1 if the active holiday calendar has the year's official schedule, 0 if deadlines there count weekdays.",
+            labels=["year"],
+        )
+        for year, has in f.calendar_years:
+            covered.add_metric([str(year)], int(has))
+        yield covered
+        yield GaugeMetricFamily(
+            CALENDAR_LAST_YEAR, "The last year the active holiday calendar has a schedule for.", f.calendar_last_year
+        )
+        yield from _scorecard_series(f.scorecard)
+
+
+def _scorecard_series(stability: dict[str, Any] | None) -> Iterator[Metric]:
+    """The latest `score monitor` run: PSI of the score and each attribute in its last month, the alert."""
+    if stability is None or stability.get("month") is None:
+        return
+    card = str(stability["scorecard"])
+    psi = GaugeMetricFamily(
+        SCORECARD_PSI,
+        "Population stability index against the training window, last month monitored (0.1 watch, 0.25 act).",
+        labels=["scorecard", "subject"],
+    )
+    subjects = {"score": stability["score"], **stability["attributes"]}
+    for subject, figures in subjects.items():
+        if figures["psi"] is not None:
+            psi.add_metric([card, subject], figures["psi"])
+    yield psi
+    alert = GaugeMetricFamily(
+        SCORECARD_ALERT, "The worst PSI alert of that month: 0 stable, 1 watch, 2 act.", labels=["scorecard"]
+    )
+    alert.add_metric([card], PSI_ALERT_LEVELS.get(str(stability["alert"]), 0))
+    yield alert
+    recorded = datetime.fromisoformat(str(stability["recorded_at"])).timestamp()
+    yield GaugeMetricFamily(
+        SCORECARD_MONITORED, "When `fengkong score monitor` last recorded its report (Unix time).", recorded
+    )
 
 
 class _Process(Collector):

@@ -21,6 +21,7 @@ from adapters.kafka.config import (
     COMMAND_ID_HEADER,
     ERROR_HEADER,
     PAYLOAD_BYTES_HEADER,
+    PAYLOAD_DIGEST_HEADER,
     PAYLOAD_SHA256_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
@@ -28,11 +29,14 @@ from adapters.kafka.config import (
     header,
 )
 from adapters.kafka.dead_letters import kept_value
+from adapters.privacy.masking import letter_digest
 from adapters.reconcile.compare import Fact, Indexed, Letter, Message, ReadModels, RecordedCommand
+from adapters.store import queries
 from adapters.store.readers import EngineTables, StoredLog
 from adapters.store.tables import POSITIONS, ProjectionDatabase, table_name
-from events.inbound import canonical_json, load_object, payload_digest
-from events.recorded import CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorded_commands
+from events.inbound import load_object
+from events.operator import recorded_digest
+from events.recorded import CLOCK_ACTION_TOPIC, CLOCK_STREAM, DAY_TOPIC, FACT_TOPIC, decode, recorded_commands
 from projections.account_status import ACCOUNT_STATUS
 
 OffsetRange = Mapping[int, int]  # partition -> offset
@@ -49,19 +53,24 @@ def file_messages(path: str) -> Iterator[Message]:
 
 
 def file_letters(path: Path) -> Iterator[Letter]:
-    """Dead letters written by `fengkong ingest`: source 'FILE:N', original bytes, reason."""
+    """Dead letters written by `fengkong ingest`: source 'FILE:N', the digest of the line, reason.
+
+    Letters written before dead letters were masked kept the line itself: its digest is computed here.
+    """
     for line in whole_lines(read_lines(str(path), limit=LETTER_LIMIT), Counter()):
         record = orjson.loads(line)
         source, _, number = str(record.get("source", "")).rpartition(":")
         if not number.isdigit():
             continue
         if "payload_sha256" in record:  # an oversized line: its letter keeps a prefix, the size and the digest
-            value = f"oversized:{record['payload_bytes']}:sha256:{record['payload_sha256']}".encode()
+            digest = letter_digest(f"oversized:{record['payload_bytes']}:sha256:{record['payload_sha256']}")
+        elif "payload_digest" in record:
+            digest = str(record["payload_digest"])
         elif "payload" in record:
-            value = str(record["payload"]).encode()
+            digest = letter_digest(str(record["payload"]))
         else:
-            value = base64.b64decode(record.get("payload_base64", ""))
-        yield Letter(Path(source).name, None, int(number), value, str(record.get("reason", "")))
+            digest = letter_digest(base64.b64decode(record.get("payload_base64", "")))
+        yield Letter(Path(source).name, None, int(number), digest, str(record.get("reason", "")))
 
 
 # ------------------------------------------------------------ topics
@@ -127,9 +136,12 @@ def topic_letters(bootstrap: str, topic: str) -> Iterator[Letter]:
         offset = header(record.headers, SOURCE_OFFSET_HEADER)
         if source is None or partition is None or offset is None:
             continue
-        size, digest = header(record.headers, PAYLOAD_BYTES_HEADER), header(record.headers, PAYLOAD_SHA256_HEADER)
-        value = record.value if digest is None else f"oversized:{size}:sha256:{digest}".encode()
-        yield Letter(source, int(partition), int(offset), value, header(record.headers, ERROR_HEADER) or "")
+        size, whole = header(record.headers, PAYLOAD_BYTES_HEADER), header(record.headers, PAYLOAD_SHA256_HEADER)
+        if whole is not None:
+            digest = letter_digest(f"oversized:{size}:sha256:{whole}")
+        else:
+            digest = header(record.headers, PAYLOAD_DIGEST_HEADER) or letter_digest(record.value or b"")
+        yield Letter(source, int(partition), int(offset), digest, header(record.headers, ERROR_HEADER) or "")
 
 
 def published_commands(bootstrap: str, topic: str) -> Counter[str]:
@@ -153,11 +165,11 @@ def index_rows(tables: EngineTables) -> Iterator[Indexed]:
 
 def stored_facts(log: StoredLog) -> Iterator[Fact]:
     """Every recorded fact, on its stream (an account's, or the clock's), with the digest of the fact."""
-    for notification in log.read_topics([FACT_TOPIC, DAY_TOPIC]):
+    for notification in log.read_topics([FACT_TOPIC, DAY_TOPIC, CLOCK_ACTION_TOPIC]):
         fact = decode(notification.state)["fact"]
         kind = str(fact["type"])
-        home = CLOCK_STREAM if kind == "DayClosed" else str(fact["account_id"])
-        digest = payload_digest(canonical_json(load_object(fact)))  # the canonical text, as on the way in
+        home = CLOCK_STREAM if "account_id" not in fact else str(fact["account_id"])
+        digest = recorded_digest(load_object(fact))  # the canonical text, as on the way in
         stream = str(notification.originator_id)
         yield Fact(stream, str(fact["event_id"]), kind, digest, notification.id, home)
 
@@ -182,8 +194,9 @@ def read_models(db: ProjectionDatabase) -> ReadModels | None:
     positions = {
         str(name): int(position) for name, position in db.query(f"SELECT projection, position FROM {POSITIONS}")
     }
-    locked = None
+    locked, stuck = None, None
     if db.has_table(table_name(ACCOUNT_STATUS)):
         rows = db.query(f"SELECT account_id, card_locked FROM {table_name(ACCOUNT_STATUS)}")
         locked = {str(account_id): bool(flag) for account_id, flag in rows}
-    return ReadModels(positions, locked)
+        stuck = [str(row["account_id"]) for row in queries.stuck_locks(db, limit=1_000_000).rows]
+    return ReadModels(positions, locked, stuck)

@@ -5,8 +5,9 @@ traceback contain: a last line of defence behind the rule that payloads are
 never logged.
 
 - Card and phone numbers: digit runs long enough to be one keep their last 4 digits.
-- Free text that people write (`note`, `reason`, `reviewer` of the contract:
-  they may name a customer or an operator): a value written after one of
+- Personal fields of the contract (`phone`, `card_ref`, `customer_id`, and
+  free text that people write: `note`, `reason`, `reviewer`, which may name a
+  customer or an operator; events.personal): a value written after one of
   these keys (`"note": "…"`, `'reviewer': '…'`, `note=…`) becomes `***`.
 """
 
@@ -15,11 +16,15 @@ from __future__ import annotations
 import logging
 import re
 
+from events.inbound import EVENT_TYPES
+from events.personal import personal_names
+
 _PERSONAL = re.compile(r"(?<!\d)(\+?\d[\d -]{9,22}\d)(?!\d)")
-FREE_TEXT_FIELDS = ("note", "reason", "reviewer")
+PERSONAL_FIELDS = personal_names(EVENT_TYPES.values())
+"""Every personal field name of the contract (events.personal): their values are never shown."""
 _FREE_TEXT = re.compile(
     r"""(?P<key>(?P<q>["']?)\b(?:"""
-    + "|".join(FREE_TEXT_FIELDS)
+    + "|".join(sorted(PERSONAL_FIELDS))
     + r""")(?P=q)\s*[:=]\s*)(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]]+)"""
 )
 

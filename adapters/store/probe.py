@@ -21,6 +21,9 @@ from adapters.store.urls import is_postgres, postgres_conninfo, postgres_options
 
 MARK_TABLE = "fengkong_inbound"
 """A table only a fengkong store has (the engine's deduplication index)."""
+MARK_TABLES = frozenset({MARK_TABLE, "fengkong_keys"})
+"""Tables only fengkong makes: a store whose first act was `fengkong keys create` (an admin key before any
+event, as docker compose's keys-init and the policy and calendar commands need) has the keys' table alone."""
 
 
 class Found(StrEnum):
@@ -57,7 +60,7 @@ def _probe_sqlite(url: str) -> Probe:
         if "not a database" in str(error):
             return Probe(Found.FOREIGN, "not an SQLite database")
         raise
-    if MARK_TABLE in names:
+    if names & MARK_TABLES:
         return Probe(Found.STORE)
     return Probe(Found.FOREIGN, "an SQLite database of another program") if names else Probe(Found.EMPTY)
 
@@ -80,7 +83,7 @@ def _probe_postgres(url: str) -> Probe:
             )
         ).fetchall()
     names = {row[0] for row in tables}
-    if MARK_TABLE in names:
+    if names & MARK_TABLES:
         return Probe(Found.STORE)
     return Probe(Found.EMPTY) if not names else Probe(Found.FOREIGN, f"tables of another program in schema {schema}")
 

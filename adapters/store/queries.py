@@ -23,6 +23,8 @@ from projections.collection import COLLECTION_QUEUE, QUEUE_ORDER
 from projections.credit_history import CREDIT_HISTORY
 from projections.decisions import DECISIONS
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
+from projections.notices import NOTICE_RATES
+from projections.watchlist import WATCHING, WATCHLIST
 
 STATUSES = tuple(word.value for word in StatusWord)
 MAX_OFFSET = 1_000_000_000
@@ -169,6 +171,71 @@ def collection_queue(
     return page
 
 
+def watchlist(db: ProjectionDatabase, ended: bool = False, limit: int = 50, offset: int = 0) -> Page:
+    """Accounts on the early-warning watch list, longest watched first; `ended`: the watches that ended too."""
+    where, params = ([], []) if ended else (["status = ?"], [WATCHING])
+    return _select(db, WATCHLIST, where, params, "since, account_id", limit, offset)
+
+
+@dataclass(frozen=True)
+class EarlyWarning:
+    """How early warning fared: accounts ever watched, those whose first watch came before their first overdue
+    (with the earliest few), and how many of the accounts never watched went overdue."""
+
+    watched: int
+    watched_then_overdue: int
+    overdue_never_watched: int
+    accounts: int
+    first: list[Row]  # account_id, first_watch, reason, first_overdue: the earliest watches that came first
+
+
+def early_warning(db: ProjectionDatabase, limit: int = 5) -> EarlyWarning:
+    decisions, history = table_name(DECISIONS), table_name(CREDIT_HISTORY)
+    watches = (
+        f"SELECT account_id, min(occurred_at) AS first_watch FROM {decisions} "
+        "WHERE rule = 'watch.start' GROUP BY account_id"
+    )
+    overdue = (
+        f"SELECT account_id, min(occurred_at) AS first_overdue FROM {history} "
+        "WHERE entry = 'OverdueReported' GROUP BY account_id"
+    )
+    ahead = (
+        f"FROM ({watches}) w JOIN ({overdue}) o ON o.account_id = w.account_id WHERE w.first_watch < o.first_overdue"
+    )
+    counted = db.query(
+        f"SELECT (SELECT count(*) FROM ({watches}) w), (SELECT count(*) {ahead}), "
+        f"(SELECT count(*) FROM ({overdue}) o WHERE o.account_id NOT IN (SELECT account_id FROM ({watches}) w)), "
+        f"(SELECT count(*) FROM {table_name(ACCOUNT_STATUS)})"
+    )[0]
+    rows = db.query(
+        f"SELECT w.account_id, w.first_watch, o.first_overdue {ahead} ORDER BY w.first_watch, w.account_id LIMIT ?",
+        [limit],
+    )
+    column = DECISIONS.column("occurred_at")
+    first = []
+    for account_id, first_watch, first_overdue in rows:
+        reason = db.query(
+            f"SELECT facts FROM {decisions} WHERE rule = 'watch.start' AND account_id = ? ORDER BY position LIMIT 1",
+            [account_id],
+        )[0][0]
+        facts = db.decode(DECISIONS.column("facts"), reason)
+        first.append(
+            {
+                "account_id": account_id,
+                "first_watch": db.decode(column, first_watch),
+                "reason": facts.get("signal"),
+                "first_overdue": db.decode(column, first_overdue),
+            }
+        )
+    watched, ahead_count, unwatched, accounts = (int(value or 0) for value in counted)
+    return EarlyWarning(watched, ahead_count, unwatched, accounts, localize(db, first))
+
+
+def notice_rates(db: ProjectionDatabase) -> list[Row]:
+    """Contact, promise and promise-kept rates per notice template and channel."""
+    return _select(db, NOTICE_RATES, [], [], "template, channel", 10**9, 0).rows
+
+
 def _date_range(
     db: ProjectionDatabase, table: Table, start: date | None, end: date | None
 ) -> tuple[list[str], list[Any]]:
@@ -255,3 +322,47 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [jsonable(item) for item in value]
     return value
+
+
+def locks_between(db: ProjectionDatabase, start: datetime, end: datetime, rules: Sequence[str]) -> list[Row]:
+    """LockCard decisions of `rules` whose causes have event time in [start, end), in the store's order."""
+    name = table_name(DECISIONS)
+    column = DECISIONS.column("occurred_at")
+    marks = ", ".join("?" * len(rules))
+    columns = [DECISIONS.column(c) for c in ("account_id", "command_id", "cause_event_id", "occurred_at", "rule")]
+    rows = db.query(
+        f"SELECT account_id, command_id, cause_event_id, occurred_at, rule FROM {name} "
+        f"WHERE command_type = 'LockCard' AND rule IN ({marks}) AND occurred_at >= ? AND occurred_at < ? "
+        "ORDER BY position, seq",
+        [*rules, db.encode(column, start), db.encode(column, end)],
+    )
+    return [db.decode_row(DECISIONS, row, columns) for row in rows]
+
+
+def stuck_locks(db: ProjectionDatabase, limit: int = 50) -> Page:
+    """Accounts locked without an active reason: no unpaid overdue, no repayment plan running."""
+    name = table_name(ACCOUNT_STATUS)
+    locked = db.encode(ACCOUNT_STATUS.column("card_locked"), True)
+    zero = db.encode(ACCOUNT_STATUS.column("overdue_outstanding"), Decimal("0.00"))
+    where = "WHERE card_locked = ? AND overdue_outstanding = ? AND active_plan_id IS NULL"
+    total = int(db.query(f"SELECT count(*) FROM {name} {where}", [locked, zero])[0][0])
+    columns = [ACCOUNT_STATUS.column(c) for c in ("account_id", "last_event_id", "last_event_at")]
+    rows = db.query(
+        f"SELECT account_id, last_event_id, last_event_at FROM {name} {where} ORDER BY account_id LIMIT ?",
+        [locked, zero, limit],
+    )
+    return Page([db.decode_row(ACCOUNT_STATUS, row, columns) for row in rows], total, limit, 0)
+
+
+def open_review_list(db: ProjectionDatabase, limit: int = 100, offset: int = 0) -> Page:
+    """Open unlock reviews, soonest deadline first."""
+    columns = [*REVIEW_COLUMNS, "review_escalated"]
+    table = ACCOUNT_STATUS
+    name = table_name(table)
+    where = "WHERE review_deadline IS NOT NULL"
+    total = int(db.query(f"SELECT count(*) FROM {name} {where}")[0][0])
+    rows = db.query(
+        f"SELECT {', '.join(columns)} FROM {name} {where} ORDER BY review_deadline, account_id LIMIT ? OFFSET ?",
+        [limit, offset],
+    )
+    return Page([db.decode_row(table, row, [table.column(c) for c in columns]) for row in rows], total, limit, offset)

@@ -18,9 +18,11 @@ workload stays byte for byte what it was). Same seed, same bytes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from adapters.synthetic.portfolio import CENT, Portfolio, _Account, _Bill
 
@@ -56,6 +58,8 @@ class LatentPortfolio(Portfolio):
             opened = self.rng.randrange(min(OPENING_DAYS, days))
             self.actions[opened].append(("open", account))
             self.actions[opened + 1 + self.rng.randrange(10)].append(("bill", account))
+        self._by_id = {account.account_id: account for account in self.accounts}
+        self._added: list[tuple[datetime, dict[str, Any]]] = []  # the gateway's events of the day
 
     def _bill(self, offset: int, day: date, account: _Account) -> None:
         self.actions[offset + 30].append(("bill", account))
@@ -95,6 +99,45 @@ class LatentPortfolio(Portfolio):
         self.actions[offset + pay_after].append(("pay", account, bill.bill_id))
         if pay_after > DUE_DAYS:
             self.actions[offset + DUE_DAYS + 1].append(("watch", account, bill.bill_id))
+
+    # ------------------------------------------------------------ for the notice gateway (adapters.synthetic.gateway)
+
+    def _call(self, offset: int, day: date, action: Callable[[date], None]) -> None:
+        """An action of another part of the simulation on this day (the notice gateway's reports)."""
+        action(day)
+
+    def has(self, account_id: str) -> bool:
+        return account_id in self._by_id
+
+    def latent_risk(self, account_id: str) -> float:
+        account = self._by_id[account_id]
+        assert isinstance(account, _LatentAccount)
+        return account.risk
+
+    def overdue_balance(self, account_id: str) -> Decimal:
+        """What billing reported overdue and the customer has not paid yet."""
+        bills = self._by_id[account_id].bills.values()
+        return sum((bill.balance for bill in bills if bill.reported and bill.balance > 0), Decimal(0))
+
+    def days_to_payment(self, account_id: str, offset: int, horizon: int) -> int | None:
+        """In how many days after day `offset` the customer's next repayment is scheduled (None: not within
+        `horizon` days): what a customer who means a promise to pay knows of it."""
+        for ahead in range(1, horizon + 1):
+            for action in self.actions.get(offset + ahead, ()):
+                if action[0] == "pay" and action[1].account_id == account_id:
+                    return ahead
+        return None
+
+    def add_event(self, account_id: str, kind: str, at: datetime, data: dict[str, Any], event_id: str) -> None:
+        """An event of the day being simulated (called from a `_call` action), added after billing's noise:
+        the billing events, retries included, are the same with and without the gateway."""
+        event = (at, self._event(self._by_id[account_id], kind, at, data, event_id))
+        (self._added if self.noise else self.today).append(event)
+
+    def _add_noise(self, day: date) -> None:
+        super()._add_noise(day)
+        self.today.extend(self._added)
+        self._added = []
 
     def _reversal_chance(self, account: _Account) -> float:
         assert isinstance(account, _LatentAccount)

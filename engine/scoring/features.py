@@ -28,12 +28,17 @@ from zoneinfo import ZoneInfo
 
 from engine.ledger import Ledger, Rejected
 from events.inbound import (
+    PROMISE_TO_PAY,
     AccountEvent,
     AccountOpened,
     DayClosed,
+    FactRetracted,
+    NoticeOutcomeReported,
     OverdueReported,
+    RepaymentReceived,
     RepaymentReversed,
 )
+from events.operator import ACTIONS, Fact, LockUndone
 
 WINDOW_DAYS = 365  # "in 12 months": facts of the local days (as_of - 365 days, as_of]
 PLATFORM_ZONE = ZoneInfo("Asia/Shanghai")  # where an `--as-of DATE` ends
@@ -53,7 +58,7 @@ class Features:
     months_on_book: int  # whole months since the account was opened
     broken_plans_12m: int  # repayment plans with an installment reported overdue in the window
     reversals_12m: int  # repayments reversed in the window
-    promise_kept_rate: Decimal | None  # kept / made promises to pay; None (neutral) while none is recorded
+    promise_kept_rate: Decimal | None  # kept / settled promises to pay, 4 places; None while none is settled
 
     def values(self) -> dict[str, int | Decimal | None]:
         """attribute -> value, in the attributes' order (no copying: this runs for every score)."""
@@ -68,19 +73,43 @@ def end_of_day(day: date, zone: ZoneInfo = PLATFORM_ZONE) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), zone) - timedelta(microseconds=1)
 
 
+@dataclass(slots=True)
+class _Promise:
+    """A promise to pay (a `NoticeOutcomeReported` promise_to_pay) and the repayments toward it so far."""
+
+    due: date  # the promised date, in the account's zone
+    amount: Decimal
+    paid: Decimal = Decimal(0)  # repayments after it, up to the end of its date, net of their reversals
+
+
 class _Fold:
     """The facts of one account folded in event-time order, up to the latest one applied."""
 
-    __slots__ = ("days_past_due", "episodes", "ledger", "opened_on", "plans_broken", "reports", "reversals")
+    __slots__ = (
+        "credited",
+        "days_past_due",
+        "episodes",
+        "ledger",
+        "opened_on",
+        "plans_broken",
+        "promises",
+        "reports",
+        "reversals",
+    )
 
     def __init__(self, account_id: str) -> None:
         self.ledger = Ledger(account_id)
         self.opened_on: date | None = None
-        self.reports: list[tuple[date, int]] = []  # (local day, days past due) of each overdue report
+        # (local day, days past due) of the overdue reports that may still be the worst of a window: a report
+        # is dropped once a later one reports as much or more (the window holding it holds the later one too),
+        # so days past due fall as days rise, and a bill reported daily keeps one entry, not one per day.
+        self.reports: list[tuple[date, int]] = []
         self.episodes: list[date] = []  # local days the account went from current to overdue
         self.reversals: list[date] = []
         self.plans_broken: dict[str, date] = {}  # plan id -> local day of its first overdue installment
         self.days_past_due = 0  # the ledger's, after the latest fact applied
+        self.promises: list[_Promise] = []  # in event-time order; a newer promise replaces an open one
+        self.credited: dict[str, list[_Promise]] = {}  # payment id -> the promises it counted toward
 
     def apply(self, fact: AccountEvent) -> None:
         ledger = self.ledger
@@ -93,16 +122,50 @@ class _Fold:
         if isinstance(fact, AccountOpened):
             self.opened_on = day
         elif isinstance(fact, OverdueReported):
-            self.reports.append((day, fact.data.days_past_due))
+            reports, days_past_due = self.reports, fact.data.days_past_due
+            while reports and reports[-1][1] <= days_past_due:
+                reports.pop()
+            reports.append((day, days_past_due))
             plan_id = ledger.bills[fact.data.bill_id].plan_id
             if plan_id is not None:
                 self.plans_broken.setdefault(plan_id, day)
         elif isinstance(fact, RepaymentReversed):
             self.reversals.append(day)
+        if isinstance(fact, (NoticeOutcomeReported, RepaymentReceived, RepaymentReversed)):
+            self._promises(fact, day)
         days_past_due = ledger.days_past_due
         if days_past_due > 0 and self.days_past_due == 0:
             self.episodes.append(day)
         self.days_past_due = days_past_due
+
+    def _promises(self, fact: NoticeOutcomeReported | RepaymentReceived | RepaymentReversed, day: date) -> None:
+        """Promises to pay and what was paid toward each by the end of its date (the engine's promise.kept)."""
+        if isinstance(fact, NoticeOutcomeReported):
+            data = fact.data
+            if data.outcome != PROMISE_TO_PAY or data.promised_amount is None or data.promised_date is None:
+                return
+            if self.promises and self.promises[-1].due >= day:
+                self.promises.pop()  # still open: replaced, neither kept nor broken
+            self.promises.append(_Promise(data.promised_date, data.promised_amount))
+        elif isinstance(fact, RepaymentReceived):
+            toward = [promise for promise in self.promises if promise.due >= day]
+            for promise in toward:
+                promise.paid += fact.data.amount
+            if toward:
+                self.credited[fact.data.payment_id] = toward
+        else:
+            amount = self.ledger.payments[fact.data.payment_id].amount
+            for promise in self.credited.pop(fact.data.payment_id, ()):
+                if promise.due >= day:
+                    promise.paid -= amount
+
+    def promise_kept_rate(self, today: date) -> Decimal | None:
+        """Kept / settled promises (those whose date has passed by `today`); None while none is settled."""
+        settled = [promise for promise in self.promises if promise.due < today]
+        if not settled:
+            return None
+        kept = sum(1 for promise in settled if promise.paid >= promise.amount)
+        return _EXACT.divide(Decimal(kept), Decimal(len(settled))).quantize(_RATIO, context=_EXACT)
 
     def features(self, as_of: datetime) -> Features | None:
         """The features at `as_of`, which must not be before any fact folded; None before the account opened."""
@@ -114,23 +177,15 @@ class _Fold:
         utilisation = _EXACT.divide(ledger.outstanding, ledger.opening_limit).quantize(_RATIO, context=_EXACT)
         return Features(
             days_past_due=self.days_past_due,
-            worst_days_past_due_12m=max((dpd for day, dpd in _recent(self.reports, since)), default=0),
+            worst_days_past_due_12m=next((dpd for day, dpd in self.reports if day > since), 0),
             overdue_episodes_12m=sum(1 for _ in _recent_days(self.episodes, since)),
             utilisation=utilisation,
             on_time_streak=ledger.on_time_streak,
             months_on_book=_whole_months(self.opened_on, today),
             broken_plans_12m=sum(1 for day in self.plans_broken.values() if day > since),
             reversals_12m=sum(1 for _ in _recent_days(self.reversals, since)),
-            promise_kept_rate=None,  # notice outcomes (contract 1.1) are not recorded yet: neutral
+            promise_kept_rate=self.promise_kept_rate(today),
         )
-
-
-def _recent(items: list[tuple[date, int]], since: date) -> Iterator[tuple[date, int]]:
-    """The items of days after `since`, newest first (lists are in event-time order)."""
-    for item in reversed(items):
-        if item[0] <= since:
-            return
-        yield item
 
 
 def _recent_days(days: list[date], since: date) -> Iterator[date]:
@@ -162,9 +217,15 @@ class FeatureState:
         self._fold: _Fold | None = _Fold(account_id)
         self._folded = 0  # facts[:_folded] are in _fold
 
-    def add(self, fact: AccountEvent | DayClosed) -> None:
-        """Take the next recorded fact (a DayClosed says nothing about the account's behaviour: ignored)."""
-        if isinstance(fact, DayClosed):
+    def add(self, fact: Fact) -> None:
+        """Take the next recorded fact (a DayClosed or an operator's action says nothing about the account's
+        behaviour: ignored; a retraction takes the retracted fact out, as the engine does)."""
+        if isinstance(fact, (FactRetracted, LockUndone)):
+            retracted = fact.data.retracted_event_id
+            self.facts = [entry for entry in self.facts if entry[2].event_id != retracted]
+            self._fold, self._folded = None, 0
+            return
+        if isinstance(fact, (DayClosed, *ACTIONS)):
             return
         entry = (fact.occurred_at, self._seq, fact)
         self._seq += 1
@@ -220,7 +281,7 @@ class FeatureState:
         return self._fold
 
 
-def state_of(account_id: str, facts: Iterable[AccountEvent | DayClosed]) -> FeatureState:
+def state_of(account_id: str, facts: Iterable[Fact]) -> FeatureState:
     """A FeatureState fed with `facts` in their recording order."""
     state = FeatureState(account_id)
     for fact in facts:

@@ -12,9 +12,12 @@ No modelling library is needed here: the engine can score in its hot path.
 
 from __future__ import annotations
 
+import functools
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import cached_property
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
@@ -81,12 +84,22 @@ class Attribute(_Frozen):
         return self
 
     def bin_of(self, value: Value) -> Bin:
-        for candidate in self.bins:
-            if candidate.holds(value):
-                return candidate
-        raise ValueError(f"{self.name}: no bin for an absent value")  # a value always has a range
+        """The bin holding `value`: a bisection over the upper bounds (the engine scores at many decisions)."""
+        uppers, ranges, missing = self._lookup
+        if value is None:
+            if missing is None:
+                raise ValueError(f"{self.name}: no bin for an absent value")
+            return missing
+        return ranges[bisect_right(uppers, value)]
 
-    @property
+    @cached_property
+    def _lookup(self) -> tuple[list[Decimal], list[Bin], Bin | None]:
+        """The upper bounds of the ranges but the last (contiguous: the validator), the ranges, the missing bin."""
+        ranges = [b for b in self.bins if not b.missing]
+        uppers = [b.upper for b in ranges[:-1] if b.upper is not None]
+        return uppers, ranges, next((b for b in self.bins if b.missing), None)
+
+    @cached_property
     def best_points(self) -> int:
         return max(b.points for b in self.bins)
 
@@ -190,9 +203,7 @@ class Scorecard(_Frozen):
     def probability(self, points: int) -> Decimal:
         """P(bad) at `points`: odds good:bad = base_odds * 2 ** ((points - base_score) / pdo)."""
         scaling = self.scaling
-        exponent = _EXACT.divide(Decimal(points - scaling.base_score), Decimal(scaling.pdo))
-        odds = _EXACT.multiply(scaling.base_odds, _EXACT.power(Decimal(2), exponent))
-        return _EXACT.divide(Decimal(1), _EXACT.add(Decimal(1), odds)).quantize(_PROBABILITY, context=_EXACT)
+        return _probability(points, scaling.base_score, scaling.base_odds, scaling.pdo)
 
     def tier(self, probability: Decimal) -> str:
         for tier in self.tiers:
@@ -205,6 +216,14 @@ class Scorecard(_Frozen):
             if attribute.name == name:
                 return attribute
         raise KeyError(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _probability(points: int, base_score: int, base_odds: Decimal, pdo: int) -> Decimal:
+    """Computed once per score and scaling: the engine scores at many decisions, over few distinct points."""
+    exponent = _EXACT.divide(Decimal(points - base_score), Decimal(pdo))
+    odds = _EXACT.multiply(base_odds, _EXACT.power(Decimal(2), exponent))
+    return _EXACT.divide(Decimal(1), _EXACT.add(Decimal(1), odds)).quantize(_PROBABILITY, context=_EXACT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +251,15 @@ class Score:
 
 def parse_scorecard(text: str) -> Scorecard:
     return Scorecard.model_validate_json(text)
+
+
+@functools.cache
+def shipped_scorecard(version: str) -> Scorecard:
+    """A scorecard shipped with the engine (engine/scoring/scorecards/<version>.json), by version."""
+    shipped = resources.files("engine.scoring").joinpath("scorecards", f"{version}.json")
+    if not shipped.is_file():
+        raise LookupError(f"no scorecard {version!r} is shipped with the engine")
+    return parse_scorecard(shipped.read_text(encoding="utf-8"))
 
 
 def load_scorecard(name_or_path: str, folders: tuple[Path, ...] = ()) -> Scorecard:

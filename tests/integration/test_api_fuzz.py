@@ -7,8 +7,15 @@ every answer must be one the document declares (status, content type,
 schema), valid requests accepted, invalid ones refused, no 5xx. Pinned
 version (pyproject.toml), fixed seed: the same run every time.
 
+Each key fuzzes the routes its role may call: an analyst's key every reading
+route, then an operator's key the operators' actions (on the same throwaway
+store: they release, drop and undo there). Never an admin key (it would
+revoke keys): the admin's one action route, correcting the clock, is held to
+its 401/403 by the route enumeration test, and its body model is the same kind.
+
 CI: 60 examples per operation per phase on SQLite and PostgreSQL (about 15 s
-each here); FENGKONG_LONG=1: 1,000, and the default budget of the stateful phase.
+each here), 30 for the operators' routes; FENGKONG_LONG=1: 1,000, and the
+default budget of the stateful phase.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.access.keys import Role
+from adapters.http.auth import role_of
 from tests.integration.test_http_api import free_port
 from tests.support.wiring import key_at
 
@@ -33,9 +42,15 @@ SEED = 20261201
 EXAMPLES = 1000 if LONG else 60
 
 
-def auth(store: str) -> list[str]:
-    """The fuzzer's credentials: an analyst's key (never an admin's: it would revoke keys and act)."""
-    return ["-H", f"Authorization: Bearer {key_at(store)}"]
+def auth(store: str, role: Role = Role.ANALYST) -> list[str]:
+    """The fuzzer's credentials: an analyst's or an operator's key (never an admin's: it would revoke keys)."""
+    return ["-H", f"Authorization: Bearer {key_at(store, role)}"]
+
+
+def operation_ids(url: str, role: Role) -> list[str]:
+    """The operations of the served document that need exactly `role`."""
+    document = httpx.get(f"{url}/openapi.json").json()
+    return [op["operationId"] for item in document["paths"].values() for op in item.values() if role_of(op) is role]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -75,8 +90,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         log.close()
 
 
-def test_schemathesis_finds_nothing(served: tuple[str, str, Path], tmp_path: Path) -> None:
-    url, store, _ = served
+def fuzz(url: str, tmp_path: Path, examples: int, *options: str) -> str:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     command = [
         str(BIN / "schemathesis"),
         "run",
@@ -86,7 +101,7 @@ def test_schemathesis_finds_nothing(served: tuple[str, str, Path], tmp_path: Pat
         "--seed",
         str(SEED),
         "--max-examples",
-        str(EXAMPLES),
+        str(examples),
         "--generation-database",
         "none",
         "--workers",
@@ -96,14 +111,27 @@ def test_schemathesis_finds_nothing(served: tuple[str, str, Path], tmp_path: Pat
         "junit",
         "--report-dir",
         str(tmp_path),
-        *auth(store),
+        *options,
     ]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=1800, check=False)
     tail = done.stdout[-6000:]
     assert done.returncode == 0, tail
     assert "No issues found" in done.stdout, tail
+    return done.stdout
+
+
+def test_schemathesis_finds_nothing(served: tuple[str, str, Path], tmp_path: Path) -> None:
+    url, store, _ = served
+    acting = {role: operation_ids(url, role) for role in (Role.OPERATOR, Role.ADMIN)}
+    excluded = [option for ids in acting.values() for op in ids for option in ("--exclude-operation-id", op)]
+    read = fuzz(url, tmp_path / "analyst", EXAMPLES, *auth(store), *excluded)
     operations = len([1 for methods in httpx.get(f"{url}/openapi.json").json()["paths"].values() for _ in methods])
-    assert f"{operations} selected / {operations} total" in done.stdout, tail  # every route was fuzzed
+    reading = operations - len(acting[Role.OPERATOR]) - len(acting[Role.ADMIN])
+    assert f"{reading} selected / {operations} total" in read, read[-3000:]  # every reading route was fuzzed
+    included = [option for op in acting[Role.OPERATOR] for option in ("--include-operation-id", op)]
+    phases = ["--phases", "examples,coverage,fuzzing"]  # no links among the actions: no stateful phase
+    act = fuzz(url, tmp_path / "operator", EXAMPLES // 2, *auth(store, Role.OPERATOR), *included, *phases)
+    assert f"{len(acting[Role.OPERATOR])} selected / {operations} total" in act, act[-3000:]
 
 
 def test_serve_says_where_it_listens_and_logs_requests_without_ids(served: tuple[str, str, Path]) -> None:

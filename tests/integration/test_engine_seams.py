@@ -105,10 +105,10 @@ def test_a_defective_event_is_rejected_at_its_own_index_and_the_batch_goes_on(
     messages += [json.dumps(Events("P3").opened()).encode(), b"[]"]
     handle = CreditAccount.handle
 
-    def defective(self: CreditAccount, parsed: Any, policy: Any) -> Any:
+    def defective(self: CreditAccount, parsed: Any, policy: Any, *more: Any) -> Any:
         if self.account_id == "P2":
             raise ZeroDivisionError("a defect")
-        return handle(self, parsed, policy)
+        return handle(self, parsed, policy, *more)
 
     monkeypatch.setattr(CreditAccount, "handle", defective)
     results = engine.process(messages, {("src", 0): 4})

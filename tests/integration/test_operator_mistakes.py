@@ -153,6 +153,28 @@ def _no_key(cwd: Path) -> list[str]:
     return ["keys", "create", "--role", "analyst", "--name", "ana", "--store", "s.db"]
 
 
+def _analyst_acts(cwd: Path) -> list[str]:
+    a_store(cwd)
+    _, admin, _ = run("keys", "create", "--role", "admin", "--name", "root", "--store", "s.db", cwd=cwd)
+    made = ("keys", "create", "--role", "analyst", "--name", "ana", "--store", "s.db", "--key", admin.strip())
+    _, analyst, _ = run(*made, cwd=cwd)
+    return ["held", "release", "--all", "--store", "s.db", "--key", analyst.strip()]
+
+
+def _another_policy(cwd: Path) -> list[str]:
+    a_store(cwd)
+    text = (REPO / "engine" / "policies" / "default-v1.toml").read_text()
+    (cwd / "dpd7.toml").write_text(text.replace('"default-v1"', '"dpd7-v1"').replace("due = 1", "due = 7"))
+    return ["ingest", str(SCENARIO), "--store", "s.db", "--policy", "dpd7.toml"]
+
+
+def _policy_recorded_otherwise(cwd: Path) -> list[str]:
+    a_store(cwd)
+    text = (REPO / "engine" / "policies" / "default-v1.toml").read_text()
+    (cwd / "edited.toml").write_text(text.replace("max_per_window = 3", "max_per_window = 4"))
+    return ["ingest", str(SCENARIO), "--store", "s.db", "--policy", "edited.toml"]
+
+
 def _unknown_option(cwd: Path) -> list[str]:
     return ["ingest", "--no-such-option"]
 
@@ -165,11 +187,13 @@ CASES = [
     Case("store read-only", _unwritable_store, Exit.STORE_UNWRITABLE, r"(store cannot be written|cannot write)", True),
     Case("store is not SQLite", _not_sqlite, Exit.FOREIGN_STORE, r"notes\.db is not a fengkong store \(not an SQLite database\)"),
     Case("store is another program's SQLite", _foreign_sqlite, Exit.FOREIGN_STORE, r"other\.db is not a fengkong store \(an SQLite database of another program\)"),
+    Case("--policy other than the store's active policy", _another_policy, Exit.BAD_SETTING, r"policy dpd7-v1 is not the active policy \(default-v1\): .*`fengkong policy propose`"),
+    Case("--policy of a version recorded with other content", _policy_recorded_otherwise, Exit.BAD_SETTING, r"policy default-v1 is already recorded with other content .*new version"),
     Case("malformed database URL", _malformed_url, Exit.BAD_SETTING, r"store: not a valid postgresql:// URL \(check the host and port\)"),
     Case("database server unreachable", _unreachable, Exit.STORE_UNREACHABLE, r"cannot reach the store at postgresql://analyst:\*\*\*@127\.0\.0\.1:1/"),
     *(
         Case(f"mistyped --store ({' '.join(command)})", _mistyped_store(command), Exit.NO_STORE, r"no store at mistyped\.db")
-        for command in (["account", "A1"], ["commands"], ["query", "accounts"], ["export", "account_status"], ["audit", "--all"])
+        for command in (["account", "A1"], ["commands"], ["query", "accounts"], ["export", "account_status"], ["audit", "--all"], ["held", "list"])
     ),
     Case("output folder missing", _missing_output_dir, Exit.NO_OUTPUT_DIR, r"no directory no/such/folder for out\.csv"),
     Case("output not writable", _unwritable_output, Exit.OUTPUT_UNWRITABLE, r"cannot write locked/out\.csv \(permission denied\)", True),
@@ -179,6 +203,7 @@ CASES = [
     Case("demo over a store it did not create", _demo_over_a_store, Exit.DEMO_REFUSED, r"s\.db holds a store demo did not create: give --force to replace it"),
     Case("commands --account of an unknown account", _unknown_account, Exit.FAILED, r"no account 'NOPE' in the store"),
     Case("`fengkong keys` without a key", _no_key, Exit.ACCESS_REFUSED, r"give --key or set FENGKONG_KEY"),
+    Case("an operator's command with an analyst's key", _analyst_acts, Exit.ACCESS_REFUSED, r"this needs the operator role; the key has analyst"),
     Case("unknown option (click)", _unknown_option, Exit.USAGE, r"No such option '--no-such-option'"),
 ]  # fmt: skip
 

@@ -93,7 +93,7 @@ def test_status_reports_reviews_near_and_past_their_deadline(reviewed: str) -> N
     assert wider["deadline_on_or_before"] == "2026-10-19"
 
 
-def test_status_reports_lag_positions_relays_and_the_brake_placeholder(reviewed: str) -> None:
+def test_status_reports_lag_positions_relays_and_the_brake(reviewed: str) -> None:
     report = _status(reviewed)
     head = report["store"]["head"]
     assert head > 0
@@ -101,7 +101,9 @@ def test_status_reports_lag_positions_relays_and_the_brake_placeholder(reviewed:
     assert all(p["lag_events"] == 0 and p["position"] == head for p in report["projections"])
     assert report["sources"] == [{"source": "billing.events", "next_offsets": {"0": 17}}]
     assert report["relays"] == [{"topic": "risk.commands", "next_notification": 5, "lag_events": head - 4}]
-    assert report["brake"]["state"] == "not implemented"
+    assert report["brake"]["state"] == "armed" and report["brake"]["held"] == 0
+    assert report["brake"]["window_minutes"] == 60 and report["brake"]["tripped_since"] is None
+    assert report["stuck_locks"] == {"count": 0, "accounts": []}
     outbox = outbox_at(reviewed, "risk.commands")
     try:
         outbox.advance(head + 1)  # past every recorded command: drained
@@ -138,4 +140,6 @@ def test_the_api_status_and_metrics_say_what_the_cli_says(client: tuple[TestClie
     assert float(samples["fengkong_reviews_deadline_breached"]) == 1
     assert float(samples['fengkong_projection_lag_events{projection="account_status"}']) == 0
     assert float(samples["fengkong_store_head"]) == body["store"]["head"]
+    assert float(samples['fengkong_brake_state{fengkong_brake_state="armed"}']) == 1
+    assert float(samples["fengkong_held_locks"]) == 0 and float(samples["fengkong_stuck_locks"]) == 0
     assert "NEAR" not in metrics.text and "BREACHED" not in metrics.text  # no account ids in metrics

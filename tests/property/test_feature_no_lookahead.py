@@ -30,7 +30,7 @@ def steps(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     """One fact's type and data; ids come from small pools so facts refer to each other."""
     bill = draw(st.sampled_from(["b1", "b2", "b3", "p1#1", "p1#2", "p2#1"]))
     amount = f"{draw(st.integers(1, 4000))}.{draw(st.integers(0, 99)):02d}"
-    kinds = ["bill", "bill", "pay", "pay", "overdue", "overdue", "overdue", "reverse", "plan", "day"]
+    kinds = ["bill", "bill", "pay", "pay", "overdue", "overdue", "overdue", "reverse", "plan", "day", "promise"]
     kind = draw(st.sampled_from(kinds))
     if kind == "bill":
         due = (START + timedelta(days=draw(st.integers(0, 400)))).date().isoformat()
@@ -41,6 +41,10 @@ def steps(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     if kind == "overdue":
         days = draw(st.integers(1, 120))
         return "OverdueReported", {"bill_id": bill, "days_past_due": days, "outstanding": amount}
+    if kind == "promise":  # promises to pay: the promise-kept rate
+        promised = (START + timedelta(days=draw(st.integers(0, 400)))).date().isoformat()
+        data = {"command_id": "n1", "outcome": "promise_to_pay", "promised_amount": amount, "promised_date": promised}
+        return "NoticeOutcomeReported", data
     if kind == "reverse":
         return "RepaymentReversed", {"payment_id": f"pay{draw(st.integers(1, 4))}", "reason": "bounced"}
     if kind == "plan":

@@ -173,7 +173,7 @@ def account_footprint_mib(store: str, count: int) -> float:
 def _busiest(store: str, count: int) -> list[str]:
     with sqlite3.connect(store) as conn:
         rows = conn.execute(
-            "SELECT originator_id FROM stored_events WHERE originator_id != '$clock' "
+            "SELECT originator_id FROM stored_events WHERE originator_id NOT LIKE '$%' "
             "GROUP BY originator_id ORDER BY count(*) DESC LIMIT ?",
             [count],
         ).fetchall()

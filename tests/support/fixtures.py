@@ -11,6 +11,7 @@ FENGKONG_TEST_POSTGRES_URL; those cannot be stopped or restarted by tests.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -65,9 +66,17 @@ def kafka_broker() -> Iterator[KafkaBroker | ExternalKafka]:
         broker.close()
 
 
+SESSION_MASTER_KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+"""The master key of the session's PostgreSQL stores (a PostgreSQL store needs one configured: docs/privacy.md)."""
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer | ExternalPostgres]:
-    """The session's PostgreSQL server; `.url`, `.create_database()`, `.restart()` when ours."""
+    """The session's PostgreSQL server; `.url`, `.create_database()`, `.restart()` when ours.
+
+    Its stores seal personal data under the session's master key, set in the environment from here on.
+    """
+    os.environ.setdefault("FENGKONG_MASTER_KEY", SESSION_MASTER_KEY)
     external = os.environ.get("FENGKONG_TEST_POSTGRES_URL")
     if external:
         yield ExternalPostgres(external)

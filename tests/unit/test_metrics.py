@@ -26,8 +26,28 @@ def test_every_event_type_outcome_and_command_type_exists_at_zero_before_it_move
             assert value("fengkong_events_total", type=kind, outcome=outcome) >= 0
     assert value("fengkong_events_total", type=metrics.INVALID, outcome="rejected") >= 0
     assert value("fengkong_commands_total", type="LockCard") >= 0
-    assert value("fengkong_brake_state", fengkong_brake_state="armed") == 1
-    assert value("fengkong_held_locks") == 0 and value("fengkong_stuck_locks") == 0
+    assert value("fengkong_locks_held_total") >= 0
+
+
+def test_the_brake_held_and_stuck_locks_are_store_series_read_at_scrape_time() -> None:
+    """One brake for every worker: its series come from its record in the store, not from a process."""
+    assert REGISTRY.get_sample_value("fengkong_held_locks") is None  # no process keeps its own copy
+    tripped = metrics.StoreFigures(
+        5, [], 0, 0, 0, held_locks=3, brake_tripped=True, brake_locks_in_window=60, brake_bound=60, stuck_locks=2
+    )
+    text = metrics.exposition(metrics.StoreCollector(tripped)).decode()
+    for line in (
+        'fengkong_brake_state{fengkong_brake_state="tripped"} 1.0',
+        'fengkong_brake_state{fengkong_brake_state="armed"} 0.0',
+        "fengkong_held_locks 3.0",
+        "fengkong_brake_locks_in_window 60.0",
+        "fengkong_brake_bound 60.0",
+        "fengkong_stuck_locks 2.0",
+    ):
+        assert line in text.splitlines(), line
+    armed = metrics.exposition(metrics.StoreCollector(metrics.StoreFigures(5, [], 0, 0, 0))).decode()
+    assert 'fengkong_brake_state{fengkong_brake_state="armed"} 1.0' in armed.splitlines()
+    assert "fengkong_brake_bound" not in armed  # no verdict yet: no bound to show
 
 
 def test_a_batch_counts_its_events_by_type_and_outcome_and_its_commands_by_type() -> None:

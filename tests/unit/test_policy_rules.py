@@ -47,6 +47,23 @@ def test_lock_thresholds_are_policy_settings(e: Events) -> None:
     assert not any(t == "LockCard" for t, _ in commands(decided[2]))
 
 
+def test_default_v1_records_no_thresholds_and_a_policy_may_opt_in(e: Events) -> None:
+    events = [*opened_with_bill(e), e.overdue("b1", 3, "500.00", "2026-09-04T10:00:00")]
+    _, plain = run(events)
+    assert all("thresholds" not in d.facts for ds in plain for d in ds)  # default-v1's facts stay as they were
+    opted = DEFAULT.model_copy(
+        update={"version": "t-v2", "decisions": DEFAULT.decisions.model_copy(update={"record_thresholds": True})}
+    )
+    _, recorded = run(events, opted)
+    lock = next(d for d in recorded[2] if d.rule == "lock.overdue")
+    assert lock.facts["thresholds"] == {"lock.min_days_past_due": 1, "lock.min_overdue_outstanding": "1.00"}
+    assert lock.facts["days_past_due"] == 3
+    assert {k: v for k, v in lock.facts.items() if k != "thresholds"} == next(
+        d.facts for d in plain[2] if d.rule == "lock.overdue"
+    )
+    assert all("thresholds" not in d.facts for d in recorded[1])  # a bill issued compares with nothing
+
+
 # ---------------------------------------------------------------- 2. notices
 
 

@@ -2,6 +2,10 @@
 
 The same tables as on SQLite (adapters.store.sqlite.events); inserts are
 serialised by eventsourcing's table lock, so notification ids follow commit order.
+A batch that judges automatic locks (the emergency brake) first locks the
+brake's record (`SELECT ... FOR UPDATE` of `fengkong_brake`'s one row) and
+takes its verdicts while holding it; the table lock comes after, in every
+transaction in that order, so the two locks never wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from adapters.runtime import faults
-from adapters.store.engine_tables import agenda_rows
+from adapters.store.engine_tables import BRAKE_COLUMNS, HOLD_COLUMNS, agenda_rows, emitted_locks, hold_rows
+from engine.application import BrakeSettlement
 from engine.batch import InboundRow, Position
-from events.recorded import CLOCK_STREAM
+from engine.brake import BrakeState
+from events.recorded import SYSTEM_STREAM_PREFIX, SYSTEM_STREAMS
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
 
@@ -31,6 +37,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         self.inbound_table = self._table("fengkong_inbound")
         self.agenda_table = self._table("fengkong_agenda")
         self.positions_table = self._table("fengkong_positions")
+        self.brake_table = self._table("fengkong_brake")
+        self.brake_locks_table = self._table("fengkong_brake_locks")
+        self.holds_table = self._table("fengkong_holds")
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {0} (event_id text PRIMARY KEY, digest bytea NOT NULL)").format(
                 self.inbound_table
@@ -43,6 +52,19 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {0} (source text NOT NULL, partition integer NOT NULL, "
                 "next_offset bigint NOT NULL, PRIMARY KEY (source, partition))"
             ).format(self.positions_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (id integer PRIMARY KEY, active bigint NOT NULL, "
+                "version bigint NOT NULL, tripped_since bigint, last_at bigint, last_bound bigint)"
+            ).format(self.brake_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (cause_at bigint NOT NULL, account_id text NOT NULL, "
+                "event_id text NOT NULL, PRIMARY KEY (cause_at, account_id, event_id))"
+            ).format(self.brake_locks_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (account_id text PRIMARY KEY, hold_id text NOT NULL UNIQUE, "
+                "rule text NOT NULL, cause_event_id text NOT NULL, cause_at bigint NOT NULL, "
+                "held_count bigint NOT NULL, active bigint NOT NULL, bound bigint NOT NULL, commands text NOT NULL)"
+            ).format(self.holds_table),
         ]
 
     def close(self) -> None:
@@ -56,6 +78,41 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         # ("tuple concurrently updated"): one creates the tables at a time, the others find them.
         curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (_DDL_LOCK,))
         super()._create_table(curs)
+        # A plain read first: inserting into a record a worker holds FOR UPDATE would wait for it while
+        # holding the catalog locks of the statements above, which that worker's insert waits for.
+        curs.execute(SQL("SELECT id FROM {0} WHERE id = 1").format(self.brake_table))
+        if curs.fetchone() is not None:
+            return
+        curs.execute(
+            SQL("INSERT INTO {0} (id, active, version) VALUES (1, 0, 0) ON CONFLICT DO NOTHING RETURNING id").format(
+                self.brake_table
+            )
+        )
+        if curs.fetchone() is not None:  # the brake's record is new: count what a store recorded before it holds
+            events = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+            system = SYSTEM_STREAM_PREFIX + "%"
+            curs.execute(
+                SQL("SELECT count(DISTINCT originator_id) AS n FROM {0} WHERE originator_id NOT LIKE %s").format(
+                    events
+                ),
+                (system,),
+            )
+            row = curs.fetchone()
+            assert row is not None
+            curs.execute(SQL("UPDATE {0} SET active = %s WHERE id = 1").format(self.brake_table), (row["n"],))
+            curs.execute(
+                SQL(
+                    "SELECT originator_id, state FROM {0} WHERE originator_id NOT LIKE %s "
+                    "AND position(%s::bytea in state) > 0"
+                ).format(events),
+                (system, b"LockCard"),
+            )
+            locks = emitted_locks((r["originator_id"], bytes(r["state"])) for r in curs.fetchall())
+            if locks:
+                curs.executemany(
+                    SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(self.brake_locks_table),
+                    locks,
+                )
 
     def _insert_events(
         self,
@@ -65,8 +122,16 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         inbound: Sequence[InboundRow] = (),
         agenda: Sequence[tuple[str, date | None]] = (),
         positions: Mapping[Position, int] | None = None,
+        brake: BrakeSettlement | None = None,
         **kwargs: Any,
     ) -> None:
+        if brake is not None:
+            write = brake.settle(_LockedBrake(curs, self.brake_table, self.brake_locks_table, lock=True))
+            # insert_events inserts the list it passed here, after this: the settled events replace its contents
+            assert isinstance(stored_events, list)
+            stored_events[:] = [*stored_events, *(StoredEvent(*row) for row in write.rows)]  # documents first
+            inbound, agenda = write.inbound, write.agenda
+            self._write_brake(curs, write.state, write.emitted, write.holds)
         super()._insert_events(curs, stored_events, **kwargs)
         if inbound:
             curs.executemany(SQL("INSERT INTO {0} VALUES (%s, %s)").format(self.inbound_table), list(inbound))
@@ -90,6 +155,42 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 [(source, partition, offset) for (source, partition), offset in positions.items()],
             )
         faults.reached("store.in_transaction", curs)
+
+    def _write_brake(self, curs: Cursor[DictRow], state: BrakeState, emitted: Any, holds: Any) -> None:
+        curs.execute(
+            SQL(
+                "UPDATE {0} SET active = %s, version = %s, tripped_since = %s, last_at = %s, last_bound = %s "
+                "WHERE id = 1"
+            ).format(self.brake_table),
+            (state.active, state.version, state.tripped_since, state.last_at, state.last_bound),
+        )
+        if emitted:
+            curs.executemany(SQL("INSERT INTO {0} VALUES (%s, %s, %s)").format(self.brake_locks_table), emitted)
+        upserts, deletes = hold_rows(holds)
+        if deletes:
+            curs.executemany(SQL("DELETE FROM {0} WHERE account_id = %s").format(self.holds_table), deletes)
+        if upserts:
+            columns = SQL(HOLD_COLUMNS)
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {0} ({1}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account_id) DO "
+                    "UPDATE SET hold_id = excluded.hold_id, rule = excluded.rule, "
+                    "cause_event_id = excluded.cause_event_id, cause_at = excluded.cause_at, "
+                    "held_count = excluded.held_count, active = excluded.active, bound = excluded.bound, "
+                    "commands = excluded.commands"
+                ).format(self.holds_table, columns),
+                upserts,
+            )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def brake_state(self) -> BrakeState:
+        with self.datastore.transaction(commit=False) as curs:
+            return _LockedBrake(curs, self.brake_table, self.brake_locks_table).brake_state()
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def emitted_between(self, after: int, until: int) -> list[int]:
+        with self.datastore.transaction(commit=False) as curs:
+            return _LockedBrake(curs, self.brake_table, self.brake_locks_table).emitted_between(after, until)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
@@ -120,6 +221,19 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_openings(self) -> list[tuple[str, bytes]]:
+        """(account id, state) of every account's first stored event: its AccountOpened."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT originator_id, state FROM {0}.{1} WHERE originator_version = 1 "
+                    "AND originator_id NOT LIKE %s ORDER BY originator_id"
+                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                (SYSTEM_STREAMS,),
+            )
+            return [(row["originator_id"], bytes(row["state"])) for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_due_accounts(self, business_date: date) -> list[str]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
@@ -132,10 +246,10 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     def select_account_ids(self) -> list[str]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id != %s ORDER BY 1").format(
+                SQL("SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id NOT LIKE %s ORDER BY 1").format(
                     Identifier(self.datastore.schema), Identifier(self.events_table_name)
                 ),
-                (CLOCK_STREAM,),
+                (SYSTEM_STREAM_PREFIX + "%",),
             )
             return [row["originator_id"] for row in curs.fetchall()]
 
@@ -151,3 +265,27 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 (source,),
             )
             return {row["partition"]: row["next_offset"] for row in curs.fetchall()}
+
+
+class _LockedBrake:
+    """The brake's record and emitted locks, read on a cursor; with `lock`, the record is locked FOR UPDATE."""
+
+    def __init__(self, curs: Cursor[DictRow], brake: Any, locks: Any, *, lock: bool = False) -> None:
+        self.curs, self.brake, self.locks, self.lock = curs, brake, locks, lock
+
+    def brake_state(self) -> BrakeState:
+        query = SQL("SELECT " + BRAKE_COLUMNS + " FROM {0} WHERE id = 1").format(self.brake)
+        if self.lock:
+            query += SQL(" FOR UPDATE")
+        self.curs.execute(query)
+        row = self.curs.fetchone()
+        if row is None:
+            return BrakeState(0)
+        return BrakeState(row["active"], row["version"], row["tripped_since"], row["last_at"], row["last_bound"])
+
+    def emitted_between(self, after: int, until: int) -> list[int]:
+        self.curs.execute(
+            SQL("SELECT cause_at FROM {0} WHERE cause_at > %s AND cause_at <= %s ORDER BY cause_at").format(self.locks),
+            (after, until),
+        )
+        return [row["cause_at"] for row in self.curs.fetchall()]

@@ -1,9 +1,12 @@
 """The event store on SQLite: eventsourcing's recorder, writing the engine's index tables in the same transaction.
 
 `fengkong_inbound` (event_id -> payload digest, for deduplication),
-`fengkong_agenda` (accounts waiting for a business date) and
-`fengkong_positions` (the next source offset per partition, for Kafka) are
-written in one transaction with a batch's events (adapters.store.engine_tables).
+`fengkong_agenda` (accounts waiting for a business date),
+`fengkong_positions` (the next source offset per partition, for Kafka) and
+the emergency brake's tables are written in one transaction with a batch's
+events (adapters.store.engine_tables). The brake's record is "locked" by
+SQLite's own write lock: a batch that judges automatic locks takes it with
+its first statement, so the record it reads cannot move before it commits.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from adapters.runtime import faults
-from adapters.store.engine_tables import agenda_rows
+from adapters.store.engine_tables import BRAKE_COLUMNS, HOLD_COLUMNS, agenda_rows, emitted_locks, hold_rows
+from engine.application import BrakeSettlement
 from engine.batch import InboundRow, Position
-from events.recorded import CLOCK_STREAM
+from engine.brake import BrakeState
+from events.recorded import SYSTEM_STREAM_PREFIX, SYSTEM_STREAMS
 
 _CHUNK = 500
 _CHECKPOINT_PAGES = 16_384  # the WAL is copied back after 64 MiB, not 4 MiB: fewer, larger checkpoints (+5%)
@@ -46,7 +51,44 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
             "CREATE TABLE IF NOT EXISTS fengkong_positions (source TEXT NOT NULL, "
             "partition INTEGER NOT NULL, next_offset INTEGER NOT NULL, "
             "PRIMARY KEY (source, partition)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS fengkong_brake (id INTEGER PRIMARY KEY, active INTEGER NOT NULL, "
+            "version INTEGER NOT NULL, tripped_since INTEGER, last_at INTEGER, last_bound INTEGER)",
+            "CREATE TABLE IF NOT EXISTS fengkong_brake_locks (cause_at INTEGER NOT NULL, account_id TEXT NOT NULL, "
+            "event_id TEXT NOT NULL, PRIMARY KEY (cause_at, account_id, event_id)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS fengkong_holds (account_id TEXT PRIMARY KEY, hold_id TEXT NOT NULL, "
+            "rule TEXT NOT NULL, cause_event_id TEXT NOT NULL, cause_at INTEGER NOT NULL, held_count INTEGER NOT NULL, "
+            "active INTEGER NOT NULL, bound INTEGER NOT NULL, commands TEXT NOT NULL) WITHOUT ROWID",
+            "CREATE UNIQUE INDEX IF NOT EXISTS fengkong_holds_id ON fengkong_holds (hold_id)",
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT 1 FROM fengkong_brake WHERE id = 1")
+            if c.fetchone() is not None:
+                return
+        # A write first: a transaction that read first could not take the write lock another writer moved past.
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("INSERT OR IGNORE INTO fengkong_brake (id, active, version) VALUES (1, 0, 0)")
+            c.execute("SELECT changes()")
+            if c.fetchone()[0]:
+                self._count_what_is_recorded(c)
+
+    def _count_what_is_recorded(self, c: SQLiteCursor) -> None:
+        """The brake's record is new: count what a store recorded before the brake existed."""
+        c.execute(
+            f"SELECT count(DISTINCT originator_id) FROM {self.events_table_name} WHERE originator_id NOT LIKE ?",
+            [SYSTEM_STREAM_PREFIX + "%"],
+        )
+        active = c.fetchone()[0]
+        c.execute("UPDATE fengkong_brake SET active = ? WHERE id = 1", [active])
+        c.execute(
+            f"SELECT originator_id, state FROM {self.events_table_name} "
+            "WHERE originator_id NOT LIKE ? AND CAST(state AS TEXT) LIKE '%LockCard%'",
+            [SYSTEM_STREAM_PREFIX + "%"],
+        )
+        locks = emitted_locks((row[0], bytes(row[1])) for row in c.fetchall())
+        c.executemany("INSERT OR IGNORE INTO fengkong_brake_locks VALUES (?, ?, ?)", locks)
 
     def _insert_events(
         self,
@@ -56,9 +98,25 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         inbound: Sequence[InboundRow] = (),
         agenda: Sequence[tuple[str, date | None]] = (),
         positions: Mapping[Position, int] | None = None,
+        brake: BrakeSettlement | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         c.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+        if brake is not None:
+            c.execute("UPDATE fengkong_brake SET version = version WHERE id = 1")  # SQLite's write lock, taken now
+            write = brake.settle(_LockedBrake(c))
+            stored_events = [*stored_events, *(StoredEvent(*row) for row in write.rows)]  # documents first
+            inbound, agenda = write.inbound, write.agenda
+            state = write.state
+            c.execute(
+                "UPDATE fengkong_brake SET active = ?, version = ?, tripped_since = ?, last_at = ?, last_bound = ? "
+                "WHERE id = 1",
+                [state.active, state.version, state.tripped_since, state.last_at, state.last_bound],
+            )
+            c.executemany("INSERT INTO fengkong_brake_locks VALUES (?, ?, ?)", write.emitted)
+            upserts, deletes = hold_rows(write.holds)
+            c.executemany("DELETE FROM fengkong_holds WHERE account_id = ?", deletes)
+            c.executemany(f"INSERT OR REPLACE INTO fengkong_holds ({HOLD_COLUMNS}) VALUES ({_marks(9)})", upserts)
         # One executemany instead of eventsourcing's statement per event. The
         # writer holds SQLite's lock for the transaction, so the new rowids
         # (notification ids) are the contiguous run ending at last_insert_rowid().
@@ -112,6 +170,16 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
                     streams.setdefault(stream, []).append(state)
         return streams
 
+    def select_openings(self) -> list[tuple[str, bytes]]:
+        """(account id, state) of every account's first stored event: its AccountOpened."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, state FROM {self.events_table_name} WHERE originator_version = 1 "
+                "AND originator_id NOT LIKE ? ORDER BY originator_id",
+                [SYSTEM_STREAMS],
+            )
+            return [(row[0], bytes(row[1])) for row in c.fetchall()]
+
     def select_due_accounts(self, business_date: date) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
@@ -123,10 +191,19 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
     def select_account_ids(self) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT DISTINCT originator_id FROM {self.events_table_name} WHERE originator_id != ? ORDER BY 1",
-                [CLOCK_STREAM],
+                f"SELECT DISTINCT originator_id FROM {self.events_table_name} WHERE originator_id NOT LIKE ? "
+                "ORDER BY 1",
+                [SYSTEM_STREAM_PREFIX + "%"],
             )
             return [row[0] for row in c.fetchall()]
+
+    def brake_state(self) -> BrakeState:
+        with self.datastore.transaction(commit=False) as c:
+            return _LockedBrake(c).brake_state()
+
+    def emitted_between(self, after: int, until: int) -> list[int]:
+        with self.datastore.transaction(commit=False) as c:
+            return _LockedBrake(c).emitted_between(after, until)
 
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
         """(notification id, stream id, topic, state) from `start` on, without Notification objects.
@@ -146,3 +223,26 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT partition, next_offset FROM fengkong_positions WHERE source = ?", [source])
             return {row[0]: row[1] for row in c.fetchall()}
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+class _LockedBrake:
+    """The brake's record and emitted locks, read on a cursor (inside the saving transaction, or a read)."""
+
+    def __init__(self, c: SQLiteCursor) -> None:
+        self.c = c
+
+    def brake_state(self) -> BrakeState:
+        self.c.execute(f"SELECT {BRAKE_COLUMNS} FROM fengkong_brake WHERE id = 1")
+        row = self.c.fetchone()
+        return BrakeState(*row) if row else BrakeState(0)
+
+    def emitted_between(self, after: int, until: int) -> list[int]:
+        self.c.execute(
+            "SELECT cause_at FROM fengkong_brake_locks WHERE cause_at > ? AND cause_at <= ? ORDER BY cause_at",
+            [after, until],
+        )
+        return [row[0] for row in self.c.fetchall()]

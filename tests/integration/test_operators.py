@@ -1,0 +1,174 @@
+"""Operators at work, from the CLI and the HTTP API (SQLite and PostgreSQL): every action an event with its actor.
+
+Held locks listed, released and dropped (a double click acts once, a key of
+too low a role is refused); an unlock review decided; the locks of a window
+undone (a dry run first); the clock corrected by an admin; then audit
+replays it all and names who did what, and the brake's ledger is proven.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from adapters.access.keys import Role
+from adapters.cli import cli
+from tests.builders import Events
+from tests.support.bursts import Burst, burst_events, portfolio
+from tests.support.wiring import api_at, key_at, open_engine, runner_at
+
+BURST = Burst(accounts=2600, overdue=60, shape="uniform", span_minutes=30, seed=7)  # bound 52: 8 held
+
+
+@dataclass
+class Store:
+    url: str
+    keys: dict[Role, str]
+
+
+@pytest.fixture
+def burst_store(store: str) -> Store:
+    engine = open_engine(store)
+    list(engine.ingest(portfolio(BURST.accounts), batch_size=2000))
+    list(engine.ingest(burst_events(BURST)[0], batch_size=500))
+    engine.close()
+    return Store(store, {role: key_at(store, role) for role in (Role.ANALYST, Role.OPERATOR, Role.ADMIN)})
+
+
+def fengkong(store: Store, *args: str, role: Role | None = Role.OPERATOR, code: int = 0) -> Any:
+    env = {"FENGKONG_KEY": store.keys[role]} if role else {}
+    result = CliRunner().invoke(cli, [*args, "--store", store.url], env=env)
+    assert result.exit_code == code, result.output
+    return orjson.loads(result.stdout) if "--json" in args and code in (0, 1) else result.output
+
+
+def test_held_locks_from_the_cli(burst_store: Store) -> None:
+    listed = fengkong(burst_store, "held", "list", "--json", role=None)
+    assert len(listed) == BURST.overdue - BURST.bound
+    first, second, third = (lock["hold_id"] for lock in listed[:3])
+    assert "operator" in fengkong(burst_store, "held", "release", first, role=Role.ANALYST, code=3)
+    released = fengkong(burst_store, "held", "release", first, second, "--reason", "billing confirmed", "--json")
+    assert [o["outcome"] for o in released] == ["applied", "applied"]
+    assert released[0]["commands"] == listed[0]["commands"]  # what was held, with the same command ids
+    again = fengkong(burst_store, "held", "release", first, "--json")  # a double click
+    assert again[0]["outcome"] == "duplicate"
+    dropped = fengkong(burst_store, "held", "drop", third, "--reason", "billing fault", "--json")
+    assert dropped[0]["outcome"] == "applied" and dropped[0]["commands"] == []
+    refused = fengkong(burst_store, "held", "release", third, "--json", code=1)
+    assert refused[0]["outcome"] == "refused"
+    rest = fengkong(burst_store, "held", "release", "--all", "--rule", "lock.overdue", "--json")
+    assert len(rest) == len(listed) - 3 and {o["outcome"] for o in rest} == {"applied"}
+    status = fengkong(burst_store, "status", "--json", role=None)
+    assert status["brake"]["state"] == "armed" and status["brake"]["held"] == 0
+    assert status["brake"]["locks_in_window"] == BURST.bound  # released locks count in no window
+    proof = fengkong(burst_store, "audit", "--all", "--json", role=None)
+    assert proof["identical"] == proof["accounts"] and proof["brake"]["identical"]
+    actions = proof["operator_actions"]
+    assert len(actions) == len(listed) and {a["actor"] for a in actions} == {"tests-operator-2"}
+    assert {a["action"] for a in actions} == {"HoldReleased", "HoldDropped"}
+
+
+@pytest.fixture
+def client(burst_store: Store) -> Iterator[TestClient]:
+    with TestClient(api_at(burst_store.url)) as served:
+        yield served
+
+
+def _as(store: Store, role: Role, **more: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {store.keys[role]}", **more}
+
+
+def test_held_locks_from_the_api_act_once_per_idempotency_key(burst_store: Store, client: TestClient) -> None:
+    held = client.get("/held", headers=_as(burst_store, Role.ANALYST)).json()
+    assert len(held) == BURST.overdue - BURST.bound
+    hold = held[0]["hold_id"]
+    path = f"/held/{hold}/release"
+    assert client.post(path, json={}, headers=_as(burst_store, Role.ANALYST)).status_code == 403
+    click = _as(burst_store, Role.OPERATOR, **{"Idempotency-Key": "click-1"})
+    first = client.post(path, json={"reason": "checked"}, headers=click)
+    assert first.status_code == 200 and first.json()["outcome"] == "applied"
+    assert [c["command_id"] for c in first.json()["commands"]] == [c["command_id"] for c in held[0]["commands"]]
+    second = client.post(path, json={"reason": "checked"}, headers=click)
+    assert second.status_code == 200 and second.json()["outcome"] == "duplicate"
+    gone = client.post(f"/held/{held[1]['hold_id']}/drop", json={"reason": "fault"}, headers=click)
+    assert gone.status_code == 200 and gone.json()["commands"] == []
+    assert client.post(path, json={}, headers=_as(burst_store, Role.OPERATOR)).status_code in (200, 409)
+    brake = client.get("/brake", headers=_as(burst_store, Role.ANALYST)).json()
+    assert brake["state"] == "tripped" and brake["held"] == len(held) - 2
+    metrics = client.get("/metrics", headers=_as(burst_store, Role.ANALYST)).text
+    assert f"fengkong_held_locks {float(len(held) - 2)}" in metrics.splitlines()
+    assert 'fengkong_brake_state{fengkong_brake_state="tripped"} 1.0' in metrics.splitlines()
+
+
+def under_review(store: str) -> str:
+    e = Events("REV1")
+    events = [
+        e.opened(),
+        e.bill("b1", "500.00", "2026-09-01"),
+        e.overdue("b1", 1, "500.00", "2026-09-02T10:00:00"),
+        e.plan("pl", "2026-09-03T10:00:00", ("2026-10-01", "250.00"), ("2026-11-01", "250.00")),
+        e.request("R1", "2026-09-04T10:00:00"),
+        e.day_closed("2026-09-04"),
+    ]
+    engine = open_engine(store)
+    list(engine.ingest([orjson.dumps(event) for event in events]))
+    engine.close()
+    runner = runner_at(store)
+    runner.catch_up()
+    runner.close()
+    return "REV1"
+
+
+def test_an_operator_decides_a_review_and_the_policy_takes_it_as_unlock_reviewed(store: str) -> None:
+    account = under_review(store)
+    keys = Store(store, {role: key_at(store, role) for role in (Role.ANALYST, Role.OPERATOR, Role.ADMIN)})
+    listed = fengkong(keys, "reviews", "list", "--json", role=None)
+    assert listed[0]["account_id"] == account and listed[0]["deadline"] == "2026-09-11"
+    assert listed[0]["business_days_left"] == 5
+    decided = fengkong(keys, "reviews", "approve", account, "--note", "plan is credible", "--json")
+    assert decided[0]["outcome"] == "applied"
+    assert [(c["type"], c["rule"]) for c in decided[0]["commands"]] == [("UnlockCard", "review.approved")]
+    assert "no open unlock review" in fengkong(keys, "reviews", "reject", account, "--note", "late", code=1)
+    proof = fengkong(keys, "audit", account, "--json", role=None)
+    assert proof["identical"] == 1 and proof["operator_actions"][0]["action"] == "ReviewDecided"
+
+
+def test_a_window_of_locks_undone_after_a_dry_run(burst_store: Store) -> None:
+    window = ["--from", "2026-03-21T02:30:00+08:00", "--to", "2026-03-21T03:30:00+08:00"]
+    plan = fengkong(burst_store, "locks", "undo", *window, "--dry-run", "--json")
+    assert plan["dry_run"] and len(plan["would_undo"]) == BURST.bound  # the emitted ones; held ones lock nothing
+    engine = open_engine(burst_store.url)
+    assert engine.store.brake_state().version >= 1  # nothing was recorded by the dry run but the catch-up
+    done = fengkong(burst_store, "locks", "undo", *window, "--reason", "upstream double posting", "--json")
+    assert len(done) == BURST.bound and {o["outcome"] for o in done} == {"applied"}
+    assert all([c["type"] for c in o["commands"]] == ["UnlockCard", "RestoreCreditLine"] for o in done)
+    account = engine.load_account(done[0]["account_id"])
+    assert account is not None and not account.controls.card_locked
+    engine.close()
+    again = fengkong(burst_store, "locks", "undo", *window, "--dry-run", "--json")
+    assert again["would_undo"] == []  # their accounts are no longer locked by them
+    assert fengkong(burst_store, "audit", "--all", "--json", role=None)["brake"]["identical"]
+
+
+def test_an_admin_corrects_a_clock_closed_too_far_ahead(store: str) -> None:
+    keys = Store(store, {role: key_at(store, role) for role in (Role.OPERATOR, Role.ADMIN)})
+    e = Events("CLK")
+    engine = open_engine(store)
+    list(engine.ingest([orjson.dumps(e.day_closed("2026-03-10")), orjson.dumps(e.day_closed("2026-03-25"))]))
+    assert "admin" in fengkong(keys, "clock", "correct", "--date", "2026-03-11", "--reason", "x", code=3)
+    corrected = fengkong(
+        keys, "clock", "correct", "--date", "2026-03-11", "--reason", "wrong date", "--json", role=Role.ADMIN
+    )
+    assert corrected[0]["outcome"] == "applied"
+    engine.forget_cached()
+    results = list(engine.ingest([orjson.dumps(e.day_closed("2026-03-12"))]))
+    assert results[0].outcome.value == "accepted"
+    engine.close()
+    actions = fengkong(keys, "audit", "--all", "--json", role=None)["operator_actions"]
+    assert [a["action"] for a in actions] == ["ClockCorrected"] and actions[0]["role"] == "admin"
