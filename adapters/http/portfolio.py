@@ -69,7 +69,7 @@ def vintages(db: Db) -> Json:
 @router.get(
     "/portfolio/locks-daily",
     operation_id="locks_daily",
-    summary="Cards locked and unlocked per day (days in the portfolio's zone)",
+    summary="Cards locked, unlocked and locks held by the brake per day (days in the portfolio's zone)",
     responses=responses(),
 )
 def locks_daily(

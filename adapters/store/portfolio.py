@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from adapters.store.queries import PORTFOLIO_ZONE, zone
 from adapters.store.tables import ProjectionDatabase, table_name
 from events.recorded import DELINQUENCY_BUCKETS
+from events.rules import AUTOMATIC_LOCKS
 from projections.account_status import ACCOUNT_STATUS
 from projections.bucket_history import BUCKET_CHANGES, NEW
 from projections.credit_history import CREDIT_HISTORY
+from projections.decisions import DECISIONS
 from projections.delinquency import DELINQUENCY_DAILY
 
 DEFAULT_INTERVAL_DAYS = 30
@@ -146,16 +148,31 @@ def vintages(db: ProjectionDatabase) -> dict[str, Any]:
     return {"measure": "30+ days past due", "cohorts": curves}
 
 
+def _held(db: ProjectionDatabase) -> list[tuple[datetime, str]]:
+    """(cause time, "held") of every lock the brake held: a lock rule's decision with no command, `held` set."""
+    at_column, changes_column = DECISIONS.column("occurred_at"), DECISIONS.column("changes")
+    rules = sorted(AUTOMATIC_LOCKS)
+    rows = db.query(
+        f"SELECT occurred_at, changes FROM {table_name(DECISIONS)} "
+        f"WHERE command_type IS NULL AND rule IN ({', '.join('?' * len(rules))})",
+        rules,
+    )
+    decoded = [(db.decode(at_column, at), db.decode(changes_column, changes)) for at, changes in rows]
+    return [(at, "held") for at, changes in decoded if isinstance(changes, dict) and changes.get("held")]
+
+
 def locks_per_day(db: ProjectionDatabase, start: date | None, end: date | None) -> list[dict[str, Any]]:
-    """Cards locked and unlocked per calendar day in PORTFOLIO_ZONE (every day of the range, zeros included)."""
+    """Cards locked, unlocked and locks held by the brake per calendar day in PORTFOLIO_ZONE (zeros included).
+
+    A held lock counts on the day of its cause; released, it counts again among the locks of its release.
+    """
     column = CREDIT_HISTORY.column("occurred_at")
     rows = db.query(
         f"SELECT occurred_at, entry FROM {table_name(CREDIT_HISTORY)} WHERE entry IN ('LockCard', 'UnlockCard')"
     )
     local = zone(PORTFOLIO_ZONE)
-    counts: Counter[tuple[date, str]] = Counter(
-        (db.decode(column, at).astimezone(local).date(), str(entry)) for at, entry in rows
-    )
+    events = [(db.decode(column, at), str(entry)) for at, entry in rows] + _held(db)
+    counts: Counter[tuple[date, str]] = Counter((at.astimezone(local).date(), kind) for at, kind in events)
     dates = closed_dates(db)
     days = [day for day, _ in counts] + dates
     if not days:
@@ -166,7 +183,12 @@ def locks_per_day(db: ProjectionDatabase, start: date | None, end: date | None) 
     day = first
     while day <= last:
         result.append(
-            {"date": day.isoformat(), "locks": counts[(day, "LockCard")], "unlocks": counts[(day, "UnlockCard")]}
+            {
+                "date": day.isoformat(),
+                "locks": counts[(day, "LockCard")],
+                "unlocks": counts[(day, "UnlockCard")],
+                "held": counts[(day, "held")],
+            }
         )
         day += timedelta(1)
     return result

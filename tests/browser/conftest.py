@@ -3,7 +3,8 @@
 Playwright never downloads a browser here: it launches /usr/bin/chromium
 (`.ci/run` installs it with fonts-noto-cjk when missing; FENGKONG_CHROMIUM
 names another). Missing Chromium fails the suite, never skips it. One
-server on a small demo store and one browser serve the whole suite; each
+server on a small demo store and one browser serve the whole suite (a burst of 56 overdue accounts added to the
+demo trips the brake, so locks are held); each
 test gets a fresh browser context (no cookies, no storage). Every request
 a page makes is checked: one that leaves the server is aborted and fails
 the test, and so does a script error. Screenshots go to `.artifacts/console/`
@@ -27,13 +28,16 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
 from adapters.access.keys import Role
 from tests.integration.test_http_api import free_port
-from tests.support.wiring import key_at
+from tests.support.bursts import Burst, burst_events, portfolio
+from tests.support.wiring import key_at, open_engine
 
 CHROMIUM = os.environ.get("FENGKONG_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("FENGKONG_ARTIFACTS", Path(__file__).resolve().parents[2] / ".artifacts")) / "console"
 BIN = Path(sys.executable).parent
 ACCOUNTS, DAYS = 60, 120
 """The demo the suite reads: small (about 1,300 events, 2 s) but with every bucket to 31-60 and a review."""
+BURST = Burst(accounts=60, overdue=56, shape="one_instant", span_minutes=0, seed=7)
+"""56 locks at one instant against the bound of 50 (120 active accounts): 6 held."""
 
 
 @dataclass
@@ -62,11 +66,19 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     store = str(workdir / "demo.db")
     demo = [str(BIN / "fengkong"), "demo", "--accounts", str(ACCOUNTS), "--days", str(DAYS), "--store", store, "--json"]
     subprocess.run(demo, cwd=workdir, check=True, capture_output=True, timeout=300)
+    engine = open_engine(store)  # a burst of overdue accounts trips the brake: locks held for an operator
+    try:
+        list(engine.ingest(portfolio(BURST.accounts), batch_size=2000))
+        list(engine.ingest(burst_events(BURST)[0], batch_size=500))
+    finally:
+        engine.close()
+    catch_up = [str(BIN / "fengkong"), "projections", "catch-up", "--store", store]
+    subprocess.run(catch_up, cwd=workdir, check=True, capture_output=True, timeout=300)
     keys = {role: key_at(store, role, f"browser-{role}") for role in (Role.ANALYST, Role.OPERATOR)}
     port = free_port()
     log = (workdir / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [str(BIN / "fengkong"), "serve", "--store", store, "--port", str(port), "--no-follow"],
+    server = subprocess.Popen(  # following the store: an operator's action shows in the read models
+        [str(BIN / "fengkong"), "serve", "--store", store, "--port", str(port), "--poll", "0.1"],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=log,

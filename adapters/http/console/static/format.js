@@ -73,3 +73,16 @@ export function localTime(value) {
 export function locale() {
   return language() === "zh-CN" ? "zh-CN" : "en-GB";
 }
+
+// A UTC time from the API (an RFC 3339 string) as wall-clock time in `zone`, with its offset.
+export function zonedTime(value, zone) {
+  if (!value) return "—";
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZoneName: "longOffset",
+    }).formatToParts(new Date(value)).map((p) => [p.type, p.value]),
+  );
+  const offset = parts.timeZoneName === "GMT" ? "+00:00" : parts.timeZoneName.replace("GMT", "");
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${offset}`;
+}

@@ -38,7 +38,7 @@ export async function portfolioView(target, [from = "", to = "", interval = "30"
     get("/portfolio/locks-daily", { from: from || dates[0], to: last }),
     last ? get("/delinquency/roll-rates/interval", { from: shift(last, -days), to: last }).catch(() => null) : null,
     get("/delinquency/vintages"),
-    get("/status").then((s) => s.brake).catch(() => null),
+    get("/brake").catch(() => null),
   ]);
 
   const controls = node("form", { class: "controls panel", id: "range" },
@@ -53,8 +53,9 @@ export async function portfolioView(target, [from = "", to = "", interval = "30"
   });
 
   const brakeCard = node("div", { class: "panel", id: "brake" }, node("h2", {}, t("brake.title")),
-    node("span", { class: "figure", id: "brake-state" }, brake ? String(brake.state) : t("brake.unknown")),
-    node("p", { class: "note" }, brake ? (brake.detail || `${brake.locks_in_window ?? ""} / ${brake.bound ?? ""}`) : ""));
+    node("span", { class: "figure", id: "brake-state", "data-state": brake ? brake.state : "" }, brake ? t(`brake.${brake.state}`) : t("brake.unknown")),
+    node("p", { class: "note" }, brake ? t("brake.detail", { held: brake.held, count: brake.locks_in_window, bound: brake.bound ?? "—", minutes: brake.window_minutes }) : ""),
+    brake && brake.held ? node("a", { href: "#/reviews" }, t("nav.reviews")) : "");
 
   const [delinquencyPanel, delinquencyBody] = panel("delinquency", t("chart.delinquency"));
   const [overduePanel, overdueBody] = panel("overdue", t("chart.overdue"));

@@ -32,12 +32,12 @@ export function pagedTable(target, { id, columns, load, state, onChange }) {
   return load(state).then((page) => {
     for (const item of page.items) {
       const row = body.insertRow();
-      row.dataset.key = item[columns[0].key] ?? item.account_id;
+      row.dataset.key = item.key ?? item[columns[0].key];
       for (const column of columns) {
         const cell = row.insertCell();
         cell.className = column.numeric ? "num" : "";
         cell.dataset.column = column.key;
-        const shown = column.render ? column.render(item) : item[column.key];
+        const shown = column.render ? column.render(item) : column.text ? column.text(item) : item[column.key];
         if (shown instanceof Node) cell.appendChild(shown);
         else cell.textContent = shown ?? "—";
       }

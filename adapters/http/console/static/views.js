@@ -2,9 +2,11 @@
 import { accountView } from "./account.js";
 import { portfolioView } from "./portfolio.js";
 import { queueView } from "./queue.js";
+import { reviewsView } from "./reviews.js";
 
 export const VIEWS = {
   portfolio: portfolioView,
   account: accountView,
   queue: queueView,
+  reviews: reviewsView,
 };
