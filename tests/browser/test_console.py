@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page
 
@@ -155,21 +157,29 @@ def test_the_account_page_shows_the_status_card_and_the_whole_timeline(watched: 
     assert card("days_past_due") == f"{status['days_past_due']} ({status['delinquency_bucket']})"
     assert card("score") == str(status["score"])
     assert status["timezone"] in page.inner_text("#zone")
-    entries = marks(page, "#timeline li", "entry", "position", "seq")
-    assert [(e["entry"], int(e["position"]), int(e["seq"])) for e in entries] == [
-        (h["entry"], h["position"], h["seq"]) for h in answer["history"]["items"]
-    ]
-    assert len(entries) == answer["history"]["total"]
-    lock = next(d for d in answer["decisions"]["items"] if d["command_type"] == "LockCard")
-    shown = page.inner_text(f'#timeline li[data-position="{lock["position"]}"][data-seq="{lock["seq"]}"]')
-    assert lock["rule"] in shown and lock["policy_version"] in shown
-    for name, value in lock["facts"].items():  # the thresholds and figures the rule saw
+    told: Any = console.get(f"/accounts/{account_id}/story")
+    facts = marks(page, "#timeline > li", "type", "event")
+    assert [(f["type"], f["event"]) for f in facts] == [(f["type"], f["event_id"]) for f in told["facts"]]
+    assert len(page.query_selector_all("#timeline ul.decisions > li")) == sum(
+        len(f["decisions"]) for f in told["facts"]
+    )
+    locked_by = next(
+        f for f in told["facts"] if any(d["rule"] == "lock.overdue" and d["command"] for d in f["decisions"])
+    )
+    lock = next(d for d in locked_by["decisions"] if d["rule"] == "lock.overdue")
+    shown = page.inner_text(f'#timeline > li[data-event="{locked_by["event_id"]}"] li[data-rule="lock.overdue"]')
+    assert "LockCard" in shown and lock["command"]["command_id"] in shown
+    assert lock["thresholds"], "the thresholds a lock compared with are told"
+    for name, value in lock["thresholds"].items():
+        assert f"{name}={value}" in shown, name
+    for name, value in lock["facts"].items():  # the figures the rule saw
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             assert f"{name}={value}" in shown, name
-    first_time = answer["history"]["items"][0]["occurred_at"]  # in the account's zone, with its offset
-    assert f"{first_time[:10]} {first_time[11:16]} {first_time[-6:]}" in page.inner_text(
-        "#timeline li:first-child .when"
-    )
+    first = datetime.fromisoformat(told["facts"][0]["occurred_at"]).astimezone(ZoneInfo(status["timezone"]))
+    expected = first.strftime("%Y-%m-%d %H:%M ") + first.strftime("%z")[:3] + ":" + first.strftime("%z")[3:]
+    assert page.inner_text("#timeline > li:first-child .when") == expected  # in the account's zone, with its offset
+    assert "(sealed)" in page.inner_text("#timeline > li:first-child")  # personal data never shown
+    assert card("tier") == (status["risk_tier"] or "—")
     print(f"account: {shot(page, 'account')}")
     go(page, "#/account/NO-SUCH-ACCOUNT")
     assert page.is_visible("#not-found")

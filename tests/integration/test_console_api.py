@@ -15,11 +15,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import orjson
 import pytest
+from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.access.keys import Role
+from adapters.cli import cli
 from adapters.http.auth import CSRF_HEADER, SESSION_COOKIE
 from adapters.store import portfolio, queries
 from tests.integration.test_read_models import run_demo
@@ -207,3 +210,26 @@ def test_bucket_history_gives_every_close_the_buckets_delinquency_daily_counted(
     assert len(dates) == 75
     for row in daily:
         assert Counter(at[row["business_date"]].values())[row["bucket"]] == row["accounts"], row
+
+
+def test_the_story_route_tells_what_audit_explain_tells_without_personal_data(served: Served) -> None:
+    headers = _bearer(served.analyst)
+    some = served.client.get("/accounts", params={"status": "locked", "limit": 1}, headers=headers).json()
+    account_id = some["items"][0]["account_id"]
+    told = served.client.get(f"/accounts/{account_id}/story", headers=headers)
+    assert told.status_code == 200
+    explained = CliRunner().invoke(cli, ["audit", "explain", account_id, "--store", served.store, "--json"])
+    assert explained.exit_code == 0, explained.output
+    cli_facts = orjson.loads(explained.stdout)["facts"]
+    facts = told.json()["facts"]
+    assert [(f["event_id"], [d["rule"] for d in f["decisions"]]) for f in facts] == [
+        (f["event_id"], [d["rule"] for d in f["decisions"]]) for f in cli_facts
+    ]
+    assert [[d["thresholds"] for d in f["decisions"]] for f in facts] == [
+        [d["thresholds"] for d in f["decisions"]] for f in cli_facts
+    ]
+    assert "\\u001f" not in told.text and "pd1." not in told.text  # nothing sealed, nothing masked into noise
+    assert facts[0]["data"]["customer_id"] == "(sealed)"
+    assert served.client.get("/accounts/NO-SUCH/story", headers=headers).status_code == 404
+    metrics_only = key_at(served.store, Role.METRICS)
+    assert served.client.get(f"/accounts/{account_id}/story", headers=_bearer(metrics_only)).status_code == 403
