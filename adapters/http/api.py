@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from adapters.access.sessions import Sessions
-from adapters.http import console, operators, policies, portfolio, problems, read_models, service, story
+from adapters.http import console, operators, policies, portfolio, problems, read_models, reports, service, story
 from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
@@ -137,6 +137,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(portfolio.router)
     app.include_router(story.router)
+    app.include_router(reports.router)
     app.include_router(console.router)
     app.mount(console.ASSETS, console.assets(), name="console-assets")
     return app

@@ -28,8 +28,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
 from adapters.access.keys import Role
 from tests.integration.test_http_api import free_port
+from tests.integration.test_whatif import policy_file
 from tests.support.bursts import Burst, burst_events, portfolio
-from tests.support.wiring import key_at, open_engine
+from tests.support.wiring import key_at
 
 CHROMIUM = os.environ.get("FENGKONG_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("FENGKONG_ARTIFACTS", Path(__file__).resolve().parents[2] / ".artifacts")) / "console"
@@ -38,6 +39,8 @@ ACCOUNTS, DAYS = 60, 120
 """The demo the suite reads: small (about 1,300 events, 2 s) but with every bucket to 31-60 and a review."""
 BURST = Burst(accounts=60, overdue=56, shape="one_instant", span_minutes=0, seed=7)
 """56 locks at one instant against the bound of 50 (120 active accounts): 6 held."""
+CANDIDATE = "dpd7-v1"
+"""The candidate policy the suite proposes and shadows: locks at 7 days past due, not 1."""
 
 
 @dataclass
@@ -66,15 +69,22 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     store = str(workdir / "demo.db")
     demo = [str(BIN / "fengkong"), "demo", "--accounts", str(ACCOUNTS), "--days", str(DAYS), "--store", store, "--json"]
     subprocess.run(demo, cwd=workdir, check=True, capture_output=True, timeout=300)
-    engine = open_engine(store)  # a burst of overdue accounts trips the brake: locks held for an operator
-    try:
-        list(engine.ingest(portfolio(BURST.accounts), batch_size=2000))
-        list(engine.ingest(burst_events(BURST)[0], batch_size=500))
-    finally:
-        engine.close()
-    catch_up = [str(BIN / "fengkong"), "projections", "catch-up", "--store", store]
-    subprocess.run(catch_up, cwd=workdir, check=True, capture_output=True, timeout=300)
-    keys = {role: key_at(store, role, f"browser-{role}") for role in (Role.ANALYST, Role.OPERATOR)}
+    keys = {role: key_at(store, role, f"browser-{role}") for role in (Role.ANALYST, Role.OPERATOR, Role.ADMIN)}
+    # A candidate policy proposed with its what-if report, then shadowed on the next traffic: a burst
+    # of overdue accounts, which also trips the brake (locks held for an operator).
+    candidate = policy_file(workdir, CANDIDATE, 7)
+    (workdir / "burst.jsonl").write_bytes(b"\n".join([*portfolio(BURST.accounts), *burst_events(BURST)[0]]))
+    for step in (
+        ["policy", "propose", str(candidate), "--key", keys[Role.ADMIN]],
+        ["policy", "report", CANDIDATE, "--key", keys[Role.ADMIN]],
+        ["ingest", "burst.jsonl", "--shadow", str(candidate)],
+        ["policy", "shadow", CANDIDATE, "--key", keys[Role.ADMIN]],
+        ["projections", "catch-up"],
+    ):
+        done = subprocess.run(
+            [str(BIN / "fengkong"), *step, "--store", store], check=False, cwd=workdir, capture_output=True
+        )
+        assert done.returncode == 0, (step, done.stderr.decode())
     port = free_port()
     log = (workdir / "serve.log").open("wb")
     server = subprocess.Popen(  # following the store: an operator's action shows in the read models

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Page
 
 from adapters.access.keys import Role
-from tests.browser.conftest import Console, Watched, go, ready, shot, sign_in
+from tests.browser.conftest import CANDIDATE, Console, Watched, go, ready, shot, sign_in
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
 
@@ -333,3 +333,42 @@ def test_an_analyst_sees_the_queues_without_actions_and_cannot_act(watched: Watc
         [held[0]["hold_id"], csrf],
     )
     assert status == 403  # the token is right, the role is not
+
+
+def test_reports_show_the_proposals_evidence_and_the_shadow_runs_comparison(watched: Watched, console: Console) -> None:
+    page = sign_in(watched, console)
+    go(page, "#/reports")
+    policies: Any = console.get("/policies")
+    assert [r["key"] for r in marks(page, "#policies-table tbody tr", "key")] == [p["version"] for p in policies]
+    proposal = next(p for p in policies if p["version"] == CANDIDATE)
+    row = page.inner_text(f'#policies-table tr[data-key="{CANDIDATE}"]')
+    whatif, shadow = proposal["report"], proposal["shadow"]
+    assert f"{whatif['differing_count']} of {whatif['accounts']} accounts differ" in row
+    assert f"{shadow['differing_count']} of {shadow['accounts']} accounts differ" in row
+
+    page.evaluate("document.getElementById('view').dataset.ready = 'false'")
+    page.click(f'#shadow-table a[href="#/reports/shadow/{CANDIDATE}"]')
+    ready(page)
+    report: Any = console.get(f"/shadow/runs/{CANDIDATE}/report")
+    card = lambda field: page.inner_text(f"#report-figures [data-field={field}] .value")  # noqa: E731
+    assert (card("accounts"), card("facts"), card("differing")) == (
+        f"{report['accounts']:,}",
+        f"{report['facts']:,}",
+        f"{report['differing_count']:,}",
+    )
+    bars = marks(page, "#report-commands rect.bar", "series", "x", "value")
+    assert {(b["series"], b["x"]): int(b["value"]) for b in bars if b["value"] != "0"} == {
+        (side, kind): n for side, counts in report["commands_by_type"].items() for kind, n in counts.items() if n
+    }
+    assert report["commands_by_type"]["recorded"] != report["commands_by_type"]["candidate"]
+    shown = [a["account"] for a in marks(page, "#report-differing a", "account")]
+    assert shown == report["differing_accounts"][:200]
+    assert page.inner_text('#locks-table tr[data-key="candidate"] td:last-child') == str(report["locks"]["candidate"])
+    print(f"shadow report: {shot(page, 'report-shadow')}")
+
+    go(page, f"#/reports/policy/{CANDIDATE}")
+    diff = page.inner_text('#diff-table tr[data-key="lock.min_days_past_due"]')
+    assert "1" in diff and "7" in diff
+    evidence = page.inner_text("#evidence-whatif #report-figures")
+    assert f"{whatif['differing_count']:,}" in evidence and f"{whatif['accounts']:,}" in evidence
+    print(f"proposal: {shot(page, 'report-policy')}")

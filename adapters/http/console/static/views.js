@@ -2,6 +2,7 @@
 import { accountView } from "./account.js";
 import { portfolioView } from "./portfolio.js";
 import { queueView } from "./queue.js";
+import { reportsView } from "./reports.js";
 import { reviewsView } from "./reviews.js";
 
 export const VIEWS = {
@@ -9,4 +10,5 @@ export const VIEWS = {
   account: accountView,
   queue: queueView,
   reviews: reviewsView,
+  reports: reportsView,
 };
