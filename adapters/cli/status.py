@@ -1,7 +1,8 @@
-"""`fengkong status`: lag, recorded positions, reviews near their deadline, the brake (also `/status`)."""
+"""`fengkong status`: lag, positions, reviews near their deadline, the brake, scorecard PSI (also `/status`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -103,8 +104,9 @@ def _print_scorecard(stability: dict[str, Any] | None) -> None:
         if figures["alert"] in ("watch", "act")
     ]
     score = stability["score"]
+    monitored = datetime.fromisoformat(stability["recorded_at"]).isoformat(timespec="seconds")
     console.print(
         f"[bold]scorecard[/bold] {stability['scorecard']}, {stability['month']} "
-        f"(monitored {stability['recorded_at']}): alert {stability['alert']}; "
+        f"(monitored {monitored}): alert {stability['alert']}; "
         f"score PSI {score['psi']} ({score['alert']})" + (f"; {', '.join(drifting)}" if drifting else "")
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from adapters.access.keys import Principal, Role
 from adapters.audit.documents import calendar_rows, policy_differences, policy_rows, policy_view
 from adapters.http.auth import require
-from adapters.http.problems import Problem
+from adapters.http.problems import Problem, responses
 from adapters.store.documents import RecordedDocuments, StaleBook
 from engine.documents import Refused
 from engine.governance import Requested
@@ -25,6 +25,9 @@ from events.documents import CALENDARS, POLICIES
 Json = dict[str, Any]
 router = APIRouter(tags=["policies"])
 ANALYST = [require(Role.ANALYST)]
+Version = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a policy's version", examples=["default-v1"])
+]
 
 
 def _documents(request: Request) -> RecordedDocuments:
@@ -40,19 +43,35 @@ def _known(request: Request, name: str) -> Json:
 
 
 @router.get(
-    "/policies", summary="Every policy the store recorded, with its steps, and the shipped seeds", dependencies=ANALYST
+    "/policies",
+    summary="Every policy the store recorded, with its steps, and the shipped seeds",
+    operation_id="policies",
+    dependencies=ANALYST,
+    responses=responses(),
 )
 def policies(request: Request) -> list[Json]:
     return policy_rows(_documents(request).book(POLICIES))
 
 
-@router.get("/policies/{version}", summary="A policy: its settings, digest, steps and full text", dependencies=ANALYST)
-def policy(request: Request, version: str) -> Json:
+@router.get(
+    "/policies/{version}",
+    summary="A policy: its settings, digest, steps and full text",
+    operation_id="policy",
+    dependencies=ANALYST,
+    responses=responses(404),
+)
+def policy(request: Request, version: Version) -> Json:
     return _known(request, version)
 
 
-@router.get("/policies/{a}/diff/{b}", summary="The settings that differ between two policies", dependencies=ANALYST)
-def diff(request: Request, a: str, b: str) -> Json:
+@router.get(
+    "/policies/{a}/diff/{b}",
+    summary="The settings that differ between two policies",
+    operation_id="policy_diff",
+    dependencies=ANALYST,
+    responses=responses(404),
+)
+def diff(request: Request, a: Version, b: Version) -> Json:
     _known(request, a)
     _known(request, b)
     return policy_differences(_documents(request).book(POLICIES), a, b)
@@ -74,7 +93,13 @@ def _step(request: Request, apply: Any) -> None:
         raise Problem(409, "another change to the policies was saved meanwhile: try again", "conflict") from None
 
 
-@router.post("/policies", status_code=201, summary="Propose a policy for activation (admin; you are its author)")
+@router.post(
+    "/policies",
+    status_code=201,
+    summary="Propose a policy for activation (admin; you are its author)",
+    operation_id="propose_policy",
+    responses=responses(400, 409),
+)
 def propose(request: Request, body: Proposal, principal: Annotated[Principal, require(Role.ADMIN)]) -> Json:
     try:
         document = Requested.of(body.text).document
@@ -84,8 +109,13 @@ def propose(request: Request, body: Proposal, principal: Annotated[Principal, re
     return _known(request, document.version)
 
 
-@router.post("/policies/{version}/approve", summary="Approve a proposal (admin, not its author): it becomes active")
-def approve(request: Request, version: str, principal: Annotated[Principal, require(Role.ADMIN)]) -> Json:
+@router.post(
+    "/policies/{version}/approve",
+    summary="Approve a proposal (admin, not its author): it becomes active",
+    operation_id="approve_policy",
+    responses=responses(404, 409),
+)
+def approve(request: Request, version: Version, principal: Annotated[Principal, require(Role.ADMIN)]) -> Json:
     _step(request, lambda book: book.approve(version, principal.name))
     return _known(request, version)
 
@@ -93,7 +123,9 @@ def approve(request: Request, version: str, principal: Annotated[Principal, requ
 @router.get(
     "/calendars",
     summary="Every holiday calendar the store recorded, the years each covers, the active one",
+    operation_id="calendars",
     dependencies=ANALYST,
+    responses=responses(),
 )
 def calendars(request: Request) -> list[Json]:
     return calendar_rows(_documents(request).book(CALENDARS))

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -43,8 +44,9 @@ _WHEN = {
     400: "a request body that cannot be read as JSON",
     401: "no API key, an unknown or a revoked key",
     403: "the key's role is too low for this route",
-    404: "no such account or date in the read models",
-    409: "the action cannot be done as asked: the lock is not held, no review is open, the date is not earlier",
+    404: "no such account or date in the read models, no such policy in the store",
+    409: "the action cannot be done as asked: the lock is not held, no review is open, the date is not earlier, "
+    "a policy step the governance rules refuse",
     422: "a parameter out of its bounds or not of its type",
     500: "an internal error (its class only, never data)",
     503: "the read models are not built yet, or every database connection is busy",
@@ -115,7 +117,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem(request, error.status_code, error.detail, headers=getattr(error, "headers", None))
+        headers = getattr(error, "headers", None)
+        if error.status_code == 405:  # Starlette names the first route's methods only; a path may have several
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(app, request.url.path))}
+        return problem(request, error.status_code, error.detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     def _on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -129,3 +134,12 @@ def install(app: FastAPI) -> None:
     def _on_error(request: Request, error: Exception) -> JSONResponse:
         failures.error("%s %s: internal error (%s)", request.method, request.url.path, type(error).__name__)
         return problem(request, 500, f"internal error ({type(error).__name__})", "internal-error")
+
+
+def _allowed(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of the app answers on `path`."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return sorted(methods)

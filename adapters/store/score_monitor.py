@@ -35,7 +35,7 @@ class ScoreMonitorStore:
             )
 
     def record(self, report: dict[str, Any], until: str) -> None:
-        when = datetime.now(UTC).isoformat(timespec="seconds")
+        when = datetime.now(UTC).isoformat(timespec="microseconds")  # two runs in one second still order
         with self.db.write():
             self.db.execute(
                 f"INSERT INTO {MONITOR_TABLE} (recorded_at, scorecard, until, report) VALUES (?, ?, ?, ?)",

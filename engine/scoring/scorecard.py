@@ -258,7 +258,7 @@ def shipped_scorecard(version: str) -> Scorecard:
     """A scorecard shipped with the engine (engine/scoring/scorecards/<version>.json), by version."""
     shipped = resources.files("engine.scoring").joinpath("scorecards", f"{version}.json")
     if not shipped.is_file():
-        raise LookupError(f"no scorecard {version!r} is shipped with the engine")
+        raise FileNotFoundError(f"no scorecard {version!r} is shipped with the engine")
     return parse_scorecard(shipped.read_text(encoding="utf-8"))
 
 

@@ -20,7 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.access.keys import Role
 from adapters.monitoring import metrics
-from tests.support.wiring import api_at, key_at
+from adapters.store.score_monitor import ScoreMonitorStore
+from tests.support.wiring import api_at, key_at, tables_at
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -33,6 +34,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """Series name -> its label names, from a scrape of the API (this process's series included)."""
     store = str(tmp_path_factory.mktemp("alerts") / "store.db")
     key = key_at(store, Role.METRICS)
+    _record_a_monitor_run(store)
     metrics.set_consumer_lag("billing.events", 0, 3)  # as a worker does for a partition it owns
     metrics.RELAY_LAG.labels("risk.commands").set(2)  # as the relay does
     try:
@@ -46,6 +48,21 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
         for sample in family.samples:
             series.setdefault(sample.name, set()).update(sample.labels)
     return series
+
+
+def _record_a_monitor_run(store: str) -> None:
+    """What `fengkong score monitor` records (its report, reduced): the scorecard series appear once it ran."""
+    month = {"month": "2026-11", "accounts": 10, "score": {"psi": 0.05, "alert": "stable"}}
+    month["attributes"] = {"utilisation": {"psi": 0.3, "alert": "act"}}
+    db = tables_at(store)
+    try:
+        monitor = ScoreMonitorStore(db)
+        monitor.prepare()
+        monitor.record(
+            {"scorecard": "pd-demo-v1", "months": [month], "levels": {"watch": 0.1, "act": 0.25}}, "2026-11-30"
+        )
+    finally:
+        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +111,7 @@ def test_every_rule_names_only_series_and_labels_fengkong_exports(
             assert set(labels) <= exported[name], f"{rule['alert']}: {name} has no label {set(labels) - exported[name]}"
 
 
-def test_the_rules_cover_lag_the_brake_review_deadlines_and_stuck_locks(rules: list[dict[str, Any]]) -> None:
+def test_the_rules_cover_lag_the_brake_review_deadlines_stuck_locks_and_drift(rules: list[dict[str, Any]]) -> None:
     named = {name for rule in rules for name, _ in selectors(rule["expr"])}
     assert {
         "fengkong_consumer_lag",
@@ -103,6 +120,8 @@ def test_the_rules_cover_lag_the_brake_review_deadlines_and_stuck_locks(rules: l
         "fengkong_brake_state",
         "fengkong_reviews_deadline_breached",
         "fengkong_stuck_locks",
+        "fengkong_scorecard_psi_alert",
+        "fengkong_scorecard_monitored_timestamp_seconds",
     } <= named
 
 

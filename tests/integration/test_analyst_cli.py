@@ -64,6 +64,8 @@ def test_query_commands_mirror_the_api_answers(demo_store: str) -> None:
         history = queries.account_history(db, first)
         daily = queries.delinquency_daily(db)
         closed, matrix = queries.roll_rates(db)
+        watched = queries.watchlist(db, ended=True, limit=1000)
+        rates = queries.notice_rates(db)
     shown = bootstrap.revealer(Settings(store=demo_store))  # the CLI shows sealed personal values opened
     locked, history = shown.reveal(locked), shown.reveal(history)
     shown.close()
@@ -76,6 +78,9 @@ def test_query_commands_mirror_the_api_answers(demo_store: str) -> None:
     assert as_json("query", "delinquency", "--store", demo_store) == queries.jsonable(daily)
     got = as_json("query", "roll-rates", "--store", demo_store)
     assert got == {"business_date": queries.jsonable(closed), "matrix": queries.jsonable(matrix)}
+    got = as_json("query", "watchlist", "--ended", "--limit", "1000", "--store", demo_store)
+    assert watched.rows and got["total"] == watched.total and got["items"] == queries.jsonable(watched.rows)
+    assert rates and as_json("query", "notices", "--store", demo_store) == queries.jsonable(rates)
 
 
 def test_query_commands_print_readable_tables(demo_store: str) -> None:
@@ -83,6 +88,8 @@ def test_query_commands_print_readable_tables(demo_store: str) -> None:
     assert "collection queue" in fengkong("query", "queue", "--store", demo_store).output
     assert "roll rates into" in fengkong("query", "roll-rates", "--store", demo_store).output
     assert "accounts per bucket" in fengkong("query", "delinquency", "--store", demo_store).output
+    assert "watch list" in fengkong("query", "watchlist", "--ended", "--store", demo_store).output
+    assert "promise rate" in fengkong("query", "notices", "--store", demo_store).output
     missing = CliRunner().invoke(cli, ["query", "account", "NOPE", "--store", demo_store])
     assert missing.exit_code == 1 and "no account 'NOPE'" in missing.output
 

@@ -88,6 +88,8 @@ def test_openapi_document_lists_every_endpoint(api: httpx.Client) -> None:
         "/accounts/{account_id}/history",
         "/accounts/{account_id}/decisions",
         "/collection-queue",
+        "/watchlist",
+        "/notice-rates",
         "/delinquency/daily",
         "/delinquency/roll-rates",
         "/projections",
@@ -144,6 +146,18 @@ def test_collection_queue_is_ordered_by_priority(api: httpx.Client) -> None:
     assert all(Decimal(row["overdue_outstanding"]) > 0 for row in queue)
     deep = api.get("/collection-queue", params={"min_days_past_due": 30}).json()["items"]
     assert all(row["days_past_due"] >= 30 for row in deep)
+
+
+def test_the_watch_list_and_notice_rates(api: httpx.Client) -> None:
+    """The demo runs default-v2: accounts are watched before their due date, notices get outcomes."""
+    ended = all_pages(api, "/watchlist", ended=True)
+    assert ended, "the demo watches some accounts"
+    assert all(row["reason"] and row["since"] for row in ended)
+    assert {row["status"] for row in ended} <= {"watching", "overdue", "repaid"}
+    watching = all_pages(api, "/watchlist")
+    assert watching == [row for row in ended if row["status"] == "watching"]
+    rates = {(row["template"], row["channel"]): row for row in api.get("/notice-rates").json()}
+    assert 0 < rates["overdue_d1", "sms"]["contact_rate"] <= 1
 
 
 def test_delinquency_and_roll_rates(api: httpx.Client) -> None:

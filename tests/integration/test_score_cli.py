@@ -12,8 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from adapters.access.keys import Role
 from adapters.synthetic.latent import LatentPortfolio
+from tests.support.wiring import api_at, key_at
 
 FENGKONG = str(Path(sys.executable).with_name("fengkong"))
 START = date(2026, 3, 2)
@@ -91,6 +94,39 @@ def test_evaluate_explain_and_monitor(folder: Path) -> None:
     assert first["score"]["alert"] in {"stable", "watch", "act"} and "utilisation" in first["attributes"]
     assert report["trends"]["months_on_book"]["direction"] == "rising"
     assert report["trends"]["promise_kept_rate"]["direction"] == "no data"
+
+
+def test_monitor_records_its_last_month_for_status_and_metrics(folder: Path) -> None:
+    """`score monitor` records its report; `fengkong status` and `/metrics` show its last month's PSI and alert."""
+    report = as_json(fengkong("score", "monitor", "--json", cwd=folder))
+    last = report["months"][-1]
+    shown = as_json(fengkong("status", "--json", cwd=folder))["scorecard"]
+    assert (shown["scorecard"], shown["month"]) == (report["scorecard"], last["month"])
+    assert shown["score"] == {"psi": last["score"]["psi"], "alert": last["score"]["alert"]}
+    assert shown["attributes"]["months_on_book"] == {
+        "psi": last["attributes"]["months_on_book"]["psi"],
+        "alert": last["attributes"]["months_on_book"]["alert"],
+    }
+    alerts = {last["score"]["alert"], *(figures["alert"] for figures in last["attributes"].values())}
+    worst = "act" if "act" in alerts else "watch" if "watch" in alerts else "stable"
+    assert shown["alert"] == worst and worst == "act"  # a single vintage ages: months on book drifts
+    human = fengkong("status", cwd=folder).stdout
+    assert f"scorecard {report['scorecard']}, {last['month']}" in human and "alert act" in human
+
+    store = str(folder / "s.db")
+    headers = {"Authorization": f"Bearer {key_at(store, Role.ANALYST)}"}
+    with TestClient(api_at(store)) as served:
+        text = served.get("/metrics", headers=headers).text
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    card = report["scorecard"]
+    assert float(samples[f'fengkong_scorecard_psi{{scorecard="{card}",subject="score"}}']) == last["score"]["psi"]
+    months_on_book = samples[f'fengkong_scorecard_psi{{scorecard="{card}",subject="months_on_book"}}']
+    assert float(months_on_book) == last["attributes"]["months_on_book"]["psi"]
+    assert float(samples[f'fengkong_scorecard_psi_alert{{scorecard="{card}"}}']) == 2  # act
+
+    quiet = as_json(fengkong("score", "monitor", "--no-record", "--until", AS_OF, "--json", cwd=folder))
+    assert quiet["months"] == []  # nothing after the training as-of: not recorded, status unchanged
+    assert as_json(fengkong("status", "--json", cwd=folder))["scorecard"] == shown
 
 
 @pytest.mark.parametrize(

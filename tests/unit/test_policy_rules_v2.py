@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from importlib.resources import files
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ import pytest
 
 from engine.audit import replay
 from engine.ledger import Rejected
-from engine.policy import load_policy
+from engine.policy import load_policy, parse_policy
 from engine.rules import agenda_date
 from engine.scoring.features import end_of_day, state_of
 from events.inbound import load_canonical
@@ -48,6 +49,14 @@ def test_default_v2_ships_its_scorecard_and_keeps_default_v1_rules() -> None:
         assert getattr(shipped, section) == getattr(DEFAULT, section)
     assert shipped.notices.points == DEFAULT.notices.points
     assert DEFAULT.scoring is None and DEFAULT.early_warning is None and DEFAULT.outcomes is None
+
+
+def test_a_policy_naming_an_unknown_scorecard_or_tier_is_refused_on_load() -> None:
+    text = (files("engine.policies") / "default-v2.toml").read_text(encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="no scorecard 'pd-nope' is shipped"):
+        parse_policy(text.replace('scorecard = "pd-demo-v1"', 'scorecard = "pd-nope"'))
+    with pytest.raises(ValueError, match=r"tiers \['Z'\] are not tiers of pd-demo-v1"):
+        parse_policy(text.replace("E = [1, 2,", "Z = [1, 2,"))
 
 
 # ---------------------------------------------------------------- early warning: the watch list
