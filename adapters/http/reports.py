@@ -32,7 +32,11 @@ router = APIRouter(dependencies=[require(Role.ANALYST)], tags=["policies"])
     "/shadow/runs",
     operation_id="shadow_runs",
     summary="The shadow runs on this store: candidate, digest, period (store positions), facts seen",
-    responses=responses(),
+    responses=responses(
+        links={
+            "shadow_report": {"operationId": "shadow_report", "parameters": {"version": "$response.body#/0/version"}}
+        }
+    ),
 )
 def runs(db: Db) -> list[Json]:
     return [{k: v for k, v in vars(run).items() if k != "text"} for run in ShadowTables(db).runs()]
