@@ -49,7 +49,10 @@ export async function queueView(target, [query = ""]) {
   h1.textContent = t("queue.title");
   const holder = document.createElement("div");
   holder.className = "panel";
-  target.replaceChildren(h1, filters, holder);
+  const note = document.createElement("p");
+  note.className = "note";
+  note.textContent = t("queue.zones");
+  target.replaceChildren(h1, note, filters, holder);
   await pagedTable(holder, {
     id: "queue-table",
     state,
