@@ -58,7 +58,8 @@ def roll_rates_interval(
     summary="Vintage curves: share 30+ days past due by months on book, per opening month",
     description=(
         "Accounts are grouped by the month they opened (in their own time zone); each point is the share of "
-        "the group in a bucket past 30 days at the last close of a month, by months on book."
+        "the group's accounts that the last close of a month counted (`accounts`) in a bucket past 30 days, "
+        "by months on book."
     ),
     responses=responses(),
 )

@@ -121,7 +121,11 @@ def _month_index(day: date) -> int:
 
 
 def vintages(db: ProjectionDatabase) -> dict[str, Any]:
-    """Share of each opening month's accounts 30+ days past due at each month's last close, by months on book."""
+    """Share of each opening month's accounts 30+ days past due at each month's last close, by months on book.
+
+    A point counts the cohort's accounts that close saw (`accounts`): one opened after it, or whose facts
+    arrived after it, is not in its denominator.
+    """
     dates = closed_dates(db)
     month_ends = sorted({_month_index(day): day for day in dates}.values())
     column = ACCOUNT_STATUS.column("opened_at")
@@ -135,15 +139,18 @@ def vintages(db: ProjectionDatabase) -> dict[str, Any]:
     curves = []
     for month in sorted(cohorts):
         members = cohorts[month]
-        points = [
-            {
-                "months_on_book": _month_index(day) - month,
-                "business_date": day.isoformat(),
-                "share": sum(1 for account in members if at[day].get(account) in THIRTY_PLUS) / len(members),
-            }
-            for day in month_ends
-            if _month_index(day) >= month
-        ]
+        points = []
+        for day in month_ends:
+            counted = [at[day][account] for account in members if account in at[day]]  # open at that close
+            if _month_index(day) >= month and counted:
+                points.append(
+                    {
+                        "months_on_book": _month_index(day) - month,
+                        "business_date": day.isoformat(),
+                        "accounts": len(counted),
+                        "share": sum(1 for bucket in counted if bucket in THIRTY_PLUS) / len(counted),
+                    }
+                )
         curves.append({"opened": f"{month // 12:04d}-{month % 12 + 1:02d}", "accounts": len(members), "points": points})
     return {"measure": "30+ days past due", "cohorts": curves}
 

@@ -189,7 +189,17 @@ def test_vintages_and_locks_per_day_count_what_the_timelines_hold(served: Served
         assert [p["months_on_book"] for p in cohort["points"]] == sorted(
             {p["months_on_book"] for p in cohort["points"]}
         )
-        assert all(0 <= p["share"] <= 1 for p in cohort["points"])
+        assert all(0 <= p["share"] <= 1 and 0 < p["accounts"] <= cohort["accounts"] for p in cohort["points"])
+    daily = served.client.get("/delinquency/daily", headers=headers).json()
+    by_date: dict[str, Counter[str]] = {}
+    for row in daily:
+        by_date.setdefault(row["business_date"], Counter())[row["bucket"]] += row["accounts"]
+    if len(vintages["cohorts"]) == 1:  # the demo opens its accounts within one month: the cohort is the portfolio
+        for point in vintages["cohorts"][0]["points"]:
+            counted = by_date[point["business_date"]]
+            past_30 = sum(n for bucket, n in counted.items() if bucket not in ("current", "1-30"))
+            assert point["accounts"] == sum(counted.values())
+            assert point["share"] == pytest.approx(past_30 / sum(counted.values()))
     locks = served.client.get("/portfolio/locks-daily", headers=headers).json()
     assert locks["timezone"] == "Asia/Shanghai"
     queue_locked = 0
