@@ -7,6 +7,7 @@ serve`, one Chromium for the whole suite, a fresh context per test; about
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -137,6 +138,21 @@ def test_the_language_is_kept_per_browser_and_amounts_are_in_yuan(watched: Watch
     assert page.inner_text("#status-card [data-field=overdue_outstanding] .value") == yuan(first["overdue_outstanding"])
     assert "时间为" in page.inner_text("#zone")
     print(f"account (zh-CN): {shot(page, 'account-zh-CN')}")
+    missing = page.evaluate("import('/console/assets/i18n.js').then(m => m.untranslated())")
+    assert missing == {"en": [], "zh-CN": []}
+    for view in (
+        "#/queue/",
+        "#/reviews",
+        "#/reports",
+        f"#/reports/shadow/{CANDIDATE}",
+        f"#/reports/policy/{CANDIDATE}",
+    ):
+        go(page, view)
+        text = page.inner_text("#view")
+        assert not re.search(
+            r"\b(?:account|queue|report|held|reviews|chart|unit|range|brake|action|page)\.[a-z]", text
+        ), view
+    print(f"reports (zh-CN): {shot(page, 'report-policy-zh-CN')}")
 
 
 def test_the_account_page_shows_the_status_card_and_the_whole_timeline(watched: Watched, console: Console) -> None:

@@ -65,7 +65,7 @@ function yAxis(svg, ticks, format) {
 function xAxis(svg, labels, position, wanted = 5) {
   const axis = el("g", { class: "axis x-axis" }, svg);
   el("line", { x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom }, axis);
-  const every = Math.max(1, Math.ceil(labels.length / wanted));
+  const every = labels.length <= 8 ? 1 : Math.max(1, Math.ceil(labels.length / wanted));
   const half = 36; // about half a date label's width at 11px
   labels.forEach((label, i) => {
     if (i % every) return;

@@ -52,6 +52,7 @@ const TEXT = {
     "held.releaseBody": "{commands} will be emitted now (hold {hold}).", "held.dropBody": "Nothing will be emitted for it (hold {hold}).",
     "held.reason": "Reason (recorded)", "held.released": "Held lock of {account} released: {commands} emitted.",
     "held.dropped": "Held lock of {account} dropped: nothing emitted.",
+    "report.positionsPeriod": "store positions {from} to {to}", "report.unbounded": "all history",
     "report.recorded": "recorded (active policy)", "report.candidate": "candidate", "report.accounts": "Accounts",
     "report.facts": "Facts", "report.differing": "Accounts that differ", "report.policies": "Policies and their evidence",
     "report.policiesNote": "A proposal becomes active only with a what-if report over recorded history, a shadow period on live traffic and another admin's approval.",
@@ -121,6 +122,7 @@ const TEXT = {
     "held.releaseBody": "将立即发出 {commands}（暂扣 {hold}）。", "held.dropBody": "不会为其发出任何指令（暂扣 {hold}）。",
     "held.reason": "原因（将记录）", "held.released": "{account} 的暂扣锁卡已放行：已发出 {commands}。",
     "held.dropped": "{account} 的暂扣锁卡已撤销：未发出指令。",
+    "report.positionsPeriod": "存储位置 {from} 至 {to}", "report.unbounded": "全部历史",
     "report.recorded": "实际记录（现行策略）", "report.candidate": "候选策略", "report.accounts": "账户数",
     "report.facts": "事实数", "report.differing": "结果不同的账户", "report.policies": "策略及其依据",
     "report.policiesNote": "提案须附回溯模拟报告、影子运行期并经另一位管理员批准后方可生效。",
@@ -159,4 +161,10 @@ export function t(key, values = {}) {
 export function translateStatic(root = document) {
   document.documentElement.lang = language();
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+}
+
+// Keys one language has and another lacks (the browser tests hold both languages to the same keys).
+export function untranslated() {
+  const all = new Set(Object.values(TEXT).flatMap((texts) => Object.keys(texts)));
+  return Object.fromEntries(Object.entries(TEXT).map(([lang, texts]) => [lang, [...all].filter((k) => !(k in texts))]));
 }

@@ -54,6 +54,14 @@ function figures(report) {
       .map(([name, value]) => el("div", { class: "card", "data-field": name }, el("div", { class: "label" }, t(`report.${name}`)), el("div", { class: "value" }, count(value ?? 0)))));
 }
 
+// A what-if's period is of local dates (null: unbounded); a shadow's of store positions.
+function periodText(period) {
+  if (!period) return "—";
+  if ("from_position" in period) return t("report.positionsPeriod", { from: period.from_position, to: period.to_position });
+  if (!period.from && !period.to) return t("report.unbounded");
+  return `${period.from ?? "…"} – ${period.to ?? "…"}`;
+}
+
 async function indexView(target) {
   const [policies, runs] = await Promise.all([get("/policies"), get("/shadow/runs")]);
   const link = (kind, version) => el("a", { href: `#/reports/${kind}/${encodeURIComponent(version)}` }, version);
@@ -83,7 +91,7 @@ async function policyView(target, version) {
     if (!evidence) {
       panel.append(el("p", { class: "note" }, t("report.none")));
     } else {
-      panel.append(el("p", { class: "note" }, t("report.attachedBy", { by: evidence.by ?? "—", period: JSON.stringify(evidence.period) })), figures(evidence), body);
+      panel.append(el("p", { class: "note" }, t("report.attachedBy", { by: evidence.by ?? "—", period: periodText(evidence.period) })), figures(evidence), body);
     }
     panels.push(panel);
     if (evidence) sidesChart(body, t("report.commands"), evidence.commands_by_type, t("report.commandsUnit"));
