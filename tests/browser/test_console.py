@@ -388,3 +388,28 @@ def test_reports_show_the_proposals_evidence_and_the_shadow_runs_comparison(watc
     evidence = page.inner_text("#evidence-whatif #report-figures")
     assert f"{whatif['differing_count']:,}" in evidence and f"{whatif['accounts']:,}" in evidence
     print(f"proposal: {shot(page, 'report-policy')}")
+
+
+def test_amounts_are_formatted_exactly_from_their_decimal_strings(watched: Watched, console: Console) -> None:
+    page = watched.page
+    page.goto(f"{console.url}/console")
+    shown = page.evaluate(
+        """import('/console/assets/format.js').then(f => [
+            f.yuan('1234567.5'), f.yuan('-0.5'), f.yuan('0'), f.yuan('99999999999999999.99'), f.yuan('2.345'),
+            f.addAmounts(['0.10', '0.20', '-0.05']), f.addAmounts(['12345678901234567.89', '0.11']),
+            f.localTime('2026-09-11T09:00:00+08:00'), f.zonedTime('2026-09-11T01:00:00+00:00', 'Asia/Shanghai'),
+            f.percent(0.90384), f.yuan(null)])"""
+    )
+    assert shown == [
+        "¥1,234,567.50",
+        "-¥0.50",
+        "¥0.00",
+        "¥99,999,999,999,999,999.99",  # past a float's 15 digits, exact
+        "¥2.35",
+        "0.25",
+        "12345678901234568.00",
+        "2026-09-11 09:00 +08:00",
+        "2026-09-11 09:00 +08:00",
+        "90.4%",
+        "—",
+    ]
