@@ -117,6 +117,9 @@ class Unsealed:
     def seal(self, item: ParsedEvent, owner: Owner) -> ParsedEvent:
         return item
 
+    def close(self) -> None:
+        return None
+
 
 def ingest_engine(spec: Spec) -> dict[str, Any]:
     """The engine's batched path, as `fengkong ingest` drives it (`unsealed`: personal data not sealed)."""

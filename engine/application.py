@@ -333,6 +333,11 @@ class RiskEngine(Application[str]):
         if len(self._accounts) > self.cache_size:
             self._accounts.popitem(last=False)
 
+    def close(self) -> None:
+        """Close the store and what personal data's keys were read from."""
+        self.personal.close()
+        super().close()
+
     def forget_cached(self, account_ids: Iterable[str] | None = None) -> None:
         """Drop cached aggregates (all by default) so they are reloaded from the store."""
         if account_ids is None:

@@ -44,3 +44,6 @@ class PersonalData(Protocol):
 
         An owner whose key was deleted (forgotten) gets the fields stored as forgotten.
         """
+
+    def close(self) -> None:
+        """Let go of what the keys were read from (the engine closes)."""

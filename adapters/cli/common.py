@@ -97,14 +97,16 @@ def open_engine(settings: Settings, *, deciding: bool = False, user: str = "inge
     """The engine; `deciding`: it will decide new facts, so its policy must be allowed (one line if not)."""
     try:
         engine = bootstrap.open_engine(settings, user)
-        if deciding:
-            engine.check_policy()
     except FileNotFoundError as error:
         raise Mistake(Exit.BAD_SETTING, str(error)) from None
     except ValueError as error:
         raise Mistake(Exit.BAD_SETTING, f"the policy does not validate: {problem_of(error)}") from None
-    except Refused as refused:
-        raise Mistake(Exit.BAD_SETTING, refused.reason) from None
+    if deciding:
+        try:
+            engine.check_policy()
+        except Refused as refused:
+            engine.close()  # the store stays as it was (SQLite's WAL files go with the connection)
+            raise Mistake(Exit.BAD_SETTING, refused.reason) from None
     return engine
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from adapters.bootstrap import revealer
 from adapters.cli.common import console, emit_json, json_option, load_settings, open_engine, store_option
 from adapters.cli.inspect import account_view
 from engine.explain import standing_at, story
@@ -38,12 +39,15 @@ def explain(account_id: str, at_text: str | None, store: str | None, as_json: bo
     of that moment (the facts that had happened by then, in recorded order).
     """
     at = _moment(at_text)
-    engine = open_engine(load_settings(store=store))
+    settings = load_settings(store=store)
+    engine = open_engine(settings)
+    shown = revealer(settings)  # sealed personal values opened (the story masks them), forgotten ones named so
     try:
         try:
             _, states = next(engine.recorded_histories([account_id]))
         except LookupError as error:
             raise click.ClickException(str(error).strip("'\"")) from None
+        states = shown.reveal(states)
         documents = engine.documents()
         entries = story(account_id, states, documents.policy_for)
         standing = None
@@ -52,6 +56,7 @@ def explain(account_id: str, at_text: str | None, store: str | None, as_json: bo
             standing = None if found is None else account_view(found)
     finally:
         engine.close()
+        shown.close()
     if at is not None:
         entries = [e for e in entries if datetime.fromisoformat(e["occurred_at"]) <= at]
     body: dict[str, Any] = {"account_id": account_id, "facts": entries}

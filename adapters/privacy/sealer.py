@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import psycopg
+
 from adapters.privacy.crypto import DataKey
 from adapters.privacy.keyring import KeyRing
 from adapters.store.readers import PrivacyRecords
 from engine.personal import Owner
 from events.inbound import AccountOpened, DayClosed, ParsedEvent, payload_digest
 from events.personal import FORGOTTEN_TOKEN, has_personal, is_sealed, personal_paths, value_at, with_values
+
+CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class Sealer:
@@ -45,6 +49,13 @@ class Sealer:
         if not customers and not key_ids:
             self._customers, self._ids = {}, {}
             return
+        try:
+            self._fetch(customers, key_ids)
+        except CONNECTION_LOST:  # the database restarted under a long-lived worker: open the key ring again, once
+            self.close()
+            self._fetch(customers, key_ids)
+
+    def _fetch(self, customers: set[str], key_ids: set[str]) -> None:
         self._customers = self.keys.for_customers(customers) if customers else {}
         self._ids = {key.key_id: key for key in self._customers.values()}
         if key_ids - set(self._ids):
@@ -63,6 +74,11 @@ class Sealer:
 
     def seal(self, item: ParsedEvent, owner: Owner) -> ParsedEvent:
         return sealed_with(item, self._key(owner))
+
+    def close(self) -> None:
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
 
 
 def sealed_with(item: ParsedEvent, key: DataKey | None) -> ParsedEvent:
