@@ -1,8 +1,9 @@
 """The risk console in Chromium: every page loads and shows the figures the API returns.
 
-CI cost: one demo store (60 accounts, 120 days: about 2 s), one `fengkong
-serve`, one Chromium for the whole suite, a fresh context per test; about
-15-25 s in all on this machine (`pytest tests/browser --durations=0`).
+CI cost: one store (a demo of 60 accounts over 120 days, a proposed candidate
+policy with its what-if, a shadowed burst that trips the brake), one `fengkong
+serve`, one Chromium for the whole suite, a fresh context per test: about 32 s
+in all on this machine, 14 s of it the set-up (`pytest tests/browser --durations=0`).
 """
 
 from __future__ import annotations
