@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from adapters.store.queries import PORTFOLIO_ZONE, zone
@@ -174,10 +174,15 @@ def locks_per_day(db: ProjectionDatabase, start: date | None, end: date | None) 
     A held lock counts on the day of its cause; released, it counts again among the locks of its release.
     """
     column = CREDIT_HISTORY.column("occurred_at")
-    rows = db.query(
-        f"SELECT occurred_at, entry FROM {table_name(CREDIT_HISTORY)} WHERE entry IN ('LockCard', 'UnlockCard')"
-    )
     local = zone(PORTFOLIO_ZONE)
+    where, params = ["entry IN ('LockCard', 'UnlockCard')"], []
+    if start is not None:  # the range's days in the portfolio's zone, as UTC bounds of the stored times
+        where.append("occurred_at >= ?")
+        params.append(db.encode(column, datetime.combine(start, time(), local)))
+    if end is not None:
+        where.append("occurred_at < ?")
+        params.append(db.encode(column, datetime.combine(end + timedelta(1), time(), local)))
+    rows = db.query(f"SELECT occurred_at, entry FROM {table_name(CREDIT_HISTORY)} WHERE {' AND '.join(where)}", params)
     events = [(db.decode(column, at), str(entry)) for at, entry in rows] + _held(db)
     counts: Counter[tuple[date, str]] = Counter((at.astimezone(local).date(), kind) for at, kind in events)
     dates = closed_dates(db)

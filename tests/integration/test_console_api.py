@@ -202,6 +202,11 @@ def test_vintages_and_locks_per_day_count_what_the_timelines_hold(served: Served
             assert point["share"] == pytest.approx(past_30 / sum(counted.values()))
     locks = served.client.get("/portfolio/locks-daily", headers=headers).json()
     assert locks["timezone"] == "Asia/Shanghai"
+    busy = [d["date"] for d in locks["days"] if d["locks"] or d["unlocks"]]
+    ranged = served.client.get(
+        "/portfolio/locks-daily", params={"from": busy[0], "to": busy[-1]}, headers=headers
+    ).json()  # a range is cut on the portfolio's days, not on UTC's
+    assert ranged["days"] == [d for d in locks["days"] if busy[0] <= d["date"] <= busy[-1]]
     queue_locked = 0
     for offset in range(0, 40, 20):
         page = served.client.get("/accounts", params={"limit": 20, "offset": offset}, headers=headers).json()
