@@ -191,3 +191,11 @@ def shot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def marks(page: Page, selector: str, *names: str) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+        selector,
+        "(nodes, names) => nodes.map(n => Object.fromEntries(names.map(k => [k, n.dataset[k] ?? ''])))",
+        list(names),
+    )
