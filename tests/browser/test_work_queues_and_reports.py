@@ -56,6 +56,8 @@ def test_operators_release_and_drop_held_locks_and_decide_a_review_and_see_the_e
     assert "LockCard" in second_row and "+08:00" in second_row  # what a release emits; the cause in Shanghai time
     print(f"reviews and held locks: {shot(page, 'reviews-before')}")
 
+    actions: list[dict[str, str]] = []
+    page.on("request", lambda r: actions.append(r.headers) if r.method == "POST" else None)
     first, second = held[0], held[1]
     forged = page.evaluate(  # a script's action without the session's CSRF token
         "id => fetch(`/held/${id}/release`, {method: 'POST', headers: {'Content-Type': 'application/json'},"
@@ -96,6 +98,9 @@ def test_operators_release_and_drop_held_locks_and_decide_a_review_and_see_the_e
     )
     assert unlocked, "the approved review unlocked the card in the read models"
     print(f"reviews and held locks after: {shot(page, 'reviews-after')}")
+    confirmed = actions[1:]  # the first is the forged one
+    assert len(confirmed) == 3 and all(h.get("x-csrf-token") for h in confirmed)
+    assert len({h["idempotency-key"] for h in confirmed}) == 3  # a retried request would act once
 
 
 def test_an_analyst_sees_the_queues_without_actions_and_cannot_act(watched: Watched, console: Console) -> None:

@@ -13,9 +13,16 @@ export function setCsrf(token) {
   csrf = token;
 }
 
+// One id per action the person confirmed: a retried request acts once (the API's Idempotency-Key).
+function actionId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `console-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 export async function call(method, path, body) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf || "";
+  if (method === "POST" && !path.startsWith("/console/")) headers["Idempotency-Key"] = actionId();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method,
