@@ -168,3 +168,7 @@ export function untranslated() {
   const all = new Set(Object.values(TEXT).flatMap((texts) => Object.keys(texts)));
   return Object.fromEntries(Object.entries(TEXT).map(([lang, texts]) => [lang, [...all].filter((k) => !(k in texts))]));
 }
+
+export function keys() {
+  return Object.keys(TEXT.en);
+}

@@ -76,7 +76,7 @@ export async function reviewsView(target, _rest, who) {
     el("div", { class: "controls" }, filterBox("reviews", rerender)));
   const heldPanel = el("div", { class: "panel", id: "held" }, el("h2", {}, `${t("held.title")} (${held.length})`),
     el("p", { class: "note" }, t("held.zone", { zone: ZONE })), el("div", { class: "controls" }, filterBox("held", rerender)));
-  target.replaceChildren(el("h1", {}, t("nav.reviews")), message, brakePanel, reviewsPanel, heldPanel);
+  target.replaceChildren(...[el("h1", {}, t("nav.reviews")), message, brakePanel, reviewsPanel, heldPanel].filter(Boolean));
 
   const reviewColumns = [
     { key: "account_id", label: t("queue.account"), sort: "account_id", render: (r) => link(r.account_id) },
