@@ -160,6 +160,17 @@ class OutcomesRule(_Section):
     promise_broken_channel: str = "ops"
 
 
+class RetentionRule(_Section):
+    """How long a customer's personal data is kept once their accounts are all closed (docs/privacy.md).
+
+    Read by `fengkong privacy sweep` from the store's active policy, never by a decision: the sweep
+    forgets a customer whose latest `AccountClosed` lies more than `forget_after_days` before the
+    platform clock's latest closed business date.
+    """
+
+    forget_after_days: Annotated[int, Field(ge=1, le=36_525)]
+
+
 class Policy(_Section):
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     description: str = ""
@@ -181,6 +192,7 @@ class Policy(_Section):
     scoring: ScoringRule | None = None
     early_warning: EarlyWarningRule | None = None
     outcomes: OutcomesRule | None = None
+    retention: RetentionRule | None = None  # None: nobody is forgotten automatically
 
     _scorecard: Scorecard | None = PrivateAttr(default=None)
 

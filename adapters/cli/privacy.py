@@ -1,4 +1,4 @@
-"""`fengkong privacy`: forget a customer, export what is held on one, rotate the master key (admin).
+"""`fengkong privacy`: forget a customer, sweep those retention forgets, export what is held on one, rotate (admin).
 
 The key acting is `--key` or FENGKONG_KEY. Results on stdout (JSON), notes on stderr.
 """
@@ -16,12 +16,15 @@ from adapters.access.keys import AccessRefused, Principal, Role
 from adapters.cli.common import emit_json, key_option, load_settings, progress_console, require_store, store_option
 from adapters.cli.errors import Exit, Mistake
 from adapters.cli.keys import Refused
+from adapters.privacy import retention
 from adapters.privacy.crypto import MasterKey
 from adapters.privacy.master import read_key_file, write_key_file
 from adapters.privacy.operations import NothingToForget, export, forget, holdings
 from adapters.settings import Settings
 from adapters.store import queries
 from adapters.store.tables import POSITIONS
+from engine.policy import Policy, parse_policy
+from events.documents import POLICIES
 
 
 def admin(settings: Settings) -> Principal:
@@ -48,7 +51,7 @@ def _opened(settings: Settings) -> Iterator[tuple[Any, Any]]:
 
 @click.group()
 def privacy() -> None:
-    """Personal data: forget a customer, export what is held on one, rotate the master key (docs/privacy.md)."""
+    """Personal data: forget a customer (or sweep by retention), export one's data, rotate keys (docs/privacy.md)."""
 
 
 @privacy.command("forget")
@@ -72,6 +75,58 @@ def forget_command(customer_id: str, reason: str, key: str | None, store: str | 
             "data was sealed; their first facts keep plain values (docs/privacy.md, stores written before sealing)"
         )
     emit_json({"forgotten": True, **done})
+
+
+def _active_policy(settings: Settings) -> Policy | None:
+    """The store's active policy (engine.governance): the one whose [retention] the sweep applies."""
+    documents = bootstrap.open_documents(settings)
+    try:
+        active = documents.book(POLICIES).active_document
+    finally:
+        documents.close()
+    return None if active is None else parse_policy(active.text)
+
+
+def _note(text: str) -> None:
+    progress_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@privacy.command("sweep")
+@click.option("--dry-run", is_flag=True, help="Say whom the sweep would forget; forget no one.")
+@key_option
+@store_option
+def sweep_command(dry_run: bool, key: str | None, store: str | None) -> None:
+    """Forget every customer whose accounts are all closed, the latest more than the retention period ago.
+
+    The period is the store's active policy's `[retention] forget_after_days`
+    (a policy without it forgets no one); "ago" counts back from the platform
+    clock's latest closed business date, never the wall clock. Each forget is
+    recorded like `privacy forget`, with this key's name and a reason naming
+    retention. Schedule it (cron); a second run forgets nothing new.
+    """
+    settings = load_settings(store=store, key=key)
+    require_store(settings)
+    actor = admin(settings)
+    policy = _active_policy(settings)
+    listed = "would_forget" if dry_run else "forgotten"
+    if policy is None or policy.retention is None:
+        named = (
+            "has no active policy yet" if policy is None else f"'s active policy ({policy.version}) sets no [retention]"
+        )
+        _note(f"the store {named}: nobody is forgotten automatically")
+        emit_json(
+            {"dry_run": dry_run, "policy": getattr(policy, "version", None), "forget_after_days": None, listed: []}
+        )
+        return
+    with _opened(settings) as (keys, records):
+        planned = retention.due(keys, records, policy.retention, _note)
+        if planned is None:
+            _note("no business date closed yet (DayClosed): nobody is due")
+            days = policy.retention.forget_after_days
+            emit_json({"dry_run": dry_run, "policy": policy.version, "forget_after_days": days, listed: []})
+            return
+        actor_ids = (actor.name, actor.key_id)
+        emit_json(retention.sweep(keys, records, planned, policy.version, actor_ids, dry_run, _note))
 
 
 @privacy.command("export")

@@ -93,6 +93,10 @@ class KeyRing:
         """The keys that still exist among these ids (a missing one was forgotten)."""
         return {row[0]: self._unwrap(row) for row in self.table.by_ids(key_ids)}
 
+    def existing(self, key_ids: Iterable[str]) -> set[str]:
+        """The ids among these whose keys still exist (nothing unwrapped)."""
+        return {row[0] for row in self.table.by_ids(key_ids)}
+
     def lookup(self, customer_id: str) -> str:
         return lookup(self.system(), customer_id)
 

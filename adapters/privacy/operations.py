@@ -48,7 +48,13 @@ def forget(
     keys: KeyRing, records: PrivacyRecords, customer_id: str, actor: str, actor_key: str, reason: str
 ) -> dict[str, Any]:
     """Record the forget (who, why) and delete the customer's key: their sealed values can never be opened again."""
-    held = holdings(keys, records, customer_id)
+    return forget_held(keys, records, holdings(keys, records, customer_id), actor, actor_key, reason)
+
+
+def forget_held(
+    keys: KeyRing, records: PrivacyRecords, held: Holdings, actor: str, actor_key: str, reason: str
+) -> dict[str, Any]:
+    """Forget the customer whose holdings these are (a request's `forget`, or the retention sweep's)."""
     if held.key_id is None:
         raise NothingToForget("no personal data key for this customer: never seen, or forgotten already")
     sealed_reason = keys.system().seal(reason, f"forget\x00{held.key_id}")

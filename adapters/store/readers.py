@@ -21,6 +21,8 @@ from engine.application import EngineRecorder
 from engine.batch import Position
 from engine.brake import BrakeState, from_micros, micros
 from events.recorded import (
+    CLOCK_ACTION_TOPIC,
+    DAY_TOPIC,
     FACT_TOPIC,
     FORGET_TOPIC,
     OutboxPage,
@@ -262,6 +264,10 @@ class PrivacyRecords:
         except IntegrityError:
             return False
         return True
+
+    def facts_and_days(self) -> Iterator[RawNotification]:
+        """Every account's recorded facts and the platform clock's dates, in commit order, a page at a time."""
+        return StoredLog(self.recorder).read_topics([FACT_TOPIC, DAY_TOPIC, CLOCK_ACTION_TOPIC])
 
     def forgets(self) -> Iterator[State]:
         for notification in StoredLog(self.recorder).read_topics([FORGET_TOPIC]):
