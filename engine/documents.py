@@ -1,7 +1,7 @@
 """Recorded documents and their governance: the aggregate of one `$<kind>` stream (events.documents).
 
 A `DocumentBook` knows every version of one kind of document the store
-recorded (policies, calendars, later scorecards), their full texts and
+recorded (policies, calendars, scorecards), their full texts and
 digests, which one is active, and each proposal's steps. Its rules are the
 domain's, not the command line's:
 
@@ -11,7 +11,10 @@ domain's, not the command line's:
   recorded history and a shadow period attached (both of this very text),
   approved by an admin other than the author;
 - a calendar (no decisions taken by people depend on its choice) is recorded
-  and activated on load.
+  and activated on load;
+- a scorecard is recorded with the first use of a policy naming it
+  (engine.governance); it is never activated itself: the active policy
+  names the one in force.
 
 Steps are appended as stored events on the book's stream, saved by the
 caller (with a batch on first use, alone otherwise); two writers cannot

@@ -234,7 +234,8 @@ class Policy(_Section):
 
 
 ScorecardSource = Callable[[str], Scorecard]
-"""version -> the scorecard of that version (engine.scoring.scorecard.shipped_scorecard; the store's, later)."""
+"""version -> the scorecard of that version: `shipped_scorecard` for a policy from a file, the store's recorded
+one for a policy the store recorded (engine.governance.InForce.scorecard_for)."""
 
 
 def parse_policy(text: str, scorecards: ScorecardSource = shipped_scorecard) -> Policy:
@@ -258,9 +259,9 @@ def load_policy(name_or_path: str = DEFAULT_POLICY, scorecards: ScorecardSource 
     return parse_policy(policy_text(name_or_path), scorecards)
 
 
-def policy_document(text: str) -> tuple[Policy, Document]:
+def policy_document(text: str, scorecards: ScorecardSource = shipped_scorecard) -> tuple[Policy, Document]:
     """A policy text validated, and the document the store records for it (its version, text and digest)."""
-    policy = parse_policy(text)
+    policy = parse_policy(text, scorecards)
     return policy, Document.of(POLICIES, policy.version, text)
 
 

@@ -20,8 +20,10 @@ from engine.audit import CalendarFor, cited_calendar
 from engine.business_days import HolidayCalendar
 from engine.controls import Controls, encode
 from engine.ledger import Ledger
+from engine.notices import NoticeBook
 from engine.policy import Policy
 from engine.rules import decide
+from engine.scoring.features import FeatureState
 from events.inbound import AccountOpened, load_object
 from events.recorded import State, recorded_decisions
 
@@ -41,13 +43,26 @@ class Applied:
 
 
 class ShadowAccount:
-    __slots__ = ("account_id", "candidate", "ledger", "recorded")
+    """A candidate that scores accounts scores them on the account's features as of each fact; a notice
+    outcome is answered from the notices the account was really sent (its recorded decisions)."""
 
-    def __init__(self, account_id: str, ledger: Ledger, recorded: Controls, candidate: Controls) -> None:
+    __slots__ = ("account_id", "candidate", "features", "ledger", "notices", "recorded")
+
+    def __init__(
+        self,
+        account_id: str,
+        ledger: Ledger,
+        recorded: Controls,
+        candidate: Controls,
+        features: FeatureState | None = None,
+        notices: NoticeBook | None = None,
+    ) -> None:
         self.account_id = account_id
         self.ledger = ledger
         self.recorded = recorded
         self.candidate = candidate
+        self.features = FeatureState(account_id) if features is None else features
+        self.notices = NoticeBook() if notices is None else notices
 
     @classmethod
     def resume(cls, account_id: str, earlier: Iterable[State], candidate: dict[str, Any] | None) -> ShadowAccount:
@@ -57,7 +72,7 @@ class ShadowAccount:
         for state in earlier:
             account.replay(state)
         proposed = account.controls if candidate is None else Controls().changed(candidate)
-        return cls(account_id, account.ledger, account.controls, proposed)
+        return cls(account_id, account.ledger, account.controls, proposed, account.features, account.notices)
 
     def apply(
         self, state: State, policy: Policy, calendar_for: CalendarFor, latest_calendar: HolidayCalendar
@@ -71,9 +86,12 @@ class ShadowAccount:
             self.recorded = self.recorded.changed(decision["changes"])
         proposed: list[dict[str, Any]] = []
         if before is not None:
+            self.features.add(fact)
             cited = cited_calendar(state)
             calendar = latest_calendar if cited is None else calendar_for(cited)
-            for found in decide(fact, before, self.ledger, self.candidate, policy, calendar):
+            for found in decide(
+                fact, before, self.ledger, self.candidate, policy, calendar, self.features, self.notices
+            ):
                 self.candidate = self.candidate.changed(found.changes)
                 proposed.append(
                     {
@@ -85,4 +103,6 @@ class ShadowAccount:
                         "command": found.command,
                     }
                 )
+        for decision in recorded:  # after the candidate decided the fact, as the engine notes its own
+            self.notices.note(decision["rule"], decision["facts"], decision.get("command"))
         return Applied(day, recorded, proposed)

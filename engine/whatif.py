@@ -7,6 +7,9 @@ sandbox (nothing is recorded, nothing is emitted), and facts after it are not
 read. What is compared is the substance of each decision: its cause, rule,
 the controls it set and its command's type and fields, without ids and
 version strings (a candidate identical but for its name differs in nothing).
+A candidate that scores accounts scores them as the engine does, on the
+account's features as of each fact (its scorecard resolved from the store);
+notice outcomes are answered from the notices the account was really sent.
 
 One limit of replaying an account alone: the closed days it receives are
 the ones its recorded history received (the clock brings a day only to the
@@ -30,8 +33,10 @@ from engine.audit import CalendarFor, cited_calendar
 from engine.business_days import HolidayCalendar
 from engine.controls import Controls
 from engine.ledger import Ledger
+from engine.notices import NoticeBook
 from engine.policy import Policy
 from engine.rules import decide
+from engine.scoring.features import FeatureState
 from events.inbound import AccountOpened, load_object
 from events.recorded import State, recorded_decisions
 
@@ -121,6 +126,8 @@ def compare_account(
     """Replay one account's recorded facts with the candidate deciding within `period`."""
     outcome = AccountOutcome(account_id)
     ledger, recorded, proposed = Ledger(account_id), Controls(), Controls()
+    features = FeatureState(account_id)  # the default probability, for a candidate that scores accounts
+    notices = NoticeBook()  # what the account was sent, as recorded: the notices its outcome facts cite
     for state in states:
         fact = load_object(state["fact"])
         zone = ZoneInfo(fact.data.timezone) if isinstance(fact, AccountOpened) else ledger.timezone
@@ -129,29 +136,39 @@ def compare_account(
             break
         outcome.facts += 1
         before = admit(ledger, fact)
+        if before is not None:
+            features.add(fact)
         decisions = list(recorded_decisions(account_id, state))
         for decision in decisions:
             recorded = recorded.changed(decision["changes"])
         if period.before(day):
             proposed = recorded
+            _note(notices, decisions)
             continue
         outcome.decided += 1
         for decision in decisions:
             outcome.recorded.add(decision, day)
         if before is None:
+            _note(notices, decisions)
             continue
         cited = cited_calendar(state)
         calendar = latest_calendar if cited is None else calendar_for(cited)
         occurred_at = fact.occurred_at.isoformat()
-        for found in decide(fact, before, ledger, proposed, candidate, calendar):
+        for found in decide(fact, before, ledger, proposed, candidate, calendar, features, notices):
             proposed = proposed.changed(found.changes)
             outcome.candidate.add(
                 {"cause_event_id": fact.event_id, "occurred_at": occurred_at, **_as_dict(found)},
                 day,
             )
+        _note(notices, decisions)  # after the candidate decided the fact, as the engine notes its own
     outcome.recorded.standing = Standing.of(recorded)
     outcome.candidate.standing = Standing.of(proposed)
     return outcome
+
+
+def _note(notices: NoticeBook, decisions: list[dict[str, Any]]) -> None:
+    for decision in decisions:
+        notices.note(decision["rule"], decision["facts"], decision.get("command"))
 
 
 def _as_dict(decision: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The stored shape of recorded documents: policies, holiday calendars (later scorecards), and their lifecycle.
+"""The stored shape of recorded documents: policies, holiday calendars, scorecards, and their lifecycle.
 
 A document is a versioned, immutable text that decisions depend on. The first
 use of one records its full text and content digest in the store, so replay

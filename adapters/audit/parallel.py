@@ -18,7 +18,6 @@ from typing import Any, Protocol, TypeVar
 from adapters.bootstrap import open_engine
 from adapters.settings import Settings
 from engine.audit import Replay, commands_of, replay_accounts
-from engine.governance import Requested
 from engine.whatif import AccountOutcome, Period, compare_account
 
 SLICE = 1000  # accounts per task
@@ -136,10 +135,10 @@ class WhatIfJob:
 
 
 def _whatif_slice(settings: Settings, job: WhatIfJob, account_ids: Sequence[str]) -> list[AccountOutcome]:
-    candidate = Requested.of(job.candidate).policy
     engine = open_engine(settings)
     try:
         documents = engine.documents()
+        candidate = documents.policy_of(job.candidate).policy
         latest = documents.latest_calendar()
         return [
             compare_account(account_id, states, candidate, documents.calendar_for, latest, job.period)

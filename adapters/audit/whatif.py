@@ -26,21 +26,22 @@ def candidate_text(settings: Settings, name_or_path: str) -> Requested:
     """The candidate's text, validated: a file, else a version recorded in the store, else a shipped one.
 
     Raises FileNotFoundError if it is none of these, engine.documents.DocumentConflict if the store
-    recorded its version with other content, ValueError if it does not validate.
+    recorded its version (or its scorecard's) with other content, ValueError if it does not validate.
     """
     path = Path(name_or_path)
     engine = open_engine(settings)
     try:
-        book = engine.documents().policies
+        documents = engine.documents()
         if path.suffix == ".toml" or path.exists():
             if not path.is_file():
                 raise FileNotFoundError(f"no policy file {name_or_path}")
-            text = path.read_text(encoding="utf-8")
+            requested = Requested.of(path.read_text(encoding="utf-8"))
         else:
-            recorded = book.document(name_or_path)
-            text = recorded.text if recorded is not None else policy_text(name_or_path)
-        requested = Requested.of(text)
-        book.known(requested.document)
+            recorded = documents.policies.document(name_or_path)
+            requested = (
+                documents.policy_of(recorded.text) if recorded is not None else Requested.of(policy_text(name_or_path))
+            )
+        documents.check(requested)
         return requested
     finally:
         engine.close()

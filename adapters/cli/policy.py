@@ -95,9 +95,9 @@ def policy_list(store: str | None, as_json: bool) -> None:
 @store_option
 def policy_show(name: str, as_text: bool, store: str | None) -> None:
     """A policy (recorded version, file or shipped version): settings, digest and steps as JSON, or its text."""
-    _, book = _book(store)
+    engine, book = _book(store)
     with _readable(name):
-        view = policy_view(book, name)
+        view = policy_view(book, name, engine.documents().scorecard_for)
     if as_text:
         click.echo(view["text"], nl=False)
         return
@@ -111,9 +111,9 @@ def policy_show(name: str, as_text: bool, store: str | None) -> None:
 @json_option
 def policy_diff(a: str, b: str, store: str | None, as_json: bool) -> None:
     """The settings that differ between two policies (recorded versions, files or shipped versions)."""
-    _, book = _book(store)
+    engine, book = _book(store)
     with _readable(f"{a} or {b}"):
-        found = policy_differences(book, a, b)
+        found = policy_differences(book, a, b, engine.documents().scorecard_for)
     if as_json:
         emit_json(found)
         return
@@ -136,9 +136,11 @@ def propose(path: Path, key: str | None, store: str | None) -> None:
     admin = acting_admin(settings)
     engine = open_engine(settings)
     with _readable(str(path)):
-        document = Requested.of(path.read_text(encoding="utf-8")).document
+        requested = Requested.of(path.read_text(encoding="utf-8"))
+    document = requested.document
     book = engine.document_book(POLICIES)
     with refusals():
+        engine.documents().check(requested)  # its scorecard too: a recorded version is immutable
         book.propose(document, admin)
     save(engine, book)
     click.echo(f"proposed {document.version} ({document.digest[:19]}) by {admin}")
@@ -164,7 +166,8 @@ def attach_report(version: str, html_path: Path | None, jobs: int, key: str | No
     if document is None:
         raise click.ClickException(f"policy {version} is not recorded: `fengkong policy propose FILE` first")
     head = engine.head()
-    report = whatif_report(settings, Requested.of(document.text), Period(), None, jobs, ReplayProgress("whatif"))
+    candidate = engine.documents().policy_of(document.text)
+    report = whatif_report(settings, candidate, Period(), None, jobs, ReplayProgress("whatif"))
     if html_path is not None:
         html_path.write_text(render(report, settings.store), encoding="utf-8")
     book = engine.document_book(POLICIES)

@@ -1,10 +1,10 @@
-"""`fengkong score`: train, evaluate, explain and monitor the default-probability scorecard."""
+"""`fengkong score`: list, train, evaluate, explain and monitor the default-probability scorecard."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from adapters import bootstrap
+from adapters.audit.documents import scorecard_rows
 from adapters.cli.common import (
     console,
     emit_json,
@@ -29,6 +30,7 @@ from adapters.scoring.monitor import Stability
 from adapters.scoring.train import ModellingUnavailable, default_version
 from adapters.settings import Settings
 from adapters.store.score_monitor import ScoreMonitorStore
+from engine.application import RiskEngine
 from engine.scoring.scorecard import Scorecard
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -61,18 +63,41 @@ def scorecard_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "--scorecard",
         default=None,
         metavar="VERSION|FILE",
-        help="A scorecard version (in the scorecards folder, or shipped) or file; default: env FENGKONG_SCORECARD, "
-        "else the folder's latest trained.",
+        help="A scorecard version (recorded in the store, in the scorecards folder, or shipped) or file; default: "
+        "env FENGKONG_SCORECARD, else the one the store's active policy names, else the folder's latest trained.",
     )(command)
 
 
-def _scorecard(settings: Settings, name: str | None) -> Scorecard:
-    return files.resolve(name or settings.scorecard, Path(settings.scorecards))
+def _scorecard(settings: Settings, engine: RiskEngine, name: str | None) -> Scorecard:
+    return files.resolve(name or settings.scorecard, Path(settings.scorecards), engine.documents())
 
 
 @click.group()
 def score() -> None:
-    """The default-probability scorecard: train, evaluate, explain, monitor."""
+    """The default-probability scorecard: list (as recorded in the store), train, evaluate, explain, monitor."""
+
+
+@score.command("list")
+@store_option
+@json_option
+def list_command(store: str | None, as_json: bool) -> None:
+    """The scorecards the store recorded (with the policies naming them), and the shipped ones it has not."""
+    engine = open_engine(load_settings(store=store))
+    with _one_line():
+        rows = scorecard_rows(engine.documents())
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("version", "status", "digest", "recorded", "named by")
+    for row in rows:
+        recorded = row.get("recorded")
+        when = "" if recorded is None else f"{_instant(recorded['at'])} by {recorded['by']} ({recorded['note']})"
+        table.add_row(row["version"], row["status"], row.get("digest", "")[:19], when, ", ".join(row["named_by"]))
+    console.print(table)
+
+
+def _instant(at_ms: int) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 @score.command("train")
@@ -144,8 +169,9 @@ def evaluate_command(
     """AUC and KS on a later (out-of-time) window, beside ranking by current days past due alone."""
     settings = load_settings(store=store)
     with _one_line():
-        card = _scorecard(settings, scorecard)
-        result = evaluate_scorecard(open_engine(settings), card, _day(as_of), horizon_days)
+        engine = open_engine(settings)
+        card = _scorecard(settings, engine, scorecard)
+        result = evaluate_scorecard(engine, card, _day(as_of), horizon_days)
     body = {"scorecard": card.version, **result.as_dict()}
     if as_json:
         emit_json(body)
@@ -169,8 +195,9 @@ def explain_command(
     """The points each attribute contributed to an account's score, and the top three reason codes."""
     settings = load_settings(store=store)
     with _one_line():
-        card = _scorecard(settings, scorecard)
-        body = explain_account(open_engine(settings), card, account_id, _day(as_of))
+        engine = open_engine(settings)
+        card = _scorecard(settings, engine, scorecard)
+        body = explain_account(engine, card, account_id, _day(as_of))
     if as_json:
         emit_json(body)
         return
@@ -203,8 +230,9 @@ def monitor_command(
     """Population stability (PSI) of the score and each attribute per month against training, with trends."""
     settings = load_settings(store=store)
     with _one_line():
-        card = _scorecard(settings, scorecard)
-        report = monitor_scorecard(open_engine(settings), card, _day(until))
+        engine = open_engine(settings)
+        card = _scorecard(settings, engine, scorecard)
+        report = monitor_scorecard(engine, card, _day(until))
     if record:
         _record(settings, report.as_dict(), report.months[-1].as_of if report.months else "")
     if as_json:

@@ -18,9 +18,10 @@ from adapters.audit.documents import calendar_rows, policy_differences, policy_r
 from adapters.http.auth import require
 from adapters.http.problems import Problem, responses
 from adapters.store.documents import RecordedDocuments, StaleBook
-from engine.documents import Refused
-from engine.governance import Requested
-from events.documents import CALENDARS, POLICIES
+from engine.documents import DocumentBook, Refused
+from engine.governance import Requested, check_candidate, recorded_scorecards
+from engine.policy import ScorecardSource
+from events.documents import CALENDARS, POLICIES, SCORECARDS
 
 Json = dict[str, Any]
 router = APIRouter(tags=["policies"])
@@ -35,11 +36,16 @@ def _documents(request: Request) -> RecordedDocuments:
     return documents
 
 
+def _scorecards(request: Request) -> ScorecardSource:
+    """Scorecards as the store recorded them (a recorded policy names one), else shipped."""
+    return recorded_scorecards(_documents(request).book(SCORECARDS))
+
+
 def _known(request: Request, name: str) -> Json:
     book = _documents(request).book(POLICIES)
     if book.document(name) is None and name not in {row["version"] for row in policy_rows(book)}:
         raise Problem(404, f"no policy {name!r} is recorded in the store or shipped", "unknown-policy")
-    return policy_view(book, name)
+    return policy_view(book, name, _scorecards(request))
 
 
 @router.get(
@@ -74,7 +80,7 @@ def policy(request: Request, version: Version) -> Json:
 def diff(request: Request, a: Version, b: Version) -> Json:
     _known(request, a)
     _known(request, b)
-    return policy_differences(_documents(request).book(POLICIES), a, b)
+    return policy_differences(_documents(request).book(POLICIES), a, b, _scorecards(request))
 
 
 class Proposal(BaseModel):
@@ -102,11 +108,17 @@ def _step(request: Request, apply: Any) -> None:
 )
 def propose(request: Request, body: Proposal, principal: Annotated[Principal, require(Role.ADMIN)]) -> Json:
     try:
-        document = Requested.of(body.text).document
+        requested = Requested.of(body.text)
     except ValueError as error:
         raise Problem(422, f"the policy does not validate: {str(error).splitlines()[0]}", "invalid-policy") from None
-    _step(request, lambda book: book.propose(document, principal.name))
-    return _known(request, document.version)
+    scorecards = _documents(request).book(SCORECARDS)
+
+    def apply(book: DocumentBook) -> None:
+        check_candidate(book, scorecards, requested)  # its scorecard too: a recorded version is immutable
+        book.propose(requested.document, principal.name)
+
+    _step(request, apply)
+    return _known(request, requested.document.version)
 
 
 @router.post(

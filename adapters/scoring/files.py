@@ -1,9 +1,10 @@
-"""Scorecard files: written once (immutable, like a policy), found by version or path."""
+"""Scorecard files: written once (immutable, like a policy), found by version or path, or as the store records them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from engine.governance import InForce
 from engine.scoring.scorecard import Scorecard, dump_scorecard, load_scorecard, parse_scorecard
 
 
@@ -27,14 +28,28 @@ def write(scorecard: Scorecard, path: Path) -> bool:
     return True
 
 
-def resolve(name: str | None, folder: Path) -> Scorecard:
-    """The named scorecard (version or file); without a name, the folder's latest trained (by as-of, version)."""
+def resolve(name: str | None, folder: Path, documents: InForce | None = None) -> Scorecard:
+    """The scorecard the `score` commands work with.
+
+    Named (option or setting): a file by path, else a version the store recorded (as recorded), else
+    `<folder>/<version>.json`, else shipped. Unnamed: the one the store's active policy names, else the
+    folder's latest trained (by as-of, version).
+    """
     if name:
+        by_path = name.endswith(".json") or Path(name).exists()
+        if documents is not None and not by_path and documents.scorecards.document(name) is not None:
+            return documents.scorecard_for(name)
         return load_scorecard(name, (folder,))
+    active = None if documents is None else documents.active_scorecard()
+    if active is not None:
+        return active
     found = sorted(
         (parse_scorecard(path.read_text(encoding="utf-8")) for path in folder.glob("*.json")),
         key=lambda card: (card.training.as_of, card.version),
     )
     if not found:
-        raise FileNotFoundError(f"no scorecard in {folder}: train one with `fengkong score train`, or name one")
+        raise FileNotFoundError(
+            f"no scorecard in {folder} and the store's active policy names none: "
+            "train one with `fengkong score train`, or name one"
+        )
     return found[-1]

@@ -51,7 +51,7 @@ class ShadowRun:
     def start(self) -> Run:
         """The candidate's run, begun now if it has none. Refused if its version is recorded with other content."""
         document = self.candidate.document
-        self.engine.documents().policies.known(document)
+        self.engine.documents().check(self.candidate)
         self.tables.prepare()
         found = self.tables.run(document.version)
         if found is None:

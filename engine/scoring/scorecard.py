@@ -19,6 +19,7 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import cached_property
 from importlib import resources
+from importlib.resources.abc import Traversable
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
@@ -248,6 +249,9 @@ class Score:
 
 # ---------------------------------------------------------------- files
 
+SHIPPED: Traversable = resources.files("engine.scoring").joinpath("scorecards")
+"""The folder of the scorecards shipped with the engine: only a seed, the store records what decisions used."""
+
 
 def parse_scorecard(text: str) -> Scorecard:
     return Scorecard.model_validate_json(text)
@@ -256,10 +260,15 @@ def parse_scorecard(text: str) -> Scorecard:
 @functools.cache
 def shipped_scorecard(version: str) -> Scorecard:
     """A scorecard shipped with the engine (engine/scoring/scorecards/<version>.json), by version."""
-    shipped = resources.files("engine.scoring").joinpath("scorecards", f"{version}.json")
+    shipped = SHIPPED.joinpath(f"{version}.json")
     if not shipped.is_file():
         raise FileNotFoundError(f"no scorecard {version!r} is shipped with the engine")
     return parse_scorecard(shipped.read_text(encoding="utf-8"))
+
+
+def shipped_scorecards() -> list[str]:
+    """The versions shipped with the engine."""
+    return sorted(entry.name.removesuffix(".json") for entry in SHIPPED.iterdir() if entry.name.endswith(".json"))
 
 
 def load_scorecard(name_or_path: str, folders: tuple[Path, ...] = ()) -> Scorecard:
@@ -271,7 +280,7 @@ def load_scorecard(name_or_path: str, folders: tuple[Path, ...] = ()) -> Scoreca
         candidate = folder / f"{name_or_path}.json"
         if candidate.is_file():
             return parse_scorecard(candidate.read_text(encoding="utf-8"))
-    shipped = resources.files("engine.scoring").joinpath("scorecards", f"{name_or_path}.json")
+    shipped = SHIPPED.joinpath(f"{name_or_path}.json")
     if shipped.is_file():
         return parse_scorecard(shipped.read_text(encoding="utf-8"))
     raise FileNotFoundError(f"no scorecard named {name_or_path!r} and no such file")

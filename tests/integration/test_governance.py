@@ -106,4 +106,4 @@ def test_the_api_proposes_and_keeps_four_eyes(tmp_path: Path) -> None:
         diff = client.get("/policies/default-v1/diff/dpd7-v1", headers={"Authorization": f"Bearer {ann}"}).json()
         assert diff["differences"] == [{"setting": "lock.min_days_past_due", "a": 1, "b": 7}]
         listed = client.get("/policies", headers={"Authorization": f"Bearer {ann}"}).json()
-        assert [row["version"] for row in listed] == ["dpd7-v1", "default-v1", "default-v2"]  # and the shipped seeds
+        assert [row["version"] for row in listed] == ["dpd7-v1", "default-v1", "default-v2"]  # then the shipped
