@@ -102,6 +102,17 @@ def test_operators_release_and_drop_held_locks_and_decide_a_review_and_see_the_e
     assert len(confirmed) == 3 and all(h.get("x-csrf-token") for h in confirmed)
     assert len({h["idempotency-key"] for h in confirmed}) == 3  # a retried request would act once
 
+    stale = held[2]  # another operator drops it while this page still lists it
+    elsewhere = console.api.post(
+        f"/held/{stale['hold_id']}/drop",
+        json={"reason": "dropped from the CLI"},
+        headers={"Authorization": f"Bearer {console.keys[Role.OPERATOR]}"},
+    )
+    assert elsewhere.status_code == 200, elsewhere.text
+    refused = _act(page, f'#held-table tr[data-key="{stale["hold_id"]}"]', "release", "too late")
+    assert "error" in (page.get_attribute("#flash", "class") or "") and refused.startswith("Refused")
+    assert page.query_selector(f'#held-table tr[data-key="{stale["hold_id"]}"]') is None  # read again: gone
+
 
 def test_an_analyst_sees_the_queues_without_actions_and_cannot_act(watched: Watched, console: Console) -> None:
     page = sign_in(watched, console, Role.ANALYST)
