@@ -59,6 +59,9 @@ def test_operators_release_and_drop_held_locks_and_decide_a_review_and_see_the_e
     actions: list[dict[str, str]] = []
     page.on("request", lambda r: actions.append(r.headers) if r.method == "POST" else None)
     first, second = held[0], held[1]
+    go(page, f"#/account/{first['account_id']}")
+    assert page.inner_text("#status-card [data-field=held_lock_id] .value") == "held for an operator"
+    go(page, "#/reviews")
     forged = page.evaluate(  # a script's action without the session's CSRF token
         "id => fetch(`/held/${id}/release`, {method: 'POST', headers: {'Content-Type': 'application/json'},"
         " body: '{}'}).then(r => r.status)",
@@ -80,6 +83,7 @@ def test_operators_release_and_drop_held_locks_and_decide_a_review_and_see_the_e
     assert locked, "the released lock reached the read models"
     go(page, f"#/account/{first['account_id']}")
     assert page.inner_text("#status-card [data-field=card_locked] .value") == "locked"
+    assert page.inner_text("#status-card [data-field=held_lock_id] .value") == "—"
     assert f"released the held lock {first['hold_id']}" in page.inner_text("#timeline")
     print(f"account after a release: {shot(page, 'account-after-release')}")
 

@@ -33,6 +33,7 @@ export function statusCards(a, extra = {}) {
     card("score", t("account.score"), a.score === null || a.score === undefined ? t("none") : String(a.score)),
     card("tier", t("account.tier"), a.risk_tier ?? t("none")),
     card("review", t("account.review"), review),
+    card("held_lock_id", t("account.held"), a.held_lock_id ? node("a", { href: "#/reviews" }, t("account.heldYes")) : t("none"), Boolean(a.held_lock_id)),
     card("watch", t("account.watch"), a.watch_reason ? `${a.watch_reason} (${t("account.since", { date: zonedTime(a.watch_since, a.timezone) })})` : t("none")));
 }
 
