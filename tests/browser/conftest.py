@@ -2,13 +2,16 @@
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium
 (`.ci/run` installs it with fonts-noto-cjk when missing; FENGKONG_CHROMIUM
-names another). Missing Chromium fails the suite, never skips it. One
-server on a small demo store and one browser serve the whole suite (a burst of 56 overdue accounts added to the
-demo trips the brake, so locks are held); each
-test gets a fresh browser context (no cookies, no storage). Every request
-a page makes is checked: one that leaves the server is aborted and fails
-the test, and so does a script error. Screenshots go to `.artifacts/console/`
-(FENGKONG_ARTIFACTS overrides), printed at the start of the run.
+names another). Missing Chromium fails the suite, never skips it.
+
+One server and one browser serve the suite, package-scoped (Playwright's sync
+API is closed again before other packages' tests start their own). The store
+is a small demo, a candidate policy proposed with its what-if report, and a
+burst of 56 overdue accounts shadowed under it, which trips the brake (locks
+held). Each test gets a fresh browser context (no cookies, no storage). Every
+request a page makes is checked: one that leaves the server is aborted and
+fails the test, and so does a script error. Screenshots go to
+`.artifacts/console/` (FENGKONG_ARTIFACTS overrides), printed at the start.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class Watched:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     workdir = tmp_path_factory.mktemp("console")
     store = str(workdir / "demo.db")
@@ -113,7 +116,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"no Chromium at {CHROMIUM}: `apt-get install -y chromium fonts-noto-cjk` (.ci/run does)")
