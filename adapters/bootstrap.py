@@ -10,6 +10,7 @@ event store's recorder.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ from adapters.store.urls import is_postgres, sqlite_path
 from engine.application import RiskEngine
 from engine.governance import Requested
 from engine.policy import BrakeRule, load_policy, policy_text
+from projections.registry import BY_NAME, PROJECTIONS
 from projections.runner import ProjectionRunner
 
 if TYPE_CHECKING:
@@ -144,8 +146,12 @@ def open_projection_store(settings: Settings) -> SqlProjectionStore:
     return SqlProjectionStore(partial(open_projection_database, settings.store))
 
 
-def projection_runner(settings: Settings) -> ProjectionRunner:
-    return ProjectionRunner(open_log(settings), open_projection_store(settings), page=settings.projection_page)
+def projection_runner(settings: Settings, names: Sequence[str] | None = None) -> ProjectionRunner:
+    """The runner of the named projections (all by default) over the store's log and tables."""
+    chosen = PROJECTIONS if names is None else tuple(BY_NAME[name] for name in names)
+    return ProjectionRunner(
+        open_log(settings), open_projection_store(settings), page=settings.projection_page, projections=chosen
+    )
 
 
 def worker(settings: Settings, engine: RiskEngine | None = None) -> Worker:

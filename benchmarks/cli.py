@@ -10,9 +10,10 @@ import click
 from rich.console import Console
 
 from adapters.cli.common import console, emit_json, json_option
+from benchmarks.context import Options
 from benchmarks.report import markdown, print_report
 from benchmarks.rows import ROW_NAMES
-from benchmarks.runner import Bench, Options, clean
+from benchmarks.runner import Bench, clean
 from engine.application import DEFAULT_BATCH
 
 
@@ -64,12 +65,31 @@ def _command_line() -> str:
 @click.option(
     "--latency-rate", default=2_000.0, show_default=True, help="Latency row: offered load, events per second."
 )
+@click.option(
+    "--latency-high-rate",
+    default=5_000.0,
+    show_default=True,
+    help="Row latency.high: the higher offered load, events per second.",
+)
 @click.option("--latency-seconds", default=60.0, show_default=True, help="Latency row: how long the load is offered.")
 @click.option(
     "--latency-warmup",
     default=10.0,
     show_default=True,
     help="Latency row: commands caused by events sent in the first seconds are not counted.",
+)
+@click.option(
+    "--small-events",
+    type=int,
+    default=None,
+    help="The flat rows' smaller workload (same seed): events [default: a tenth of --events].",
+)
+@click.option("--small-accounts", type=int, default=None, help="Its accounts [default: a tenth of --accounts].")
+@click.option(
+    "--split-events",
+    default=200_000,
+    show_default=True,
+    help="Events in the scale-out rows' sample (accounts scaled to keep the mix).",
 )
 @click.option(
     "--peer-python",
@@ -111,8 +131,12 @@ def bench(
     kafka: str | None,
     kafka_events: int,
     latency_rate: float,
+    latency_high_rate: float,
     latency_seconds: float,
     latency_warmup: float,
+    small_events: int | None,
+    small_accounts: int | None,
+    split_events: int,
     peer_python: str | None,
     rows: tuple[str, ...],
     workdir: Path,
@@ -138,8 +162,12 @@ def bench(
         kafka=kafka,
         kafka_events=kafka_events,
         latency_rate=latency_rate,
+        latency_high_rate=latency_high_rate,
         latency_seconds=latency_seconds,
         latency_warmup=latency_warmup,
+        small_events=small_events,
+        small_accounts=small_accounts,
+        split_events=split_events,
         peer_python=peer_python,
         workdir=workdir,
         rows=rows,

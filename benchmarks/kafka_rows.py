@@ -24,16 +24,17 @@ from typing import Any
 
 import orjson
 
-from adapters.bootstrap import open_engine, open_outbox
+from adapters.bootstrap import open_engine, open_log, open_outbox
 from adapters.kafka.client import KafkaConsumer, KafkaProducer, TopicPartition
 from adapters.kafka.clock import day_closed_copies
 from adapters.kafka.worker import WorkerSettings
 from adapters.settings import Settings
 from adapters.store.readers import StoredOutbox
 from benchmarks.kafka import end_offsets
-from benchmarks.measure import peak_rss_mib
+from benchmarks.measure import peak_rss_mib, percentile
 from benchmarks.workload import Workload
 from engine.application import RiskEngine
+from events.recorded import FACT_TOPIC, decode
 
 Spec = dict[str, Any]
 CHECK_EVERY_S = 0.02
@@ -314,9 +315,33 @@ def _pace(bootstrap: str, topics: dict[str, Any], lines: list[bytes], rate: floa
     return Paced(sent, days, time.perf_counter() - started)
 
 
-def _percentile(ordered: list[float], share: float) -> float:
-    index = min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))
-    return ordered[index]
+def _recorded_at(store: str) -> dict[str, float]:
+    """event_id -> when the engine recorded its fact (the stored state's `at`, seconds), for the stages."""
+    log = open_log(Settings(store=store))
+    try:
+        found: dict[str, float] = {}
+        for notification in log.read_topics([FACT_TOPIC]):
+            state = decode(notification.state)
+            found.setdefault(state["fact"]["event_id"], state["at"] / 1000)
+        return found
+    finally:
+        log.close()
+
+
+def _stages(times: list[tuple[float, float, float]], counted_from: float) -> dict[str, float]:
+    """Where the time goes, p50 and p99 in ms: from publication to the fact recorded (the worker's poll and
+    batch, up to its preparation), and from there to the command's arrival (commit, relay, broker, consumer)."""
+    kept = [(s, r, a) for s, r, a in times if s >= counted_from]
+    if not kept:
+        return {}
+    worker = sorted((r - s) * 1000 for s, r, _ in kept)
+    after = sorted((a - r) * 1000 for _, r, a in kept)
+    return {
+        "to_recorded_p50_ms": round(percentile(worker, 0.5), 1),
+        "to_recorded_p99_ms": round(percentile(worker, 0.99), 1),
+        "recorded_to_arrival_p50_ms": round(percentile(after, 0.5), 1),
+        "recorded_to_arrival_p99_ms": round(percentile(after, 0.99), 1),
+    }
 
 
 def latency(spec: Spec) -> dict[str, Any]:
@@ -346,14 +371,22 @@ def latency(spec: Spec) -> dict[str, Any]:
         raise
     finally:
         watcher.stop()
+    recorded = _recorded_at(spec["store"])
     reports = pipeline.stop()
     counted = [
         (cause, (arrived - sent[cause]) * 1000)
         for cause, arrived in watcher.arrivals
         if cause in sent and sent[cause] >= offered_from + warmup
     ]
+    stages = _stages(
+        [(sent[cause], recorded[cause], arrived) for cause, arrived in watcher.arrivals if cause in recorded]
+        if recorded
+        else [],
+        offered_from + warmup,
+    )
     measured = sorted(ms for _, ms in counted)
     by_accounts = sorted(ms for cause, ms in counted if cause not in paced.days)
+    by_days = sorted(ms for cause, ms in counted if cause in paced.days)
     if not measured:
         raise RowFailed("no command was caused by an event sent after the warm-up")
     return {
@@ -365,13 +398,17 @@ def latency(spec: Spec) -> dict[str, Any]:
         "warmup_s": warmup,
         "commands": len(watcher.arrivals),
         "measured_commands": len(measured),
-        "p50_ms": round(_percentile(measured, 0.50), 1),
-        "p95_ms": round(_percentile(measured, 0.95), 1),
-        "p99_ms": round(_percentile(measured, 0.99), 1),
+        "p50_ms": round(percentile(measured, 0.50), 1),
+        "p95_ms": round(percentile(measured, 0.95), 1),
+        "p99_ms": round(percentile(measured, 0.99), 1),
         "max_ms": round(measured[-1], 1),
         "last_command_after_last_event_s": round(drained, 2),
         "account_event_commands": len(by_accounts),
-        "account_event_p99_ms": round(_percentile(by_accounts, 0.99), 1) if by_accounts else None,
+        "account_event_p50_ms": round(percentile(by_accounts, 0.50), 1) if by_accounts else None,
+        "account_event_p99_ms": round(percentile(by_accounts, 0.99), 1) if by_accounts else None,
+        "stages": stages,
+        "day_commands": len(by_days),
+        "day_p99_ms": round(percentile(by_days, 0.99), 1) if by_days else None,
         "store": "PostgreSQL" if spec["store"].startswith("postgres") else "SQLite",
         "batches": sum(r["stats"]["batches"] for r in reports if r),
         "max_poll_records": reports[0].get("max_poll_records") if reports else None,

@@ -6,6 +6,7 @@ figure is its own: rows run in fresh processes.
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 import time
@@ -44,6 +45,7 @@ class Meter:
     samples: int = 10
     label: str = ""
     started: float = field(default_factory=time.perf_counter)
+    cpu_started: float = field(default_factory=time.process_time)  # this process's CPU: steadier than wall time
     marks: list[tuple[int, float]] = field(default_factory=list)
     rss: list[tuple[int, float]] = field(default_factory=list)
 
@@ -64,3 +66,9 @@ class Meter:
     @property
     def seconds(self) -> float:
         return self.marks[-1][1] if self.marks else time.perf_counter() - self.started
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """The nearest-rank percentile of an ascending list (share 0.99: the value 99% of the list is at or below)."""
+    index = min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))
+    return ordered[index]

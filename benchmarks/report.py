@@ -11,6 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.descriptions import ROW_DESCRIPTIONS
+from benchmarks.notes import row_note
+
 Report = dict[str, Any]
 
 
@@ -23,86 +26,6 @@ def _rate(row: dict[str, Any]) -> str:
 
 def _mib(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
-
-
-def row_note(row: dict[str, Any]) -> str:
-    """What a row's figure means, or why it has none."""
-    if row.get("status") != "measured":
-        return str(row.get("reason"))
-    name = row["row"]
-    if name.endswith(".engine"):
-        outcomes = row.get("outcomes", {})
-        return (
-            f"{outcomes.get('accepted', 0):,} accepted, {outcomes.get('rejected', 0):,} rejected, "
-            f"{row.get('commands', 0):,} commands; batch {row.get('batch_size')}, cache {row.get('cache_size'):,}"
-        )
-    if name.endswith(".naive"):
-        covered = "all" if row["events"] == row.get("sample_events") else f"{row['events']:,} of"
-        note = (
-            f"{covered} {row.get('sample_events', 0):,} events of one account in {row.get('sample')} "
-            f"(and every DayClosed), {row.get('budget_seconds'):g} s budget"
-        )
-        if "engine_over_naive" in row:
-            note += f"; the engine row is {row['engine_over_naive']}x faster"
-        return note
-    if name == "rebuild.projections":
-        return f"events are stored notifications; read models: {', '.join(row.get('projections', []))}"
-    if name == "projections.lag":
-        return (
-            f"commit to read models applied, per batch of {row.get('batch_size')} events: p50 {row.get('p50_ms')} ms, "
-            f"p95 {row.get('p95_ms')} ms, max {row.get('max_ms')} ms over {row.get('batches', 0):,} batches; "
-            f"the events of one account in {row.get('sample')} (and every DayClosed), ingested and followed in one "
-            "process; events/s is the ingest's with the follower running"
-        )
-    if name == "audit.replay":
-        return (
-            f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical; "
-            f"{row.get('jobs')} processes, peak RSS of the largest"
-        )
-    if name == "kafka.bare":
-        return (
-            f"all {row['events']:,} records of the sample topic, orjson-decoded, in one consumer group member with "
-            f"the worker's consumer settings (max_poll_records {row.get('max_poll_records')}); timed from the first "
-            "record received"
-        )
-    if name.startswith("kafka.engine."):
-        workers = row.get("workers")
-        note = (
-            f"{row.get('store')}, {workers} worker process{'es' if workers != 1 else ''} + `fengkong relay`: "
-            f"{row.get('accepted', 0):,} accepted, {row.get('rejected', 0):,} rejected, {row.get('commands', 0):,} "
-            f"commands, {row.get('commands_published', 0):,} on the commands topic; every offset recorded at "
-            f"{row.get('recorded_seconds', 0):.1f} s, every command published at {row.get('seconds', 0):.1f} s; "
-            f"{row.get('batches', 0):,} transactions"
-        )
-        if "share_of_bare" in row:
-            note += f"; {row['share_of_bare']:.0%} of the bare consumer's rate"
-        return note
-    if name == "peer.quixstreams":
-        note = (
-            f"quixstreams {row.get('quixstreams')}: {row.get('locks_emitted', 0):,} LockCard-like messages; last "
-            f"record processed at {row.get('last_record_seconds', 0):.1f} s, then its final checkpoint and shutdown"
-        )
-        if "engine_over_peer" in row:
-            note += f"; fengkong with 1 worker runs at {row['engine_over_peer']:.0%} of its rate"
-        return note
-    if name == "latency":
-        return (
-            f"p50 {row.get('p50_ms'):,} ms, p95 {row.get('p95_ms'):,} ms, p99 {row.get('p99_ms'):,} ms, max "
-            f"{row.get('max_ms'):,} ms over {row.get('measured_commands', 0):,} commands (causes sent in the first "
-            f"{row.get('warmup_s'):g} s not counted); {row.get('offered_rate'):,.0f} events/s offered, "
-            f"{row.get('events_per_second'):,.0f} achieved; the last command arrived "
-            f"{row.get('last_command_after_last_event_s', 0):,.2f} s after the last event was sent; p99 "
-            f"{row.get('account_event_p99_ms')} ms over the {row.get('account_event_commands', 0):,} commands caused "
-            f"by account events (the rest by a DayClosed's fan-out); 1 worker + relay on {row.get('store')}, "
-            f"{row.get('batches', 0):,} transactions"
-        )
-    if name == "memory":
-        samples = ", ".join(f"{done:,}: {rss:,.0f}" for done, rss in row.get("rss_samples", []))
-        return (
-            f"RSS MiB by events done: {samples}; growth over the second half "
-            f"{row.get('rss_growth_second_half_mib')} MiB; cache {row.get('cache_size'):,} accounts"
-        )
-    return ""
 
 
 def _kafka_paragraph(k: dict[str, Any]) -> list[str]:
@@ -120,9 +43,26 @@ def _kafka_paragraph(k: dict[str, Any]) -> list[str]:
         "partition, as the clock relay writes them. Every Kafka rate counts those records, timed from the first "
         "record a consumer received (a group's join is not counted). The latency row publishes the sample's first "
         f"{offered:,} events to fresh topics at {k['latency_rate']:,.0f} events/s while one worker and the relay "
-        "run.",
+        f"run; the latency.high row offers the sample at {k.get('latency_high_rate') or 0:,.0f} events/s.",
         "",
     ]
+
+
+def _small_paragraph(small: dict[str, Any] | None, settings: dict[str, Any]) -> list[str]:
+    """The flat rows' smaller workload, and the samples of the scale-out rows."""
+    lines = []
+    if small:
+        lines.append(
+            f"The flat rows run the same generator and seed at {small['events']:,} events over {small['accounts']:,} "
+            f"accounts ({small['days']} simulated days); each of their rates, like the full workload's, is timed from "
+            "the first read to the last commit (no interpreter start, no imports), in inbound events."
+        )
+    lines.append(
+        f"The scale-out rows (split.*) take a sample of {settings.get('split_events', 0):,} events from the same "
+        f"generator and seed; the projection rebuild and the audit replay run {settings.get('jobs')} processes "
+        "(one per core)."
+    )
+    return [*lines, ""]
 
 
 def _goal_value(goal: dict[str, Any]) -> str:
@@ -200,6 +140,7 @@ def markdown(report: Report) -> str:
         f"types is the workload's) with a budget of {s['naive_budget_seconds']:g} s; one save per event would "
         "take hours over the whole workload.",
         "",
+        *_small_paragraph(report.get("small_workload"), s),
         *_kafka_paragraph(s.get("kafka") or {}),
         "## Results",
         "",
@@ -226,54 +167,5 @@ def markdown(report: Report) -> str:
     lines += ["", "## Goals", "", "| goal | target | value | result |", "|---|---:|---:|---|"]
     for goal in report["goals"]:
         lines.append(f"| {goal['goal']} | {goal['target']:,g} | {_goal_value(goal)} | {_goal_met(goal)} |")
-    lines += [
-        "",
-        "## What each row does per event",
-        "",
-        "- **engine** (`RiskEngine.process`, as `fengkong ingest` drives it): validates the event against the "
-        "contract, deduplicates it by `event_id` against `fengkong_inbound`, applies it to the account (cached, "
-        "at most the cache size in memory), decides under the policy, and writes the recorded fact, every "
-        "decision, the inbound index row and the agenda in one transaction per batch.",
-        "- **naive** (`benchmarks/naive.py`): the same parsing, the same aggregate and the same decisions, "
-        "but the account is loaded from the store for every event (eventsourcing's repository, no cache) and "
-        "saved with its own `Application.save()`, one transaction per event; it keeps no deduplication index "
-        "and no source offsets, so it does less than the engine per event.",
-        "- **projection rebuild** (`benchmarks/readmodels.py`, `measure_rebuild`): drops every read model "
-        "and rebuilds it from the notification log of the store the SQLite engine row wrote; events/s counts "
-        "stored notifications (facts, decisions, account starts, closed days).",
-        "- **live lag** (`benchmarks/readmodels.py`, `measure_live_lag`): the engine ingests the naive rows' "
-        "sample in small batches into a fresh SQLite store while `ProjectionRunner.follow` (as `fengkong projections "
-        "follow` and `fengkong serve` run it) polls the notification log in a thread, every 50 ms when idle (their "
-        "default is 0.2 s, `--poll`); each batch's lag is the time "
-        "from its commit until every read model has applied it.",
-        "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
-        "the recorded policy version and compares every decision, command ids included, with one process per "
-        "core; events/s counts facts.",
-        "- **bare consumer** (`kafka.bare`): a kafka-python consumer group member that reads every record of the "
-        "sample topic and decodes its value with orjson, nothing else: the ceiling of the worker's own client.",
-        "- **Kafka end-to-end** (`kafka.engine.*`): `benchmarks.kafka_worker` processes run the loop of "
-        "`fengkong worker` (`adapters/kafka/worker.py`, its default settings) in one consumer group, and `fengkong "
-        "relay` runs beside them: per record the worker routes it (a DayClosed copy reaches its partition's "
-        "accounts only), the engine does everything the ingest row does, and each partition's next offset is saved "
-        "in the same transaction (a poll's partitions share one transaction, up to 2,000 records); the relay "
-        "reads the recorded decisions (the outbox) and publishes each command to the commands topic, "
-        "acknowledged before its position is recorded. The clock stops when every offset is "
-        "recorded and the relay has published the whole outbox.",
-        "- **peer** (`benchmarks/peer.py`, Quix Streams on confluent-kafka/librdkafka): deserialises each "
-        "record; for OverdueReported and RepaymentReceived only, keeps per account key the bills last reported "
-        "overdue and a `locked` flag in its state store (RocksDB, with a changelog topic), emits one LockCard-like "
-        "message when the overdue total reaches 1.00 and resets the flag when it is paid off. No contract "
-        "validation, no deduplication by `event_id`, one rule of the policy's many, no recorded decisions and no "
-        "audit trail: much less per event than the engine, which is why it is the peer and not the baseline.",
-        "- **latency**: a producer sends the events at the offered rate (noting each event's send time); a consumer "
-        "of the commands topic notes when each command arrives; each command's latency is its arrival minus the "
-        "send time of the event that caused it (`cause_event_id`), over the commands whose cause was sent after the "
-        "warm-up. The producer, the consumer, the worker, the relay and the broker share this machine's cores.",
-        "- **memory**: the kernel's peak resident set size (VmHWM) of each row's own process; every row runs "
-        "in a fresh process on the same workload file. The engine's memory is bounded by its aggregate cache "
-        "(`--cache-size` accounts, least recently used evicted) times the size of an account, which grows with "
-        "the account's own history; an account that is not cached is loaded from the store, with one query "
-        "per batch for all of the batch's uncached accounts.",
-        "",
-    ]
+    lines += ["", "## What each row does per event", "", *ROW_DESCRIPTIONS, ""]
     return "\n".join(lines)

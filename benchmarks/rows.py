@@ -20,6 +20,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -27,14 +28,18 @@ from typing import Any
 
 import orjson
 
-from adapters.audit.parallel import audit
+from adapters.audit.parallel import AuditPool
 from adapters.bootstrap import open_engine, requested_policy
 from adapters.settings import Settings
 from adapters.store.backends import engine_env
+from adapters.store.urls import is_postgres
+from benchmarks import floor, split
 from benchmarks.kafka_rows import kafka_bare, kafka_engine, latency
 from benchmarks.measure import Meter, peak_rss_mib
 from benchmarks.naive import Naive
+from benchmarks.pglock import watch_lock
 from benchmarks.readmodels import measure_live_lag, measure_rebuild
+from benchmarks.storage import per_event, postgres_sizes, sqlite_sizes
 from benchmarks.workload import Workload
 from engine.application import RiskEngine
 from engine.personal import Owner
@@ -57,22 +62,35 @@ class Row:
 
 
 ROWS: tuple[Row, ...] = (
+    Row("floor.sqlite", "1 ingest, SQLite", "floor: validate, dedup, one rule, fact/dedup/decision rows"),
     Row("sqlite.engine", "1 ingest, SQLite", "engine: batched, deduplicated, cached"),
     Row("sqlite.engine.unsealed", "1 ingest, SQLite", "the same without sealing personal data (encryption's cost)"),
     Row("sqlite.naive", "1 ingest, SQLite", "naive: one Application.save() per event"),
+    Row("floor.postgres", "2 ingest, PostgreSQL", "floor on PostgreSQL (psycopg executemany, unique event_id)"),
+    Row("floor.postgres.locked", "2 ingest, PostgreSQL", "floor taking eventsourcing's EXCLUSIVE table lock"),
     Row("postgres.engine", "2 ingest, PostgreSQL", "engine: batched, deduplicated, cached"),
     Row("postgres.naive", "2 ingest, PostgreSQL", "naive: one Application.save() per event"),
-    Row("kafka.bare", "3 Kafka end-to-end", "ceiling: bare kafka-python consumer, read and decode only"),
-    Row("kafka.engine.1", "3 Kafka end-to-end", "engine, 1 worker: topic to decisions and published commands"),
-    Row("kafka.engine.2", "3 Kafka end-to-end", "engine, 2 workers (processes, one group)"),
-    Row("kafka.engine.1.postgres", "3 Kafka end-to-end", "engine, 1 worker, PostgreSQL store"),
-    Row("kafka.engine.2.postgres", "3 Kafka end-to-end", "engine, 2 workers, PostgreSQL store"),
-    Row("peer.quixstreams", "4 peer", "Quix Streams app: overdue report -> lock command, stateful per key"),
-    Row("latency", "5 latency", "event published to command received, at a fixed offered load"),
-    Row("rebuild.projections", "6 replay", "projection rebuild: every read model from the notification log"),
-    Row("projections.lag", "6 replay", "live lag: read models following the engine's commits"),
-    Row("audit.replay", "6 replay", "audit --all: every decision re-derived and compared"),
-    Row("memory", "7 memory", "peak RSS of the SQLite engine ingest, by progress"),
+    Row("storage.sqlite", "3 storage", "bytes stored per inbound event: the SQLite engine row's store, compacted"),
+    Row("storage.postgres", "3 storage", "bytes stored per inbound event: the PostgreSQL engine row's store"),
+    Row("kafka.bare", "4 Kafka end-to-end", "ceiling: bare kafka-python consumer, read and decode only"),
+    Row("kafka.engine.1", "4 Kafka end-to-end", "engine, 1 worker: topic to decisions and published commands"),
+    Row("kafka.engine.2", "4 Kafka end-to-end", "engine, 2 workers (processes, one group)"),
+    Row("kafka.engine.4", "4 Kafka end-to-end", "engine, 4 workers on 2 cores (contention shown, not hidden)"),
+    Row("kafka.engine.1.postgres", "4 Kafka end-to-end", "engine, 1 worker, PostgreSQL store"),
+    Row("kafka.engine.2.postgres", "4 Kafka end-to-end", "engine, 2 workers, PostgreSQL store"),
+    Row("kafka.engine.4.postgres", "4 Kafka end-to-end", "engine, 4 workers, PostgreSQL store"),
+    Row("peer.quixstreams", "5 peer", "Quix Streams app: overdue report -> lock command, stateful per key"),
+    Row("latency", "6 latency", "event published to command received, at the offered load"),
+    Row("latency.high", "6 latency", "the same at the higher offered load"),
+    Row("rebuild.projections", "7 replay", "projection rebuild: every read model from the notification log"),
+    Row("projections.lag", "7 replay", "live lag: read models following the engine's commits"),
+    Row("audit.replay", "7 replay", "audit --all: every decision re-derived and compared"),
+    Row("flat.sqlite.engine", "8 flat as it grows", "engine ingest on the smaller workload (same seed)"),
+    Row("flat.rebuild.projections", "8 flat as it grows", "projection rebuild of the smaller workload's store"),
+    Row("flat.audit.replay", "8 flat as it grows", "audit replay of the smaller workload's store"),
+    Row("split.postgres.shared", "9 scale-out", "2 engines, accounts split in 2 ranges, ONE database"),
+    Row("split.postgres.split", "9 scale-out", "2 engines, accounts split in 2 ranges, a database per range"),
+    Row("memory", "10 memory", "peak RSS of the SQLite engine ingest, by progress"),
 )
 ROW_NAMES = tuple(row.name for row in ROWS)
 
@@ -94,10 +112,12 @@ def _workload(spec: Spec) -> Workload:
 
 def _finish(meter: Meter, events: int, **extra: Any) -> dict[str, Any]:
     seconds = meter.seconds
+    cpu = time.process_time() - meter.cpu_started
     return {
         "events": events,
         "seconds": round(seconds, 3),
         "events_per_second": round(events / seconds, 1) if seconds else None,
+        "events_per_cpu_second": round(events / cpu, 1) if cpu else None,
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "rss_samples": meter.rss,
         "marks": meter.marks,
@@ -122,7 +142,8 @@ class Unsealed:
 
 
 def ingest_engine(spec: Spec) -> dict[str, Any]:
-    """The engine's batched path, as `fengkong ingest` drives it (`unsealed`: personal data not sealed)."""
+    """The engine's batched path, as `fengkong ingest` drives it (`unsealed`: personal data not sealed); on
+    PostgreSQL, its table lock timed too."""
     workload = _workload(spec)
     settings = Settings(store=spec["store"], cache_size=spec["cache_size"])
     engine = (
@@ -134,14 +155,17 @@ def ingest_engine(spec: Spec) -> dict[str, Any]:
     )
     outcomes: Counter[str] = Counter()
     commands = done = 0
-    meter = Meter(workload.events, label=spec["row"])
-    for batch in batches(workload.lines(), spec["batch_size"]):
-        for result in engine.process(batch):
-            outcomes[result.outcome.value] += 1
-            commands += len(result.commands)
-        done += len(batch)
-        meter.mark(done)
+    with ExitStack() as stack:
+        lock = stack.enter_context(watch_lock()) if is_postgres(spec["store"]) else None
+        meter = Meter(workload.events, label=spec["row"])
+        for batch in batches(workload.lines(), spec["batch_size"]):
+            for result in engine.process(batch):
+                outcomes[result.outcome.value] += 1
+                commands += len(result.commands)
+            done += len(batch)
+            meter.mark(done)
     engine.close()
+    extra = {"lock": lock.report(meter.seconds)} if lock is not None else {}
     return _finish(
         meter,
         done,
@@ -149,6 +173,7 @@ def ingest_engine(spec: Spec) -> dict[str, Any]:
         commands=commands,
         cache_size=spec["cache_size"],
         batch_size=spec["batch_size"],
+        **extra,
     )
 
 
@@ -203,36 +228,66 @@ def ingest_naive(spec: Spec) -> dict[str, Any]:
     )
 
 
-# ---------------------------------------------------------------- row 6
+# ---------------------------------------------------------------- row 3
+
+
+def storage(spec: Spec) -> dict[str, Any]:
+    """Bytes per inbound event of the store an engine row wrote (benchmarks.storage)."""
+    meter = Meter(1)
+    store = spec["store"]
+    sizes = postgres_sizes(store) if is_postgres(store) else sqlite_sizes(Path(store), Path(spec["folder"]))
+    meter.mark(1)
+    figures = per_event(sizes, spec["inbound_events"], spec["input_bytes"])
+    result = _finish(meter, spec["inbound_events"], **figures)
+    result["events_per_second"] = None  # not a rate: the seconds are the measurement's own
+    return result
+
+
+# ---------------------------------------------------------------- row 7
 
 
 def audit_replay(spec: Spec) -> dict[str, Any]:
-    """`fengkong audit --all` over the store the SQLite engine row wrote, on every core."""
+    """`fengkong audit --all` over the store an engine row wrote, on every core; rate in inbound events.
+
+    Timed from the first read (listing the accounts) to the last verdict, once the worker processes have
+    started and opened the store (their start and imports are not in it).
+    """
     jobs = spec["jobs"]
-    meter = Meter(spec["facts_hint"] or 1, label=spec["row"])
     facts = accounts = differing = 0
-    for verdict in audit(Settings(store=spec["store"]), None, jobs):
-        accounts += 1
-        facts += verdict.facts
-        differing += not verdict.identical
-        if accounts % 1000 == 0:
-            meter.mark(facts)
-    meter.mark(facts)
+    with AuditPool(Settings(store=spec["store"]), jobs) as pool:
+        pool.start()
+        meter = Meter(spec["inbound_events"] or 1, label=spec["row"])
+        for verdict in pool.audit():
+            accounts += 1
+            facts += verdict.facts
+            differing += not verdict.identical
+            if accounts % 1000 == 0:
+                meter.mark(facts)
+        meter.mark(facts)
     if differing:
         raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = _finish(meter, facts, accounts=accounts, identical=accounts - differing, jobs=jobs)
+    result = _finish(meter, spec["inbound_events"], facts=facts, accounts=accounts, identical=accounts - differing)
+    result["jobs"] = jobs
+    result["events_per_cpu_second"] = None  # the work is in the worker processes
     result["peak_rss_mib"] = round(max(result["peak_rss_mib"], children), 1)
     return result
 
 
 def rebuild_projections(spec: Spec) -> dict[str, Any]:
-    """Drop and rebuild every read model from the store the SQLite engine row wrote (projections.runner)."""
+    """Drop and rebuild every read model from the store an engine row wrote; rate in inbound events."""
     meter = Meter(1)
-    figures = measure_rebuild(spec["store"])
+    figures = measure_rebuild(spec["store"], jobs=spec["jobs"])
     meter.mark(figures.events)
-    result = _finish(meter, figures.events, projections=list(figures.projections))
-    result["seconds"], result["events_per_second"] = figures.seconds, figures.events_per_second
+    result = _finish(
+        meter,
+        spec["inbound_events"],
+        notifications=figures.events,
+        projections=list(figures.projections),
+        jobs=figures.jobs,
+    )
+    result["seconds"] = figures.seconds
+    result["events_per_second"] = round(spec["inbound_events"] / figures.seconds, 1) if figures.seconds else None
     return result
 
 
@@ -260,19 +315,32 @@ def projections_lag(spec: Spec) -> dict[str, Any]:
 
 
 MEASURES: dict[str, Measure] = {
+    "floor.sqlite": floor.measure,
     "sqlite.engine": ingest_engine,
     "sqlite.engine.unsealed": ingest_engine,
     "sqlite.naive": ingest_naive,
+    "floor.postgres": floor.measure,
+    "floor.postgres.locked": floor.measure,
     "postgres.engine": ingest_engine,
     "postgres.naive": ingest_naive,
+    "storage.sqlite": storage,
+    "storage.postgres": storage,
     "audit.replay": audit_replay,
     "rebuild.projections": rebuild_projections,
     "projections.lag": projections_lag,
+    "flat.sqlite.engine": ingest_engine,
+    "flat.rebuild.projections": rebuild_projections,
+    "flat.audit.replay": audit_replay,
+    "split.postgres.shared": split.measure,
+    "split.postgres.split": split.measure,
     "kafka.bare": kafka_bare,
     "kafka.engine.1": kafka_engine,
     "kafka.engine.2": kafka_engine,
+    "kafka.engine.4": kafka_engine,
     "kafka.engine.1.postgres": kafka_engine,
     "kafka.engine.2.postgres": kafka_engine,
+    "kafka.engine.4.postgres": kafka_engine,
     "latency": latency,
+    "latency.high": latency,
 }
 # peer.quixstreams runs in the peer's own environment: benchmarks.peer, started by the runner.

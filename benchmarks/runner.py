@@ -5,119 +5,48 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import platform
 import shutil
-import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from adapters.audit.parallel import default_jobs
+from benchmarks.context import Options, child, fresh_sqlite, load, machine
+from benchmarks.goals import Goals, share
 from benchmarks.kafka import NoKafka, Topics, create_topics, delete_topics, kafka_broker, publish_workload
 from benchmarks.postgres import NoPostgres, fresh_database, postgres_server
 from benchmarks.rows import ROWS, Row
 from benchmarks.workload import Workload, prepare
-from engine.application import DEFAULT_BATCH
 
 Report = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Options:
-    events: int = 1_000_000
-    accounts: int = 100_000
-    seed: int = 7
-    batch_size: int = DEFAULT_BATCH
-    cache_size: int = 100_000
-    naive_seconds: float = 120.0
-    naive_sample: int = 50
-    postgres: str | None = None
-    workdir: Path = Path(".bench")
-    rows: tuple[str, ...] = ()
-    kafka: str | None = None
-    kafka_events: int = 200_000
-    latency_rate: float = 2_000.0
-    latency_seconds: float = 60.0
-    latency_warmup: float = 10.0
-    peer_python: str | None = None
-    command: str = "python -m benchmarks"
-    extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # more spec for rows that need it
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
-    cpu = "unknown"
-    memory_gib = None
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-        meminfo = Path("/proc/meminfo").read_text().splitlines()
-        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-        memory_gib = round(kib / 1024**2, 1)
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": memory_gib,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "packages": {name: version(name) for name in ("eventsourcing", "pydantic", "psycopg", "orjson")},
-        "load_at_start": _load(),
+KAFKA_ROWS = frozenset(
+    {
+        "kafka.bare",
+        "kafka.engine.1",
+        "kafka.engine.2",
+        "kafka.engine.4",
+        "kafka.engine.1.postgres",
+        "kafka.engine.2.postgres",
+        "kafka.engine.4.postgres",
+        "peer.quixstreams",
+        "latency",
+        "latency.high",
     }
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
-
-
-KAFKA_ROWS = (
-    "kafka.bare",
-    "kafka.engine.1",
-    "kafka.engine.2",
-    "kafka.engine.1.postgres",
-    "kafka.engine.2.postgres",
-    "peer.quixstreams",
-    "latency",
 )
 KAFKA_TIMEOUT_S = 1800.0
 LAG_BATCH = 100  # events per commit in the live-lag row: a live worker's small batches at a low load
 PEER_VENV = Path(".venv-peer")
-REPO_ROOT = Path(__file__).resolve().parents[1]
+STORES = ("engine.db", "floor.db", "naive.db", "lag.db", "flat.db", "latency.db", "latency.high.db")
 
 
-def _child(spec: dict[str, Any], python: str | None = None, module: str = "benchmarks.child") -> dict[str, Any]:
-    """Run one row in a fresh interpreter and read its one JSON line."""
-    done = subprocess.run(
-        [python or sys.executable, "-m", module, orjson.dumps(spec, default=str).decode()],
-        stdout=subprocess.PIPE,
-        check=False,
-        cwd=REPO_ROOT if python else None,  # the peer's environment finds adapters/ from the source tree
-    )
-    lines = done.stdout.strip().splitlines()
-    if not lines:
-        return {"status": "failed", "reason": f"row process exited {done.returncode} without a result"}
-    return orjson.loads(lines[-1])  # type: ignore[no-any-return]
-
-
-def _fresh_sqlite(path: Path) -> str:
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
-    return str(path)
+def _needs(source: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """Why a row cannot run without the store row `name` wrote, or None when it did."""
+    if source.get("status") == "measured":
+        return None
+    return {"status": "not measured", "reason": f"needs the store the {name} row writes"}
 
 
 class Bench:
@@ -130,6 +59,10 @@ class Bench:
         self.services = contextlib.ExitStack()
         self.kafka: dict[str, Any] | None = None  # bootstrap servers and the published sample, once set up
         self.no_kafka: str | None = None
+        self.pg_server: str | None = None
+        self.no_postgres: str | None = None
+        self.kept: dict[str, str] = {}  # row -> PostgreSQL database it wrote, kept for the storage row
+        self.samples: dict[int, Workload] = {}
 
     def run(self) -> Report:
         options = self.options
@@ -144,20 +77,24 @@ class Bench:
             for row in selected:
                 self.progress(f"row {row.name}: {row.title}")
                 self.results[row.name] = self._measure(row, workload)
+        small = self._small() if any(row.name.startswith("flat.") for row in selected) else None
         return {
             "command": options.command,
             "machine": described,
             "workload": {**workload.describe(), "prepared_in_seconds": round(generated, 1)},
+            "small_workload": small.describe() if small else None,
             "settings": {
                 "batch_size": options.batch_size,
                 "cache_size": options.cache_size,
                 "naive_budget_seconds": options.naive_seconds,
                 "naive_sample": options.naive_sample,
+                "jobs": default_jobs(),
+                "split_events": options.split_events,
                 "kafka": self._kafka_settings(),
             },
             "rows": [self._row_report(row) for row in selected],
-            "goals": self._goals(),
-            "load_at_end": _load(),
+            "goals": Goals(self.results, options.latency_rate).judge(),
+            "load_at_end": load(),
         }
 
     # ------------------------------------------------------------ rows
@@ -167,53 +104,120 @@ class Bench:
             return {"status": "not measured", "reason": f"not measured yet ({row.pending})"}
         base = {"row": row.name, "workload": workload.describe()}
         options = self.options
-        if row.name == "sqlite.engine":
-            store = _fresh_sqlite(options.workdir / "engine.db")
-            return _child({**base, "store": store, "cache_size": options.cache_size, "batch_size": options.batch_size})
-        if row.name == "sqlite.engine.unsealed":
-            store = _fresh_sqlite(options.workdir / "unsealed.db")
-            spec = {
-                "store": store,
-                "cache_size": options.cache_size,
-                "batch_size": options.batch_size,
-                "unsealed": True,
-            }
-            return _child({**base, **spec})
-        if row.name == "sqlite.naive":
-            store = _fresh_sqlite(options.workdir / "naive.db")
-            return _child({**base, "store": store, **self._naive_spec()})
-        if row.name.startswith("postgres."):
-            return self._postgres(row, base)
-        if row.name == "rebuild.projections":
-            source = self.results.get("sqlite.engine", {})
-            if source.get("status") != "measured":
-                return {"status": "not measured", "reason": "needs the store the sqlite.engine row writes"}
-            return _child({**base, "store": str(options.workdir / "engine.db")})
-        if row.name == "projections.lag":
-            store = _fresh_sqlite(options.workdir / "lag.db")
-            return _child({**base, "store": store, "sample": options.naive_sample, "batch_size": LAG_BATCH})
-        if row.name == "audit.replay":
-            source = self.results.get("sqlite.engine", {})
-            if source.get("status") != "measured":
-                return {"status": "not measured", "reason": "needs the store the sqlite.engine row writes"}
-            hint = source.get("outcomes", {}).get("accepted", 0)
-            store = str(options.workdir / "engine.db")
-            return _child({**base, "store": store, "facts_hint": hint, "jobs": default_jobs()})
-        if row.name == "memory":
+        engine = {"cache_size": options.cache_size, "batch_size": options.batch_size}
+        name = row.name
+        if name == "floor.sqlite":
+            return child({**base, "store": fresh_sqlite(options.workdir / "floor.db"), **engine})
+        if name == "sqlite.engine":
+            return child({**base, "store": fresh_sqlite(options.workdir / "engine.db"), **engine})
+        if name == "sqlite.engine.unsealed":
+            return child({**base, "store": fresh_sqlite(options.workdir / "unsealed.db"), **engine, "unsealed": True})
+        if name == "sqlite.naive":
+            return child({**base, "store": fresh_sqlite(options.workdir / "naive.db"), **self._naive_spec()})
+        if name.startswith(("floor.postgres", "postgres.")):
+            return self._postgres(name, {**base, **engine})
+        if name.startswith("storage."):
+            return self._storage(name, workload, base)
+        if name in ("rebuild.projections", "audit.replay"):
+            return self._replay(name, "sqlite.engine", options.workdir / "engine.db", base)
+        if name == "projections.lag":
+            store = fresh_sqlite(options.workdir / "lag.db")
+            return child({**base, "store": store, "sample": options.naive_sample, "batch_size": LAG_BATCH})
+        if name == "flat.sqlite.engine":
+            small = {"row": name, "workload": self._small().describe()}
+            return child({**small, "store": fresh_sqlite(options.workdir / "flat.db"), **engine})
+        if name.startswith("flat."):
+            small = {"row": name, "workload": self._small().describe()}
+            return self._replay(name, "flat.sqlite.engine", options.workdir / "flat.db", small)
+        if name.startswith("split."):
+            return self._split(name, engine, workload)
+        if name == "memory":
             return self._memory()
-        if row.name in KAFKA_ROWS:
+        if name in KAFKA_ROWS:
             return self._kafka_row(row, workload, base)
-        return _child({**base, **self.options.extra.get(row.name, {})})
+        return child({**base, **self.options.extra.get(name, {})})
 
-    def _postgres(self, row: Row, base: dict[str, Any]) -> dict[str, Any]:
+    def _small(self) -> Workload:
+        events, accounts = self.options.small
+        return prepare(self.options.workdir, events, accounts, self.options.seed)
+
+    def _sample(self, events: int, workload: Workload) -> Workload:
+        """The same generator and seed with accounts scaled to `events`, so the mix of types stays the workload's."""
         options = self.options
+        if events >= workload.events:
+            return workload
+        if events not in self.samples:
+            accounts = max(1, round(options.accounts * events / options.events))
+            self.samples[events] = prepare(options.workdir, events, accounts, options.seed)
+        return self.samples[events]
+
+    def _replay(self, name: str, source_row: str, store: Path, base: dict[str, Any]) -> dict[str, Any]:
+        """A rebuild or an audit over the store `source_row` wrote; rates in the inbound events it recorded."""
+        source = self.results.get(source_row, {})
+        if (missing := _needs(source, source_row)) is not None:
+            return missing
+        inbound = source.get("outcomes", {}).get("accepted", 0)
+        spec = {**base, "store": str(store), "inbound_events": inbound, "jobs": default_jobs()}
+        return child(spec)
+
+    def _storage(self, name: str, workload: Workload, base: dict[str, Any]) -> dict[str, Any]:
+        source_row = "sqlite.engine" if name == "storage.sqlite" else "postgres.engine"
+        source = self.results.get(source_row, {})
+        if (missing := _needs(source, source_row)) is not None:
+            return missing
+        store = str(self.options.workdir / "engine.db") if name == "storage.sqlite" else self.kept.pop(source_row, "")
+        if not store:
+            return {"status": "not measured", "reason": "the PostgreSQL engine row's database is gone"}
+        inbound = source.get("outcomes", {}).get("accepted", 0)
+        folder = str(self.options.workdir)
+        return child(
+            {**base, "store": store, "folder": folder, "inbound_events": inbound, "input_bytes": workload.size_bytes}
+        )
+
+    # ------------------------------------------------------------ PostgreSQL
+
+    def _server(self) -> str:
+        """The run's PostgreSQL server (started once, for every PostgreSQL row); NoPostgres if there is none."""
+        if self.pg_server is None:
+            if self.no_postgres is not None:
+                raise NoPostgres(self.no_postgres)
+            try:
+                self.pg_server = self.services.enter_context(postgres_server(self.options.postgres))
+            except NoPostgres as reason:
+                self.no_postgres = str(reason)
+                raise
+        return self.pg_server
+
+    def _database(self) -> str:
+        """A fresh database on the run's server, dropped when the run ends."""
+        return self.services.enter_context(fresh_database(self._server()))
+
+    def _postgres(self, name: str, base: dict[str, Any]) -> dict[str, Any]:
         try:
-            with postgres_server(options.postgres) as server, fresh_database(server) as url:
-                if row.name == "postgres.engine":
-                    spec = {**base, "store": url, "cache_size": options.cache_size, "batch_size": options.batch_size}
-                else:
-                    spec = {**base, "store": url, **self._naive_spec()}
-                return _child(spec)
+            with contextlib.ExitStack() as stack:
+                url = (
+                    self._database()
+                    if name == "postgres.engine"
+                    else stack.enter_context(fresh_database(self._server()))
+                )
+                spec = {**base, "store": url}
+                if name == "postgres.naive":
+                    spec.update(self._naive_spec())
+                result = child(spec)
+                if name == "postgres.engine":
+                    self.kept[name] = url  # its storage row measures it; dropped with the run's services
+                return result
+        except NoPostgres as reason:
+            return {"status": "not measured", "reason": f"not measured: {reason}"}
+
+    def _split(self, name: str, engine: dict[str, Any], workload: Workload) -> dict[str, Any]:
+        """The scale-out simulation (benchmarks.split) on the sample of `--split-events` events."""
+        sample = self._sample(self.options.split_events, workload)
+        try:
+            with contextlib.ExitStack() as stack:
+                first = stack.enter_context(fresh_database(self._server()))
+                second = first if name.endswith(".shared") else stack.enter_context(fresh_database(self._server()))
+                return child({"row": name, "workload": sample.describe(), "urls": [first, second], **engine})
         except NoPostgres as reason:
             return {"status": "not measured", "reason": f"not measured: {reason}"}
 
@@ -231,10 +235,7 @@ class Bench:
         except NoKafka as reason:
             self.no_kafka = str(reason)
             raise
-        sample = workload
-        if options.kafka_events < workload.events:
-            accounts = max(1, round(options.accounts * options.kafka_events / options.events))
-            sample = prepare(options.workdir, options.kafka_events, accounts, options.seed)
+        sample = self._sample(options.kafka_events, workload)
         topics = Topics.fresh("sample")
         self.services.callback(delete_topics, bootstrap, list(topics.specs()))
         create_topics(bootstrap, topics.specs())
@@ -261,36 +262,37 @@ class Bench:
                     "reason": f"not measured: no interpreter for the peer ({missing}; make bench creates "
                     ".venv-peer: quixstreams needs its own environment)",
                 }
-            return _child({**spec, "python": python}, python=python, module="benchmarks.peer")
+            return child({**spec, "python": python}, python=python, module="benchmarks.peer")
         if row.name.startswith("kafka.engine."):
             commands = Topics.fresh(row.name).commands
             self.services.callback(delete_topics, bootstrap, [commands])
             create_topics(bootstrap, {commands: kafka["published"]["topics"]["partitions"]})
             spec = {**spec, "workers": int(row.name.split(".")[2]), "commands_topic": commands}
             if not row.name.endswith(".postgres"):
-                return _child({**spec, "store": _fresh_sqlite(options.workdir / f"{row.name}.db")})
+                return child({**spec, "store": fresh_sqlite(options.workdir / f"{row.name}.db")})
             try:
-                with postgres_server(options.postgres) as server, fresh_database(server) as url:
-                    return _child({**spec, "store": url})
+                with fresh_database(self._server()) as url:
+                    return child({**spec, "store": url})
             except NoPostgres as reason:
                 return {"status": "not measured", "reason": f"not measured: {reason}"}
-        if row.name == "latency":
-            topics = Topics.fresh("latency")
+        if row.name.startswith("latency"):
+            rate = options.latency_rate if row.name == "latency" else options.latency_high_rate
+            topics = Topics.fresh(row.name)
             self.services.callback(delete_topics, bootstrap, list(topics.specs()))
             create_topics(bootstrap, topics.specs())
-            store = _fresh_sqlite(options.workdir / "latency.db")
-            return _child(
+            return child(
                 {
                     **spec,
                     "workload": kafka["sample"],
-                    "store": store,
+                    "store": fresh_sqlite(options.workdir / f"{row.name}.db"),
                     "topics": topics.describe(),
-                    "rate": options.latency_rate,
-                    "seconds": options.latency_seconds,
+                    "rate": rate,
+                    # the sample is offered once: at a higher rate it lasts fewer seconds
+                    "seconds": min(options.latency_seconds, kafka["published"]["events"] / rate),
                     "warmup_s": options.latency_warmup,
                 }
             )
-        return _child(spec)
+        return child(spec)
 
     def _kafka_settings(self) -> dict[str, Any]:
         options = self.options
@@ -305,6 +307,7 @@ class Bench:
             "by_type": (self.kafka or {}).get("sample", {}).get("by_type"),
             "publish_seconds": published.get("publish_seconds"),
             "latency_rate": options.latency_rate,
+            "latency_high_rate": options.latency_high_rate,
             "latency_seconds": options.latency_seconds,
             "latency_warmup": options.latency_warmup,
         }
@@ -329,88 +332,42 @@ class Bench:
     def _naive_spec(self) -> dict[str, Any]:
         return {"budget_seconds": self.options.naive_seconds, "sample": self.options.naive_sample}
 
-    def _rates(self, engine_row: str, naive_row: str) -> tuple[float, float] | None:
-        """(rate of one row, rate of the row it is compared with), e.g. the engine's and the naive's."""
-        engine, naive = self.results.get(engine_row, {}), self.results.get(naive_row, {})
-        if engine.get("status") != "measured" or naive.get("status") != "measured":
-            return None
-        if not engine.get("events_per_second") or not naive.get("events_per_second"):
-            return None
-        return engine["events_per_second"], naive["events_per_second"]
-
     def _row_report(self, row: Row) -> dict[str, Any]:
         result = {key: value for key, value in self.results[row.name].items() if key != "marks"}
         report: dict[str, Any] = {"row": row.name, "section": row.section, "title": row.title, **result}
-        if row.name.endswith(".naive") and result.get("status") == "measured":
-            rates = self._rates(row.name.replace(".naive", ".engine"), row.name)
-            if rates:
-                report["engine_over_naive"] = round(rates[0] / rates[1], 1)
-        if row.name.startswith("kafka.engine.") and (rates := self._rates(row.name, "kafka.bare")):
-            report["share_of_bare"] = round(rates[0] / rates[1], 2)
-        if row.name == "peer.quixstreams" and (rates := self._rates("kafka.engine.1", row.name)):
-            report["engine_over_peer"] = round(rates[0] / rates[1], 2)
-        return report
-
-    def _goals(self) -> list[dict[str, Any]]:
-        goals: list[dict[str, Any]] = []
-
-        def goal(text: str, value: float | None, target: float, higher: bool = True, why: str | None = None) -> None:
-            met = None if value is None else (value >= target if higher else value < target)
-            goals.append({"goal": text, "value": value, "target": target, "met": met, "reason": why})
-
-        for store, target in (("sqlite", 10.0), ("postgres", 5.0)):
-            rates = self._rates(f"{store}.engine", f"{store}.naive")
-            ratio = round(rates[0] / rates[1], 1) if rates else None
-            goal(
-                f"{store}: engine ingest rate / naive per-event rate",
-                ratio,
-                target,
-                why=None if rates else self._reason(f"{store}.naive", f"{store}.engine"),
+        if result.get("status") != "measured":
+            return report
+        compared = {
+            "sqlite.engine": ("floor.sqlite", "share_of_floor"),
+            "postgres.engine": ("floor.postgres", "share_of_floor"),
+            "sqlite.naive": ("sqlite.engine", "engine_over_naive"),
+            "postgres.naive": ("postgres.engine", "engine_over_naive"),
+            "peer.quixstreams": ("kafka.engine.1", "engine_over_peer"),
+        }
+        if row.name in compared:
+            other, key = compared[row.name]
+            value = (
+                share(self.results, other, row.name)
+                if key.startswith("engine_")
+                else share(self.results, row.name, other)
             )
-        rates = self._rates("kafka.engine.1", "kafka.bare")
-        share = round(rates[0] / rates[1], 2) if rates else None
-        goal(
-            "kafka: 1 worker / bare consumer ceiling",
-            share,
-            0.5,
-            why=None if rates else self._reason("kafka.engine.1", "kafka.bare"),
-        )
-        for name, label in (("rebuild.projections", "projection rebuild"), ("audit.replay", "audit replay")):
-            result = self.results.get(name, {})
-            value = result.get("events_per_second") if result.get("status") == "measured" else None
-            goal(f"{label}, events/s on SQLite", value, 50_000.0, why=None if value else self._reason(name))
-        latency = self.results.get("latency", {})
-        p99 = latency.get("p99_ms") if latency.get("status") == "measured" else None
-        goal(
-            f"p99 publish-to-command latency at {self.options.latency_rate:,.0f} events/s, ms",
-            p99,
-            100.0,
-            higher=False,
-            why=None if p99 is not None else self._reason("latency"),
-        )
-        peak = self.results.get("sqlite.engine", {}).get("peak_rss_mib")
-        goal(
-            "peak RSS of the SQLite engine ingest, MiB",
-            peak,
-            1024.0,
-            higher=False,
-            why=None if peak else self._reason("sqlite.engine"),
-        )
-        return goals
-
-    def _reason(self, *names: str) -> str:
-        for name in names:
-            result = self.results.get(name)
-            if result is None:
-                return f"row {name} not selected"
-            if result.get("status") != "measured":
-                return str(result.get("reason"))
-        return "not measured"
+            if value is not None:
+                report[key] = value
+        if row.name == "postgres.engine" and (locked := share(self.results, row.name, "floor.postgres.locked")):
+            report["share_of_locked_floor"] = locked
+        if row.name.startswith("kafka.engine.") and (bare := share(self.results, row.name, "kafka.bare")):
+            report["share_of_bare"] = bare
+        if row.name.startswith("flat."):
+            full = row.name.removeprefix("flat.")
+            if (flat := share(self.results, full, row.name)) is not None:
+                report["full_over_small"] = flat
+        return report
 
 
 def clean(workdir: Path) -> None:
     """Remove the stores the rows wrote (the workload file is kept for the next run)."""
-    for name in ("engine.db", "naive.db", "kafka.engine.1.db", "kafka.engine.2.db", "latency.db"):
+    kafka = [f"kafka.engine.{workers}.db" for workers in (1, 2, 4)]
+    for name in (*STORES, *kafka):
         for suffix in ("", "-wal", "-shm"):
             Path(workdir / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(workdir / "tmp", ignore_errors=True)

@@ -8,19 +8,26 @@ the long-lived ones again and again (a fifth of the ingest time, measured),
 and more so as the cache fills. So the collector waits for the end of each
 batch, when reference counting has already freed the batch's objects; then
 what survived is frozen (`gc.freeze`: moved out of the collector's sight).
-Every `THAW_EVERY` batches everything is thawed and collected once, so a
-reference cycle that became garbage is freed at the latest then.
+Every `THAW_EVERY_S` seconds everything is thawed and collected once, so a
+reference cycle that became garbage is freed at the latest then. That full
+collection walks the whole cache (0.2-0.8 s for 100,000 accounts here), so it
+is paced by time, not by batches: a Kafka worker at a low load commits many
+small batches, and a pause every 200 of them (every few seconds) was most of
+its p99 latency; the engine makes next to no cyclic garbage (69 objects over
+200,000 events with a cache evicting all the time, measured), so once in ten
+minutes loses nothing.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-THAW_EVERY = 200  # batches between full collections of what was frozen
+THAW_EVERY_S = 600.0  # seconds between full collections of what was frozen
 
-_batches = [0]  # batches since start (a list: one counter for the process, no global statement)
+_last_thaw = [time.monotonic()]  # when the process last collected everything (a list: no global statement)
 
 
 @contextmanager
@@ -32,9 +39,9 @@ def cyclic_gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
-            _batches[0] += 1
-            if _batches[0] % THAW_EVERY == 0:
+            if time.monotonic() - _last_thaw[0] >= THAW_EVERY_S:
                 gc.unfreeze()
                 gc.collect()
+                _last_thaw[0] = time.monotonic()
             gc.freeze()
             gc.enable()

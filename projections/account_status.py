@@ -148,6 +148,7 @@ class AccountStatus(Projection):
     # 5: risk tier, watch list
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
+    weight = 10
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):

@@ -62,6 +62,7 @@ class Table:
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     internal: bool = False  # working state of a projection, not meant for analysts
+    append_only: bool = False  # each key is put once and never read back (a log of entries): a rebuild streams them
 
     def key_of(self, row: Row) -> Key:
         return self._key_getter(row)
@@ -90,7 +91,13 @@ class Table:
 
 
 class Tables(Protocol):
-    """Row access a projection gets: by key, plus a full scan for small working tables."""
+    """Row access a projection gets: by key, plus a full scan for small working tables.
+
+    A row from `get` is the projection's to change, and a changed row is always
+    put back; a row handed to `put` is not changed afterwards. So an
+    implementation may hand out and keep the very row objects (a rebuild does,
+    to spare a copy per access) or copy them (the live page does).
+    """
 
     def get(self, table: Table, key: Key) -> Row | None: ...
     def put(self, table: Table, row: Row) -> None: ...
@@ -159,6 +166,8 @@ class Projection(ABC):
     version: int
     tables: tuple[Table, ...]
     doc: str
+    weight: int = 1
+    """Its rebuild cost beside the others (CPU per event, measured): a parallel rebuild balances groups by it."""
 
     @abstractmethod
     def apply(self, event: Recorded, tables: Tables) -> None: ...
@@ -173,4 +182,4 @@ def money(value: Decimal | str) -> Decimal:
 
 
 def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)

@@ -60,6 +60,7 @@ CREDIT_HISTORY = Table(
     ),
     key=("position", "seq"),
     indexes=(("account_id", "occurred_at", "position", "seq"),),
+    append_only=True,
 )
 
 # Decisions that are not worth a line of their own.
@@ -71,6 +72,7 @@ class CreditHistory(Projection):
     version = 3  # 3: notice outcomes, the watch list, promises, the risk tier (default-v2)
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
+    weight = 15
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         row: Row | None = None

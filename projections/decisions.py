@@ -28,6 +28,7 @@ DECISIONS = Table(
     ),
     key=("position", "seq"),
     indexes=(("account_id", "position", "seq"), ("rule",), ("cause_event_id",)),
+    append_only=True,
 )
 
 
@@ -36,6 +37,7 @@ class Decisions(Projection):
     version = 2
     tables = (DECISIONS,)
     doc = "Every decision with rule, policy version, facts, trigger and command."
+    weight = 3
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if not isinstance(event, DecisionRecorded):

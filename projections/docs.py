@@ -50,7 +50,12 @@ How they stay right:
   every 100,000 stored events, a projection holding more than 150,000 rows
   (the per-event timelines) is written out and leaves memory, so each holds
   at most about that many rows plus what 100,000 events add (the benchmark's
-  rebuild row reports the peak RSS, docs/benchmarks.md).
+  rebuild row reports the peak RSS, docs/benchmarks.md). The rows of the
+  append-only timelines (credit_history, decisions) are never read back, so
+  they are only kept until written. `--jobs N` (one per core by default)
+  splits the projections into N groups of about equal cost and rebuilds each
+  group in a process of its own; a process that dies leaves its projections
+  at their last committed position, and `catch-up` carries them on.
 - `fengkong projections status` shows each projection's position, the store's
   head and the lag (events, and the age in seconds of the oldest event not yet
   applied).

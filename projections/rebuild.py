@@ -36,8 +36,11 @@ _ABSENT: Row = {}  # a key looked up in the store and not found there (tables re
 class BulkTables:
     """`projections.base.Tables` for a rebuild: rows in memory, changes kept until written.
 
-    Rows are copied in and out (projections change the rows they get) and the
-    dirty set maps each changed key to its new row, or None once deleted.
+    Rows are handed out and kept as they are, not copied (the contract of
+    `Tables`: a projection puts back what it changes); the dirty set maps each
+    changed key to its new row, or None once deleted. The rows of an
+    append-only table (`Table.append_only`) are only kept until written:
+    nothing reads them back.
     """
 
     def __init__(self, store: ProjectionStore, tables: Sequence[Table]) -> None:
@@ -45,7 +48,8 @@ class BulkTables:
         self.by_name = {table.name: table for table in tables}
         self.rows: dict[str, dict[Key, Row]] = {table.name: {} for table in tables}
         self.dirty: dict[str, dict[Key, Row | None]] = {table.name: {} for table in tables}
-        self.partial: set[str] = set()  # tables whose rows left memory: a miss reads the store
+        # Tables whose rows are not all in memory: a miss reads the store (an append-only table from the start).
+        self.partial: set[str] = {table.name for table in tables if table.append_only}
 
     def get(self, table: Table, key: Key) -> Row | None:
         rows = self.rows[table.name]
@@ -53,14 +57,17 @@ class BulkTables:
         if row is None:
             if table.name not in self.partial:
                 return None
-            row = rows[key] = self.store.read(table, key) or _ABSENT
-        return None if row is _ABSENT else row.copy()
+            row = self.dirty[table.name].get(key) if table.append_only else None
+            if row is None:
+                row = rows[key] = self.store.read(table, key) or _ABSENT
+        return None if row is _ABSENT else row
 
     def put(self, table: Table, row: Row) -> None:
-        stored = row.copy()
-        key = table.key_of(stored)
+        key = table.key_of(row)
         name = table.name
-        self.rows[name][key] = self.dirty[name][key] = stored
+        if not table.append_only:
+            self.rows[name][key] = row
+        self.dirty[name][key] = row
 
     def delete(self, table: Table, key: Key) -> None:
         key = tuple(key)
@@ -81,7 +88,7 @@ class BulkTables:
 
     def held(self, tables: Sequence[Table]) -> int:
         """Rows these tables keep in memory."""
-        return sum(len(self.rows[table.name]) for table in tables)
+        return sum(len(self.dirty[t.name] if t.append_only else self.rows[t.name]) for t in tables)
 
     def changes(self, tables: Sequence[Table]) -> list[tuple[Table, dict[Key, Row | None]]]:
         return [(table, self.dirty[table.name]) for table in tables]

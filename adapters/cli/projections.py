@@ -14,9 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters import bootstrap
+from adapters.audit.parallel import default_jobs
 from adapters.cli.common import F, console, emit_json, json_option, load_settings, progress_console, store_option
+from adapters.cli.errors import Exit, Mistake
+from adapters.rebuild.parallel import RebuildProcessDied
+from adapters.rebuild.parallel import rebuild as parallel_rebuild
 from adapters.runtime import faults
-from engine.collector import cyclic_gc_paused
 from projections.registry import BY_NAME
 from projections.runner import PAGE, ProjectionRunner, names_or_all
 
@@ -115,25 +118,39 @@ def catch_up(page: int | None, store: str | None, as_json: bool) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1, metavar=f"[{'|'.join(BY_NAME)}]...")
+@click.option(
+    "--jobs",
+    default=default_jobs(),
+    show_default=True,
+    type=click.IntRange(1),
+    help="Processes: the read models are split into groups of about equal cost, one group per process.",
+)
 @page_option
 @store_option
 @json_option
-def rebuild(names: tuple[str, ...], page: int | None, store: str | None, as_json: bool) -> None:
+def rebuild(names: tuple[str, ...], jobs: int, page: int | None, store: str | None, as_json: bool) -> None:
     """Drop the named read models (all by default) and rebuild them from the store."""
     try:
         chosen = names_or_all(names)
     except KeyError as error:
         raise click.UsageError(str(error.args[0])) from None
-    runner = open_runner(store, page=page)
+    faults.arm_from_env()
+    settings = load_settings(store=store, projection_page=page)
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
-        with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update, cyclic_gc_paused():
-            applied = runner.rebuild(chosen, update)
-        elapsed = time.perf_counter() - started
-    finally:
-        runner.close()
+        with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update:
+            rebuilt = parallel_rebuild(settings, chosen, jobs, update)
+    except RebuildProcessDied:
+        raise Mistake(
+            Exit.FAILED,
+            "a rebuild process died: its read models stay at the position they last committed; "
+            "`fengkong projections catch-up` carries them on",
+        ) from None
+    elapsed = time.perf_counter() - started
+    applied = rebuilt.notifications
     figures = {
         "projections": chosen,
+        "jobs": rebuilt.jobs,
         "events": applied,
         "seconds": round(elapsed, 3),
         "events_per_second": round(applied / elapsed) if elapsed and applied else None,

@@ -45,7 +45,10 @@ class RelaySettings:
     bootstrap_servers: str
     topic: str = COMMANDS_TOPIC
     page: int = 500
-    idle_sleep_s: float = 0.02
+    # Drained, the relay lingers: it asks the store for its head every `linger_s` and reads the next page as
+    # soon as a commit put anything past it (a few milliseconds after the worker's commit, not a timer's tick).
+    linger_s: float = 0.005
+    idle_s: float = 1.0  # at most this long between pages when nothing is committed (logs, lag gauge)
     client_id: str = "fengkong-relay"
     log_every_s: float = 10.0
     lag_every_s: float = 1.0  # the store's head is read this often for the relay-lag gauge
@@ -120,7 +123,7 @@ class CommandRelay:
         return page.read
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> int:
-        """Relay until `stop` is set; sleeps briefly when the outbox is drained. Returns commands published.
+        """Relay until `stop` is set; lingers when the outbox is drained. Returns commands published.
 
         A page that fails (broker or store unavailable) is not recorded: after a backoff it is read
         again from the recorded position and published again (at least once).
@@ -128,15 +131,16 @@ class CommandRelay:
         try:
             while not stop.is_set() and not (until and until()):
                 try:
+                    head = self.outbox.head()  # anything committed after this is new to the page read next
                     relayed = self.relay_once()
                     self._observe_lag(drained=relayed == 0)
+                    if relayed < self.settings.page:
+                        self._linger(head, stop)
                 except TRANSIENT as error:
                     self.retries += 1
                     wait_after_failure("publishing a page of commands", error, self.backoff, stop, log)
                     continue
                 self.backoff.reset()
-                if relayed < self.settings.page:
-                    stop.wait(self.settings.idle_sleep_s)
                 if time.monotonic() - self._last_log >= self.settings.log_every_s:
                     self._last_log = time.monotonic()
                     log.info("relayed %d commands; next notification %d", self.published, self.position())
@@ -145,6 +149,13 @@ class CommandRelay:
             self.outbox.close()
         log.info("relay stopped after %d commands", self.published)
         return self.published
+
+    def _linger(self, head: int, stop: threading.Event) -> None:
+        """Wait until the store's head moves past `head` (a new commit), checking every `linger_s`."""
+        deadline = time.monotonic() + self.settings.idle_s
+        while not stop.wait(self.settings.linger_s) and time.monotonic() < deadline:
+            if self.outbox.head() > head:
+                return
 
     def _observe_lag(self, drained: bool) -> None:
         """0 once the outbox is drained; else the stored notifications from the relay's position to the head."""

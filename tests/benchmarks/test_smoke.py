@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks.rows import ROW_NAMES
 
 
@@ -29,6 +31,8 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
             "1",
             "--naive-sample",
             "5",
+            "--split-events",
+            "1000",
             "--postgres",
             postgres_server.url,
             "--workdir",
@@ -52,16 +56,35 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
             assert row["peak_rss_mib"] > 0, name
         else:
             assert row["status"] == "not measured" and row["reason"], name
-    for name in ("kafka.bare", "kafka.engine.1", "kafka.engine.2", "peer.quixstreams", "latency"):
+    kafka = [name for name in rows if name.startswith(("kafka.", "latency", "peer."))]
+    assert len(kafka) == 10
+    for name in kafka:
         assert rows[name]["reason"].startswith("not measured: no --kafka"), name  # never a figure without a broker
-    measured = ("sqlite.engine", "sqlite.naive", "postgres.engine", "postgres.naive", "rebuild.projections")
     lag = rows["projections.lag"]
     assert lag["status"] == "measured" and lag["batches"] > 0, lag.get("reason")
     assert 0 < lag["p50_ms"] <= lag["p95_ms"] <= lag["max_ms"]
-    for name in (*measured, "audit.replay", "memory"):
+    for name in set(rows) - set(kafka):
         assert rows[name]["status"] == "measured", (name, rows[name].get("reason"))
-    assert rows["sqlite.engine"]["events"] == 2000
-    assert rows["audit.replay"]["identical"] == rows["audit.replay"]["accounts"] > 0
+    assert rows["sqlite.engine"]["events"] == rows["floor.sqlite"]["events"] == 2000
+    assert rows["flat.sqlite.engine"]["events"] == 200  # a tenth of the workload, same seed
+    for name in ("audit.replay", "flat.audit.replay"):
+        assert rows[name]["identical"] == rows[name]["accounts"] > 0
+    for name in ("sqlite", "postgres"):  # the shares of the floor are the rates' ratios
+        engine = rows[f"{name}.engine"]
+        assert engine["share_of_floor"] == round(
+            engine["events_per_second"] / rows[f"floor.{name}"]["events_per_second"], 3
+        )
+    assert rows["postgres.engine"]["lock"]["batches"] == 1 and rows["floor.postgres.locked"]["lock_held_ms"]["p50"] > 0
+    for name in ("storage.sqlite", "storage.postgres"):  # every part of the event store, per inbound event
+        storage = rows[name]
+        assert storage["inbound_events"] == 2000 and storage["event_store_bytes"] > 0
+        parts = set(storage["parts_per_event"])
+        assert "fengkong_inbound" in parts and parts & {"stored_events", "fengkong_events"}  # PostgreSQL's name
+        assert round(sum(storage["parts_per_event"].values())) == pytest.approx(storage["bytes_per_event"], abs=1)
+    for name in ("split.postgres.shared", "split.postgres.split"):  # every event of the sample, once
+        split = rows[name]
+        assert split["events"] == 1000 and sum(e["outcomes"]["accepted"] for e in split["per_engine"]) >= 1000
+    assert rows["split.postgres.split"]["databases"] == 2 and rows["split.postgres.shared"]["databases"] == 1
     assert all(goal["met"] is not None or goal["reason"] for goal in report["goals"])
     text = docs.read_text()
     assert report["command"] in text and report["machine"]["cpu"] in text

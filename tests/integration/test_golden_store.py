@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from adapters.audit.parallel import audit
+from adapters.audit.parallel import AuditPool, audit
 from adapters.settings import Settings
 from events.recorded import decode
 from tests.support.wiring import open_engine, runner_at
@@ -64,3 +64,23 @@ def test_the_golden_store_takes_new_events_after_the_old_ones(tmp_path: Path) ->
     engine = open_engine(store)
     scenario = (GOLDEN.parent / "contract_scenario.jsonl").read_bytes().splitlines()
     assert {r.outcome.value for r in engine.ingest(scenario)} == {"duplicate"}
+
+
+def test_the_golden_store_audits_the_same_on_two_processes_and_finds_a_tampered_decision(tmp_path: Path) -> None:
+    """The pool of `audit --all --jobs N` (one engine per process, accounts in slices) gives the verdicts of one
+    process, in order, and still catches a decision altered in the store."""
+    store = copy_of_the_golden_store(tmp_path)
+    alone = list(audit(Settings(store=store), None))
+    with AuditPool(Settings(store=store), None, jobs=2) as pool:
+        pool.start()
+        pooled = list(pool.audit(size=7))
+    assert [(v.account_id, v.facts, v.identical) for v in pooled] == [(v.account_id, v.facts, True) for v in alone]
+    with sqlite3.connect(store) as db:
+        rowid, state = db.execute(
+            'SELECT rowid, state FROM stored_events WHERE CAST(state AS TEXT) LIKE \'%"rule":"lock.%\' LIMIT 1'
+        ).fetchone()
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(b'"lock.', b'"lick.'), rowid))
+    db.close()
+    with AuditPool(Settings(store=store), None, jobs=2) as pool:
+        differing = [v.account_id for v in pool.audit(size=7) if not v.identical]
+    assert len(differing) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -24,13 +25,17 @@ from hypothesis import strategies as st
 
 from adapters.cli import cli
 from adapters.cli.inspect import account_view
+from adapters.rebuild.parallel import groups
+from adapters.rebuild.parallel import rebuild as parallel_rebuild
+from adapters.settings import Settings
 from adapters.store.tables import POSITIONS, ProjectionDatabase
 from adapters.synthetic.portfolio import Portfolio
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.account_status import ACCOUNT_STATUS
 from projections.collection import COLLECTION_QUEUE
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
-from projections.registry import PUBLIC_TABLES
+from projections.rebuild import BulkRebuild
+from projections.registry import PROJECTIONS, PUBLIC_TABLES
 from projections.runner import ProjectionRunner
 from tests.readmodels import histories, locked_by_commands, memory_reference, snapshot
 from tests.support.wiring import open_engine, runner_at, tables_at
@@ -206,6 +211,42 @@ def test_two_runners_at_once_apply_every_event_once(store: str) -> None:
         runner.close()
     with opened(store) as db:
         assert snapshot(db) == concurrent
+
+
+def test_a_rebuild_that_spills_and_one_on_two_processes_give_the_rows_of_live_processing(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written out and dropped from memory every few notifications (append-only tables streamed), and the
+    projections split into two groups rebuilt by two processes, come out as the live runner wrote them."""
+    engine = open_engine(store)
+    for day in Portfolio(60, 50, seed=5, noise=True).days_of_events():
+        engine.process([orjson.dumps(event) for event in day])
+    engine.close()
+    runner = runner_at(store)
+    runner.catch_up()
+    with opened(store) as db:
+        live = snapshot(db)
+    spilling = functools.partial(BulkRebuild, read_page=40, checkpoint=40, budget=10)
+    monkeypatch.setattr("projections.runner.BulkRebuild", spilling)
+    runner.rebuild()
+    runner.close()
+    with opened(store) as db:
+        assert snapshot(db) == live
+    monkeypatch.undo()
+    rebuilt = parallel_rebuild(Settings(store=store), jobs=2)
+    assert rebuilt.jobs == 2 and rebuilt.notifications > 0
+    with opened(store) as db:
+        assert snapshot(db) == live
+
+
+def test_rebuild_groups_are_balanced_by_weight_and_hold_every_projection_once() -> None:
+    for jobs in range(1, len(PROJECTIONS) + 2):
+        parts = groups(PROJECTIONS, jobs)
+        assert len(parts) == min(jobs, len(PROJECTIONS))
+        assert sorted(p.name for group in parts for p in group) == sorted(p.name for p in PROJECTIONS)
+        weights = [sum(p.weight for p in group) for group in parts]
+        heaviest = max(p.weight for p in PROJECTIONS)
+        assert max(weights) - min(weights) <= heaviest  # greedy: no group exceeds another by more than one item
 
 
 def test_follower_applies_new_events_live(store: str) -> None:

@@ -63,12 +63,18 @@ def projections(args: list[str], store: str, fault: str | None, log: Path) -> su
         )
 
 
-def killed_then_caught_up(store: str, kills: list[tuple[str, str]], work: Path, lines: Path, letters: Path) -> None:
-    """Run each (command, fault) to its SIGKILL, then a clean catch-up; rows must equal a clean rebuild."""
+def killed_then_caught_up(
+    store: str, kills: list[tuple[str, str]], work: Path, lines: Path, letters: Path, exit_code: int = -signal.SIGKILL
+) -> None:
+    """Run each (command, fault) to its SIGKILL, then a clean catch-up; rows must equal a clean rebuild.
+
+    A rebuild on several processes whose worker is killed ends with `exit_code` 1 and one line saying so.
+    """
     log = work / "projections.log"
     for command, fault in kills:
-        killed = projections([command], store, fault, log)
-        assert killed.returncode == -signal.SIGKILL, log.read_text()[-2000:]
+        killed = projections(command.split(), store, fault, log)
+        expected = exit_code if "--jobs 1" not in command else -signal.SIGKILL
+        assert killed.returncode == expected, log.read_text()[-2000:]
         assert f"fault injection: SIGKILL at {fault.rpartition(':')[0]}" in log.read_text()
     gaps = reconcile(store, "--input", str(lines), "--dead-letter", str(letters), expect_ok=False)["gaps"]
     assert set(gaps) == {"projection_behind"}, "the store is intact, only the read models are behind"
@@ -85,8 +91,8 @@ def killed_then_caught_up(store: str, kills: list[tuple[str, str]], work: Path, 
         db.close()
 
 
-RESET = ("rebuild", "projections.after_reset:1")  # passed once per rebuild
-BULK_WRITE = ("rebuild", "projections.in_bulk_write:1")  # a history this small is written once, at the end
+RESET = ("rebuild --jobs 1", "projections.after_reset:1")  # passed once per rebuild
+BULK_WRITE = ("rebuild --jobs 1", "projections.in_bulk_write:1")  # a history this small is written once, at the end
 
 
 def page_kill(n: int) -> list[tuple[str, str]]:
@@ -125,6 +131,14 @@ def test_sqlite_projection_rebuild_killed_at_chosen_points_then_resumed(tmp_path
 
     check()
     print(f"\nprojection rebuild kills: {tried}")
+
+
+def test_sqlite_rebuild_on_two_processes_killed_in_their_bulk_writes_then_resumed(tmp_path: Path) -> None:
+    """Each group's process is killed in its own bulk write; the command says so (exit 1) and catch-up resumes."""
+    lines, letters = ingested(str(tmp_path / "store.db"), tmp_path)
+    kills = [("rebuild --jobs 2", "projections.in_bulk_write:1")]
+    killed_then_caught_up(str(tmp_path / "store.db"), kills, tmp_path, lines, letters, exit_code=1)
+    assert "a rebuild process died" in (tmp_path / "projections.log").read_text()
 
 
 @pytest.mark.postgres

@@ -18,7 +18,9 @@ from projections.base import CENT, Column, ColumnType
 
 def sqlite_timestamp(moment: datetime) -> str:
     """Fixed-width UTC text (microseconds always written), so that text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:  # projections hand over UTC already (projections.base.utc)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def _money(value: Any) -> str:
