@@ -212,4 +212,5 @@ def api(settings: Settings) -> FastAPI:
         partial(operators, settings),
         partial(open_documents, settings),
         key_rings(settings),
+        session_minutes=settings.session_minutes,
     )

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
         None, description="serve Prometheus metrics on this port (worker, relays); off when unset, 0: any free port"
     )
     metrics_host: str = Field("127.0.0.1", description="address the metrics port binds to")
+    session_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = Field(
+        480, description="how long a console sign-in lasts before the person signs in again"
+    )
     review_warning_days: Annotated[int, Field(ge=0, le=60)] = Field(
         1, description="business days before a review's deadline from which status and metrics count it as near"
     )

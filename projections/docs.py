@@ -62,7 +62,7 @@ How they stay right:
 
 Ways in: SQL on the tables below; the HTTP API of `fengkong serve` (an
 analyst key: docs/operations.md; OpenAPI at `/openapi.json`, charts at
-`/dashboard`); `fengkong query accounts|account|
+the risk console at `/console`); `fengkong query accounts|account|
 queue|delinquency|roll-rates` (tables, or `--json`); `fengkong export NAME
 --format csv|parquet`.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.account_status import AccountStatus
 from projections.base import Projection, Table
+from projections.bucket_history import BucketHistory
 from projections.collection import Collection
 from projections.credit_history import CreditHistory
 from projections.decisions import Decisions
@@ -19,6 +20,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     Collection(),
     Watchlist(),
     Notices(),
+    BucketHistory(),
 )
 BY_NAME: dict[str, Projection] = {projection.name: projection for projection in PROJECTIONS}
 TABLES: dict[str, Table] = {table.name: table for projection in PROJECTIONS for table in projection.tables}

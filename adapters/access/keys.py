@@ -104,13 +104,20 @@ class Keys:
     def authenticate(self, key: str | None) -> Principal:
         if not key:
             raise NotAuthenticated("an API key is required")
-        found = self.store.by_digest(digest(key))
+        return self.authenticate_digest(digest(key))
+
+    def authenticate_digest(self, key_digest: str) -> Principal:
+        """The holder of the key with this digest (a console session keeps the digest, never the key)."""
+        found = self.store.by_digest(key_digest)
         if found is None or not found.active:
             raise NotAuthenticated("the API key is unknown or revoked")
         return Principal(found.id, found.name, Role(found.role))
 
     def authorize(self, key: str | None, needed: Role) -> Principal:
-        principal = self.authenticate(key)
+        return self.allow(self.authenticate(key), needed)
+
+    @staticmethod
+    def allow(principal: Principal, needed: Role) -> Principal:
         if not principal.role.includes(needed):
             raise NotAllowed(f"this needs the {needed} role; the key has {principal.role}")
         return principal

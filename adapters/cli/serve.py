@@ -39,7 +39,7 @@ def start_follower(settings: Settings, poll: float) -> tuple[threading.Thread, t
 @click.option("--poll", default=0.2, show_default=True, help="Seconds between polls of the store when idle.")
 @store_option
 def serve(host: str, port: int, follow: bool, poll: float, store: str | None) -> None:
-    """Serve the read models over HTTP (OpenAPI at /openapi.json, charts at /dashboard).
+    """Serve the read models over HTTP (OpenAPI at /openapi.json, the risk console at /console).
 
     Where it listens, and one line per request (method, route, status, time:
     never the client's address, the ids in the path or the query), go to stderr.
@@ -50,7 +50,7 @@ def serve(host: str, port: int, follow: bool, poll: float, store: str | None) ->
     shown = f"[{host}]" if ":" in host else host
     click.echo(
         f"serving the read models of {redact(settings.store)} at http://{shown}:{port} "
-        "(OpenAPI /openapi.json, charts /dashboard); requests are logged here; Ctrl-C to stop",
+        "(OpenAPI /openapi.json, console /console); requests are logged here; Ctrl-C to stop",
         err=True,
     )
     if logging.getLogger().level > logging.INFO:

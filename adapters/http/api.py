@@ -21,7 +21,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
-from adapters.http import operators, policies, problems, read_models, service
+from adapters.access.sessions import Sessions
+from adapters.http import console, operators, policies, portfolio, problems, read_models, reports, service, story
 from adapters.http.limits import BodyLimit
 from adapters.http.pool import SIZE as POOL_SIZE
 from adapters.http.pool import ConnectionPool
@@ -35,7 +36,7 @@ from adapters.store.tables import ProjectionDatabase
 
 DOCS_ASSETS = "/docs-assets"
 OPEN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS}
+    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", DOCS_ASSETS, *console.PATHS}
 )
 """Every route that answers without a key; the route enumeration test holds the app to it."""
 
@@ -53,10 +54,14 @@ correct the clock, propose and approve policies: four eyes, the approver is neve
 An action may carry an `Idempotency-Key` header: a repeated request acts once.
 Each operation's security requirement names the role it needs. No key, an unknown key or a revoked
 key is answered 401 (with `WWW-Authenticate: Bearer`), a key of too low a role 403.
+The risk console (`/console`) signs a person in with a key once and then calls these same routes
+with an HttpOnly session cookie; a request that changes something must then carry the session's
+CSRF token in `X-CSRF-Token` (403 otherwise).
 
 **Open routes**, outside this document: `/healthz` (the process answers), `/readyz` (the store
 answers and the read models are built), `/openapi.json`, and the documentation at `/docs` and
-`/redoc` (served from the package, no CDN).
+`/redoc` (served from the package, no CDN), and the console's pages, assets and sign-in
+(`/console`, `/console/assets/…`, `/console/session`): they carry no data.
 
 Errors are RFC 9457 problem details (`application/problem+json`), each route listing the ones it
 may give. Money is a decimal string, times are RFC 3339 in the account's time zone (its
@@ -84,6 +89,7 @@ def create_app(
     open_documents: Callable[[], RecordedDocuments],
     key_rings: KeyRings,
     pool_size: int = POOL_SIZE,
+    session_minutes: int = 480,
 ) -> FastAPI:
     """The API over the store's database opened by `connect`, with its log for lag (adapters.bootstrap.api).
 
@@ -119,6 +125,7 @@ def create_app(
     app.state.review_window = review_window
     app.state.operators = access
     app.state.key_rings = key_rings
+    app.state.sessions = Sessions(60.0 * session_minutes)
     problems.install(app)
     app.middleware("http")(_log_request)
     app.add_middleware(BodyLimit)
@@ -128,4 +135,9 @@ def create_app(
     app.include_router(operators.reading)
     app.include_router(operators.acting)
     app.include_router(policies.router)
+    app.include_router(portfolio.router)
+    app.include_router(story.router)
+    app.include_router(reports.router)
+    app.include_router(console.router)
+    app.mount(console.ASSETS, console.assets(), name="console-assets")
     return app

@@ -10,6 +10,13 @@ without a role and stay out of the document.
 
 Answers: no key, an unknown or a revoked key is 401 with
 `WWW-Authenticate: Bearer`; a key whose role is too low is 403.
+
+The console's pages call the same routes with a session cookie instead of a
+bearer key (adapters.access.sessions, adapters.http.console): a request
+without an `Authorization` header is authenticated by its session, the key
+behind it looked up again each time, and any request that changes
+something (not GET, HEAD or OPTIONS) must carry the session's CSRF token
+in `X-CSRF-Token` (403 otherwise). A bearer key always wins over a cookie.
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from adapters.access.keys import Keys, NotAllowed, NotAuthenticated, Principal, Role
+from adapters.access.sessions import Sessions
 from adapters.http.pool import PoolExhausted
 from adapters.http.problems import Problem
 from adapters.store.keys import KeyStore
 
 SCHEME = "apiKey"
 REALM = 'Bearer realm="fengkong"'
+SESSION_COOKIE = "fengkong_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -41,6 +52,8 @@ def _principal(
 ) -> Principal:
     """The key's holder, if the key is valid and its role includes every role the route asks for."""
     needed = max((Role(scope) for scope in scopes.scopes), key=lambda role: role.level, default=Role.ADMIN)
+    if credentials is None and SESSION_COOKIE in request.cookies:
+        return _session_principal(request, needed)
     try:
         with request.app.state.pool.connection() as db:
             return Keys(KeyStore(db)).authorize(credentials.credentials if credentials else None, needed)
@@ -52,6 +65,32 @@ def _principal(
         else:
             detail, challenge = str(refused), f'{REALM}, error="invalid_token"'
         raise Problem(401, detail, "unauthorized", {"WWW-Authenticate": challenge}) from None
+    except NotAllowed as refused:
+        raise Problem(403, str(refused), "forbidden") from None
+
+
+def _session_principal(request: Request, needed: Role) -> Principal:
+    """The holder of the console session the request's cookie names; an action needs its CSRF token too."""
+    sessions: Sessions = request.app.state.sessions
+    session = sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise Problem(
+            401, "the console session expired or was closed: sign in again", "unauthorized", {"WWW-Authenticate": REALM}
+        )
+    if request.method not in SAFE_METHODS and not session.csrf_matches(request.headers.get(CSRF_HEADER)):
+        raise Problem(403, f"an action from a console session needs its CSRF token in {CSRF_HEADER}", "forbidden")
+    try:
+        with request.app.state.pool.connection() as db:
+            return Keys.allow(Keys(KeyStore(db)).authenticate_digest(session.key_digest), needed)
+    except PoolExhausted as error:
+        raise Problem(503, str(error), "busy") from None
+    except NotAuthenticated:
+        raise Problem(
+            401,
+            "the key this session was opened with is revoked: sign in again",
+            "unauthorized",
+            {"WWW-Authenticate": REALM},
+        ) from None
     except NotAllowed as refused:
         raise Problem(403, str(refused), "forbidden") from None
 

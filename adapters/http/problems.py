@@ -71,7 +71,7 @@ def account_links(pointer: str = "/items/0/account_id") -> Json:
     """Links from an answer holding an account id (at the JSON pointer) to the routes of that account."""
     return {
         name: {"operationId": name, "parameters": {"account_id": f"$response.body#{pointer}"}}
-        for name in ("account", "history", "decisions")
+        for name in ("account", "history", "decisions", "story")
     }
 
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
 from pydantic import BeforeValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.access.keys import Role
 from adapters.http.auth import require
-from adapters.http.dashboard import render_dashboard
 from adapters.http.pool import ConnectionPool, PoolExhausted
 from adapters.http.problems import Problem, account_links, responses
 from adapters.privacy.keyring import KeyRings
@@ -85,6 +84,7 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+QueueSort = StrEnum("QueueSort", {name: name for name in queries.QUEUE_SORTS})  # type: ignore[misc]
 ACCOUNT_LINKS = account_links()
 
 router = APIRouter(dependencies=[require(Role.ANALYST)])
@@ -184,8 +184,14 @@ def collection_queue(
     limit: Limit = 50,
     offset: Offset = 0,
     min_days_past_due: Annotated[int, Query(ge=0, le=MAX_DAYS_PAST_DUE)] = 0,
+    bucket: Annotated[Bucket | None, Query(description="only this delinquency bucket")] = None,
+    sort: Annotated[QueueSort | None, Query(description="sort by this column (default: the priority order)")] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="direction of `sort`")] = "desc",
 ) -> Json:
-    return _page(queries.collection_queue(db, limit, offset, min_days_past_due))
+    chosen = None if sort is None else (sort.value, order)
+    return _page(
+        queries.collection_queue(db, limit, offset, min_days_past_due, None if bucket is None else bucket.value, chosen)
+    )
 
 
 @router.get(
@@ -244,15 +250,3 @@ def roll_rates(
     if day is not None and not rows:
         raise Problem(404, f"no business date {day} closed", "unknown-date")
     return {"business_date": queries.jsonable(closed), "matrix": queries.jsonable(rows)}
-
-
-@router.get(
-    "/dashboard",
-    operation_id="dashboard",
-    tags=["portfolio"],
-    responses=responses(),
-    response_class=HTMLResponse,
-    summary="Charts of the portfolio (an analyst key for now; the console replaces it)",
-)
-def dashboard(db: Db) -> HTMLResponse:
-    return HTMLResponse(render_dashboard(db))

@@ -143,12 +143,29 @@ def account_decisions(db: ProjectionDatabase, account_id: str, limit: int = 200,
     return _select(db, DECISIONS, ["account_id = ?"], [account_id], "position, seq", limit, offset)
 
 
-def collection_queue(db: ProjectionDatabase, limit: int = 50, offset: int = 0, min_days_past_due: int = 0) -> Page:
-    where, params = [], []
+QUEUE_SORTS = ("days_past_due", "overdue_outstanding", "broken_plans", "notices_sent", "overdue_since", "account_id")
+"""Columns the queue may be sorted by (then by its priority order); rank stays the priority."""
+
+
+def collection_queue(
+    db: ProjectionDatabase,
+    limit: int = 50,
+    offset: int = 0,
+    min_days_past_due: int = 0,
+    bucket: str | None = None,
+    sort: tuple[str, str] | None = None,
+) -> Page:
+    """The queue in priority order (or by `sort`: a column of QUEUE_SORTS and asc or desc); rank: the row's place."""
+    where: list[str] = []
+    params: list[Any] = []
     if min_days_past_due:
         where.append("days_past_due >= ?")
         params.append(min_days_past_due)
-    page = _select(db, COLLECTION_QUEUE, where, params, _order(db, COLLECTION_QUEUE, QUEUE_ORDER), limit, offset)
+    if bucket is not None:
+        where.append("delinquency_bucket = ?")
+        params.append(bucket)
+    order = QUEUE_ORDER if sort is None else (sort, *(term for term in QUEUE_ORDER if term[0] != sort[0]))
+    page = _select(db, COLLECTION_QUEUE, where, params, _order(db, COLLECTION_QUEUE, order), limit, offset)
     for rank, row in enumerate(page.rows, start=offset + 1):
         row["rank"] = rank
     return page
@@ -292,30 +309,6 @@ def open_reviews(db: ProjectionDatabase, near_until: date | None, limit: int = 5
         )
         near = Page([db.decode_row(ACCOUNT_STATUS, row, columns) for row in rows], total, limit, 0)
     return Reviews(int(open_count), int(breached or 0), near)
-
-
-def locked_over_time(db: ProjectionDatabase) -> list[tuple[date, int]]:
-    """Accounts with a locked card at each close: not kept per date, so derived from the history.
-
-    A card's lock state at a date is that of its last lock or unlock entry up to the end of that
-    date (UTC); the dashboard plots it.
-    """
-    rows = db.query(
-        f"SELECT account_id, occurred_at, entry FROM {table_name(CREDIT_HISTORY)} "
-        "WHERE entry IN ('LockCard', 'UnlockCard') ORDER BY occurred_at, position, seq"
-    )
-    dates = [row["business_date"] for row in delinquency_daily(db) if row["bucket"] == "current"]
-    states: dict[str, bool] = {}
-    result: list[tuple[date, int]] = []
-    i = 0
-    column = CREDIT_HISTORY.column("occurred_at")
-    events = [(db.decode(column, at), account, entry == "LockCard") for account, at, entry in rows]
-    for day in dates:
-        while i < len(events) and events[i][0].date() <= day:
-            states[events[i][1]] = events[i][2]
-            i += 1
-        result.append((day, sum(states.values())))
-    return result
 
 
 def jsonable(value: Any) -> Any:

@@ -34,6 +34,8 @@ import pytest
 from adapters.access.keys import Role
 from adapters.http.auth import role_of
 from tests.integration.test_http_api import free_port
+from tests.integration.test_whatif import policy_file
+from tests.support.bursts import portfolio
 from tests.support.wiring import key_at
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
@@ -63,6 +65,10 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         store = request.getfixturevalue("postgres_server").create_database(f"fuzz_{uuid.uuid4().hex[:12]}")
     demo = [str(BIN / "fengkong"), "demo", "--accounts", "150", "--days", "120", "--store", store, "--json"]
     subprocess.run(demo, cwd=workdir, check=True, capture_output=True, timeout=300)
+    # a shadow run, so that its report has a version to be asked for (linked from /shadow/runs)
+    (workdir / "more.jsonl").write_bytes(b"\n".join(portfolio(3)))
+    shadow = [str(BIN / "fengkong"), "ingest", "more.jsonl", "--shadow", str(policy_file(workdir, "dpd7-v1", 7))]
+    subprocess.run([*shadow, "--store", store], cwd=workdir, check=True, capture_output=True, timeout=300)
     port = free_port()
     log = (workdir / "serve.log").open("wb")  # a file, not a pipe: serve logs every request, a full pipe blocks it
     server = subprocess.Popen(
