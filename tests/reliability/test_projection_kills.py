@@ -123,7 +123,12 @@ def test_sqlite_projection_rebuild_killed_at_chosen_points_then_resumed(tmp_path
     def check(kills: list[tuple[str, str]]) -> None:
         work = tmp_path / f"example{len(tried)}"
         work.mkdir()
-        for name in ("store.db", "store.db-wal", "store.db-shm", "store.master-key"):  # the key: sealed data stays readable
+        for name in (
+            "store.db",
+            "store.db-wal",
+            "store.db-shm",
+            "store.master-key",
+        ):  # the key: sealed data stays readable
             if (base / name).exists():
                 shutil.copy(base / name, work / name)
         tried.append(kills)
