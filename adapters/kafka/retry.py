@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 from dataclasses import dataclass
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from adapters.kafka.client import KafkaError
@@ -24,6 +26,10 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,  # broker unreachable, request timed out, leader moved, not acknowledged in time
     OperationalError,  # PostgreSQL down or restarting, connection terminated, disk full; SQLite full or locked
     InterfaceError,  # a connection that broke under us
+    # The same from connections of our own, outside eventsourcing's recorder (personal data's key ring):
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
     StoreConflict,  # another writer kept winning (a rebalance in progress)
     ConnectionError,
     TimeoutError,
