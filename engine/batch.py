@@ -133,7 +133,10 @@ class Batch:
         self.poisoned = poisoned
         self.day_scope = day_scope
         self.results: list[Result] = []
-        self.judging = engine.policy.brake.enabled
+        # One policy and one calendar decide the whole batch: read once, not per event.
+        self.policy = engine.policy
+        self.calendar = engine.calendar
+        self.judging = self.policy.brake.enabled
         self._reset(engine.store)
 
     def _reset(self, source: BrakeSource) -> None:
@@ -264,7 +267,7 @@ class Batch:
         """The account handles the item; its row is collected (kept open if it holds the brake's verdicts)."""
         account_id = account.account_id
         verdicts = (lambda decision: self._verdict(account_id, item, decision)) if self.judging else None
-        decisions = account.handle(item, self.engine.policy, verdicts, self._history(account), self.engine.calendar)
+        decisions = account.handle(item, self.policy, verdicts, self._history(account), self.calendar)
         rows = account.collect()
         self.rows.extend(rows)
         if rows and account.last_state is not None:
@@ -277,7 +280,7 @@ class Batch:
         """The brake's verdict on an automatic lock, against the snapshot the batch reads (see `settle`)."""
         if self.judge is None:
             self.judge = Judge(self.source)
-        rule = self.engine.policy.brake
+        rule = self.policy.brake
         at = micros(item.event.occurred_at)
         record = self.judge.judge(at, rule)
         self.candidates.append(Candidate(account_id, item.event.event_id, at, rule, record))
