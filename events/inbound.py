@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from events.canonical import DIGEST_BYTES, canonical_and_digest, canonical_bytes
 from events.trusted import constructor
 from events.types import (
     MAX_ID_LENGTH,
@@ -360,17 +361,15 @@ def validate_event(obj: dict[str, Any]) -> AccountEvent | DayClosed:
 
 
 def canonical_json(event: AccountEvent | DayClosed) -> str:
-    return event.model_dump_json()
+    """`event.model_dump_json()`, written without pydantic's serializer (events.canonical)."""
+    return canonical_bytes(event).decode()
 
 
 def parse_event(raw: bytes | str) -> ParsedEvent:
     """Decode, validate and fingerprint one message; raises InvalidEvent."""
     event = validate_event(_decode(raw))
-    canonical = canonical_json(event)
-    return ParsedEvent(event, canonical, payload_digest(canonical))
-
-
-DIGEST_BYTES = 16
+    canonical, digest = canonical_and_digest(event)
+    return ParsedEvent(event, canonical, digest)
 
 
 def payload_digest(canonical: str) -> bytes:

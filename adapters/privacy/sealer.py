@@ -16,7 +16,8 @@ from adapters.privacy.crypto import DataKey
 from adapters.privacy.keyring import KeyRing
 from adapters.store.readers import PrivacyRecords
 from engine.personal import Owner
-from events.inbound import AccountOpened, DayClosed, ParsedEvent, payload_digest
+from events.canonical import canonical_and_digest
+from events.inbound import AccountOpened, DayClosed, ParsedEvent
 from events.personal import FORGOTTEN_TOKEN, has_personal, is_sealed, personal_paths, value_at, with_values
 
 CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -94,8 +95,7 @@ def sealed_with(item: ParsedEvent, key: DataKey | None) -> ParsedEvent:
     if not updates:
         return item
     sealed = with_values(event, updates)
-    canonical = sealed.model_dump_json()
-    return ParsedEvent(sealed, canonical, payload_digest(canonical))
+    return ParsedEvent(sealed, *canonical_and_digest(sealed))
 
 
 class RecordedDigests:
