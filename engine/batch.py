@@ -163,7 +163,8 @@ class Batch:
         self.absent = self.engine.preload(
             p.event.account_id for p in valid if not isinstance(p.event, (DayClosed, ClockCorrected))
         )
-        self.engine.personal.prepare(owner for item in valid if (owner := self.owner(item)) is not None)
+        owners = self.owners()
+        self.engine.personal.prepare(owner for owner in owners.values() if owner is not None)
         for index, item in enumerate(self.items):
             if isinstance(item, InvalidEvent):
                 self.results.append(Result(index, item.event_id, Outcome.REJECTED, item.reason, stage=CONTRACT))
@@ -172,7 +173,8 @@ class Batch:
             if index in self.poisoned:
                 self.results.append(Result(index, event.event_id, Outcome.REJECTED, self.poisoned[index]))
                 continue
-            sealed = self.seal(item)
+            # An account opened earlier in this batch has its owner now (unknown when the batch began).
+            sealed = self.seal(item, (owners[index] or self.owner(item)) if index in owners else None)
             digest = known.get(event.event_id)
             if digest is not None:
                 outcome, reason = (
@@ -206,23 +208,33 @@ class Batch:
             account = self.engine.account(account_id)
         return account
 
+    def owners(self) -> dict[int, Owner | None]:
+        """Whose key seals each event of the batch that holds personal values, by index, found once (None: its
+        account is not known yet)."""
+        return {
+            index: self.owner(item)
+            for index, item in enumerate(self.items)
+            if isinstance(item, ParsedEvent)
+            and not isinstance(item.event, (DayClosed, ClockCorrected))
+            and has_personal(item.event)
+        }
+
     def owner(self, item: ParsedEvent) -> Owner | None:
-        """Whose key seals this event's personal fields (None: it holds none, or its account is unknown)."""
+        """Whose key seals the personal fields of this account event (None: its account is unknown)."""
         event = item.event
-        if isinstance(event, (DayClosed, ClockCorrected)) or not has_personal(event):
-            return None
+        assert not isinstance(event, (DayClosed, ClockCorrected))
         if isinstance(event, AccountOpened):
             return Owner(customer_id=event.data.customer_id)
         account = self._account(event.account_id)
         customer = account.ledger.customer if account is not None else None
         return None if customer is None else Owner.of_customer(customer)
 
-    def seal(self, item: ParsedEvent) -> ParsedEvent:
-        """The event with its personal fields sealed (what is decided and recorded); as it is if it holds none.
+    def seal(self, item: ParsedEvent, owner: Owner | None) -> ParsedEvent:
+        """The event with its personal fields sealed under `owner`'s key (what is decided and recorded); as it is
+        without an owner (it holds none).
 
         An event of an unknown account stays as it came: it is refused, never recorded.
         """
-        owner = self.owner(item)
         return item if owner is None else self.engine.personal.seal(item, owner)
 
     def apply(self, index: int, item: ParsedEvent) -> None:

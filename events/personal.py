@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from copy import copy
 from functools import cache
 from typing import Any
 
@@ -36,6 +37,7 @@ FORGOTTEN_TOKEN = f"{PREFIX}{FORGOTTEN}{MARK}"
 TOKEN = re.compile(r"\x1fpd1\.(?:([0-9a-f]{16})\.([A-Za-z0-9_-]+)|forgotten)\x1f")
 """A sealed value, inside any text (a read model's sentence holds them as they were stored)."""
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+_set = object.__setattr__
 
 Path = tuple[str, ...]
 
@@ -101,7 +103,13 @@ def with_values(model: BaseModel, values: dict[Path, Any]) -> Any:
             nested.setdefault(path[0], {})[path[1:]] = value
     for name, inner in nested.items():
         direct[name] = with_values(getattr(model, name), inner)
-    return model.model_copy(update=direct)
+    # What model_copy(update=...) does, without its generic copying (every sealed event makes two of these).
+    copied = type(model).__new__(type(model))
+    _set(copied, "__dict__", {**model.__dict__, **direct})
+    _set(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | direct.keys())
+    _set(copied, "__pydantic_extra__", copy(model.__pydantic_extra__))
+    _set(copied, "__pydantic_private__", copy(model.__pydantic_private__))
+    return copied
 
 
 def has_personal(model: BaseModel) -> bool:

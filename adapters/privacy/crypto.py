@@ -23,6 +23,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -101,6 +102,9 @@ class MasterKey:
     def __post_init__(self) -> None:
         if len(self.secret) != KEY_BYTES:
             raise SealError("a master key is 32 bytes (base64url, 43 characters)")
+        # Made once: every new customer's key is wrapped, every key read is unwrapped.
+        object.__setattr__(self, "_aead", AESGCM(self.secret))
+        object.__setattr__(self, "_id", hashlib.sha256(b"fengkong-master|" + self.secret).hexdigest()[:16])
 
     @classmethod
     def parse(cls, text: str) -> MasterKey:
@@ -119,16 +123,18 @@ class MasterKey:
 
     @property
     def key_id(self) -> str:
-        return hashlib.sha256(b"fengkong-master|" + self.secret).hexdigest()[:16]
+        return self._id  # type: ignore[attr-defined,no-any-return]
 
     def wrap(self, key: DataKey) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        return b64(nonce + AESGCM(self.secret).encrypt(nonce, key.secret, _WRAP_AD + key.key_id.encode()))
+        return b64(nonce + self._aead.encrypt(nonce, key.secret, _WRAP_AD + key.key_id.encode()))  # type: ignore[attr-defined]
 
     def unwrap(self, key_id: str, wrapped: str) -> DataKey:
         raw = unb64(wrapped)
         try:
-            secret = AESGCM(self.secret).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _WRAP_AD + key_id.encode())
+            secret = self._aead.decrypt(  # type: ignore[attr-defined]
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], _WRAP_AD + key_id.encode()
+            )
         except (InvalidTag, ValueError):
             raise SealError(f"key {key_id} does not unwrap under master key {self.key_id}") from None
         return DataKey(key_id, secret)
@@ -136,4 +142,10 @@ class MasterKey:
 
 def lookup(system: DataKey, customer_id: str) -> str:
     """How the key table finds a customer's key without holding the customer id: an HMAC under the system key."""
-    return hmac.new(_subkey(system.secret, b"lookup"), customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_lookup_key(system.secret), customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _lookup_key(system_secret: bytes) -> bytes:
+    """The system key's lookup subkey, derived once (every new customer is looked up)."""
+    return _subkey(system_secret, b"lookup")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from adapters.privacy.crypto import DataKey, SealError, lookup
@@ -72,11 +72,24 @@ class KeyRing:
     # ------------------------------------------------------------ reading keys
 
     def _unwrap(self, row: Row) -> DataKey:
-        key_id, _, master_id, wrapped = row
-        master = self.masters.by_id(master_id)
-        if master is None:
-            raise SealError(f"key {key_id} is wrapped under master key {master_id}, which is not configured")
-        return master.unwrap(key_id, wrapped)
+        return self._unwrap_all([row])[row[0]]
+
+    def _unwrap_all(self, rows: Iterable[Row], known: Mapping[str, DataKey] | None = None) -> dict[str, DataKey]:
+        """Each row's key by id; the master keys are looked up once, and a key in `known` (just made) is not
+        unwrapped again."""
+        masters = self.masters
+        masters.refresh()
+        by_id = {master.key_id: master for master in masters.keys}
+        found: dict[str, DataKey] = {}
+        for key_id, _, master_id, wrapped in rows:
+            key = known.get(key_id) if known else None
+            if key is None:
+                master = by_id.get(master_id)
+                if master is None:
+                    raise SealError(f"key {key_id} is wrapped under master key {master_id}, which is not configured")
+                key = master.unwrap(key_id, wrapped)
+            found[key_id] = key
+        return found
 
     def system(self) -> DataKey:
         """The store's system key (created on first use)."""
@@ -91,7 +104,7 @@ class KeyRing:
 
     def by_ids(self, key_ids: Iterable[str]) -> dict[str, DataKey]:
         """The keys that still exist among these ids (a missing one was forgotten)."""
-        return {row[0]: self._unwrap(row) for row in self.table.by_ids(key_ids)}
+        return self._unwrap_all(self.table.by_ids(key_ids))
 
     def existing(self, key_ids: Iterable[str]) -> set[str]:
         """The ids among these whose keys still exist (nothing unwrapped)."""
@@ -112,15 +125,18 @@ class KeyRing:
             return {}
         rows = self.table.by_lookups(lookups)
         missing = set(lookups) - {row[1] for row in rows}
+        made: dict[str, DataKey] = {}
         if missing:
             master = self.masters.current
             new = []
             for wanted in sorted(missing):
                 key = DataKey.new()
+                made[key.key_id] = key
                 new.append((key.key_id, wanted, master.key_id, master.wrap(key)))
             self.table.insert(new)
-            rows = self.table.by_lookups(lookups)
-        return {lookups[str(row[1])]: self._unwrap(row) for row in rows}
+            rows += self.table.by_lookups(missing)  # whichever key of a lookup got in first (another writer's?)
+        keys = self._unwrap_all(rows, made)
+        return {lookups[str(row[1])]: keys[row[0]] for row in rows}
 
     # ------------------------------------------------------------ forgetting
 

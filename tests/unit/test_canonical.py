@@ -19,7 +19,9 @@ from tests.unit.test_trusted import valid_events
 
 _sealed = st.one_of(
     st.just(FORGOTTEN_TOKEN),
-    st.builds(token, st.from_regex(r"[0-9a-f]{16}", fullmatch=True), st.from_regex(r"[A-Za-z0-9_-]{8,40}", fullmatch=True)),
+    st.builds(
+        token, st.from_regex(r"[0-9a-f]{16}", fullmatch=True), st.from_regex(r"[A-Za-z0-9_-]{8,40}", fullmatch=True)
+    ),
 )
 
 
