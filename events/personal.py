@@ -114,7 +114,8 @@ def with_values(model: BaseModel, values: dict[Path, Any]) -> Any:
 
 def has_personal(model: BaseModel) -> bool:
     """Whether this event holds any personal value to seal (absent optional fields hold none)."""
-    return any(value_at(model, path) is not None for path in personal_paths(type(model)))
+    paths = personal_paths(type(model))
+    return bool(paths) and any(value_at(model, path) is not None for path in paths)  # most types have none
 
 
 def personal_names(models: typing.Iterable[type[BaseModel]]) -> frozenset[str]:

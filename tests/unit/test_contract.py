@@ -7,9 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from events.inbound import InvalidEvent, parse_event
+from events.inbound import InvalidEvent, _decode, parse_event, validate_event
 from events.schema import contract_schema
+from tests.unit.test_trusted import valid_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -185,3 +188,39 @@ def test_schema_covers_every_type_and_the_money_pattern() -> None:
     ):
         assert kind in schema["discriminator"]["mapping"]
     assert "0-9]{1,2}" in text
+
+
+def _by_dict(raw: bytes) -> tuple[str, str]:
+    """What the message gives through orjson and validate_event (the path every refusal takes)."""
+    try:
+        event = validate_event(_decode(raw))
+    except InvalidEvent as error:
+        return "refused", error.reason
+    return "accepted", event.model_dump_json()
+
+
+_edits = st.lists(st.tuples(st.integers(0, 10_000), st.binary(max_size=3)), max_size=3)
+_tokens = st.sampled_from(
+    [b"", b"01", b"-0", b"1.0", b"1e0", b"+1", b"NaN", b"true", b"null", b'"\\ud800"', b'"\\u0000"', b"\t", b","]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=valid_events(), edits=_edits, token=_tokens, where=st.integers(0, 10_000))
+def test_validating_from_json_accepts_exactly_what_validating_a_dict_accepts(
+    event: dict[str, object], edits: list[tuple[int, bytes]], token: bytes, where: int
+) -> None:
+    """parse_event validates straight from the JSON text; a valid message gives the same event, any other one
+    the same reason, whatever the damage (bytes replaced, odd number forms, lone surrogates, control characters)."""
+    raw = bytearray(json.dumps(event, ensure_ascii=where % 2 == 0).encode())
+    for at, replacement in edits:
+        at %= len(raw) + 1
+        raw[at : at + len(replacement)] = replacement
+    at = where % (len(raw) + 1)
+    raw[at:at] = token
+    expected = _by_dict(bytes(raw))
+    try:
+        got = ("accepted", parse_event(bytes(raw)).canonical)
+    except InvalidEvent as error:
+        got = ("refused", error.reason)
+    assert got == expected
