@@ -213,8 +213,8 @@ def test_validating_from_json_accepts_exactly_what_validating_a_dict_accepts(
     """parse_event validates straight from the JSON text; a valid message gives the same event, any other one
     the same reason, whatever the damage (bytes replaced, odd number forms, lone surrogates, control characters)."""
     raw = bytearray(json.dumps(event, ensure_ascii=where % 2 == 0).encode())
-    for at, replacement in edits:
-        at %= len(raw) + 1
+    for place, replacement in edits:
+        at = place % (len(raw) + 1)
         raw[at : at + len(replacement)] = replacement
     at = where % (len(raw) + 1)
     raw[at:at] = token
