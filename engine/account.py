@@ -143,7 +143,7 @@ class CreditAccount:
             decisions = decide(fact, before, self.ledger, self.controls, policy, calendar, self.features, self.notices)
             if verdicts is not None:
                 decisions = guard(decisions, verdicts)
-        occurred_at = fact.occurred_at.isoformat()
+        occurred_at = fact.occurred_at.isoformat() if decisions else ""  # most facts decide nothing
         stored: list[dict[str, Any]] = []
         for decision in decisions:
             self.controls = self.controls.changed(decision.changes)

@@ -28,6 +28,7 @@ import orjson
 from engine.account import CreditAccount, StoredRow
 from engine.brake import EMITTED, HELD, BrakeSource, BrakeState, Candidate, Judge, micros
 from engine.business_days import FALLBACK
+from engine.controls import Controls
 from engine.ledger import Rejected
 from engine.personal import Owner
 from engine.rules import Decision, agenda_date
@@ -145,8 +146,9 @@ class Batch:
         self.inbound: list[InboundRow] = []
         self.touched: dict[str, CreditAccount] = {}
         self.new_accounts: dict[str, CreditAccount] = {}
-        self.agenda_before: dict[str, date | None] = {}  # each touched account's agenda row as stored
-        self.held_before: dict[str, dict[str, Any] | None] = {}  # each touched account's held lock as stored
+        # Each touched account's controls as stored (immutable: the same object means nothing changed, so
+        # the agenda row and the held lock are compared only for the few accounts whose controls changed).
+        self.controls_before: dict[str, Controls] = {}
         self.facts: dict[str, list[Fact]] = {}  # the facts this batch applied per account, for retractions
         self.source = source  # where the brake's verdicts are read while preparing
         self.judge: Judge | None = None
@@ -196,10 +198,8 @@ class Batch:
                 self.results[-1].sealed = sealed.canonical  # its dead letter keeps it sealed, never plain
 
     def _hold(self, account: CreditAccount) -> None:
-        """Note the account's stored agenda date and held lock the first time this batch touches it."""
-        if account.account_id not in self.agenda_before:
-            self.agenda_before[account.account_id] = agenda_date(account.controls)
-            self.held_before[account.account_id] = account.controls.held
+        """Note the account's stored controls (its agenda date, its held lock) the first time this batch touches it."""
+        self.controls_before.setdefault(account.account_id, account.controls)
 
     def _account(self, account_id: str) -> CreditAccount | None:
         """The account as this batch sees it: touched already, cached or in the store (None: not opened)."""
@@ -366,20 +366,25 @@ class Batch:
 
     # ------------------------------------------------------------ saving
 
+    def _changed(self) -> list[tuple[str, Controls, Controls]]:
+        """(account_id, controls before, controls now) of the touched accounts whose controls changed."""
+        before = self.controls_before
+        return [
+            (account_id, before[account_id], account.controls)
+            for account_id, account in self.touched.items()
+            if account.controls is not before[account_id]
+        ]
+
     def _agenda(self) -> list[tuple[str, date | None]]:
         # Only the accounts whose agenda date changed: most touched accounts have none before and after.
         return [
             (account_id, after)
-            for account_id, account in self.touched.items()
-            if (after := agenda_date(account.controls)) != self.agenda_before.get(account_id)
+            for account_id, before, now in self._changed()
+            if (after := agenda_date(now)) != agenda_date(before)
         ]
 
     def _holds(self) -> list[HoldRow]:
-        return [
-            (account_id, account.controls.held)
-            for account_id, account in self.touched.items()
-            if account.controls.held is not self.held_before.get(account_id)
-        ]
+        return [(account_id, now.held) for account_id, before, now in self._changed() if now.held is not before.held]
 
     def save(self, positions: Mapping[Position, int]) -> None:
         brake = self if (self.candidates or self.opened or self.closed or self._holds()) else None

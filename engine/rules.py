@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.business_days import HolidayCalendar, seed_calendar
 from engine.contact import score_facts, send_notice
@@ -56,9 +56,8 @@ class Decision:
     whole: bool = False  # the command keeps its own envelope: a released hold's (events.recorded)
 
 
-@dataclass(frozen=True)
-class Before:
-    """The few ledger figures that rules compare before and after a fact."""
+class Before(NamedTuple):
+    """The few ledger figures that rules compare before and after a fact (a tuple: built for every fact)."""
 
     bill_max_days_past_due: int
     on_time_streak: int

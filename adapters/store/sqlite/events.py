@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
@@ -129,10 +130,13 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         c.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+        rows: list[tuple[UUID | str, int, str, bytes]] = [
+            (s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events
+        ]
         if brake is not None:
             c.execute("UPDATE fengkong_brake SET version = version WHERE id = 1")  # SQLite's write lock, taken now
             write = brake.settle(_LockedBrake(c))
-            stored_events = [*stored_events, *(StoredEvent(*row) for row in write.rows)]  # documents first
+            rows.extend(write.rows)  # documents first; the settled rows are bound as they are, no StoredEvent each
             inbound, agenda = write.inbound, write.agenda
             state = write.state
             c.execute(
@@ -147,15 +151,12 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         # One executemany instead of eventsourcing's statement per event. The
         # writer holds SQLite's lock for the transaction, so the new rowids
         # (notification ids) are the contiguous run ending at last_insert_rowid().
-        c.executemany(
-            self.insert_events_statement,
-            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
-        )
+        c.executemany(self.insert_events_statement, rows)
         notification_ids: list[int] = []
-        if stored_events:
+        if rows:
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
-            notification_ids = list(range(last - len(stored_events) + 1, last + 1))
+            notification_ids = list(range(last - len(rows) + 1, last + 1))
         c.executemany("INSERT INTO fengkong_inbound VALUES (?, ?)", sorted(inbound))  # key order: fewer pages touched
         due, cleared = agenda_rows(agenda)
         c.executemany(
