@@ -16,7 +16,6 @@ from events.inbound import (
     AccountClosed,
     AccountOpened,
     BillIssued,
-    DayClosed,
     FactRetracted,
     NoticeOutcomeReported,
     OverdueReported,
@@ -73,10 +72,11 @@ class CreditHistory(Projection):
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
     weight = 15
+    reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         row: Row | None = None
-        if isinstance(event, FactRecorded) and not isinstance(event.fact, DayClosed):
+        if isinstance(event, FactRecorded) and event.fact_type != "DayClosed":
             row = _fact_entry(event)
         elif isinstance(event, DecisionRecorded) and event.decision.rule not in _SILENT_RULES:
             row = _decision_entry(event)

@@ -38,6 +38,7 @@ class Decisions(Projection):
     tables = (DECISIONS,)
     doc = "Every decision with rule, policy version, facts, trigger and command."
     weight = 3
+    reads = frozenset({DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if not isinstance(event, DecisionRecorded):

@@ -118,6 +118,7 @@ class Delinquency(Projection):
     tables = (DELINQUENCY_DAILY, ROLL_RATES, ACCOUNTS, MOVES, TOTALS, CLOCK)
     doc = "Daily delinquency buckets, roll rates and cures."
     weight = 4
+    reads = frozenset({FactRecorded, DayRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):
