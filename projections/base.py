@@ -127,10 +127,13 @@ class FactRecorded:
     stored: dict[str, Any] = field(repr=False, compare=False)
     """The fact's canonical JSON, parsed (what `load_fact` builds the model from)."""
 
-    @cached_property
+    @property
     def fact(self) -> Fact:
-        """A contract event or an operator's action (events.operator)."""
-        return self.load_fact()
+        """A contract event or an operator's action (events.operator), built on first use."""
+        found: Fact | None = self.__dict__.get("_fact")  # cached by hand: functools' cached_property locks
+        if found is None:
+            found = self.__dict__["_fact"] = self.load_fact()
+        return found
 
     @property
     def fact_type(self) -> str:
@@ -141,10 +144,13 @@ class FactRecorded:
     def event_id(self) -> str:
         return str(self.stored["event_id"])
 
-    @cached_property
+    @property
     def occurred_at(self) -> datetime:
-        """The fact's event time, as `fact.occurred_at` gives it (the model reads its ISO text so)."""
-        return datetime.fromisoformat(self.stored["occurred_at"])
+        """The fact's event time in UTC (the instant `fact.occurred_at` gives), computed once."""
+        found: datetime | None = self.__dict__.get("_at")
+        if found is None:
+            found = self.__dict__["_at"] = datetime.fromisoformat(self.stored["occurred_at"]).astimezone(UTC)
+        return found
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ class ProjectionDatabase(ABC):
     def serialize_ddl(self) -> None:  # noqa: B027 - most databases need nothing here
         """Inside a write transaction: wait for other processes creating tables (where the catalog needs it)."""
 
+    def bulk_load(self) -> None:  # noqa: B027 - most databases need nothing here
+        """This connection is about to load many rows (a rebuild): tune it for that, where the database can."""
+
     def lock_clause(self) -> str:
         """Row locks for reads inside a write transaction (none where the write lock is whole-database)."""
         return ""
