@@ -151,7 +151,7 @@ class AccountStatus(Projection):
     # 5: risk tier, watch list
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
-    weight = 10
+    weight = 35
     reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:

@@ -191,7 +191,8 @@ class Projection(ABC):
     tables: tuple[Table, ...]
     doc: str
     weight: int = 1
-    """Its rebuild cost beside the others (CPU per event, measured): a parallel rebuild balances groups by it."""
+    """Its rebuild cost beside the others (CPU per event beyond reading the log, rows written included, measured
+    on the benchmark's workload): a parallel rebuild balances groups by it."""
     reads: frozenset[type[Recorded]] = frozenset({FactRecorded, DecisionRecorded, DayRecorded})
     """The kinds of recorded events `apply` does anything with: it is given only those (and a rebuild process
     whose projections read no decisions does not decode them)."""

@@ -94,7 +94,7 @@ class Collection(Projection):
     version = 2  # 2: last outcome, open promise
     tables = (COLLECTION_QUEUE, COLLECTION_ACCOUNTS)
     doc = "Collection queue of overdue accounts with their last notice."
-    weight = 8
+    weight = 13
     reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:

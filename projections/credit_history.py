@@ -71,7 +71,7 @@ class CreditHistory(Projection):
     version = 3  # 3: notice outcomes, the watch list, promises, the risk tier (default-v2)
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
-    weight = 15
+    weight = 48
     reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:

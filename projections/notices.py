@@ -77,6 +77,7 @@ class Notices(Projection):
     tables = (NOTICES, NOTICE_RATES)
     doc = "Every notice with its outcomes and promise; contact, promise and promise-kept rates."
     reads = frozenset({FactRecorded, DecisionRecorded})
+    weight = 3
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):
