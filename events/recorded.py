@@ -36,10 +36,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from pydantic import BaseModel, ConfigDict
 
 FORMAT = 1
 FACT_TOPIC = "fact"
@@ -177,30 +176,36 @@ def expand_decision(
 ) -> dict[str, Any]:
     """The full decision as the engine emitted it (keys in the order of `RecordedDecision`, the command's
     in the order `events.commands.command_json` writes them)."""
-    rule = stored["rule"]
-    command = stored.get("command")
-    if command is not None and "cause_event_id" not in command:
-        command = {
-            "command_id": command["command_id"],
-            "account_id": account_id,
-            "policy_version": policy_version,
-            "rule": rule,
-            "cause_event_id": cause_event_id,
-            "occurred_at": occurred_at,
-            **{name: value for name, value in command.items() if name != "command_id"},
-        }
     decision = {
-        "rule": rule,
+        "rule": stored["rule"],
         "policy_version": policy_version,
         "cause_event_id": cause_event_id,
         "occurred_at": occurred_at,
         "facts": stored["facts"],
         "changes": stored.get("changes", {}),
-        "command": command,
+        "command": expand_command(stored, account_id, policy_version, cause_event_id, occurred_at),
     }
     if "brake" in stored:
         decision["brake"] = stored["brake"]
     return decision
+
+
+def expand_command(
+    stored: dict[str, Any], account_id: str, policy_version: str, cause_event_id: str, occurred_at: str
+) -> dict[str, Any] | None:
+    """A stored decision's command as the engine emitted it (None: the decision had none)."""
+    command: dict[str, Any] | None = stored.get("command")
+    if command is not None and "cause_event_id" not in command:
+        command = {
+            "command_id": command["command_id"],
+            "account_id": account_id,
+            "policy_version": policy_version,
+            "rule": stored["rule"],
+            "cause_event_id": cause_event_id,
+            "occurred_at": occurred_at,
+            **{name: value for name, value in command.items() if name != "command_id"},
+        }
+    return command
 
 
 def recorded_decisions(account_id: str, state: State) -> Iterator[dict[str, Any]]:
@@ -225,10 +230,11 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Balances(BaseModel):
-    """The account's money position after a fact (amounts are exact decimals)."""
+class Balances(NamedTuple):
+    """The account's money position after a fact (amounts are exact decimals), as readers decode it.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain tuple, not a validated model: readers build one per stored fact from what the engine wrote.
+    """
 
     overdue_outstanding: Decimal
     outstanding: Decimal
@@ -247,8 +253,9 @@ class OutboxPage:
     next_position: int
 
 
-class RecordedDecision(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+class RecordedDecision(NamedTuple):
+    """A decision as readers decode it (`expand_decision`'s fields): a plain tuple, built once per stored
+    decision without validating again what the engine validated when it decided."""
 
     rule: str
     policy_version: str

@@ -81,6 +81,9 @@ ACCOUNT_STATUS = Table(
     indexes=(("status",), ("delinquency_bucket",), ("card_locked",), ("review_deadline",)),
 )
 
+_NOT_BILLING = frozenset(model.__name__ for model in (DayClosed, *ACTIONS))
+"""Fact types that are not billing facts (the clock's date, operators' actions): not the row's last event."""
+
 DEFAULT_ZONE = "Asia/Shanghai"  # the contract's default; a row made before its AccountOpened keeps it
 
 # Decision change field -> (column, decoder).
@@ -148,7 +151,8 @@ class AccountStatus(Projection):
     # 5: risk tier, watch list
     tables = (ACCOUNT_STATUS,)
     doc = "One row per account with its current status."
-    weight = 10
+    weight = 35
+    reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):
@@ -179,19 +183,23 @@ class AccountStatus(Projection):
 
     @staticmethod
     def _fact(row: Row, event: FactRecorded) -> None:
-        fact, balances = event.fact, event.balances
-        if isinstance(fact, AccountOpened):
+        kind, balances = event.fact_type, event.balances
+        if kind == "AccountOpened":  # the fact's model is built only for the facts whose data the row takes
+            fact = event.fact
+            assert isinstance(fact, AccountOpened)
             row["customer_id"] = fact.data.customer_id
             row["currency"] = fact.data.currency
             row["timezone"] = fact.data.timezone
             row["original_limit"] = money(fact.data.credit_limit)
             row["opened_at"] = utc(fact.occurred_at)
-        elif isinstance(fact, AccountClosed):
-            row["closed_reason"] = fact.data.reason
-        if not isinstance(fact, (DayClosed, *ACTIONS)):
-            row["last_event_at"] = utc(fact.occurred_at)
-            row["last_event_id"] = fact.event_id
-            row["last_event_type"] = fact.type
+        elif kind == "AccountClosed":
+            closed = event.fact
+            assert isinstance(closed, AccountClosed)
+            row["closed_reason"] = closed.data.reason
+        if kind not in _NOT_BILLING:
+            row["last_event_at"] = utc(event.occurred_at)
+            row["last_event_id"] = event.event_id
+            row["last_event_type"] = kind
         row["overdue_outstanding"] = money(balances.overdue_outstanding)
         row["outstanding"] = money(balances.outstanding)
         row["credit_balance"] = money(balances.credit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from events.inbound import DayClosed, NoticeOutcomeReported
+from events.inbound import NoticeOutcomeReported
 from events.recorded import delinquency_bucket
 from events.rules import Rule
 from projections.base import (
@@ -94,7 +94,8 @@ class Collection(Projection):
     version = 2  # 2: last outcome, open promise
     tables = (COLLECTION_QUEUE, COLLECTION_ACCOUNTS)
     doc = "Collection queue of overdue accounts with their last notice."
-    weight = 8
+    weight = 13
+    reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):
@@ -102,7 +103,7 @@ class Collection(Projection):
             balances = event.balances
             overdue = money(balances.overdue_outstanding)
             if overdue > 0 and row["overdue_outstanding"] == 0:
-                row["overdue_since"] = utc(event.fact.occurred_at)
+                row["overdue_since"] = utc(event.occurred_at)
             elif overdue == 0:
                 row["overdue_since"] = None
             row["overdue_outstanding"] = overdue
@@ -110,11 +111,13 @@ class Collection(Projection):
             row["delinquency_bucket"] = delinquency_bucket(balances.days_past_due)
             row["overdue_bills"] = balances.overdue_bills
             row["active_plan_id"] = balances.active_plan_id
-            fact = event.fact
-            if isinstance(fact, NoticeOutcomeReported):
+            kind = event.fact_type
+            if kind == "NoticeOutcomeReported":
+                fact = event.fact
+                assert isinstance(fact, NoticeOutcomeReported)
                 row["last_outcome"], row["last_outcome_at"] = fact.data.outcome, utc(fact.occurred_at)
-            elif not isinstance(fact, DayClosed):
-                row["last_event_at"] = utc(fact.occurred_at)
+            elif kind != "DayClosed":
+                row["last_event_at"] = utc(event.occurred_at)
         elif isinstance(event, DecisionRecorded):
             found = tables.get(COLLECTION_ACCOUNTS, (event.account_id,))
             if found is None:

@@ -16,7 +16,6 @@ from events.inbound import (
     AccountClosed,
     AccountOpened,
     BillIssued,
-    DayClosed,
     FactRetracted,
     NoticeOutcomeReported,
     OverdueReported,
@@ -72,11 +71,12 @@ class CreditHistory(Projection):
     version = 3  # 3: notice outcomes, the watch list, promises, the risk tier (default-v2)
     tables = (CREDIT_HISTORY,)
     doc = "Per-account timeline for customer service."
-    weight = 15
+    weight = 48
+    reads = frozenset({FactRecorded, DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         row: Row | None = None
-        if isinstance(event, FactRecorded) and not isinstance(event.fact, DayClosed):
+        if isinstance(event, FactRecorded) and event.fact_type != "DayClosed":
             row = _fact_entry(event)
         elif isinstance(event, DecisionRecorded) and event.decision.rule not in _SILENT_RULES:
             row = _decision_entry(event)

@@ -37,7 +37,8 @@ class Decisions(Projection):
     version = 2
     tables = (DECISIONS,)
     doc = "Every decision with rule, policy version, facts, trigger and command."
-    weight = 3
+    weight = 10
+    reads = frozenset({DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if not isinstance(event, DecisionRecorded):

@@ -7,13 +7,15 @@ so a read-model row keyed by (position, seq) is one per recorded event. The
 clock's stored events become `DayRecorded`. The stream id is the account id.
 
 Decoding runs for every stored event a rebuild reads: the state is parsed
-once with orjson, the fact is rebuilt only when a projection first reads it,
-and the balances, which repeat a lot, are validated once per distinct value.
+once with orjson, the fact is rebuilt as its model only when a projection
+first reads it, decisions and balances are plain tuples (the engine validated
+them when it recorded them), the balances, which repeat a lot, built once per
+distinct value; kinds that no projection of the process reads are skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any, NamedTuple, Protocol
@@ -26,7 +28,7 @@ from events.recorded import (
     Balances,
     RecordedDecision,
     decode,
-    expand_decision,
+    expand_command,
 )
 from projections.base import DayRecorded, DecisionRecorded, FactRecorded, Recorded
 
@@ -58,56 +60,62 @@ class RawNotification(NamedTuple):
 _BALANCES_CACHE = 65_536
 
 
-def _balances(
-    overdue: str, outstanding: str, credit: str, days_past_due: int, plan: str | None, overdue_bills: int
-) -> Balances:
-    """The recorded balances (in the order of BALANCE_FIELDS, amounts as the ledger wrote them), not validated
-    again: what `Balances.model_validate` would give for the engine's own output, at a fraction of its cost."""
-    return Balances.model_construct(
-        overdue_outstanding=Decimal(overdue),
-        outstanding=Decimal(outstanding),
-        credit=Decimal(credit),
-        days_past_due=days_past_due,
-        active_plan_id=plan,
-        overdue_bills=overdue_bills,
-    )
-
-
 class Decoder:
-    """Notification -> the recorded events it holds."""
+    """Notification -> the recorded events it holds (of the kinds asked for: all by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: Collection[type[Recorded]] = (FactRecorded, DecisionRecorded, DayRecorded)) -> None:
         # Balances are immutable and repeat a lot (every current account's are zeros).
         self._balances: dict[tuple[Any, ...], Balances] = {}
+        self._facts = FactRecorded in kinds
+        self._decisions = DecisionRecorded in kinds
+        self._days = DayRecorded in kinds
 
     def balances(self, raw: Sequence[Any]) -> Balances:
+        """The recorded balances (in the order of BALANCE_FIELDS, amounts as the ledger wrote them)."""
         key = tuple(raw)
         cached = self._balances.get(key)
         if cached is None:
             if len(self._balances) >= _BALANCES_CACHE:
                 self._balances.clear()
-            cached = self._balances[key] = _balances(*raw)
+            overdue, outstanding, credit, days_past_due, plan, overdue_bills = raw
+            cached = self._balances[key] = Balances(
+                Decimal(overdue), Decimal(outstanding), Decimal(credit), days_past_due, plan, overdue_bills
+            )
         return cached
 
     def decode(self, notification: StoredNotification) -> list[Recorded]:
         topic = notification.topic
         if topic not in TOPICS:
             return []
+        stream = str(notification.originator_id)
+        day = topic == DAY_TOPIC or stream == CLOCK_STREAM
+        if not (self._days if day else self._facts or self._decisions):
+            return []  # nothing here for these projections: not even parsed
         state = decode(notification.state)
         fact = state["fact"]
         position = notification.id
-        stream = str(notification.originator_id)
-        if topic == DAY_TOPIC or stream == CLOCK_STREAM:
-            day = load_object(fact)
-            assert isinstance(day, DayClosed)
-            return [DayRecorded(position, day.data.business_date, day)]
+        if day:
+            closed = load_object(fact)
+            assert isinstance(closed, DayClosed)
+            return [DayRecorded(position, closed.data.business_date, closed)]
         policy = state["policy"]
-        found: list[Recorded] = [
-            FactRecorded(position, 0, stream, partial(load_object, fact), policy, self.balances(state["balances"]))
-        ]
-        event_id, occurred_at = fact["event_id"], fact["occurred_at"]
-        for seq, stored in enumerate(state.get("decisions", ()), start=1):
-            full = expand_decision(stored, stream, policy, event_id, occurred_at)
-            # Trusted: the engine wrote it (and validated the command) when it decided; a rebuild reads it again.
-            found.append(DecisionRecorded(position, seq, stream, RecordedDecision.model_construct(**full)))
+        found: list[Recorded] = []
+        if self._facts:
+            balances = self.balances(state["balances"])
+            found.append(FactRecorded(position, 0, stream, partial(load_object, fact), policy, balances, fact))
+        if self._decisions and "decisions" in state:
+            event_id, occurred_at = fact["event_id"], fact["occurred_at"]
+            for seq, stored in enumerate(state["decisions"], start=1):
+                # Trusted: the engine wrote it (and validated the command) when it decided; a rebuild reads it again.
+                decision = RecordedDecision(
+                    stored["rule"],
+                    policy,
+                    event_id,
+                    occurred_at,
+                    stored["facts"],
+                    stored.get("changes", {}),
+                    expand_command(stored, stream, policy, event_id, occurred_at),
+                    stored.get("brake"),
+                )
+                found.append(DecisionRecorded(position, seq, stream, decision))
         return found

@@ -117,7 +117,8 @@ class Delinquency(Projection):
     version = 1
     tables = (DELINQUENCY_DAILY, ROLL_RATES, ACCOUNTS, MOVES, TOTALS, CLOCK)
     doc = "Daily delinquency buckets, roll rates and cures."
-    weight = 4
+    weight = 11
+    reads = frozenset({FactRecorded, DayRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):

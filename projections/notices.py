@@ -76,11 +76,14 @@ class Notices(Projection):
     version = 1
     tables = (NOTICES, NOTICE_RATES)
     doc = "Every notice with its outcomes and promise; contact, promise and promise-kept rates."
+    reads = frozenset({FactRecorded, DecisionRecorded})
+    weight = 3
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if isinstance(event, FactRecorded):
-            fact = event.fact
-            if isinstance(fact, NoticeOutcomeReported):
+            if event.fact_type == "NoticeOutcomeReported":
+                fact = event.fact
+                assert isinstance(fact, NoticeOutcomeReported)
                 self._outcome(fact, tables)
         elif isinstance(event, DecisionRecorded):
             decision = event.decision

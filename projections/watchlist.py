@@ -47,6 +47,7 @@ class Watchlist(Projection):
     version = 1
     tables = (WATCHLIST,)
     doc = "Accounts on the early-warning watch list, with reason and since when."
+    reads = frozenset({DecisionRecorded})
 
     def apply(self, event: Recorded, tables: Tables) -> None:
         if not isinstance(event, DecisionRecorded):

@@ -80,6 +80,7 @@ class SqlProjectionStore:
         )
 
     def reset(self, projections: Sequence[Projection]) -> None:
+        self.db.bulk_load()  # a rebuild follows
         with self.db.write():
             self.db.serialize_ddl()
             for projection in projections:
@@ -131,7 +132,9 @@ class SqlProjectionStore:
             for table, rows in changes:
                 deleted = [db.encode_key(table, key) for key, row in rows.items() if row is None]
                 db.executemany(db.delete_by_key(table), deleted)
-                changed = [db.encode_row(table, row) for row in rows.values() if row is not None]
+                # A bulk write goes in key order: each row lands beside the last one in the table's b-tree.
+                ordered = [rows[key] for key in sorted(rows)] if bulk else rows.values()
+                changed = [db.encode_row(table, row) for row in ordered if row is not None]
                 db.executemany(db.upsert(table), changed)
                 written += len(rows)
             faults.reached("projections.in_bulk_write" if bulk else "projections.in_page")

@@ -9,7 +9,6 @@ says how, and how values are encoded for it.
 
 from __future__ import annotations
 
-import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -65,6 +64,9 @@ class ProjectionDatabase(ABC):
 
     def serialize_ddl(self) -> None:  # noqa: B027 - most databases need nothing here
         """Inside a write transaction: wait for other processes creating tables (where the catalog needs it)."""
+
+    def bulk_load(self) -> None:  # noqa: B027 - most databases need nothing here
+        """This connection is about to load many rows (a rebuild): tune it for that, where the database can."""
 
     def lock_clause(self) -> str:
         """Row locks for reads inside a write transaction (none where the write lock is whole-database)."""
@@ -132,24 +134,22 @@ class ProjectionDatabase(ABC):
         return encode(row)
 
     def _row_encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
-        """Values picked in C (itemgetter); only the columns whose values need it are converted."""
-        names = table.column_names
-        pick = operator.itemgetter(*names)
-        converters = [
-            (i, _nullable(convert)) for i, c in enumerate(table.columns) if (convert := self.encoder(c)) is not None
-        ]
-        if len(names) == 1:
-            only = converters[0][1] if converters else None
-            return lambda row: (pick(row) if only is None else only(pick(row)),)
-        if not converters:
-            return pick
-
-        def encode(row: Row) -> list[Any]:
-            values = list(pick(row))
-            for i, convert in converters:
-                values[i] = convert(values[i])
-            return values
-
+        """A function written out for the table: one tuple display of its columns, each converted (unless None)
+        where the database needs it. A rebuild encodes every row it writes; a loop over the columns with a
+        call per value cost more than the database's insert."""
+        scope: dict[str, Any] = {}
+        terms = []
+        for i, column in enumerate(table.columns):
+            value = f"row[{column.name!r}]"
+            convert = self.encoder(column)
+            if convert is None:
+                terms.append(value)
+            else:
+                scope[f"convert{i}"] = convert
+                terms.append(f"(None if (v{i} := {value}) is None else convert{i}(v{i}))")
+        source = f"def encode(row):\n    return ({', '.join(terms)},)\n"
+        exec(compile(source, f"<encoder of {table.stored_name}>", "exec"), scope)  # the names are our own columns
+        encode: Callable[[Row], Sequence[Any]] = scope["encode"]
         return encode
 
     def decode_row(self, table: Table, values: Sequence[Any], columns: Sequence[Column] | None = None) -> Row:
@@ -187,7 +187,3 @@ class ProjectionDatabase(ABC):
     def table_rows(self, table: Table) -> list[Row]:
         """Every row of a table in key order, decoded."""
         return [self.decode_row(table, values) for values in self.query(self.select_all(table))]
-
-
-def _nullable(convert: Encoder) -> Encoder:
-    return lambda value: None if value is None else convert(value)
