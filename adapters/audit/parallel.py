@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from adapters.bootstrap import open_engine
 from adapters.settings import Settings
 from engine.audit import Replay, commands_of, replay_accounts
+from engine.collector import cyclic_gc_paused
 from engine.whatif import AccountOutcome, Period, compare_account
 
 SLICE = 1000  # accounts per task
@@ -124,7 +125,10 @@ def _start_worker(settings: Settings) -> None:
 
 
 def _worker_slice(account_ids: Sequence[str]) -> list[Verdict]:
-    return [Verdict.of(result) for result in replay_accounts(_worker["engine"], account_ids)]
+    """The slice's verdicts, the cyclic collector paused: a replay makes no reference cycles (its garbage goes
+    by reference counting), yet the collector walked its many short-lived objects, about 6% of a replay's CPU."""
+    with cyclic_gc_paused():
+        return [Verdict.of(result) for result in replay_accounts(_worker["engine"], account_ids)]
 
 
 def _ready() -> int:
