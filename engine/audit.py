@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,13 +26,13 @@ from engine.rules import Decision, admit, decide
 from engine.scoring.features import FeatureState
 from events.inbound import load_object
 from events.operator import ACTION_TYPES, Fact
-from events.recorded import State, balances_of, recorded_decisions
+from events.recorded import BALANCE_FIELDS, State, recorded_decisions
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
 
 
-def _canonical(decision: dict[str, Any]) -> bytes:
+def _canonical(decision: dict[str, Any] | list[dict[str, Any]]) -> bytes:
     return orjson.dumps(decision, option=orjson.OPT_SORT_KEYS)
 
 
@@ -46,8 +47,12 @@ class Replay:
 
     @property
     def identical(self) -> bool:
-        same = [_canonical(d) for d in self.recorded] == [_canonical(d) for d in self.derived]
-        return same and not self.balances_differ
+        """Every decision the same, byte for byte (canonical JSON), and every recorded balance the ledger's.
+
+        Both lists are encoded whole, one call each: the encoding of a list of objects is equal exactly
+        when their encodings are equal one by one.
+        """
+        return not self.balances_differ and _canonical(self.recorded) == _canonical(self.derived)
 
     def differences(self) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
         """Pairs (recorded, derived) that differ, position by position."""
@@ -99,17 +104,23 @@ def replay(
     """
     result = Replay(account_id)
     ledger, controls, notices = Ledger(account_id), Controls(), NoticeBook()
-    features = FeatureState(account_id)  # the default probability, for a policy that scores accounts
+    features = _Features(account_id)  # the default probability, for a policy that scores accounts
     facts: list[Fact] = []
     resolve = calendar or _seed_only
     latest = latest_calendar or seed_calendar()
+    policies: dict[str, Policy] = {}  # version -> policy, asked once per account
     for state in states:
         result.facts += 1
-        result.recorded.extend(recorded_decisions(account_id, state))
+        stored = state.get("decisions")
+        if stored:
+            result.recorded.extend(recorded_decisions(account_id, state))
         fact = load_object(state["fact"])
         facts.append(fact)
-        chosen = policy(state["policy"])
-        cited = cited_calendar(state)
+        version = state["policy"]
+        chosen = policies.get(version)
+        if chosen is None:
+            chosen = policies[version] = policy(version)
+        cited = cited_calendar(state) if stored else None
         in_force = latest if cited is None else resolve(cited)
         decisions: list[Decision]
         if isinstance(fact, RETRACTIONS):
@@ -123,12 +134,15 @@ def replay(
             if before is None:
                 continue
             features.add(fact)
-            decided = decide(fact, before, ledger, controls, chosen, in_force, features, notices)
-            decisions = guard(decided, recorded_verdicts(state.get("decisions", [])))
-        if balances_of(state) != ledger.balances():
+            scored = features.state() if chosen.scoring is not None else None
+            decided = decide(fact, before, ledger, controls, chosen, in_force, scored, notices)
+            decisions = guard(decided, recorded_verdicts(stored) if stored else _no_verdict) if decided else decided
+        if tuple(state["balances"]) != _balances(ledger.balances()):
             result.balances_differ.append(fact.event_id)
         if fact.type in ACTION_TYPES:
             result.actions.append(action_summary(account_id, fact))
+        if not decisions:
+            continue
         occurred_at = fact.occurred_at.isoformat()
         for decision in decisions:
             controls = controls.changed(decision.changes)
@@ -146,6 +160,42 @@ def replay(
                 derived["brake"] = decision.brake
             result.derived.append(derived)
     return result
+
+
+_balances = itemgetter(*BALANCE_FIELDS)  # a ledger's balances (JSON form) in the order they are stored
+
+
+def _no_verdict(_: Decision) -> None:
+    """A fact recorded without decisions holds no brake verdict (recorded_verdicts of nothing)."""
+
+
+class _Features:
+    """The account's facts as of any instant (engine.scoring.features), built only once a policy scores.
+
+    Only a policy that scores accounts reads them (a `CreditAccount` of an unscored policy keeps none
+    either); the facts admitted before that are added then, in the order they came.
+    """
+
+    __slots__ = ("_state", "account_id", "pending")
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+        self.pending: list[Fact] = []
+        self._state: FeatureState | None = None
+
+    def add(self, fact: Fact) -> None:
+        if self._state is None:
+            self.pending.append(fact)
+        else:
+            self._state.add(fact)
+
+    def state(self) -> FeatureState:
+        if self._state is None:
+            self._state = FeatureState(self.account_id)
+            for fact in self.pending:
+                self._state.add(fact)
+            self.pending = []
+        return self._state
 
 
 def action_summary(account_id: str | None, fact: Fact) -> dict[str, Any]:
