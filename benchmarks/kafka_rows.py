@@ -9,6 +9,7 @@ end offsets and the command relay had published the whole outbox.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import signal
 import subprocess
@@ -378,6 +379,10 @@ def latency(spec: Spec) -> dict[str, Any]:
     pipeline = Pipeline(spec, topics, 1, ready_file=ready, trace_dir=traces)
     watcher = CommandWatcher(spec["bootstrap"], topics["commands"], topics["partitions"])
     deadline = time.monotonic() + spec["timeout_s"]
+    # This process notes the send and arrival times: its own collector must not walk the 100,000s of lines
+    # and send times it holds (a full collection would delay a send or an arrival after its time was noted).
+    gc.freeze()
+    row_gc = kafka_trace.GcPauses()
     try:
         watcher.start()
         pipeline.wait(ready.exists, deadline, "the worker to join its group")
@@ -406,6 +411,7 @@ def latency(spec: Spec) -> dict[str, Any]:
         offered_from + warmup,
         paced.days,
     )
+    breakdown["row_gc"] = kafka_trace.gc_summary(row_gc.pauses, offered_from + warmup)
     shutil.rmtree(traces, ignore_errors=True)
     counted = [
         (cause, (arrived - sent[cause]) * 1000)

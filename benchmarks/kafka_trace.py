@@ -219,8 +219,8 @@ def breakdown(
         "slowest_1pct_mean_ms": {
             name: round(sum(row[name] for row in tail) / len(tail), 1) for name in ("total", *(n for n, _ in STAGES))
         },
-        "worker_gc": _gc(worker.get("gc", []), counted_from),
-        "relay_gc": _gc(relay.get("gc", []), counted_from),
+        "worker_gc": gc_summary(worker.get("gc", []), counted_from),
+        "relay_gc": gc_summary(relay.get("gc", []), counted_from),
         "transactions": _transactions(worker.get("transactions", []), counted_from),
         "relay_pages": _pages(pages, counted_from),
         "worker_cpu_s": worker.get("cpu_s"),
@@ -236,7 +236,7 @@ def _page_of(pages: list[dict[str, Any]], firsts: list[int], notification: int) 
     return pages[index]
 
 
-def _gc(pauses: list[list[float]], counted_from: float) -> dict[str, Any]:
+def gc_summary(pauses: list[list[float]], counted_from: float) -> dict[str, Any]:
     kept = [pause for pause in pauses if pause[0] >= counted_from]
     full = [pause[1] for pause in kept if pause[2] == 2]
     return {
