@@ -10,6 +10,7 @@ end offsets and the command relay had published the whole outbox.
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import signal
 import subprocess
@@ -41,6 +42,7 @@ from events.recorded import FACT_TOPIC, decode
 
 Spec = dict[str, Any]
 CHECK_EVERY_S = 0.02
+KEEP_TRACES_ENV = "FENGKONG_BENCH_TRACES"  # a folder: the latency row copies its stage traces there
 WORKER_FIGURES = ("accepted", "batches", "polls", "fetch_seconds", "apply_seconds")
 
 
@@ -412,6 +414,8 @@ def latency(spec: Spec) -> dict[str, Any]:
         paced.days,
     )
     breakdown["row_gc"] = kafka_trace.gc_summary(row_gc.pauses, offered_from + warmup)
+    if os.environ.get(KEEP_TRACES_ENV):  # the raw traces, for a closer look at one run
+        shutil.copytree(traces, os.environ[KEEP_TRACES_ENV], dirs_exist_ok=True)
     shutil.rmtree(traces, ignore_errors=True)
     counted = [
         (cause, (arrived - sent[cause]) * 1000)

@@ -25,14 +25,16 @@ import orjson
 from benchmarks.measure import percentile
 
 Trace = dict[str, Any]
+cpu_ms = [0.0]  # the CPU milliseconds of the last call `_timed` wrapped (the notes read it)
 
 
 def _timed(note: Callable[[float, float, Any, Any], None], method: Callable[..., Any]) -> Callable[..., Any]:
-    """`method` calling `note(started, ended, args, result)` after each call."""
+    """`method` calling `note(started, ended, args, result)` after each call; its CPU time in `cpu_ms`."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.time()
+        started, cpu = time.time(), time.thread_time()
         result = method(*args, **kwargs)
+        cpu_ms[0] = (time.thread_time() - cpu) * 1000  # this thread's CPU: what the call cost, whatever the load
         note(started, time.time(), args, result)
         return result
 
@@ -61,7 +63,8 @@ class WorkerTrace:
         self.polls: list[tuple[float, float, int]] = []  # (started, returned, records)
         self.transactions: list[dict[str, Any]] = []
         self.gc = GcPauses()
-        self._prepared: dict[int, tuple[float, float, list[str]]] = {}
+        self.apply_cpu_s = 0.0  # the main thread's CPU in Worker.apply: parse, route, prepare, commit
+        self._prepared: dict[int, tuple[float, float, float, list[str]]] = {}
         engine.prepare = _timed(self._on_prepare, engine.prepare)
         engine.commit = _timed(self._on_commit, engine.commit)
 
@@ -71,10 +74,10 @@ class WorkerTrace:
 
     def _on_prepare(self, started: float, ended: float, args: Any, result: Any) -> None:
         ids = [item.event.event_id for item in args[0] if hasattr(item, "event")]
-        self._prepared[id(result)] = (started, ended, ids)
+        self._prepared[id(result)] = (started, ended, cpu_ms[0], ids)
 
     def _on_commit(self, started: float, ended: float, args: Any, result: Any) -> None:
-        prepare_started, prepared, ids = self._prepared.pop(id(args[0]), (started, started, []))
+        prepare_started, prepared, prepare_cpu, ids = self._prepared.pop(id(args[0]), (started, started, 0.0, []))
         self.transactions.append(
             {
                 "poll": len(self.polls) - 1,
@@ -82,12 +85,20 @@ class WorkerTrace:
                 "prepared": prepared,
                 "commit_started": started,
                 "committed": ended,
+                "prepare_cpu_ms": prepare_cpu,
+                "commit_cpu_ms": cpu_ms[0],
                 "events": ids,
             }
         )
 
     def jsonable(self) -> Trace:
-        return {"polls": self.polls, "transactions": self.transactions, "gc": self.gc.pauses, "cpu_s": _cpu()}
+        return {
+            "polls": self.polls,
+            "transactions": self.transactions,
+            "gc": self.gc.pauses,
+            "cpu_s": _cpu(),
+            "apply_cpu_s": round(self.apply_cpu_s, 3),
+        }
 
 
 class RelayTrace:
@@ -119,15 +130,17 @@ class RelayTrace:
                 "first": args[0],
                 "next": page.next_position,
                 "commands": len(page.commands),
+                "read_cpu_ms": cpu_ms[0],
             }
 
     def _on_flush(self, started: float, ended: float, args: Any, result: Any) -> None:
         if self._page:
-            self._page["acked"] = ended
+            self._page["acked"], self._page["flush_cpu_ms"] = ended, cpu_ms[0]
 
     def _on_advance(self, started: float, ended: float, args: Any, result: Any) -> None:
         if self._page:
             self._page["advance_started"], self._page["advanced"] = started, ended
+            self._page["advance_cpu_ms"] = cpu_ms[0]
             self.pages.append(self._page)
             self._page = {}
 
@@ -224,6 +237,8 @@ def breakdown(
         "transactions": _transactions(worker.get("transactions", []), counted_from),
         "relay_pages": _pages(pages, counted_from),
         "worker_cpu_s": worker.get("cpu_s"),
+        "worker_apply_cpu_s": worker.get("apply_cpu_s"),
+        "worker_events": sum(len(t["events"]) for t in worker.get("transactions", [])),
         "relay_cpu_s": relay.get("cpu_s"),
         "load_average": [round(value, 2) for value in os.getloadavg()],
     }
@@ -257,7 +272,21 @@ def _transactions(transactions: list[dict[str, Any]], counted_from: float) -> di
         "events": _ms([float(len(t["events"])) for t in kept]),
         "prepare_ms": _ms([(t["prepared"] - t["prepare_started"]) * 1000 for t in kept]),
         "commit_ms": _ms([(t["committed"] - t["commit_started"]) * 1000 for t in kept]),
+        "prepare_cpu_ms": _ms([t["prepare_cpu_ms"] for t in kept]),
+        "commit_cpu_ms": _ms([t["commit_cpu_ms"] for t in kept]),
+        # CPU of the worker's thread per transaction = fixed + per event (least squares): what a small batch costs
+        "cpu_fit": _fit([(len(t["events"]), t["prepare_cpu_ms"] + t["commit_cpu_ms"]) for t in kept]),
     }
+
+
+def _fit(points: list[tuple[int, float]]) -> dict[str, float]:
+    """Least squares of y = fixed + per_event * n: the fixed ms per transaction and the µs per event."""
+    count = len(points)
+    mean_n = sum(n for n, _ in points) / count
+    mean_y = sum(y for _, y in points) / count
+    spread = sum((n - mean_n) ** 2 for n, _ in points)
+    slope = sum((n - mean_n) * (y - mean_y) for n, y in points) / spread if spread else 0.0
+    return {"fixed_ms": round(mean_y - slope * mean_n, 2), "per_event_us": round(slope * 1000, 1)}
 
 
 def _pages(pages: list[dict[str, Any]], counted_from: float) -> dict[str, Any]:
@@ -271,4 +300,5 @@ def _pages(pages: list[dict[str, Any]], counted_from: float) -> dict[str, Any]:
         "read_ms": _ms([(p["read"] - p["read_started"]) * 1000 for p in kept]),
         "send_ack_ms": _ms([(p["acked"] - p["read"]) * 1000 for p in kept]),
         "advance_ms": _ms([(p["advanced"] - p["advance_started"]) * 1000 for p in kept]),
+        "cpu_ms": _ms([p["read_cpu_ms"] + p.get("flush_cpu_ms", 0.0) + p["advance_cpu_ms"] for p in kept]),
     }

@@ -57,7 +57,10 @@ def main() -> None:
                 trace.poll(time.time() - (fetched - started), time.time(), sum(map(len, polled.values())))
             if polled and first is None:
                 first = time.time()
+            cpu = time.thread_time()
             worker.apply(polled)
+            if trace is not None and polled:
+                trace.apply_cpu_s += time.thread_time() - cpu
             if first is not None:
                 polls += 1
                 fetching += fetched - started
