@@ -16,7 +16,7 @@ import bisect
 import gc
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,7 @@ def _page_of(pages: list[dict[str, Any]], firsts: list[int], notification: int) 
     return pages[index]
 
 
-def gc_summary(pauses: list[list[float]], counted_from: float) -> dict[str, Any]:
+def gc_summary(pauses: Sequence[Sequence[float]], counted_from: float) -> dict[str, Any]:
     kept = [pause for pause in pauses if pause[0] >= counted_from]
     full = [pause[1] for pause in kept if pause[2] == 2]
     return {
