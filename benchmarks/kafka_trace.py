@@ -168,7 +168,7 @@ STAGES = (
     ("to_poll", "published to the worker's poll returning it (broker, fetch, the worker busy before)"),
     ("queued", "poll returned to its transaction's prepare (parsing, earlier transactions of that poll)"),
     ("prepare", "the engine's prepare (load, apply, decide, encode)"),
-    ("commit", "the transaction's commit"),
+    ("commit", "prepared to committed (the dead letters' acknowledgement, then the transaction)"),
     ("to_relay", "committed to the relay reading its page (the relay's wake-up, earlier pages)"),
     ("relay_send", "page read to every command acknowledged (producer linger, broker, acks)"),
     ("to_arrival", "acknowledged to the command's arrival at the consumer (its fetch)"),
@@ -192,7 +192,10 @@ def breakdown(
     counted_from: float,
     days: set[str],
 ) -> dict[str, Any]:
-    """Each stage's p50/p99/max (ms) over the account events' commands, and the stages of the slowest 1%."""
+    """Each stage's p50/p99/max (ms) over the account events' commands, and the stages of the slowest 1%.
+
+    A command's stages add up to its total: each runs from the end of the one before to its own end.
+    """
     polls = worker.get("polls", [])
     by_event: dict[str, dict[str, Any]] = {}
     for transaction in worker.get("transactions", []):
@@ -215,7 +218,7 @@ def breakdown(
                 "to_poll": (polled - sent[cause]) * 1000,
                 "queued": (transaction["prepare_started"] - polled) * 1000,
                 "prepare": (transaction["prepared"] - transaction["prepare_started"]) * 1000,
-                "commit": (transaction["committed"] - transaction["commit_started"]) * 1000,
+                "commit": (transaction["committed"] - transaction["prepared"]) * 1000,
                 "to_relay": (page["read"] - transaction["committed"]) * 1000,
                 "relay_send": (page["acked"] - page["read"]) * 1000,
                 "to_arrival": (arrived - page["acked"]) * 1000,
