@@ -9,6 +9,8 @@ end offsets and the command relay had published the whole outbox.
 
 from __future__ import annotations
 
+import gc
+import os
 import shutil
 import signal
 import subprocess
@@ -27,9 +29,11 @@ import orjson
 from adapters.bootstrap import open_engine, open_log, open_outbox
 from adapters.kafka.client import KafkaConsumer, KafkaProducer, TopicPartition
 from adapters.kafka.clock import day_closed_copies
+from adapters.kafka.config import NOTIFICATION_HEADER, header
 from adapters.kafka.worker import WorkerSettings
 from adapters.settings import Settings
 from adapters.store.readers import StoredOutbox
+from benchmarks import kafka_trace
 from benchmarks.kafka import end_offsets
 from benchmarks.measure import peak_rss_mib, percentile
 from benchmarks.workload import Workload
@@ -38,6 +42,7 @@ from events.recorded import FACT_TOPIC, decode
 
 Spec = dict[str, Any]
 CHECK_EVERY_S = 0.02
+KEEP_TRACES_ENV = "FENGKONG_BENCH_TRACES"  # a folder: the latency row copies its stage traces there
 WORKER_FIGURES = ("accepted", "batches", "polls", "fetch_seconds", "apply_seconds")
 
 
@@ -101,8 +106,16 @@ def kafka_bare(spec: Spec) -> dict[str, Any]:
 class Pipeline:
     """N `benchmarks.kafka_worker` processes in one group and one `fengkong relay`, on one store."""
 
-    def __init__(self, spec: Spec, topics: dict[str, Any], workers: int, ready_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        topics: dict[str, Any],
+        workers: int,
+        ready_file: Path | None = None,
+        trace_dir: Path | None = None,
+    ) -> None:
         self.spec = spec
+        self.trace_dir = trace_dir  # traced processes (benchmarks.kafka_trace) write their stage timings there
         self.topics = topics
         self.store = spec["store"]
         self.reader: RiskEngine = open_engine(
@@ -114,7 +127,9 @@ class Pipeline:
         self.log = self.log_path.open("ab")
         self.workers = [self._worker(index, ready_file) for index in range(workers)]
         self.relay = subprocess.Popen(
-            [
+            [sys.executable, "-m", "benchmarks.kafka_relay", orjson.dumps(self._relay_spec()).decode()]
+            if trace_dir
+            else [
                 sys.executable,
                 "-c",
                 "from adapters.cli import main; main()",
@@ -131,6 +146,15 @@ class Pipeline:
             stderr=self.log,
         )
 
+    def _relay_spec(self) -> Spec:
+        assert self.trace_dir is not None
+        return {
+            "bootstrap": self.spec["bootstrap"],
+            "store": self.store,
+            "commands_topic": self.topics["commands"],
+            "trace": str(self.trace_dir / "relay.json"),
+        }
+
     def _worker(self, index: int, ready_file: Path | None) -> subprocess.Popen[bytes]:
         spec = {
             "bootstrap": self.spec["bootstrap"],
@@ -141,6 +165,7 @@ class Pipeline:
             "cache_size": self.spec["cache_size"],
             "batch_size": self.spec.get("worker_batch_size"),
             "ready_file": str(ready_file) if ready_file else None,
+            "trace": str(self.trace_dir / f"worker-{index}.json") if self.trace_dir else None,
         }
         return subprocess.Popen(
             [sys.executable, "-m", "benchmarks.kafka_worker", orjson.dumps(spec).decode()],
@@ -267,6 +292,7 @@ class CommandWatcher(threading.Thread):
         self.consumer.assign(self.partitions)
         self.consumer.seek_to_beginning(*self.partitions)
         self.arrivals: list[tuple[str, float]] = []
+        self.notifications: list[int] = []  # the notification id of each arrival (its header), for the stages
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -275,6 +301,7 @@ class CommandWatcher(threading.Thread):
                 now = time.time()
                 for record in records:
                     self.arrivals.append((orjson.loads(record.value)["cause_event_id"], now))
+                    self.notifications.append(int(header(record.headers, NOTIFICATION_HEADER) or -1))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -350,9 +377,14 @@ def latency(spec: Spec) -> dict[str, Any]:
     rate, seconds, warmup = spec["rate"], spec["seconds"], spec["warmup_s"]
     lines = list(Workload(**{**spec["workload"], "path": Path(spec["workload"]["path"])}).lines(int(rate * seconds)))
     ready = Path(tempfile.mkdtemp(prefix="fengkong-bench-")) / "ready"  # the worker touches it once it owns partitions
-    pipeline = Pipeline(spec, topics, 1, ready_file=ready)
+    traces = Path(tempfile.mkdtemp(prefix="fengkong-bench-trace-"))
+    pipeline = Pipeline(spec, topics, 1, ready_file=ready, trace_dir=traces)
     watcher = CommandWatcher(spec["bootstrap"], topics["commands"], topics["partitions"])
     deadline = time.monotonic() + spec["timeout_s"]
+    # This process notes the send and arrival times: its own collector must not walk the 100,000s of lines
+    # and send times it holds (a full collection would delay a send or an arrival after its time was noted).
+    gc.freeze()
+    row_gc = kafka_trace.GcPauses()
     try:
         watcher.start()
         pipeline.wait(ready.exists, deadline, "the worker to join its group")
@@ -373,6 +405,18 @@ def latency(spec: Spec) -> dict[str, Any]:
         watcher.stop()
     recorded = _recorded_at(spec["store"])
     reports = pipeline.stop()
+    breakdown = kafka_trace.breakdown(
+        kafka_trace.read(traces / "worker-0.json"),
+        kafka_trace.read(traces / "relay.json"),
+        sent,
+        [(cause, arrived, n) for (cause, arrived), n in zip(watcher.arrivals, watcher.notifications, strict=True)],
+        offered_from + warmup,
+        paced.days,
+    )
+    breakdown["row_gc"] = kafka_trace.gc_summary(row_gc.pauses, offered_from + warmup)
+    if os.environ.get(KEEP_TRACES_ENV):  # the raw traces, for a closer look at one run
+        shutil.copytree(traces, os.environ[KEEP_TRACES_ENV], dirs_exist_ok=True)
+    shutil.rmtree(traces, ignore_errors=True)
     counted = [
         (cause, (arrived - sent[cause]) * 1000)
         for cause, arrived in watcher.arrivals
@@ -407,6 +451,7 @@ def latency(spec: Spec) -> dict[str, Any]:
         "account_event_p50_ms": round(percentile(by_accounts, 0.50), 1) if by_accounts else None,
         "account_event_p99_ms": round(percentile(by_accounts, 0.99), 1) if by_accounts else None,
         "stages": stages,
+        "breakdown": breakdown,
         "day_commands": len(by_days),
         "day_p99_ms": round(percentile(by_days, 0.99), 1) if by_days else None,
         "store": "PostgreSQL" if spec["store"].startswith("postgres") else "SQLite",

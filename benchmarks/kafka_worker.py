@@ -22,6 +22,7 @@ from adapters.bootstrap import open_engine
 from adapters.kafka.config import GroupTiming
 from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.settings import Settings
+from benchmarks.kafka_trace import WorkerTrace, write
 from benchmarks.measure import peak_rss_mib
 
 
@@ -41,6 +42,7 @@ def main() -> None:
         timing=GroupTiming(session_timeout_ms=6_000, heartbeat_interval_ms=1_000),
     )
     worker = Worker(engine, settings)
+    trace = WorkerTrace(engine) if spec.get("trace") else None
     ready = Path(spec["ready_file"]) if spec.get("ready_file") else None
     first: float | None = None
     polls = 0
@@ -51,9 +53,14 @@ def main() -> None:
             started = time.perf_counter()
             polled = worker.fetch()
             fetched = time.perf_counter()
+            if trace is not None:
+                trace.poll(time.time() - (fetched - started), time.time(), sum(map(len, polled.values())))
             if polled and first is None:
                 first = time.time()
+            cpu = time.thread_time()
             worker.apply(polled)
+            if trace is not None and polled:
+                trace.apply_cpu_s += time.thread_time() - cpu
             if first is not None:
                 polls += 1
                 fetching += fetched - started
@@ -63,6 +70,8 @@ def main() -> None:
                 ready = None
     finally:
         worker.close()
+        if trace is not None:
+            write(spec["trace"], trace.jsonable())
     result = {
         "first_record_at": first,
         "stats": dataclasses.asdict(worker.stats),

@@ -156,7 +156,34 @@ def _latency(row: Row) -> str:
         f"the first {row.get('warmup_s'):g} s not counted); {row.get('offered_rate'):,.0f} events/s offered, "
         f"{row.get('events_per_second'):,.0f} achieved, the last command arrived "
         f"{row.get('last_command_after_last_event_s', 0):,.2f} s after the last event was sent; 1 worker + relay on "
-        f"{row.get('store')}, {row.get('batches', 0):,} transactions{where}"
+        f"{row.get('store')}, {row.get('batches', 0):,} transactions{where}{_latency_breakdown(row)}"
+    )
+
+
+def _latency_breakdown(row: Row) -> str:
+    """The traced stages (benchmarks.kafka_trace) of the account events' commands, p50/p99 ms, and CPU."""
+    found = row.get("breakdown") or {}
+    stages = found.get("stages_ms")
+    if not stages:
+        return ""
+    parts = ", ".join(f"{name} {v['p50']}/{v['p99']}" for name, v in stages.items() if name != "total")
+    fit = (found.get("transactions") or {}).get("cpu_fit") or {}
+    events = found.get("worker_events") or 0
+    per_event = {who: 1e6 * (found.get(f"{who}_cpu_s") or 0.0) / max(events, 1) for who in ("worker", "relay")}
+    cpu = (
+        f"; worker CPU {per_event['worker']:,.0f} µs per event (prepare+commit {fit.get('per_event_us')} µs per "
+        f"event + {fit.get('fixed_ms')} ms per transaction), relay {per_event['relay']:,.0f} µs"
+        if per_event["worker"]
+        else ""
+    )
+    gcs = ", ".join(
+        f"{who} {found[key]['collections']} collections, longest {found[key]['max_ms']} ms"
+        for who, key in (("worker", "worker_gc"), ("relay", "relay_gc"), ("measuring process", "row_gc"))
+        if found.get(key)
+    )
+    load = found.get("load_average") or []
+    return f"; traced stages, p50/p99 ms: {parts}{cpu}; GC: {gcs}" + (
+        f"; load average at the end {load[0]}" if load else ""
     )
 
 

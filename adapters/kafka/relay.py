@@ -19,6 +19,7 @@ read again from the recorded position (adapters.kafka.retry).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMAN
 from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
 from adapters.monitoring import metrics
 from adapters.runtime import faults
+from engine.collector import cyclic_gc_paused
 from events.recorded import OutboxPage
 
 log = logging.getLogger(__name__)
@@ -128,11 +130,13 @@ class CommandRelay:
         A page that fails (broker or store unavailable) is not recorded: after a backoff it is read
         again from the recorded position and published again (at least once).
         """
+        gc.freeze()  # what start-up made (modules, clients) lives as long as the relay: out of the collector's sight
         try:
             while not stop.is_set() and not (until and until()):
                 try:
                     head = self.outbox.head()  # anything committed after this is new to the page read next
-                    relayed = self.relay_once()
+                    with cyclic_gc_paused():  # a page's objects are freed by reference counting; no pause mid-page
+                        relayed = self.relay_once()
                     self._observe_lag(drained=relayed == 0)
                     if relayed < self.settings.page:
                         self._linger(head, stop)

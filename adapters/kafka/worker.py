@@ -50,6 +50,7 @@ from adapters.monitoring import metrics
 from adapters.runtime import faults
 from engine.application import ATTEMPTS, DEFAULT_BATCH, BatchConflict, RiskEngine, StoreConflict
 from engine.batch import CONTRACT, Outcome, Result
+from engine.collector import cyclic_gc_paused
 from events.inbound import InvalidEvent, ParsedEvent
 
 log = logging.getLogger(__name__)
@@ -282,13 +283,15 @@ class Worker:
         """Apply fetched records in transactions of one or more partitions, then commit the offsets as a hint."""
         handled = 0
         parts: list[Part] = []
-        for tp in sorted(polled):
-            records = self._owned(tp, polled[tp])
-            handled += len(records)
-            parsed = [(record, parse(record.value)) for record in records]
-            parts += [(tp, chunk) for chunk in chunks(parsed, self.limits)]
-        for transaction in transactions(parts, self.limits):
-            self._apply(transaction)
+        # Parsing makes a poll's worth of objects: no collection among them (the engine's batches pause it too).
+        with cyclic_gc_paused():
+            for tp in sorted(polled):
+                records = self._owned(tp, polled[tp])
+                handled += len(records)
+                parsed = [(record, parse(record.value)) for record in records]
+                parts += [(tp, chunk) for chunk in chunks(parsed, self.limits)]
+            for transaction in transactions(parts, self.limits):
+                self._apply(transaction)
         if polled and time.monotonic() - self._last_hint >= self.settings.hint_every_s:
             self._commit_hint()
         self._observe_lag()

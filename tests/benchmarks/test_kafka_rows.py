@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.kafka_trace import STAGES
+
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 ROWS = ("kafka.bare", "kafka.engine.1", "kafka.engine.2", "peer.quixstreams", "latency")
@@ -59,6 +61,12 @@ def test_kafka_rows_account_for_every_record_and_command(tmp_path: Path, kafka_b
     assert latency["events"] == 2000
     assert 0 < latency["measured_commands"] <= latency["commands"]
     assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    traced = latency["breakdown"]  # the stages joined per command from the worker's and the relay's traces
+    assert set(traced["stages_ms"]) == {"total", *(name for name, _ in STAGES)}
+    assert 0 < traced["commands"] <= latency["account_event_commands"]
+    assert traced["stages_ms"]["total"]["max"] <= latency["max_ms"]
+    assert traced["transactions"]["count"] > 0 and traced["relay_pages"]["count"] > 0
+    assert traced["worker_events"] > 0 and traced["worker_cpu_s"] > 0 and traced["relay_cpu_s"] > 0
 
     peer = rows["peer.quixstreams"]
     assert peer["status"] == "not measured" and "no-such-python" in peer["reason"]
