@@ -64,7 +64,10 @@ ROW_DESCRIPTIONS = (
     "send time of the event that caused it (`cause_event_id`), over the commands whose cause was sent after the "
     "warm-up. Commands caused by an account event and those of a DayClosed's fan-out (a closed day brought to "
     "every account whose review falls due) are reported apart. The producer, the consumer, the worker, the relay "
-    "and the broker share this machine's cores.",
+    "and the broker share this machine's cores. The worker and the relay run traced (`benchmarks/kafka_trace.py`): "
+    "each command's time is split into stages that add up to it (publication to the poll that returned its cause, "
+    "queued behind parsing, the engine's prepare, the commit, to the relay's page read, sent and acknowledged, to "
+    "the consumer), with the CPU time of each transaction and page, every cyclic GC pause and the load average.",
     "- **scale-out** (`benchmarks/split.py`): two engine processes ingest the sample's accounts split into two "
     "partition ranges (murmur2, 4 partitions, as Kafka places them), each bringing a DayClosed to its own "
     "accounts; `shared` writes both ranges to one database, `split` gives each range a database of its own on "
