@@ -141,7 +141,7 @@ class CreditAccount:
             if self.features is not None:
                 self.features.add(fact)
             decisions = decide(fact, before, self.ledger, self.controls, policy, calendar, self.features, self.notices)
-            if verdicts is not None:
+            if verdicts is not None and decisions:
                 decisions = guard(decisions, verdicts)
         occurred_at = fact.occurred_at.isoformat() if decisions else ""  # most facts decide nothing
         stored: list[dict[str, Any]] = []
@@ -164,7 +164,7 @@ class CreditAccount:
             )
         self.version += 1
         state = fact_state(parsed.canonical, policy.version, self.ledger.balances(), stored)
-        self.last_state = state if any(decision.brake for decision in decisions) else None
+        self.last_state = state if decisions and any(decision.brake for decision in decisions) else None
         self.pending.append((self.account_id, self.version, FACT_TOPIC, orjson.dumps(state)))
         return decisions
 
