@@ -95,10 +95,6 @@ class MasterKeys:
             self._from_file = read_key_file(self.file)
             self._seen = changed
 
-    def by_id(self, master_id: str) -> MasterKey | None:
-        self.refresh()
-        return next((key for key in self.keys if key.key_id == master_id), None)
-
 
 def master_keys(store: str, key: str | None, previous: str | None, key_file: str | None) -> MasterKeys:
     """The master keys the settings name: the key (and previous ones) given, else a key file."""
