@@ -135,7 +135,8 @@ class SqlProjectionStore:
                 # A bulk write goes in key order: each row lands beside the last one in the table's b-tree.
                 ordered = [rows[key] for key in sorted(rows)] if bulk else rows.values()
                 changed = [db.encode_row(table, row) for row in ordered if row is not None]
-                db.executemany(db.upsert(table), changed)
+                # An append-only table's keys are each put once, and a bulk write loads a table emptied for it.
+                db.executemany(db.insert(table) if bulk and table.append_only else db.upsert(table), changed)
                 written += len(rows)
             faults.reached("projections.in_bulk_write" if bulk else "projections.in_page")
             now = _now()

@@ -176,6 +176,11 @@ class ProjectionDatabase(ABC):
             f"ON CONFLICT ({', '.join(table.key)}) {action}"
         )
 
+    def insert(self, table: Table) -> str:
+        """A plain insert, for rows whose keys the table cannot hold yet."""
+        names = table.column_names
+        return f"INSERT INTO {table_name(table)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
     def delete_by_key(self, table: Table) -> str:
         return f"DELETE FROM {table_name(table)} WHERE " + " AND ".join(f"{name} = ?" for name in table.key)
 

@@ -17,6 +17,7 @@ from adapters.store.urls import sqlite_path
 from projections.base import CENT, Column, ColumnType
 
 BULK_CACHE_KIB = 256 * 1024  # per rebuild process, only while it rebuilds (its connection closes after)
+BULK_BUSY_MS = 900_000
 
 
 def sqlite_timestamp(moment: datetime) -> str:
@@ -94,6 +95,9 @@ class SQLiteProjectionDatabase(ProjectionDatabase):
         rebuild's upserts and index builds go back to the file (2 MiB by default) for every few rows."""
         self.connection.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
         self.connection.execute("PRAGMA temp_store=MEMORY")
+        # The other processes of a parallel rebuild write large transactions too (a projection's rows with its
+        # position, atomically): on a busy machine one may hold the write lock longer than a live writer would.
+        self.connection.execute(f"PRAGMA busy_timeout={BULK_BUSY_MS}")
 
     def has_table(self, name: str) -> bool:
         found = self.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [name])
