@@ -137,7 +137,7 @@ def replay(
             scored = features.state() if chosen.scoring is not None else None
             decided = decide(fact, before, ledger, controls, chosen, in_force, scored, notices)
             decisions = guard(decided, recorded_verdicts(stored) if stored else _no_verdict) if decided else decided
-        if tuple(state["balances"]) != _balances(ledger.balances()):
+        if orjson.dumps(state["balances"]) != orjson.dumps(_balances(ledger.balances())):  # byte for byte
             result.balances_differ.append(fact.event_id)
         if fact.type in ACTION_TYPES:
             result.actions.append(action_summary(account_id, fact))

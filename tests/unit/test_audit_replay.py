@@ -81,9 +81,10 @@ def test_a_tampered_stored_decision_is_caught(alter: Callable[[list[State]], Any
     assert replay("T1", states, as_recorded).identical  # the same replay of the stored states as they were
 
 
-def test_a_tampered_stored_balance_is_caught() -> None:
+@pytest.mark.parametrize(("position", "value"), [(1, "500.01"), (1, "500.0"), (3, 5.0), (5, True)])
+def test_a_tampered_stored_balance_is_caught(position: int, value: Any) -> None:
     states = locked_account()
-    states[2]["balances"][1] = "500.01"
+    states[2]["balances"][position] = value  # 500.0 == 500.00 as decimals, 5.0 == 5 and True == 1 in Python
     result = replay("T1", states, as_recorded)
     assert not result.identical and result.balances_differ == [states[2]["fact"]["event_id"]]
 
