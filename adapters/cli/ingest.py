@@ -31,6 +31,7 @@ from adapters.files.jsonl import DeadLetterFile, Line, Oversized, dead_letter_re
 from adapters.runtime import faults
 from engine.application import DEFAULT_BATCH
 from engine.batch import Outcome
+from engine.collector import cyclic_gc_paused
 from events.inbound import InvalidEvent, ParsedEvent, parse_event
 
 
@@ -113,7 +114,9 @@ def ingest(
         lines = read_lines(source)
         offset = 0
         while batch := list(itertools.islice(lines, settings.batch_size)):
-            for result in engine.process_parsed([_parsed(line) for line in batch]):
+            with cyclic_gc_paused():  # the parse too: its objects are the batch's, freed after it
+                results = engine.process_parsed([_parsed(line) for line in batch])
+            for result in results:
                 counts[result.outcome] += 1
                 commands.update(c.type for c in result.commands)
                 warnings += len(result.warnings)
