@@ -46,13 +46,22 @@ How they stay right:
   processing did (a property test checks it). A projection whose `version`
   changes in the code is rebuilt automatically on the next run. Up to the
   store's head at its start a rebuild keeps the rows in memory and writes
-  them with one `executemany` per projection, together with its position;
-  every 100,000 stored events, a projection holding more than 150,000 rows
-  (the per-event timelines) is written out and leaves memory, so each holds
+  them with one `executemany` per table (in key order; the append-only
+  timelines by plain inserts), together with its position, on a connection
+  given a 256 MiB page cache for the load and the index builds after it;
+  every 100,000 stored events, a projection holding more than 300,000 rows
+  (the per-event timelines; at 1,000,000 events the working rows of 100,000
+  accounts stay under it) is written out and leaves memory, so each holds
   at most about that many rows plus what 100,000 events add (the benchmark's
   rebuild row reports the peak RSS, docs/benchmarks.md). The rows of the
   append-only timelines (credit_history, decisions) are never read back, so
-  they are only kept until written. `--jobs N` (one per core by default)
+  they are only kept until written. Each stored event is decoded once per
+  process, only into the kinds its projections read (`Projection.reads`),
+  and a fact's model is built only for a projection that reads its data
+  (its type, id and time come from the stored JSON). The read models stay
+  in the store's database (analysts' SQL and the API read them there), so a
+  rebuild writes through the store's WAL like any writer: it is not written
+  to a separate unjournalled file and swapped in. `--jobs N` (one per core by default)
   splits the projections into N groups of about equal cost and rebuilds each
   group in a process of its own; a process that dies leaves its projections
   at their last committed position, and `catch-up` carries them on.
