@@ -332,7 +332,10 @@ def describe_errors(error: ValidationError) -> str:
 
 
 def _check_size(raw: bytes | str) -> None:
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    try:
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+    except UnicodeEncodeError:  # a str can hold a lone surrogate, which no UTF-8 message can
+        raise InvalidEvent("event: not UTF-8 text (a lone surrogate)") from None
     if size > MAX_EVENT_BYTES:
         raise InvalidEvent(f"event: message of {size} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
 

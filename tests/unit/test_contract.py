@@ -133,6 +133,12 @@ def test_malformed_messages(raw: bytes, why: str) -> None:
     assert why in reject(raw)
 
 
+def test_a_text_message_with_a_lone_surrogate_is_refused_not_raised() -> None:
+    """`RiskEngine.process` takes text too: a lone surrogate cannot be UTF-8 (the size check used to raise on it)."""
+    with pytest.raises(InvalidEvent, match="event: not UTF-8 text"):
+        parse_event('{"event_id": "e-1", "type": "AccountOpened", "note": "\ud800"}')
+
+
 @pytest.mark.parametrize(
     "kind, data, why",
     [
