@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,7 +25,7 @@ from engine.rules import Decision, admit, decide
 from engine.scoring.features import FeatureState
 from events.inbound import load_object
 from events.operator import ACTION_TYPES, Fact
-from events.recorded import BALANCE_FIELDS, State, recorded_decisions
+from events.recorded import State, recorded_decisions, stored_balances
 
 if TYPE_CHECKING:
     from engine.application import RiskEngine
@@ -137,7 +136,7 @@ def replay(
             scored = features.state() if chosen.scoring is not None else None
             decided = decide(fact, before, ledger, controls, chosen, in_force, scored, notices)
             decisions = guard(decided, recorded_verdicts(stored) if stored else _no_verdict) if decided else decided
-        if orjson.dumps(state["balances"]) != orjson.dumps(_balances(ledger.balances())):  # byte for byte
+        if orjson.dumps(state["balances"]) != orjson.dumps(stored_balances(ledger.balances())):  # byte for byte
             result.balances_differ.append(fact.event_id)
         if fact.type in ACTION_TYPES:
             result.actions.append(action_summary(account_id, fact))
@@ -160,9 +159,6 @@ def replay(
                 derived["brake"] = decision.brake
             result.derived.append(derived)
     return result
-
-
-_balances = itemgetter(*BALANCE_FIELDS)  # a ledger's balances (JSON form) in the order they are stored
 
 
 def _no_verdict(_: Decision) -> None:

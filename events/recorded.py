@@ -82,6 +82,11 @@ def encode_fact(
     return orjson.dumps(fact_state(canonical_fact, policy_version, balances, decisions, recorded_at_ms))
 
 
+def stored_balances(balances: dict[str, Any]) -> list[Any]:
+    """A ledger's balances as a state holds them: their values in the order of `BALANCE_FIELDS`."""
+    return [balances[name] for name in BALANCE_FIELDS]
+
+
 def fact_state(
     canonical_fact: str,
     policy_version: str,
@@ -95,7 +100,7 @@ def fact_state(
         "at": _now_ms() if recorded_at_ms is None else recorded_at_ms,
         "policy": policy_version,
         "fact": orjson.Fragment(canonical_fact),
-        "balances": [balances[name] for name in BALANCE_FIELDS],
+        "balances": stored_balances(balances),
     }
     if decisions:
         state["decisions"] = decisions
@@ -188,6 +193,22 @@ def expand_decision(
     if "brake" in stored:
         decision["brake"] = stored["brake"]
     return decision
+
+
+def read_decision(
+    stored: dict[str, Any], account_id: str, policy_version: str, cause_event_id: str, occurred_at: str
+) -> RecordedDecision:
+    """`expand_decision` as the tuple readers decode (not validated again: the engine wrote it)."""
+    return RecordedDecision(
+        stored["rule"],
+        policy_version,
+        cause_event_id,
+        occurred_at,
+        stored["facts"],
+        stored.get("changes", {}),
+        expand_command(stored, account_id, policy_version, cause_event_id, occurred_at),
+        stored.get("brake"),
+    )
 
 
 def expand_command(

@@ -26,9 +26,8 @@ from events.recorded import (
     DAY_TOPIC,
     FACT_TOPIC,
     Balances,
-    RecordedDecision,
     decode,
-    expand_command,
+    read_decision,
 )
 from projections.base import DayRecorded, DecisionRecorded, FactRecorded, Recorded
 
@@ -106,16 +105,6 @@ class Decoder:
         if self._decisions and "decisions" in state:
             event_id, occurred_at = fact["event_id"], fact["occurred_at"]
             for seq, stored in enumerate(state["decisions"], start=1):
-                # Trusted: the engine wrote it (and validated the command) when it decided; a rebuild reads it again.
-                decision = RecordedDecision(
-                    stored["rule"],
-                    policy,
-                    event_id,
-                    occurred_at,
-                    stored["facts"],
-                    stored.get("changes", {}),
-                    expand_command(stored, stream, policy, event_id, occurred_at),
-                    stored.get("brake"),
-                )
+                decision = read_decision(stored, stream, policy, event_id, occurred_at)
                 found.append(DecisionRecorded(position, seq, stream, decision))
         return found
