@@ -7,7 +7,6 @@ and a rejection names the field and the reason.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from events.canonical import DIGEST_BYTES, canonical_and_digest, canonical_bytes
+from events.canonical import canonical_and_digest, canonical_bytes
 from events.trusted import constructor
 from events.types import (
     MAX_ID_LENGTH,
@@ -296,7 +295,7 @@ class InvalidEvent(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ParsedEvent:
-    """A valid event with its canonical JSON (what is stored) and its payload digest (`payload_digest`)."""
+    """A valid event with its canonical JSON (what is stored) and its payload digest (events.canonical)."""
 
     event: AccountEvent | DayClosed | OperatorAction  # an operator action only from events.operator
     canonical: str
@@ -390,17 +389,6 @@ def parse_event(raw: bytes | str) -> ParsedEvent:
         event = validate_event(_decode(raw))
     canonical, digest = canonical_and_digest(event)
     return ParsedEvent(event, canonical, digest)
-
-
-def payload_digest(canonical: str) -> bytes:
-    """The first 16 bytes of the canonical payload's SHA-256: what deduplication compares.
-
-    A check that a repeated `event_id` carries the same payload, not a
-    signature: 128 bits make an accidental match between two payloads of one
-    `event_id` practically impossible, at a quarter of the hex digest's bytes
-    in the store's deduplication table.
-    """
-    return hashlib.sha256(canonical.encode()).digest()[:DIGEST_BYTES]
 
 
 def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed | OperatorAction:

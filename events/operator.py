@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from events.canonical import payload_digest
 from events.inbound import (
     AccountEvent,
     DayClosed,
@@ -33,7 +34,6 @@ from events.inbound import (
     _Envelope,
     _Strict,
     describe_errors,
-    payload_digest,
 )
 from events.types import EventId, IsoDate, Reference, StrictBoolean, Text, Timestamp
 
@@ -127,7 +127,7 @@ def action_event_id(kind: str, idempotency_key: str) -> str:
 
 
 def action_digest(canonical_without_time: str) -> bytes:
-    return payload_digest(canonical_without_time)
+    return payload_digest(canonical_without_time.encode())
 
 
 def build_action(
@@ -161,4 +161,4 @@ def digest_of(action: _Envelope) -> bytes:
 
 def recorded_digest(fact: Fact) -> bytes:
     """The deduplication digest the store keeps for a recorded fact (an action's leaves its time out)."""
-    return digest_of(fact) if isinstance(fact, ACTIONS) else payload_digest(fact.model_dump_json())
+    return digest_of(fact) if isinstance(fact, ACTIONS) else payload_digest(fact.model_dump_json().encode())

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from events.canonical import canonical_and_digest, canonical_bytes, plan
-from events.inbound import EVENT_TYPES, parse_event, payload_digest
+from events.canonical import canonical_and_digest, canonical_bytes, payload_digest, plan
+from events.inbound import EVENT_TYPES, parse_event
 from events.operator import ACTION_TYPES, build_action
 from events.personal import FORGOTTEN_TOKEN, personal_paths, token, with_values
 from tests.unit.test_trusted import valid_events
@@ -30,13 +30,13 @@ _sealed = st.one_of(
 def test_every_valid_event_plain_or_sealed_is_written_as_pydantic_writes_it(event: dict[str, Any], seal: Any) -> None:
     parsed = parse_event(json.dumps(event))
     assert parsed.canonical == parsed.event.model_dump_json()
-    assert parsed.digest == payload_digest(parsed.event.model_dump_json())
+    assert parsed.digest == payload_digest(parsed.event.model_dump_json().encode())
     paths = personal_paths(type(parsed.event))
     if paths:  # sealed values hold U+001F: escaped as pydantic escapes it
         sealed = with_values(parsed.event, {path: seal.draw(_sealed) for path in paths})
         canonical, digest = canonical_and_digest(sealed)
         assert canonical == sealed.model_dump_json()
-        assert digest == payload_digest(sealed.model_dump_json())
+        assert digest == payload_digest(sealed.model_dump_json().encode())
 
 
 def test_operator_actions_are_written_as_pydantic_writes_them() -> None:
