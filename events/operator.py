@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from events.canonical import payload_digest
+from events.canonical import canonical_bytes, payload_digest
 from events.inbound import (
     AccountEvent,
     DayClosed,
@@ -160,5 +160,9 @@ def digest_of(action: _Envelope) -> bytes:
 
 
 def recorded_digest(fact: Fact) -> bytes:
-    """The deduplication digest the store keeps for a recorded fact (an action's leaves its time out)."""
-    return digest_of(fact) if isinstance(fact, ACTIONS) else payload_digest(fact.model_dump_json().encode())
+    """The deduplication digest the store keeps for a recorded fact (an action's leaves its time out).
+
+    Reconcile asks it of every recorded fact: an event's canonical JSON is written by events.canonical, not
+    pydantic's serializer (the same bytes, tests/unit/test_canonical.py).
+    """
+    return digest_of(fact) if isinstance(fact, ACTIONS) else payload_digest(canonical_bytes(fact))

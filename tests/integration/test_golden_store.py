@@ -17,6 +17,8 @@ import orjson
 
 from adapters.audit.parallel import AuditPool, audit
 from adapters.settings import Settings
+from events.inbound import load_object
+from events.operator import recorded_digest
 from events.recorded import decode
 from tests.support.wiring import open_engine, runner_at
 
@@ -36,6 +38,15 @@ def test_every_stored_event_decodes_in_the_current_format(tmp_path: Path) -> Non
     assert {orjson.loads(state)["v"] for state in states} == {1}
     for state in states:
         decode(state)
+
+
+def test_every_stored_fact_gives_the_digest_its_inbound_row_keeps(tmp_path: Path) -> None:
+    """What reconcile compares: the digest of each fact read back is the one recorded on its way in."""
+    with sqlite3.connect(copy_of_the_golden_store(tmp_path)) as db:
+        kept = dict(db.execute("SELECT event_id, digest FROM fengkong_inbound"))
+        facts = [decode(state)["fact"] for (state,) in db.execute("SELECT state FROM stored_events")]
+    found = {fact["event_id"]: recorded_digest(load_object(fact)) for fact in facts}
+    assert kept and found == kept
 
 
 def test_the_golden_store_audits_and_emits_the_same_commands(tmp_path: Path) -> None:

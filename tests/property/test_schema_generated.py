@@ -4,7 +4,8 @@ hypothesis-jsonschema draws events from each branch of the inbound schema's
 `oneOf` (one type at a time: the union as a whole is slower); every one must
 validate against the whole schema (jsonschema, formats checked), be accepted
 by `parse_event`, and its canonical form must validate again (and be what
-pydantic's own serializer writes, events.canonical). A failure
+pydantic's own serializer writes, events.canonical), and read back it
+must give the digest it was stored with (`recorded_digest`). A failure
 means the schema promises more than the models take: fix the schema (or the
 model) until it tells the truth.
 
@@ -31,7 +32,9 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator, FormatChecker
 
-from events.inbound import EVENT_TYPES, parse_event
+from events.canonical import payload_digest
+from events.inbound import EVENT_TYPES, load_canonical, parse_event
+from events.operator import recorded_digest
 from events.schema import contract_schema
 
 LONG = os.environ.get("FENGKONG_LONG") == "1"
@@ -85,5 +88,7 @@ def test_every_event_the_schema_generates_is_accepted_by_the_models(kind: str) -
         assert parsed.event.type == kind
         VALIDATOR.validate(json.loads(parsed.canonical))  # what the store records is within the contract too
         assert parsed.canonical == parsed.event.model_dump_json()  # events.canonical writes what pydantic writes
+        recorded = load_canonical(parsed.canonical)  # read back as reconcile reads it: its digest is the stored one
+        assert recorded_digest(recorded) == parsed.digest == payload_digest(recorded.model_dump_json().encode())
 
     check()

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from events.canonical import canonical_and_digest, canonical_bytes, payload_digest, plan
-from events.inbound import EVENT_TYPES, parse_event
-from events.operator import ACTION_TYPES, build_action
+from events.inbound import EVENT_TYPES, load_canonical, parse_event
+from events.operator import ACTION_TYPES, build_action, recorded_digest
 from events.personal import FORGOTTEN_TOKEN, personal_paths, token, with_values
 from tests.unit.test_trusted import valid_events
 
@@ -37,6 +37,7 @@ def test_every_valid_event_plain_or_sealed_is_written_as_pydantic_writes_it(even
         canonical, digest = canonical_and_digest(sealed)
         assert canonical == sealed.model_dump_json()
         assert digest == payload_digest(sealed.model_dump_json().encode())
+        assert recorded_digest(load_canonical(canonical)) == digest  # what reconcile finds for the stored fact
 
 
 def test_operator_actions_are_written_as_pydantic_writes_them() -> None:
@@ -50,8 +51,10 @@ def test_operator_actions_are_written_as_pydantic_writes_them() -> None:
         "window_to": "2026-03-02T00:00:00.5+08:00",
         "reason": 'a "quoted" reason, 中文',
     }
-    undone = build_action("LockUndone", "idem-1", "2026-03-03T10:00:00+08:00", data, account_id="A-1").event
+    built = build_action("LockUndone", "idem-1", "2026-03-03T10:00:00+08:00", data, account_id="A-1")
+    undone = built.event
     assert canonical_bytes(undone).decode() == undone.model_dump_json()
+    assert recorded_digest(load_canonical(built.canonical)) == built.digest  # its time left out, as when built
     for model in [*EVENT_TYPES.values(), *ACTION_TYPES.values()]:
         plan(model)  # every recorded type has a plan
 
