@@ -175,8 +175,7 @@ class Batch:
             if index in self.poisoned:
                 self.results.append(Result(index, event.event_id, Outcome.REJECTED, self.poisoned[index]))
                 continue
-            # An account opened earlier in this batch has its owner now (unknown when the batch began).
-            sealed = self.seal(item, (owners[index] or self.owner(item)) if index in owners else None)
+            sealed = self.seal(item, self.owner_at(owners, index, item))
             digest = known.get(event.event_id)
             if digest is not None:
                 outcome, reason = (
@@ -218,6 +217,13 @@ class Batch:
             and not isinstance(item.event, (DayClosed, ClockCorrected))
             and has_personal(item.event)
         }
+
+    def owner_at(self, owners: Mapping[int, Owner | None], index: int, item: ParsedEvent) -> Owner | None:
+        """Whose key seals the item: as found when the batch began, or now if its account opened earlier in it."""
+        if index not in owners:
+            return None  # it holds no personal values: nothing to seal
+        found = owners[index]
+        return found if found is not None else self.owner(item)
 
     def owner(self, item: ParsedEvent) -> Owner | None:
         """Whose key seals the personal fields of this account event (None: its account is unknown)."""
