@@ -135,7 +135,7 @@ def replay(
             features.add(fact)
             scored = features.state() if chosen.scoring is not None else None
             decided = decide(fact, before, ledger, controls, chosen, in_force, scored, notices)
-            decisions = guard(decided, recorded_verdicts(stored) if stored else _no_verdict) if decided else decided
+            decisions = guard(decided, recorded_verdicts(stored)) if decided else decided
         if orjson.dumps(state["balances"]) != orjson.dumps(stored_balances(ledger.balances())):  # byte for byte
             result.balances_differ.append(fact.event_id)
         if fact.type in ACTION_TYPES:
@@ -159,10 +159,6 @@ def replay(
                 derived["brake"] = decision.brake
             result.derived.append(derived)
     return result
-
-
-def _no_verdict(_: Decision) -> None:
-    """A fact recorded without decisions holds no brake verdict (recorded_verdicts of nothing)."""
 
 
 class _Features:

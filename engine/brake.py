@@ -153,9 +153,9 @@ def guard(decisions: list[Decision], verdict_of: Verdicts) -> list[Decision]:
     return out
 
 
-def recorded_verdicts(recorded: list[dict[str, Any]]) -> Verdicts:
-    """For audit replay: the verdicts a fact's recorded decisions hold, handed out in order."""
-    pending = [stored["brake"] for stored in recorded if "brake" in stored]
+def recorded_verdicts(recorded: list[dict[str, Any]] | None) -> Verdicts:
+    """For audit replay: the verdicts a fact's recorded decisions hold (None: it recorded none), handed out in order."""
+    pending = [stored["brake"] for stored in recorded or () if "brake" in stored]
     pending.reverse()
     return lambda _: pending.pop() if pending else None
 
