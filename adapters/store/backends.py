@@ -17,6 +17,7 @@ from adapters.store.postgres.events import PostgresEngineRecorder
 from adapters.store.postgres.projections import PostgresProjectionDatabase
 from adapters.store.readers import StoreRecorder
 from adapters.store.sqlite.events import SQLiteEngineRecorder
+from adapters.store.sqlite.file import create_store_file
 from adapters.store.sqlite.projections import SQLiteProjectionDatabase
 from adapters.store.tables import ProjectionDatabase
 from adapters.store.urls import is_postgres, postgres_options, sqlite_path
@@ -27,7 +28,7 @@ def engine_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for a store URL (a path means SQLite)."""
     if not is_postgres(url):
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_store_file(path)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from adapters.store.sqlite.file import write_ahead_log
 from adapters.store.tables import Encoder, ProjectionDatabase
 from adapters.store.urls import sqlite_path
 from projections.base import CENT, Column, ColumnType
@@ -62,7 +62,7 @@ class SQLiteProjectionDatabase(ProjectionDatabase):
         path = sqlite_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-        _write_ahead_log(self.connection)
+        write_ahead_log(self.connection)
         self.connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against process crashes
         self.connection.execute("PRAGMA busy_timeout=60000")
 
@@ -108,16 +108,3 @@ class SQLiteProjectionDatabase(ProjectionDatabase):
 
     def encoder(self, column: Column) -> Encoder | None:
         return _ENCODERS.get(column.type)
-
-
-def _write_ahead_log(connection: sqlite3.Connection, attempts: int = 100) -> None:
-    """WAL mode; a new file opened by several processes at once may refuse the switch (SQLITE_BUSY, no busy
-    handler): try again until one of them made it."""
-    for attempt in range(attempts):
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
