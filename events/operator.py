@@ -150,8 +150,8 @@ def build_action(
         action = model.model_validate(obj)
     except ValidationError as error:
         raise InvalidEvent(describe_errors(error), str(obj["event_id"])) from None
-    canonical = action.model_dump_json()
-    return ParsedEvent(action, canonical, digest_of(action))  # type: ignore[arg-type]
+    canonical, digest = recorded_form(action)  # type: ignore[arg-type]
+    return ParsedEvent(action, canonical.decode(), digest)  # type: ignore[arg-type]
 
 
 def digest_of(action: _Envelope) -> bytes:
@@ -159,10 +159,21 @@ def digest_of(action: _Envelope) -> bytes:
     return action_digest(action.model_dump_json(exclude={"occurred_at"}))
 
 
+def recorded_form(fact: Fact) -> tuple[bytes, bytes]:
+    """A fact's canonical JSON and the deduplication digest the store keeps for it, the JSON encoded once.
+
+    The one place that decides the digest: an action's leaves its time out (`digest_of`), so a request sent
+    again later is a duplicate; every other fact's covers its canonical JSON. The engine records a sealed
+    event under it (adapters.privacy.sealer), reconcile computes it again from every stored fact.
+    """
+    canonical = canonical_bytes(fact)
+    return canonical, digest_of(fact) if isinstance(fact, ACTIONS) else payload_digest(canonical)
+
+
 def recorded_digest(fact: Fact) -> bytes:
-    """The deduplication digest the store keeps for a recorded fact (an action's leaves its time out).
+    """The deduplication digest the store keeps for a recorded fact (`recorded_form`).
 
     Reconcile asks it of every recorded fact: an event's canonical JSON is written by events.canonical, not
     pydantic's serializer (the same bytes, tests/unit/test_canonical.py).
     """
-    return digest_of(fact) if isinstance(fact, ACTIONS) else payload_digest(canonical_bytes(fact))
+    return recorded_form(fact)[1]

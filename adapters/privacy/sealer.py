@@ -16,8 +16,8 @@ from adapters.privacy.crypto import DataKey
 from adapters.privacy.keyring import KeyRing
 from adapters.store.readers import PrivacyRecords
 from engine.personal import Owner
-from events.canonical import canonical_and_digest
 from events.inbound import AccountOpened, DayClosed, ParsedEvent
+from events.operator import recorded_form
 from events.personal import FORGOTTEN_TOKEN, has_personal, is_sealed, personal_paths, value_at, with_values
 
 CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -95,7 +95,8 @@ def sealed_with(item: ParsedEvent, key: DataKey | None) -> ParsedEvent:
     if not updates:
         return item
     sealed = with_values(event, updates)
-    return ParsedEvent(sealed, *canonical_and_digest(sealed))
+    canonical, digest = recorded_form(sealed)  # an operator's action keeps its digest without its time
+    return ParsedEvent(sealed, canonical.decode(), digest)
 
 
 class RecordedDigests:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,11 +19,14 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from adapters.access.keys import Role
+from adapters import bootstrap
+from adapters.access.keys import Principal, Role
 from adapters.cli import cli
+from adapters.operators.service import Operators
+from adapters.settings import Settings
 from tests.builders import Events
 from tests.support.bursts import Burst, burst_events, portfolio
-from tests.support.wiring import api_at, key_at, open_engine, runner_at
+from tests.support.wiring import api_at, key_at, open_engine, runner_at, tables_at
 
 BURST = Burst(accounts=2600, overdue=60, shape="uniform", span_minutes=30, seed=7)  # bound 52: 8 held
 
@@ -106,7 +111,7 @@ def test_held_locks_from_the_api_act_once_per_idempotency_key(burst_store: Store
     assert 'fengkong_brake_state{fengkong_brake_state="tripped"} 1.0' in metrics.splitlines()
 
 
-def under_review(store: str) -> str:
+def review_events() -> list[bytes]:
     e = Events("REV1")
     events = [
         e.opened(),
@@ -116,8 +121,12 @@ def under_review(store: str) -> str:
         e.request("R1", "2026-09-04T10:00:00"),
         e.day_closed("2026-09-04"),
     ]
+    return [orjson.dumps(event) for event in events]
+
+
+def under_review(store: str) -> str:
     engine = open_engine(store)
-    list(engine.ingest([orjson.dumps(event) for event in events]))
+    list(engine.ingest(review_events()))
     engine.close()
     runner = runner_at(store)
     runner.catch_up()
@@ -137,6 +146,35 @@ def test_an_operator_decides_a_review_and_the_policy_takes_it_as_unlock_reviewed
     assert "no open unlock review" in fengkong(keys, "reviews", "reject", account, "--note", "late", code=1)
     proof = fengkong(keys, "audit", account, "--json", role=None)
     assert proof["identical"] == 1 and proof["operator_actions"][0]["action"] == "ReviewDecided"
+
+
+def test_an_action_retried_later_with_its_idempotency_key_is_a_duplicate(store: str, tmp_path: Path) -> None:
+    """A request sent again (a lost response, the same idempotency key) at a later time acts once: its free
+    text is sealed before it is recorded, and its digest still leaves the time out; so reconcile finds the
+    sealed action's fact and its index row agree."""
+    account = under_review(store)  # its overdue bill locked the card
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    actor = Principal("k-retry", "retrier", Role.OPERATOR)
+    times = iter([datetime(2026, 11, 30, 8, tzinfo=UTC), datetime(2026, 11, 30, 8, 5, tzinfo=UTC)])
+    engine, db = open_engine(store), tables_at(store)
+    tables = bootstrap.open_engine_tables(Settings(store=store))
+    operators = Operators(engine, tables, now=lambda: next(times))
+    try:
+        plan = operators.plan_undo(db, start, end)
+        assert [item.account_id for item in plan] == [account]
+        first = operators.undo(actor, plan, start, end, None, "upstream double posting", key="retry-1")
+        again = operators.undo(actor, plan, start, end, None, "upstream double posting", key="retry-1")
+    finally:
+        engine.close()
+        tables.db.close()
+        db.close()
+    assert [o.outcome for o in first] == ["applied"]
+    assert [(o.outcome, o.event_id) for o in again] == [("duplicate", first[0].event_id)]
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(review_events()) + b"\n")
+    flags = ["--input", str(tmp_path / "in.jsonl"), "--no-projections", "--json"]
+    done = CliRunner().invoke(cli, ["reconcile", "--store", store, *flags])
+    assert done.exit_code == 0, done.output
+    assert orjson.loads(done.stdout)["gaps"] == {}
 
 
 def test_a_window_of_locks_undone_after_a_dry_run(burst_store: Store) -> None:
