@@ -102,8 +102,10 @@ def sealed_with(item: ParsedEvent, key: DataKey | None) -> ParsedEvent:
 class RecordedDigests:
     """The digest the store recorded an event under, computed again from the event as it came (reconcile).
 
-    It seals with the keys the store holds and never creates one; None when the
-    event's customer was forgotten (its personal fields can no longer be compared).
+    An event is sealed as its account's recorded opening says: under the key its customer id was sealed
+    under, or plain when the opening was recorded before sealing existed. It seals with the keys the store
+    holds and never creates one; None when that key was deleted (the customer forgotten) or the opening
+    arrived after the forget: its personal fields can no longer be compared.
     """
 
     def __init__(self, keys: KeyRing, records: PrivacyRecords) -> None:
@@ -112,14 +114,16 @@ class RecordedDigests:
         self._owners: dict[str, Owner | None] = {}
 
     def _owner(self, event: Any) -> Owner | None:
-        if isinstance(event, AccountOpened):
-            key_id = self.keys.find(event.data.customer_id)
-            return Owner(key_id=key_id) if key_id else None
+        """Whose key sealed the account's events (None: the account is not in the store)."""
         if event.account_id not in self._owners:
             opening = self.records.opening(event.account_id)
             recorded = opening["fact"]["data"].get("customer_id") if opening else None
             self._owners[event.account_id] = None if recorded is None else Owner.of_customer(recorded)
-        return self._owners[event.account_id]
+        owner = self._owners[event.account_id]
+        if owner is None and isinstance(event, AccountOpened):  # indexed, its fact not on its stream
+            key_id = self.keys.find(event.data.customer_id)
+            return Owner(key_id=key_id) if key_id else None
+        return owner
 
     def __call__(self, item: ParsedEvent) -> bytes | None:
         event = item.event
@@ -127,8 +131,8 @@ class RecordedDigests:
             return item.digest
         owner = self._owner(event)
         if owner is None:
-            return item.digest  # never recorded sealed: an unknown account, or a customer without a key
-        if owner.key_id is None:
-            return item.digest  # an account recorded before sealing
+            return item.digest  # never recorded sealed: an unknown account
+        if owner.key_id is None:  # an account recorded before sealing, or opened after its customer was forgotten
+            return None if is_sealed(owner.customer_id) else item.digest
         key = self.keys.by_ids([owner.key_id]).get(owner.key_id)
         return None if key is None else sealed_with(item, key).digest

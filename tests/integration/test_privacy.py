@@ -18,8 +18,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+from adapters import bootstrap
+from adapters.privacy.operations import forget
+from adapters.privacy.sealer import RecordedDigests
+from adapters.settings import Settings
 from adapters.store.urls import is_postgres
+from events.inbound import parse_event
 from tests.integration.test_cli import as_json, fengkong
+from tests.support.wiring import open_engine
 
 PG_DUMP = Path("/usr/lib/postgresql/15/bin/pg_dump")
 
@@ -149,6 +155,12 @@ def test_a_forgotten_customer_is_nowhere_in_clear_and_every_decision_still_repla
     audit = as_json(fengkong("audit", "--all", "--store", store, "--json", **run))
     assert audit["accounts"] == 2 and audit["identical"] == 2
 
+    source = ("--input", str(tmp_path / "in.jsonl"), "--dead-letter", str(letters))
+    reconciled = fengkong("reconcile", *source, "--store", store, "--json", ok=False, **run)
+    report = orjson.loads(reconciled.stdout)
+    assert reconciled.returncode == 0 and report["gaps"] == {}, reconciled.stdout
+    assert report["counts"]["recorded_forgotten"] == 3  # A's opening, reversal and review: no longer comparable
+
 
 def test_a_restored_backup_does_not_bring_a_forgotten_customer_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -215,3 +227,32 @@ def test_the_master_key_rotates_while_data_stays_readable(
     for who in ("A", "B"):
         shown = fengkong("query", "account", f"ACC{who}", "--store", store, "--json", cwd=work).stdout
         assert markers(who)["note"] in shown
+
+
+def test_reconcile_compares_an_event_as_its_account_s_opening_was_recorded(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest reconcile expects of a message: sealed under the key its account's opening was sealed under,
+    None when that key was deleted (the customer forgotten), plain for an account the store does not know."""
+    monkeypatch.chdir(tmp_path)  # a PostgreSQL store's forget list is written in the working directory
+    engine = open_engine(store)
+    lines = [orjson.dumps(e) for who in ("A", "B") for e in events(who)]
+    assert [r.outcome.value for r in engine.ingest(lines)].count("accepted") == 10
+    kept = engine.store.select_digests(["A-1", "A-4", "B-1", "B-4"])
+    engine.close()
+    settings = Settings(store=store)
+    keys, records = bootstrap.open_key_ring(settings), bootstrap.privacy_records(settings)
+    try:
+        digest = RecordedDigests(keys, records)
+        parsed = {p.event.event_id: p for p in map(parse_event, lines)}
+        assert digest(parsed["A-1"]) == kept["A-1"] and digest(parsed["B-4"]) == kept["B-4"]
+        forget(keys, records, markers("A")["customer_id"], "dpo", "k-dpo", "PIPL request 43")
+        digest = RecordedDigests(keys, records)
+        assert digest(parsed["A-1"]) is None and digest(parsed["A-4"]) is None
+        assert (digest(parsed["B-1"]), digest(parsed["B-4"])) == (kept["B-1"], kept["B-4"])
+        for line in events("Z")[0], events("Z")[3]:  # an account never opened: its message as it came
+            unknown = parse_event(orjson.dumps(line))
+            assert digest(unknown) == unknown.digest
+    finally:
+        keys.close()
+        records.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from adapters.cli import cli
 from adapters.synthetic.portfolio import Portfolio
+from tests.data.golden.make_golden import SCENARIO
 from tests.kafka.support import FENGKONG
 from tests.reliability.support import reconcile
 
@@ -61,3 +63,19 @@ def test_reconcile_needs_to_be_told_what_came_in(tmp_path: Path) -> None:
     done = run("--store", str(tmp_path / "nothing.db"))
     assert done.returncode == 2
     assert "--input FILE" in done.stderr
+
+
+def test_a_store_recorded_before_sealing_reconciles_its_plain_personal_values(tmp_path: Path) -> None:
+    """The golden store of format 1 holds customer ids, card refs and free text as they came: reconcile
+    compares them plain, even once their customer has a key (a new account of theirs, sealed)."""
+    store = tmp_path / "golden.db"
+    shutil.copyfile(SCENARIO.parent / "golden" / "format-1.db", store)
+    opening = orjson.loads(SCENARIO.read_bytes().splitlines()[0])
+    assert opening["type"] == "AccountOpened"
+    (tmp_path / "new.jsonl").write_bytes(orjson.dumps({**opening, "event_id": "new-1", "account_id": "NEW1"}))
+    done = CliRunner().invoke(cli, ["ingest", str(tmp_path / "new.jsonl"), "--store", str(store)])
+    assert done.exit_code == 0, done.output
+    flags = ["--input", str(SCENARIO), "--partial", "--no-projections", "--json"]
+    report = reconcile(str(store), *flags)  # its synthetic portfolio (and its dead letters) left out
+    assert report["counts"]["recorded"] == len(SCENARIO.read_bytes().splitlines())
+    assert "recorded_forgotten" not in report["counts"]

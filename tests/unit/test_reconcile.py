@@ -214,6 +214,20 @@ def test_facts_and_index_must_agree() -> None:
     assert "the clock" in report.gaps[0].detail
 
 
+def test_a_forgotten_customer_s_message_is_recorded_but_not_compared() -> None:
+    """The store keeps B's opening under the digest of its sealed form; once B's key is deleted it can never be
+    sealed again: reconcile is told None (adapters.privacy.sealer.RecordedDigests) and counts it recorded.
+    Compared plain instead, it would read as recorded with another payload and never dead-lettered."""
+    world = a_world()
+    sealed = b"\x5e" * 16
+    world.index["B-1"] = replace(world.index["B-1"], digest=sealed)
+    world.facts = [replace(f, digest=sealed) if f.event_id == "B-1" else f for f in world.facts]
+    report = world.check(recorded_digest=lambda p: None if p.event.event_id == "B-1" else p.digest)
+    assert report.ok and report.counts["recorded_forgotten"] == 1
+    plain = world.check(recorded_digest=lambda p: p.digest)
+    assert [(gap.kind, gap.ref) for gap in plain.gaps] == [("missing_dead_letter", f"{TOPIC}:1:0")]
+
+
 def test_an_event_recorded_that_did_not_come_in_is_a_gap_unless_the_input_is_partial() -> None:
     world = a_world()
     world.inputs = world.inputs[:-1]
