@@ -6,6 +6,9 @@ later version of the engine must read, replay and audit this file as it is
 only to add a golden store of a NEW format beside this one, never to replace it:
 
     python -m tests.data.golden.make_golden
+
+`make_sealed.py` wrote the second golden store beside it, with what format 1
+has stored since (sealed personal data, the brake, operators, forgets).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -35,20 +39,31 @@ def main() -> None:
     commands = [command.model_dump(mode="json") for command in engine.commands()]
     accounts = engine.account_ids()
     engine.close()
+    fold(STORE)
+    write_expected(EXPECTED, lines=len(lines), results=results, accounts=len(accounts), commands=commands)
+
+
+def fold(store: Path) -> None:
+    """Fold the WAL into the file that is committed and compact it (the page size stays the engine's)."""
     import sqlite3  # noqa: PLC0415 - only to fold the WAL into the file that is committed
 
-    with sqlite3.connect(STORE) as db:
+    with sqlite3.connect(store) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.execute("PRAGMA journal_mode=DELETE")
         db.execute("VACUUM")
+    db.close()
+
+
+def write_expected(path: Path, lines: int, results: list[Any], accounts: int, commands: list[Any]) -> None:
+    """What replay must reproduce: the counts, and the emitted commands' sha256."""
     digest = hashlib.sha256(orjson.dumps(commands)).hexdigest()
-    EXPECTED.write_text(
+    path.write_text(
         json.dumps(
             {
                 "format": 1,
-                "inputs": len(lines),
+                "inputs": lines,
                 "accepted": sum(r.outcome.value == "accepted" for r in results),
-                "accounts": len(accounts),
+                "accounts": accounts,
                 "commands": len(commands),
                 "commands_sha256": digest,
                 "first_commands": commands[:5],
