@@ -32,6 +32,13 @@ _CHECKPOINT_PAGES = 16_384  # the writer's own checkpoint, after 64 MiB: a backs
 # Stored events between background checkpoints: about 30-60 MiB of WAL on a large store. After every
 # batch would copy back pages that the next batches dirty again (measured: more work, not less).
 _CHECKPOINT_EVERY = 8_000
+_ENGINE_CACHE = "PRAGMA cache_size = -131072"
+"""The page cache of the connection the engine writes on and deduplicates with: 128 MiB (SQLite's default is 2).
+Every event reads and dirties a random page of two indexes, the streams' and `fengkong_inbound`'s; once they
+outgrow the cache each such page is read again from the file, a system call. Measured on the 1M workload
+(1,000,000 events, one process): system time 27.7 s -> 12.5 s, CPU 132 -> 116 s, and the CPU per event
+of the last 100,000 events 150 -> 130 us. Both indexes fit up to about 2 million events; SQLite allocates
+the pages as it uses them, so a small store uses little."""
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -130,6 +137,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         c.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+        c.execute(_ENGINE_CACHE)
         rows: list[tuple[UUID | str, int, str, bytes]] = [
             (s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events
         ]
@@ -177,6 +185,7 @@ class SQLiteEngineRecorder(SQLiteApplicationRecorder):
     def select_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         with self.datastore.transaction(commit=False) as c:
+            c.execute(_ENGINE_CACHE)  # the pool may hand out another connection than the last write's
             _tuples(c)
             for chunk in _chunks(event_ids):
                 c.execute(
