@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 
 import orjson
 
 from adapters import bootstrap
+from adapters.runtime.signals import stop_on_signals
 from adapters.settings import Settings
 from benchmarks.kafka_trace import RelayTrace, write
 
 
 def main() -> None:
     spec = orjson.loads(sys.argv[1])
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    stop = stop_on_signals(signal.SIGTERM)
     settings = Settings.load(
         kafka_bootstrap_servers=spec["bootstrap"], store=spec["store"], commands_topic=spec["commands_topic"]
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import orjson
 from adapters.bootstrap import open_engine
 from adapters.kafka.config import GroupTiming
 from adapters.kafka.worker import Worker, WorkerSettings
+from adapters.runtime.signals import stop_on_signals
 from adapters.settings import Settings
 from benchmarks.kafka_trace import WorkerTrace, write
 from benchmarks.measure import peak_rss_mib
@@ -28,8 +28,7 @@ from benchmarks.measure import peak_rss_mib
 
 def main() -> None:
     spec = orjson.loads(sys.argv[1])
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    stop = stop_on_signals(signal.SIGTERM)
     engine = open_engine(Settings(store=spec["store"], cache_size=spec["cache_size"]))
     defaults = WorkerSettings(bootstrap_servers=spec["bootstrap"])
     settings = dataclasses.replace(

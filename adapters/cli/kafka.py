@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +32,7 @@ from adapters.kafka.publish import MAX_RECORD_BYTES, publish_lines
 from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.monitoring.metrics import serve_metrics
 from adapters.runtime import faults
+from adapters.runtime.signals import stop_on_signals
 from adapters.settings import Settings
 from adapters.shadow.runner import ShadowFollower
 from engine.application import DEFAULT_BATCH
@@ -105,19 +104,6 @@ def metrics_port(settings: Settings) -> Iterator[None]:
             server.close()
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT: the loops finish their batch and exit."""
-    stop = threading.Event()
-
-    def handle(signum: int, frame: object) -> None:
-        log.info("signal %d: finishing the current batch, then stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    return stop
-
-
 @click.command()
 @bootstrap_option
 @store_option
@@ -142,7 +128,7 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     Run several in one group to share the partitions.
     """
     _quiet_kafka()
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("worker %d: group %s, topic %s", os.getpid(), settings.worker_group, settings.events_topic)
@@ -168,7 +154,7 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     Downstream drops repeats by command_id.
     """
     _quiet_kafka()
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     command_relay = bootstrap.relay(settings)
@@ -188,7 +174,7 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
 def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
     _quiet_kafka()
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("clock relay: %s -> every partition of %s", settings.clock_topic, settings.events_topic)

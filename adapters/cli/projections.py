@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from adapters.cli.errors import Exit, Mistake
 from adapters.rebuild.parallel import RebuildProcessDied
 from adapters.rebuild.parallel import rebuild as parallel_rebuild
 from adapters.runtime import faults
+from adapters.runtime.signals import stop_on_signals
 from projections.registry import BY_NAME
 from projections.runner import PAGE, ProjectionRunner, names_or_all
 
@@ -167,8 +167,7 @@ def rebuild(names: tuple[str, ...], jobs: int, page: int | None, store: str | No
 def follow(poll: float, store: str | None) -> None:
     """Catch up, then apply new events as the engine stores them (until interrupted)."""
     runner = open_runner(store)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals(signal.SIGTERM)  # Ctrl-C stays KeyboardInterrupt
     try:
         catch_up_with_progress(runner, "catching up", True)
         click.echo("following the store; Ctrl-C to stop", err=True)
