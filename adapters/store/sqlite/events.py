@@ -36,9 +36,9 @@ _ENGINE_CACHE = "PRAGMA cache_size = -131072"
 """The page cache of the connection the engine writes on and deduplicates with: 128 MiB (SQLite's default is 2).
 Every event reads and dirties a random page of two indexes, the streams' and `fengkong_inbound`'s; once they
 outgrow the cache each such page is read again from the file, a system call. Measured on the 1M workload
-(1,000,000 events, one process): system time 27.7 s -> 12.5 s, CPU 132 -> 116 s, and the CPU per event
-of the last 100,000 events 150 -> 130 us. Both indexes fit up to about 2 million events; SQLite allocates
-the pages as it uses them, so a small store uses little."""
+(1,000,000 events, one process, one run each): system time 27.7 s -> 13.4 s, and the CPU per event of the last
+100,000 events 150 -> 134 us. Both indexes fit up to about 2 million events; SQLite allocates the pages as it
+uses them, so a small store uses little. Set per transaction: eventsourcing opens the connections, with no hook."""
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:

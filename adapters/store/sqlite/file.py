@@ -6,9 +6,10 @@ holds 8 and ends in a gap of up to one more, about 7% of the event table.
 At 16,384 bytes the gap is shared by 35 rows. Measured on the 1,000,000-event
 workload (a VACUUMed copy, `benchmarks/storage.py`): 582 bytes stored per
 inbound event at 4,096, 548 at 16,384. The random index pages a batch dirties
-are larger too; the ingest's CPU per event was the same within the noise
-(docs/benchmarks.md). A store made before keeps its page size: SQLite cannot
-change it in WAL mode, and nothing needs it to.
+are larger too; the 1M ingest's CPU was the same within the noise (3 runs
+each, interleaved: 103-125 s at 4,096, 102-128 s at 16,384), and so was the
+latency row's (2 runs each). A store made before keeps its page size: SQLite
+cannot change it in WAL mode, and nothing needs it to.
 """
 
 from __future__ import annotations

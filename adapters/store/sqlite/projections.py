@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from adapters.store.sqlite.file import write_ahead_log
+from adapters.store.sqlite.file import create_store_file, write_ahead_log
 from adapters.store.tables import Encoder, ProjectionDatabase
 from adapters.store.urls import sqlite_path
 from projections.base import CENT, Column, ColumnType
@@ -60,9 +60,9 @@ class SQLiteProjectionDatabase(ProjectionDatabase):
     def __init__(self, url: str) -> None:
         super().__init__()
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_store_file(path)
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-        write_ahead_log(self.connection)
+        write_ahead_log(self.connection)  # a store made before create_store_file existed may not be in WAL mode
         self.connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against process crashes
         self.connection.execute("PRAGMA busy_timeout=60000")
 
