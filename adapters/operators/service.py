@@ -134,19 +134,29 @@ class Operators:
         request_id: str | None = None,
         key: str | None = None,
     ) -> ActionOutcome:
-        """Approve or reject the account's open unlock review (the policy takes it as `UnlockReviewed`)."""
+        """Approve or reject the account's open unlock review (the policy takes it as `UnlockReviewed`).
+
+        A retry of a decision already recorded under its idempotency key answers as every action's retry
+        does (`duplicate`; a different request under that key is refused), even once the review is closed:
+        its event id is found from the key and the review's `request_id`. Without `request_id` the review
+        meant is the open one; with none open, nothing says which closed review a retry meant (the event
+        id needs it; the last review in the account's history may not be it), so it stays refused.
+        """
         _require(actor, Role.OPERATOR)
         account = self.engine.load_account(account_id)
         if account is None:
             raise ActionRefused("account_id: no such account")
         open_review = account.controls.review_id
-        if open_review is None:
+        review = open_review if request_id is None else request_id
+        if review is None:
             raise ActionRefused("account_id: the account has no open unlock review")
-        if request_id is not None and request_id != open_review:
+        data = {**_who(actor), "request_id": review, "approved": approved, "note": note}
+        action = self._action("ReviewDecided", _key(key, f"{account_id}:{review}"), data, account_id)
+        if review != open_review and not self.engine.store.select_digests([action.event.event_id]):
+            if open_review is None:
+                raise ActionRefused("account_id: the account has no open unlock review")
             raise ActionRefused("request_id: not the account's open review")
-        data = {**_who(actor), "request_id": open_review, "approved": approved, "note": note}
-        action = self._action("ReviewDecided", _key(key, f"{account_id}:{open_review}"), data, account_id)
-        return self._process("ReviewDecided", [(open_review, account_id, action)])[0]
+        return self._process("ReviewDecided", [(review, account_id, action)])[0]
 
     # ------------------------------------------------------------ bulk undo
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from adapters import bootstrap
 from adapters.access.keys import Principal, Role
 from adapters.cli import cli
-from adapters.operators.service import Operators
+from adapters.operators.service import ActionRefused, Operators
 from adapters.settings import Settings
 from tests.builders import Events
 from tests.support.bursts import Burst, burst_events, portfolio
@@ -143,9 +143,54 @@ def test_an_operator_decides_a_review_and_the_policy_takes_it_as_unlock_reviewed
     decided = fengkong(keys, "reviews", "approve", account, "--note", "plan is credible", "--json")
     assert decided[0]["outcome"] == "applied"
     assert [(c["type"], c["rule"]) for c in decided[0]["commands"]] == [("UnlockCard", "review.approved")]
+    # The same request again, naming its (now closed) review, is a duplicate, from the CLI and over HTTP
+    # (both under the default key: the account and the review); another decision under that key is refused.
+    again = ["--request", "R1", "--note", "plan is credible", "--json"]
+    retried = fengkong(keys, "reviews", "approve", account, *again)
+    assert [(o["outcome"], o["event_id"]) for o in retried] == [("duplicate", decided[0]["event_id"])]
+    changed = fengkong(keys, "reviews", "reject", account, *again, code=1)
+    assert changed[0]["reason"] == "idempotency key: already used for another request"
+    with TestClient(api_at(store)) as client:
+        body = {"approved": True, "note": "plan is credible", "request_id": "R1"}
+        auth = {"Authorization": f"Bearer {keys.keys[Role.OPERATOR]}"}
+        over_http = client.post(f"/reviews/{account}/decision", json=body, headers=auth)
+    assert over_http.status_code == 200 and over_http.json()["outcome"] == "duplicate"
     assert "no open unlock review" in fengkong(keys, "reviews", "reject", account, "--note", "late", code=1)
     proof = fengkong(keys, "audit", account, "--json", role=None)
     assert proof["identical"] == 1 and proof["operator_actions"][0]["action"] == "ReviewDecided"
+    assert len(proof["operator_actions"]) == 1
+
+
+def test_a_review_decision_retried_once_the_review_is_closed_is_a_duplicate(store: str) -> None:
+    """A retry (same idempotency key, same request) answers `duplicate` though the review it decided is closed,
+    even once another review is open; a different request under that key, or a key never used on that review,
+    is refused; with no request_id and no review open, nothing says which review is meant: refused."""
+    account = under_review(store)
+    actor = Principal("k-retry", "retrier", Role.OPERATOR)
+    engine = open_engine(store)
+    tables = bootstrap.open_engine_tables(Settings(store=store))
+    operators = Operators(engine, tables)
+    note = "no proof of income"
+    try:
+        first = operators.decide_review(actor, account, False, note, key="click-1")  # the open review: R1
+        again = operators.decide_review(actor, account, False, note, "R1", key="click-1")
+        other = operators.decide_review(actor, account, True, note, "R1", key="click-1")
+        with pytest.raises(ActionRefused, match=r"^account_id: the account has no open unlock review$"):
+            operators.decide_review(actor, account, False, note, "R1")  # its default key decided nothing
+        with pytest.raises(ActionRefused, match=r"^account_id: the account has no open unlock review$"):
+            operators.decide_review(actor, account, False, note, key="click-1")  # which review?
+        second = {**Events(account).request("R2", "2026-09-05T10:00:00"), "event_id": f"{account}-R2"}
+        list(engine.ingest([orjson.dumps(second)]))
+        assert (account_now := engine.load_account(account)) is not None and account_now.controls.review_id == "R2"
+        later = operators.decide_review(actor, account, False, note, "R1", key="click-1")
+        with pytest.raises(ActionRefused, match=r"^request_id: not the account's open review$"):
+            operators.decide_review(actor, account, False, note, "R1", key="click-2")
+    finally:
+        engine.close()
+        tables.db.close()
+    assert [o.outcome for o in (first, again, later)] == ["applied", "duplicate", "duplicate"]
+    assert first.event_id == again.event_id == later.event_id and again.target == "R1" and again.commands == []
+    assert (other.outcome, other.reason) == ("refused", "idempotency key: already used for another request")
 
 
 def test_an_action_retried_later_with_its_idempotency_key_is_a_duplicate(store: str, tmp_path: Path) -> None:
