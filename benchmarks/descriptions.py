@@ -37,7 +37,8 @@ ROW_DESCRIPTIONS = (
     "applied it.",
     "- **audit replay** (`fengkong audit --all`): re-applies every recorded fact to a fresh ledger under "
     "the recorded policy version and compares every decision, command ids included, with one process per "
-    "core; the rate counts inbound events.",
+    "core, and proves the emergency brake's ledger again (one pass over the whole log, on one of the processes "
+    "beside the accounts); the rate counts inbound events.",
     "- **flat** (`flat.*`): the ingest, the rebuild and the audit on a workload a tenth the size (same generator "
     "and seed); the goals compare the full workload's rates with these. What grows with the store: random-key "
     "index pages written per batch (the stream index and the deduplication index), the WAL checkpoints that "

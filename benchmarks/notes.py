@@ -79,8 +79,9 @@ def _replay(row: Row) -> str:
     if row["row"].endswith("audit.replay"):
         note = (
             f"{row.get('accounts', 0):,} accounts, all {row.get('identical', 0):,} identical, {row.get('facts', 0):,} "
-            f"recorded facts replayed (a DayClosed once per account it reached); {row.get('jobs')} processes, peak RSS "
-            "of the largest"
+            f"recorded facts replayed (a DayClosed once per account it reached); the brake's ledger proven beside "
+            f"them ({row.get('brake_verdicts', 0):,} verdicts in {row.get('brake_batches', 0):,} batches); "
+            f"{row.get('jobs')} processes, peak RSS of the largest"
         )
     else:
         note = (

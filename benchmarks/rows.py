@@ -249,25 +249,36 @@ def storage(spec: Spec) -> dict[str, Any]:
 def audit_replay(spec: Spec) -> dict[str, Any]:
     """`fengkong audit --all` over the store an engine row wrote, on every core; rate in inbound events.
 
-    Timed from the first read (listing the accounts) to the last verdict, once the worker processes have
-    started and opened the store (their start and imports are not in it).
+    Timed from the first read (listing the accounts) to the last verdict and the brake's ledger proven, as
+    the command does, once the worker processes have started and opened the store (their start and imports
+    are not in it).
     """
     jobs = spec["jobs"]
     facts = accounts = differing = 0
     with AuditPool(Settings(store=spec["store"]), jobs) as pool:
         pool.start()
         meter = Meter(spec["inbound_events"] or 1, label=spec["row"])
+        ledger = pool.brake_ledger()
         for verdict in pool.audit():
             accounts += 1
             facts += verdict.facts
             differing += not verdict.identical
             if accounts % 1000 == 0:
                 meter.mark(facts)
+        brake = ledger.result()
         meter.mark(facts)
-    if differing:
-        raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ")
+    if differing or not brake.identical:
+        raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ, brake {brake.identical}")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = _finish(meter, spec["inbound_events"], facts=facts, accounts=accounts, identical=accounts - differing)
+    result = _finish(
+        meter,
+        spec["inbound_events"],
+        facts=facts,
+        accounts=accounts,
+        identical=accounts - differing,
+        brake_verdicts=brake.verdicts,
+        brake_batches=brake.batches,
+    )
     result["jobs"] = jobs
     result["events_per_cpu_second"] = None  # the work is in the worker processes
     result["peak_rss_mib"] = round(max(result["peak_rss_mib"], children), 1)

@@ -4,6 +4,9 @@ Accounts replay independently, so the accounts are cut into slices and the
 slices replayed on worker processes (each with its own read-only connection
 to the store), keeping only a small result per account. The parent reports
 progress (accounts and facts done, facts per second) as slices finish.
+The emergency brake's ledger is one sequential pass over the whole log
+(`adapters.audit.brake`); with every account audited it runs as one more task
+of the pool, first, beside the slices rather than after them.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from dataclasses import dataclass, field, fields
 from multiprocessing import get_context
 from typing import Any, Protocol, TypeVar
 
+from adapters.audit.brake import audit_brake_ledger
 from adapters.bootstrap import open_engine
 from adapters.settings import Settings
 from engine.audit import Replay, commands_of, replay_accounts
+from engine.brake_audit import BrakeAudit
 from engine.collector import cyclic_gc_paused
 from engine.whatif import AccountOutcome, Period, compare_account
 
@@ -131,6 +136,7 @@ _worker: dict[str, Any] = {}  # in a worker process: its engine, opened once for
 
 
 def _start_worker(settings: Settings) -> None:
+    _worker["settings"] = settings
     _worker["engine"] = open_engine(settings)
 
 
@@ -139,6 +145,11 @@ def _worker_slice(account_ids: Sequence[str]) -> list[Verdict]:
     by reference counting), yet the collector walked its many short-lived objects, about 6% of a replay's CPU."""
     with cyclic_gc_paused():
         return [Verdict.of(result) for result in replay_accounts(_worker["engine"], account_ids)]
+
+
+def _worker_brake_ledger() -> BrakeAudit:
+    with cyclic_gc_paused():
+        return audit_brake_ledger(_worker["settings"])
 
 
 def _ready() -> int:
@@ -181,6 +192,10 @@ class AuditPool:
         while len(seen) < self.jobs and time.monotonic() < deadline:
             seen.update(future.result() for future in [self.pool.submit(_ready) for _ in range(self.jobs)])
 
+    def brake_ledger(self) -> Future[BrakeAudit]:
+        """The brake's ledger proven on one of the processes; ask before `audit` so that it starts first."""
+        return self.pool.submit(_worker_brake_ledger)
+
     def audit(
         self, account_ids: Sequence[str] | None = None, progress: Progress | None = None, size: int = SLICE
     ) -> Iterator[Verdict]:
@@ -197,18 +212,29 @@ class AuditPool:
 
 
 def audit(
-    settings: Settings, account_ids: Sequence[str] | None, jobs: int = 1, progress: Progress | None = None
+    settings: Settings,
+    account_ids: Sequence[str] | None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    brake: Callable[[BrakeAudit], None] | None = None,
 ) -> Iterator[Verdict]:
     """Verdicts for the named accounts (every account when None), in order, under the recorded policies.
 
+    With `brake`, the emergency brake's ledger is proven too (on the pool, beside the accounts, when there is
+    one) and handed to it once every verdict is out.
     Raises LookupError for a named account the store does not hold, or a policy it neither recorded nor ships.
     """
     ids = every_account(settings) if account_ids is None else account_ids
     if jobs <= 1 or len(ids) < PARALLEL_FROM:
         yield from run_slices(settings, _audit_slice, None, ids, 1, progress)
+        if brake is not None:
+            brake(audit_brake_ledger(settings))
         return
     with AuditPool(settings, jobs) as pool:
+        ledger = pool.brake_ledger() if brake is not None else None
         yield from pool.audit(ids, progress)
+        if brake is not None and ledger is not None:
+            brake(ledger.result())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import click
 import orjson
 from rich.table import Table
 
-from adapters.audit.brake import audit_brake_ledger
 from adapters.audit.html import render
 from adapters.audit.parallel import Verdict, default_jobs
 from adapters.audit.parallel import audit as audit_jobs
@@ -33,6 +32,7 @@ from adapters.cli.common import (
 )
 from adapters.cli.errors import Exit, Mistake, translate
 from adapters.cli.explain import explain
+from engine.brake_audit import BrakeAudit
 from engine.documents import Refused
 from engine.whatif import Period
 
@@ -105,8 +105,10 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
     actions: list[dict[str, Any]] = []
     accounts = facts = 0
     progress = ReplayProgress("audit")
+    ledgers: list[BrakeAudit] = []
     try:
-        for verdict in audit_jobs(settings, None if every else list(account_ids), jobs, progress):
+        ids = None if every else list(account_ids)
+        for verdict in audit_jobs(settings, ids, jobs, progress, ledgers.append if every else None):
             accounts += 1
             facts += verdict.facts
             actions += verdict.actions
@@ -116,7 +118,7 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
                 differing.append(verdict)
     except LookupError as error:
         raise Mistake(Exit.FAILED, str(error).strip("'\"")) from None
-    brake = audit_brake_ledger(settings) if every else None
+    brake = ledgers[0] if ledgers else None
     if brake is not None:
         actions += [_clock_action(found) for found in brake.clock_actions]
     elapsed = time.perf_counter() - started
