@@ -65,8 +65,12 @@ def requested_policy(settings: Settings) -> Requested | None:
     return None if settings.policy is None else Requested.of(policy_text(settings.policy))
 
 
-def forget_list_path(settings: Settings) -> Path:
-    """The forget list: as configured, else beside a SQLite store or a master key file, else here."""
+def forget_list_path(settings: Settings) -> Path | None:
+    """The forget list: as configured, else beside a SQLite store or a master key file.
+
+    None on PostgreSQL with neither: a list in the working directory would be one no other process reads,
+    so forgetting is refused there until FENGKONG_FORGET_LIST names a durable file (docs/privacy.md).
+    """
     if settings.forget_list:
         return Path(settings.forget_list)
     if not is_postgres(settings.store):
@@ -74,7 +78,7 @@ def forget_list_path(settings: Settings) -> Path:
         return path.with_name(f"{path.stem}.forgotten")
     if settings.master_key_file:
         return Path(settings.master_key_file).with_suffix(".forgotten")
-    return Path("fengkong.forgotten")
+    return None
 
 
 def key_rings(settings: Settings) -> KeyRings:

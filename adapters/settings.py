@@ -77,7 +77,9 @@ class Settings(BaseSettings):
         None, description="a file of master keys, the current one first (default for SQLite: beside the store)"
     )
     forget_list: str | None = Field(
-        None, description="the forgotten customers' key ids, kept apart from the store (default: beside it)"
+        None,
+        description="the forgotten customers' key ids, kept apart from the store and its backups (default: beside a "
+        "SQLite store or a master key file; PostgreSQL with neither refuses to forget until it is set)",
     )
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
         None, description="serve Prometheus metrics on this port (worker, relays); off when unset, 0: any free port"

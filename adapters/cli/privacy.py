@@ -118,6 +118,8 @@ def sweep_command(dry_run: bool, key: str | None, store: str | None) -> None:
             {"dry_run": dry_run, "policy": getattr(policy, "version", None), "forget_after_days": None, listed: []}
         )
         return
+    if not dry_run:
+        bootstrap.key_rings(settings).forgotten.require()  # refused before the store is read, not at the first due
     with _opened(settings) as (keys, records):
         planned = retention.due(keys, records, policy.retention, _note)
         if planned is None:

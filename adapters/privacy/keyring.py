@@ -6,7 +6,10 @@ appended before a key is deleted. Every opening of the key ring deletes the
 keys it names again: a store restored from a backup taken before a forget
 loses those keys the first time any part of fengkong opens it, so a
 forgotten customer never comes back. The list holds key ids only (random,
-naming no one).
+naming no one). A PostgreSQL store with neither `FENGKONG_FORGET_LIST` nor a
+master key file has no list: forgetting is refused there (a list written
+wherever the operator stands would never be re-applied), and opening the key
+ring finds nothing to delete again.
 """
 
 from __future__ import annotations
@@ -18,26 +21,38 @@ from pathlib import Path
 
 from adapters.privacy.crypto import DataKey, SealError, lookup
 from adapters.privacy.keystore import SYSTEM_KEY_ID, KeyTable, Row
-from adapters.privacy.master import MasterKeys
+from adapters.privacy.master import MasterKeys, PrivacyConfigError
 from adapters.store.tables import ProjectionDatabase
 
 log = logging.getLogger(__name__)
 
+NO_FORGET_LIST = "forget_list: set FENGKONG_FORGET_LIST to a durable file outside the database's backups (PostgreSQL)"
+
 
 class ForgetList:
-    """Key ids of forgotten customers, in a file kept apart from the store (and from its backups)."""
+    """Key ids of forgotten customers, in a file kept apart from the store (and from its backups).
 
-    def __init__(self, path: Path) -> None:
+    No path: none configured (PostgreSQL without a setting naming one); nothing can have been forgotten.
+    """
+
+    def __init__(self, path: Path | None) -> None:
         self.path = path
 
+    def require(self) -> Path:
+        """The file a forget appends to; refused (one line naming the setting) when there is none."""
+        if self.path is None:
+            raise PrivacyConfigError(NO_FORGET_LIST)
+        return self.path
+
     def ids(self) -> set[str]:
-        if not self.path.exists():
+        if self.path is None or not self.path.exists():
             return set()
         return {line.strip() for line in self.path.read_text(encoding="ascii").splitlines() if line.strip()}
 
     def add(self, key_id: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        path = self.require()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(descriptor, "a", encoding="ascii") as out:
             out.write(f"{key_id}\n")
             out.flush()

@@ -54,7 +54,11 @@ def forget(
 def forget_held(
     keys: KeyRing, records: PrivacyRecords, held: Holdings, actor: str, actor_key: str, reason: str
 ) -> dict[str, Any]:
-    """Forget the customer whose holdings these are (a request's `forget`, or the retention sweep's)."""
+    """Forget the customer whose holdings these are (a request's `forget`, or the retention sweep's).
+
+    Refused before anything is recorded when there is no forget list to re-apply it after a restore.
+    """
+    keys.forgotten.require()
     if held.key_id is None:
         raise NothingToForget("no personal data key for this customer: never seen, or forgotten already")
     sealed_reason = keys.system().seal(reason, f"forget\x00{held.key_id}")

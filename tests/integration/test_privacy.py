@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from adapters import bootstrap
+from adapters.cli.errors import Exit
 from adapters.privacy.operations import forget
 from adapters.privacy.sealer import RecordedDigests
 from adapters.settings import Settings
@@ -94,11 +95,15 @@ def scan_store(store: str, folder: Path) -> bytes:
     return b"".join(path.read_bytes() for path in folder.iterdir() if path.name.startswith("store.db"))
 
 
-def test_a_forgotten_customer_is_nowhere_in_clear_and_every_decision_still_replays(tmp_path: Path, store: str) -> None:
+def test_a_forgotten_customer_is_nowhere_in_clear_and_every_decision_still_replays(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
     if not is_postgres(store):
         store = str(work / "store.db")
+    else:  # PostgreSQL forgets only with a forget list configured (the master key comes by value)
+        monkeypatch.setenv("FENGKONG_FORGET_LIST", str(tmp_path / "forgotten"))
     lines = [orjson.dumps(e) for who in ("A", "B") for e in events(who)] + [broken("A"), broken("B")]
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     letters = work / "letters.jsonl"
@@ -130,6 +135,8 @@ def test_a_forgotten_customer_is_nowhere_in_clear_and_every_decision_still_repla
         )
     )
     assert done["accounts"] == ["ACCA"] and done["key_deleted"]
+    listed = tmp_path / "forgotten" if is_postgres(store) else work / "store.forgotten"
+    assert listed.read_text().split() == [done["key_id"]]
 
     fengkong("projections", "catch-up", "--store", store, **run)
     outputs = [
@@ -234,7 +241,8 @@ def test_reconcile_compares_an_event_as_its_account_s_opening_was_recorded(
 ) -> None:
     """The digest reconcile expects of a message: sealed under the key its account's opening was sealed under,
     None when that key was deleted (the customer forgotten), plain for an account the store does not know."""
-    monkeypatch.chdir(tmp_path)  # a PostgreSQL store's forget list is written in the working directory
+    if is_postgres(store):  # a SQLite store's forget list is beside it; PostgreSQL's must be configured
+        monkeypatch.setenv("FENGKONG_FORGET_LIST", str(tmp_path / "forgotten"))
     engine = open_engine(store)
     lines = [orjson.dumps(e) for who in ("A", "B") for e in events(who)]
     assert [r.outcome.value for r in engine.ingest(lines)].count("accepted") == 10
@@ -255,4 +263,42 @@ def test_reconcile_compares_an_event_as_its_account_s_opening_was_recorded(
             assert digest(unknown) == unknown.digest
     finally:
         keys.close()
+        records.close()
+
+
+def test_postgresql_refuses_to_forget_without_a_forget_list(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The master key by value and no FENGKONG_FORGET_LIST: a list written wherever the operator stands would
+    never be re-applied after a restore, so the forget is refused before anything is recorded or deleted
+    (one line, the bad-setting exit); reading keeps working; with the setting, the same command forgets."""
+    monkeypatch.delenv("FENGKONG_FORGET_LIST", raising=False)
+    monkeypatch.delenv("FENGKONG_MASTER_KEY_FILE", raising=False)
+    store, customer = postgres_url, markers("A")["customer_id"]
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events("A")) + b"\n")
+    fengkong("ingest", str(tmp_path / "in.jsonl"), "--store", store, cwd=tmp_path)
+    admin = fengkong("keys", "create", "--role", "admin", "--name", "dpo", "--store", store, cwd=tmp_path).stdout
+    command = ("privacy", "forget", customer, "--reason", "PIPL request 44", "--key", admin.strip(), "--store", store)
+
+    refused = fengkong(*command, cwd=tmp_path, ok=False)
+    assert (refused.returncode, refused.stdout) == (Exit.BAD_SETTING, "")
+    assert len(refused.stderr.strip().splitlines()) == 1 and "set FENGKONG_FORGET_LIST" in refused.stderr
+    assert list(tmp_path.glob("*.forgotten")) == []
+    settings = Settings(store=store)
+    keys, records = bootstrap.open_key_ring(settings), bootstrap.privacy_records(settings)
+    try:  # nothing recorded, the key still there: and opening the key ring without a list works
+        assert list(records.forgets()) == [] and keys.find(customer) is not None
+    finally:
+        keys.close()
+        records.close()
+    held = fengkong("privacy", "export", customer, "--key", admin.strip(), "--store", store, cwd=tmp_path).stdout
+    assert len(found(held.encode(), "A")) == 6
+
+    monkeypatch.setenv("FENGKONG_FORGET_LIST", str(tmp_path / "durable" / "forgotten"))
+    done = as_json(fengkong(*command, cwd=tmp_path))
+    assert done["key_deleted"] and (tmp_path / "durable" / "forgotten").read_text().split() == [done["key_id"]]
+    records = bootstrap.privacy_records(Settings(store=store))
+    try:
+        assert [forgot["accounts"] for forgot in records.forgets()] == [["ACCA"]]
+    finally:
         records.close()

@@ -15,8 +15,10 @@ import json
 from pathlib import Path
 
 import orjson
+import pytest
 
 from adapters import bootstrap
+from adapters.cli.errors import Exit
 from adapters.settings import Settings
 from adapters.store.urls import is_postgres
 from engine.policy import policy_text
@@ -71,7 +73,9 @@ def _retention_policy(days: int) -> str:
     return f"{text}\n[retention]\nforget_after_days = {days}\n"
 
 
-def test_the_sweep_forgets_only_customers_closed_past_the_period(tmp_path: Path, store: str) -> None:
+def test_the_sweep_forgets_only_customers_closed_past_the_period(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
     if not is_postgres(store):
@@ -102,6 +106,12 @@ def test_the_sweep_forgets_only_customers_closed_past_the_period(tmp_path: Path,
     held = fengkong("privacy", "export", markers("A")["customer_id"], "--key", admin, *on, **run).stdout
     assert len(found(held.encode(), "A")) == 6  # the dry run forgot no one
 
+    if is_postgres(store):  # no forget list: refused before anyone is forgotten, the dry run above still ran
+        monkeypatch.delenv("FENGKONG_FORGET_LIST", raising=False)
+        unlisted = fengkong("privacy", "sweep", "--key", admin, *on, **run, ok=False)
+        assert (unlisted.returncode, unlisted.stdout) == (Exit.BAD_SETTING, "")
+        assert "set FENGKONG_FORGET_LIST" in unlisted.stderr and "forgot key" not in unlisted.stderr
+        monkeypatch.setenv("FENGKONG_FORGET_LIST", str(tmp_path / "forgotten"))
     done = fengkong("privacy", "sweep", "--key", admin, *on, **run)
     swept = json.loads(done.stdout)
     assert [(c["accounts"], c["key_deleted"], c["recorded"]) for c in swept["forgotten"]] == [(["ACCA"], True, True)]

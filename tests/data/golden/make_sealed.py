@@ -105,7 +105,7 @@ def main() -> None:
     commands = [command.model_dump(mode="json") for command in engine.commands()]
     accounts = engine.account_ids()
     engine.close()
-    bootstrap.forget_list_path(settings).unlink(missing_ok=True)
+    bootstrap.key_rings(settings).forgotten.require().unlink(missing_ok=True)
     fold(STORE)
     write_expected(
         EXPECTED,
