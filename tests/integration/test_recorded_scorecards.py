@@ -44,8 +44,11 @@ def ok(*args: str) -> Any:
 
 
 @pytest.fixture
-def decided(store: str) -> str:
-    """100 accounts over 150 days decided under default-v2 (its first use records pd-demo-v1)."""
+def decided(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """100 accounts over 150 days decided under default-v2 (its first use records pd-demo-v1).
+
+    In the test's folder: on PostgreSQL the demo's dead letters go to the working directory."""
+    monkeypatch.chdir(tmp_path)
     ok("demo", "--accounts", "100", "--days", "150", "--no-score", "--store", store)
     return store
 
