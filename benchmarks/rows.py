@@ -268,7 +268,10 @@ def audit_replay(spec: Spec) -> dict[str, Any]:
         brake = ledger.result()
         meter.mark(facts)
     if differing or not brake.identical:
-        raise RuntimeError(f"audit replay found {differing} accounts whose decisions differ, brake {brake.identical}")
+        raise RuntimeError(
+            f"audit replay found {differing} accounts whose decisions differ and "
+            f"{len(brake.differences)} differences in the brake's ledger"
+        )
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result = _finish(
         meter,

@@ -231,10 +231,12 @@ def audit(
             brake(audit_brake_ledger(settings))
         return
     with AuditPool(settings, jobs) as pool:
-        ledger = pool.brake_ledger() if brake is not None else None
+        if brake is None:
+            yield from pool.audit(ids, progress)
+            return
+        ledger = pool.brake_ledger()  # asked first: one process takes it while the others take slices
         yield from pool.audit(ids, progress)
-        if brake is not None and ledger is not None:
-            brake(ledger.result())
+        brake(ledger.result())
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from events.recorded import recorded_commands
 from events.rules import AUTOMATIC_LOCKS
 
 CHUNK = 500  # actions per transaction in a bulk release or undo
+_NO_OPEN_REVIEW = "account_id: the account has no open unlock review"
 
 
 class ActionRefused(Exception):
@@ -113,7 +114,7 @@ class Operators:
             account_id = held.account_id if held else None
             if account_id is None:
                 event_id = action_event_id(kind, _key(key, hold_id))
-                if self.engine.store.select_digests([event_id]):
+                if self._recorded(event_id):
                     done = "done before with this idempotency key: nothing more was done"
                     outcomes.append(ActionOutcome(kind, hold_id, None, event_id, "duplicate", done))
                 else:
@@ -149,13 +150,11 @@ class Operators:
         open_review = account.controls.review_id
         review = open_review if request_id is None else request_id
         if review is None:
-            raise ActionRefused("account_id: the account has no open unlock review")
+            raise ActionRefused(_NO_OPEN_REVIEW)
         data = {**_who(actor), "request_id": review, "approved": approved, "note": note}
         action = self._action("ReviewDecided", _key(key, f"{account_id}:{review}"), data, account_id)
-        if review != open_review and not self.engine.store.select_digests([action.event.event_id]):
-            if open_review is None:
-                raise ActionRefused("account_id: the account has no open unlock review")
-            raise ActionRefused("request_id: not the account's open review")
+        if review != open_review and not self._recorded(action.event.event_id):
+            raise ActionRefused(_NO_OPEN_REVIEW if open_review is None else "request_id: not the account's open review")
         return self._process("ReviewDecided", [(review, account_id, action)])[0]
 
     # ------------------------------------------------------------ bulk undo
@@ -242,6 +241,10 @@ class Operators:
             return build_action(kind, key, self.now().isoformat(), data, account_id)
         except InvalidEvent as invalid:
             raise ActionRefused(invalid.reason) from None
+
+    def _recorded(self, event_id: str) -> bool:
+        """Whether an action with this event id is in the store (a retry then answers `duplicate`)."""
+        return bool(self.engine.store.select_digests([event_id]))
 
     def _process(self, kind: str, actions: Sequence[tuple[str, str | None, ParsedEvent]]) -> list[ActionOutcome]:
         outcomes: list[ActionOutcome] = []

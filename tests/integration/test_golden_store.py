@@ -25,12 +25,14 @@ from click.testing import CliRunner
 
 from adapters import bootstrap
 from adapters.access.keys import Principal, Role
+from adapters.audit import parallel
 from adapters.audit.brake import audit_brake_ledger
 from adapters.audit.parallel import AuditPool, audit
 from adapters.bootstrap import open_engine_tables
 from adapters.cli import cli
 from adapters.operators.service import Operators
 from adapters.settings import Settings
+from engine.brake_audit import BrakeAudit
 from events.inbound import load_object
 from events.operator import ACTION_TYPES, recorded_digest
 from events.personal import FORGOTTEN as FORGOTTEN_TEXT
@@ -271,3 +273,16 @@ def actions_on_accounts(store: str) -> list[tuple[str, str]]:
         found = [(str(account), decode(state)["fact"]) for account, state in rows]
     db.close()
     return [(account, fact["event_id"]) for account, fact in found if fact["type"] in ACTION_TYPES]
+
+
+def test_audit_all_on_the_pool_proves_the_brake_ledger_as_one_process_does(
+    sealed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`audit --all` on several processes proves the brake's ledger on the pool, beside the accounts, and hands
+    over the proof a single pass gives (its held locks included)."""
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 2)  # the golden store's 87 accounts take the pool
+    handed: list[BrakeAudit] = []
+    verdicts = list(audit(Settings(store=sealed), None, jobs=2, brake=handed.append))
+    alone = audit_brake_ledger(Settings(store=sealed))
+    assert all(v.identical for v in verdicts) and len(verdicts) > 2
+    assert handed == [alone] and alone.identical and alone.held == HELD
