@@ -43,10 +43,14 @@ from tests.support.wiring import open_engine, runner_at, tables_at
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_demo(store: str, accounts: int = 200, days: int = 120) -> None:
-    result = CliRunner().invoke(
-        cli, ["demo", "--accounts", str(accounts), "--days", str(days), "--store", store, "--json"]
-    )
+def run_demo(store: str, accounts: int = 200, days: int = 120, *flags: str) -> None:
+    """`fengkong demo` on this store, in a folder of its own: on PostgreSQL its dead letters go to the working
+    directory, which would otherwise be the repository's root."""
+    runner = CliRunner()
+    with runner.isolated_filesystem():
+        result = runner.invoke(
+            cli, ["demo", "--accounts", str(accounts), "--days", str(days), "--store", store, "--json", *flags]
+        )
     assert result.exit_code == 0, result.output
 
 

@@ -26,6 +26,7 @@ from engine.policy import policy_text
 from engine.scoring import scorecard as scorecards
 from engine.scoring.scorecard import SHIPPED, dump_scorecard, parse_scorecard, shipped_scorecard
 from projections.decisions import DECISIONS
+from tests.integration.test_read_models import run_demo
 from tests.support.wiring import api_at, tables_at
 
 BAD_SETTING = Exit.BAD_SETTING
@@ -44,12 +45,9 @@ def ok(*args: str) -> Any:
 
 
 @pytest.fixture
-def decided(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """100 accounts over 150 days decided under default-v2 (its first use records pd-demo-v1).
-
-    In the test's folder: on PostgreSQL the demo's dead letters go to the working directory."""
-    monkeypatch.chdir(tmp_path)
-    ok("demo", "--accounts", "100", "--days", "150", "--no-score", "--store", store)
+def decided(store: str) -> str:
+    """100 accounts over 150 days decided under default-v2 (its first use records pd-demo-v1)."""
+    run_demo(store, 100, 150, "--no-score")
     return store
 
 
