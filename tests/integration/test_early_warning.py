@@ -25,7 +25,9 @@ from tests.support.wiring import tables_at
 
 @pytest.fixture
 def demo(store: str) -> Iterator[tuple[str, ProjectionDatabase]]:
-    result = CliRunner().invoke(cli, ["demo", "--accounts", "300", "--days", "200", "--no-score", "--store", store])
+    runner = CliRunner()
+    with runner.isolated_filesystem():  # on PostgreSQL the demo's dead letters go to the working directory
+        result = runner.invoke(cli, ["demo", "--accounts", "300", "--days", "200", "--no-score", "--store", store])
     assert result.exit_code == 0, result.output
     assert "early warning" in result.output and "on the watch list since" in result.output
     db = tables_at(store)
