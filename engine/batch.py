@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from engine.application import RiskEngine
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Position = tuple[str, int]  # (source, partition), e.g. a Kafka topic partition
 CONTRACT, ENGINE = "contract", "engine"
@@ -95,6 +96,39 @@ class Result:
                     f"{citation.removesuffix(FALLBACK)} has no schedule for a year it needed (fengkong calendar load)"
                 )
                 self.warnings.append(warning)
+
+
+class StoreReadFailed(Exception):
+    """A read of the store failed while an event was applied: the store's trouble, never the event's.
+
+    `apply` raises the store's own error again, so the caller treats it as it treats a failed save
+    (the worker waits and retries the batch); only errors of the event's own handling are defects.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def read_or_raise(read: Callable[..., T], *args: Any) -> T:
+    """Call a store read made while applying an event; its failure becomes a StoreReadFailed."""
+    try:
+        return read(*args)
+    except Exception as error:
+        raise StoreReadFailed(error) from error
+
+
+class _GuardedSource:
+    """A brake source whose reads, made while applying an event, fail as StoreReadFailed."""
+
+    def __init__(self, source: BrakeSource) -> None:
+        self.source = source
+
+    def brake_state(self) -> BrakeState:
+        return read_or_raise(self.source.brake_state)
+
+    def emitted_between(self, after: int, until: int) -> list[int]:
+        return read_or_raise(self.source.emitted_between, after, until)
 
 
 class PoisonEvent(Exception):
@@ -268,6 +302,8 @@ class Batch:
         except Rejected as rejected:
             self.results.append(Result(index, event.event_id, Outcome.REJECTED, rejected.reason))
             return
+        except StoreReadFailed as failed:
+            raise failed.error from failed.error.__cause__  # an outage, say: the batch fails whole, to be tried again
         except Exception as error:
             log.exception("defect while applying event %s of type %s", event.event_id, event.type)
             raise PoisonEvent(index, event.event_id, error) from error
@@ -297,7 +333,7 @@ class Batch:
     def _verdict(self, account_id: str, item: ParsedEvent, decision: Decision) -> dict[str, Any]:
         """The brake's verdict on an automatic lock, against the snapshot the batch reads (see `settle`)."""
         if self.judge is None:
-            self.judge = Judge(self.source)
+            self.judge = Judge(_GuardedSource(self.source))
         rule = self.policy.brake
         at = micros(item.event.occurred_at)
         record = self.judge.judge(at, rule)
@@ -308,7 +344,8 @@ class Batch:
         """The account's facts so far: those the store holds, then those this batch applied."""
 
         def read() -> list[Fact]:
-            stored = self.engine.store.select_streams([account.account_id]).get(account.account_id, [])
+            streams = read_or_raise(self.engine.store.select_streams, [account.account_id])
+            stored = streams.get(account.account_id, [])
             return [load_object(decode(state)["fact"]) for state in stored] + self.facts.get(account.account_id, [])
 
         return read

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from engine.account import CreditAccount
 from engine.application import parse_all
@@ -118,6 +119,52 @@ def test_a_defective_event_is_rejected_at_its_own_index_and_the_batch_goes_on(
     assert engine.positions("src") == {0: 4}
     assert engine.account("P1") is not None and engine.account("P3") is not None
     assert engine.account("P2") is None
+
+
+def paid_then(account_id: str) -> tuple[list[bytes], dict[str, list[bytes]]]:
+    """An account billed and paid; what reads the brake's count (a lock) and its history (a retraction) next."""
+    e = Events(account_id)
+    before = [e.opened(), e.bill("b1", "600.00", "2026-09-01"), e.pay("p1", "100.00", "2026-08-20T10:00:00")]
+    nexts = {
+        "emitted_between": [e.overdue("b1", 1, "500.00", "2026-09-02T10:00:00")],
+        "select_streams": [
+            e.make("FactRetracted", "2026-09-03T10:00:00", {"retracted_event_id": f"{account_id}-3", "reason": "typo"})
+        ],
+    }
+    return [json.dumps(x).encode() for x in before], {k: [json.dumps(x).encode() for x in v] for k, v in nexts.items()}
+
+
+@pytest.mark.parametrize("read", ["emitted_between", "select_streams"])
+def test_a_store_read_that_fails_while_applying_an_event_fails_the_batch_not_the_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read: str
+) -> None:
+    """The brake's count and an account's history are read mid-event: an outage there is no defect of the event."""
+    before, nexts = paid_then("S1")
+    engine = open_engine(str(tmp_path / "outage.db"))
+    engine.process(before)
+    calls: list[str] = []
+
+    def unavailable(self: Any, *args: Any) -> Any:
+        calls.append(read)
+        raise OperationalError("couldn't get a connection after 1.00 sec")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(type(engine.store), read, unavailable)
+        with pytest.raises(OperationalError):
+            engine.process(nexts[read], {("src", 0): 3})
+    assert calls == [read], "the event never read the store there: the test proves nothing"
+
+    # Nothing was recorded; once the store is back, the same batch decides as if it had never failed.
+    assert open_engine(str(tmp_path / "outage.db")).positions("src") == {}
+    engine.forget_cached()
+    results = engine.process(nexts[read], {("src", 0): 3})
+    clean = open_engine(str(tmp_path / "clean.db"))
+    clean.process(before)
+    expected = clean.process(nexts[read], {("src", 0): 3})
+    assert [(r.outcome, [c.type for c in r.commands]) for r in results] == [
+        (r.outcome, [c.type for c in r.commands]) for r in expected
+    ]
+    assert results[0].outcome is Outcome.ACCEPTED
 
 
 def test_day_closed_fan_out_does_not_depend_on_batch_boundaries(tmp_path: Path) -> None:
