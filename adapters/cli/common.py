@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,17 @@ def shadow_option(command: F) -> F:
 
 def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
+
+
+def one_shot_kafka_client() -> None:
+    """A one-shot command answers for its Kafka client in one line: the client's retry chatter stays out.
+
+    kafka-python logs every refused connection at ERROR while it bootstraps; a long-running worker
+    keeps those lines (they date an outage), a command that ends at once says what failed itself.
+    `-v` shows them again.
+    """
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def load_settings(**flags: Any) -> Settings:

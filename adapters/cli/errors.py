@@ -18,6 +18,7 @@ from typing import Any
 import click
 import psycopg
 
+from adapters.kafka.client import KafkaConnectionError, KafkaTimeoutError
 from adapters.privacy.crypto import SealError
 from adapters.privacy.master import PrivacyConfigError
 from adapters.store.probe import Unreachable
@@ -41,6 +42,7 @@ class Exit(IntEnum):
     OUTPUT_UNWRITABLE = 13  # the output file cannot be written (permissions, or not to stdout)
     DISK_FULL = 14  # no space left on the device (a file or the store)
     DEMO_REFUSED = 15  # `fengkong demo` will not write into a store it did not create
+    BROKER_UNREACHABLE = 16  # no Kafka broker answered (`topics`, `publish`, `reconcile`; never the workers)
 
 
 class Mistake(click.ClickException):
@@ -77,6 +79,10 @@ def translate(error: BaseException) -> Mistake | None:
             return Mistake(Exit.BAD_SETTING, str(cause))
         if isinstance(cause, Unreachable):
             return Mistake(Exit.STORE_UNREACHABLE, f"cannot reach the PostgreSQL store: {cause}")
+        if isinstance(cause, KafkaConnectionError) or (
+            isinstance(cause, KafkaTimeoutError) and "bootstrap" in str(cause)
+        ):
+            return Mistake(Exit.BROKER_UNREACHABLE, "cannot reach a Kafka broker (check --bootstrap-servers)")
         if isinstance(cause, psycopg.errors.DiskFull):
             return Mistake(Exit.DISK_FULL, "the disk holding the store is full")
         if isinstance(cause, psycopg.OperationalError):

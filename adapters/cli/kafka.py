@@ -16,7 +16,15 @@ from typing import Any, TypeVar
 import click
 
 from adapters import bootstrap
-from adapters.cli.common import emit_json, load_settings, open_engine, policy_option, shadow_option, store_option
+from adapters.cli.common import (
+    emit_json,
+    load_settings,
+    one_shot_kafka_client,
+    open_engine,
+    policy_option,
+    shadow_option,
+    store_option,
+)
 from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import read_lines, whole_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
@@ -29,6 +37,7 @@ from adapters.kafka.config import (
     WORKER_GROUP,
 )
 from adapters.kafka.publish import MAX_RECORD_BYTES, publish_lines
+from adapters.kafka.retry import CLIENT_RECONNECT, patiently
 from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.monitoring.metrics import serve_metrics
 from adapters.runtime import faults
@@ -132,7 +141,10 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("worker %d: group %s, topic %s", os.getpid(), settings.worker_group, settings.events_topic)
-    member = bootstrap.worker(settings, open_engine(settings, deciding=True, user="worker"))
+    engine = open_engine(settings, deciding=True, user="worker")
+    member = patiently(lambda: bootstrap.worker(settings, engine), stop, log)
+    if member is None:
+        return
     shadow_run = start_shadow(settings)
     if shadow_run is not None:
         ShadowFollower(shadow_run, stop).start()
@@ -157,7 +169,9 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
-    command_relay = bootstrap.relay(settings)
+    command_relay = patiently(lambda: bootstrap.relay(settings), stop, log)
+    if command_relay is None:
+        return
     log.info("relay: next notification %d to %s", command_relay.position(), settings.commands_topic)
     with metrics_port(settings):
         command_relay.run(stop)
@@ -178,8 +192,11 @@ def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
     log.info("clock relay: %s -> every partition of %s", settings.clock_topic, settings.events_topic)
+    clock = patiently(lambda: bootstrap.clock_relay(settings), stop, log)
+    if clock is None:
+        return
     with metrics_port(settings):
-        bootstrap.clock_relay(settings).run(stop)
+        clock.run(stop)
 
 
 @click.command()
@@ -230,7 +247,10 @@ def publish(
 ) -> None:
     """Publish contract events from a JSONL file (or -) as upstream billing would."""
     servers = load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers
-    producer = KafkaProducer(bootstrap_servers=servers, client_id="fengkong-publish", enable_idempotence=True)
+    one_shot_kafka_client()
+    producer = KafkaProducer(
+        bootstrap_servers=servers, client_id="fengkong-publish", enable_idempotence=True, **CLIENT_RECONNECT
+    )
     try:
         skipped: Counter[str] = Counter()
         whole = whole_lines(read_lines(source, limit=MAX_RECORD_BYTES), skipped)

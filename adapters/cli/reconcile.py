@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from adapters import bootstrap
-from adapters.cli.common import default_dead_letter, emit_json, json_option, load_settings, store_option
+from adapters.cli.common import (
+    default_dead_letter,
+    emit_json,
+    json_option,
+    load_settings,
+    one_shot_kafka_client,
+    store_option,
+)
 from adapters.kafka.config import COMMANDS_TOPIC, DEAD_LETTER_TOPIC
 from adapters.privacy.sealer import RecordedDigests
 from adapters.reconcile import gather
@@ -95,6 +102,7 @@ def reconcile_command(
     if not is_postgres(url) and not sqlite_path(url).exists():
         raise click.ClickException(f"no store at {url}")
     servers = settings.kafka_bootstrap_servers
+    one_shot_kafka_client()
     start_at = parse_offsets(starts, topics)
     stop_at = parse_offsets(stops, topics)
 

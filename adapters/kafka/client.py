@@ -19,16 +19,18 @@ with warnings.catch_warnings():
         TopicPartition,
     )
     from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
     from kafka.partitioner.default import murmur2
 
 __all__ = [
     "ConsumerRebalanceListener",
     "CooperativeStickyAssignor",
     "KafkaAdminClient",
+    "KafkaConnectionError",
     "KafkaConsumer",
     "KafkaError",
     "KafkaProducer",
+    "KafkaTimeoutError",
     "OffsetAndMetadata",
     "TopicAlreadyExistsError",
     "TopicPartition",

@@ -14,7 +14,9 @@ import logging
 import random
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -36,8 +38,14 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 """Errors of availability: the work is retried from the store's positions after a pause."""
 
-CLIENT_RECONNECT = {"reconnect_backoff_max_ms": 5_000}
-"""kafka-python backs off reconnecting up to 30 s by default; 5 s resumes soon after a broker returns."""
+T = TypeVar("T")
+
+CLIENT_RECONNECT = {"reconnect_backoff_max_ms": 5_000, "bootstrap_timeout_ms": 10_000}
+"""kafka-python backs off reconnecting up to 30 s by default; 5 s resumes soon after a broker returns.
+
+A client that cannot reach any broker when it is made gives up after 10 s (not 30): the process's
+own loop then logs one line and waits its backoff before it tries again.
+"""
 
 
 @dataclass
@@ -76,3 +84,17 @@ def wait_after_failure(
         backoff.failures,
     )
     stop.wait(delay)
+
+
+def patiently(make: Callable[[], T], stop: threading.Event, logger: logging.Logger) -> T | None:
+    """Make a long-running process's clients, waiting out a broker or store not up yet (None: stopped meanwhile).
+
+    A supervisor may start the workers before the broker: exiting would only restart them in a loop.
+    """
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            return make()
+        except TRANSIENT as error:
+            wait_after_failure("connecting to Kafka", error, backoff, stop, logger)
+    return None

@@ -100,6 +100,10 @@ def _malformed_url(cwd: Path) -> list[str]:
     return ["account", "A1", "--store", "postgresql://analyst:pa55word@db.example:port/fengkong"]
 
 
+def _no_broker(cwd: Path) -> list[str]:
+    return ["publish", str(SCENARIO), "--bootstrap-servers", "127.0.0.1:1"]
+
+
 def _unreachable(cwd: Path) -> list[str]:
     return ["account", "A1", "--store", "postgresql://analyst:pa55word@127.0.0.1:1/fengkong?connect_timeout=2"]
 
@@ -191,6 +195,7 @@ CASES = [
     Case("--policy of a version recorded with other content", _policy_recorded_otherwise, Exit.BAD_SETTING, r"policy default-v1 is already recorded with other content .*new version"),
     Case("malformed database URL", _malformed_url, Exit.BAD_SETTING, r"store: not a valid postgresql:// URL \(check the host and port\)"),
     Case("database server unreachable", _unreachable, Exit.STORE_UNREACHABLE, r"cannot reach the store at postgresql://analyst:\*\*\*@127\.0\.0\.1:1/"),
+    Case("no Kafka broker reachable", _no_broker, Exit.BROKER_UNREACHABLE, r"cannot reach a Kafka broker \(check --bootstrap-servers\)"),
     *(
         Case(f"mistyped --store ({' '.join(command)})", _mistyped_store(command), Exit.NO_STORE, r"no store at mistyped\.db")
         for command in (["account", "A1"], ["commands"], ["query", "accounts"], ["export", "account_status"], ["audit", "--all"], ["held", "list"])

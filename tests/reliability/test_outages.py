@@ -99,13 +99,24 @@ def run_through_outage(
         relay.send_signal(signal.SIGCONT)  # harmless when it runs; SIGTERM waits on a stopped process
         codes = [stop_process(worker), stop_process(relay)]
         close_readers()
+    return finished_cleanly(codes, logs, store, bootstrap, topics, reference.snapshot)
+
+
+def failed_to_connect(log: Path) -> bool:
+    return log.exists() and "connecting to Kafka failed" in log.read_text(errors="replace")
+
+
+def finished_cleanly(
+    codes: list[int], logs: dict[str, Path], store: str, bootstrap: str, topics: Topics, expected: Any
+) -> dict[str, list[str]]:
+    """Both exited 0 on SIGTERM, retried a bounded number of times, no traceback; nothing skipped or repeated."""
     assert codes == [0, 0], {name: path.read_text()[-2000:] for name, path in logs.items()}
     retries = {name: retries_logged(path) for name, path in logs.items()}
     assert all(len(found) <= MAX_RETRIES for found in retries.values()), retries
     for path in logs.values():
         assert "Traceback" not in path.read_text()
     reconcile(store, *topic_args(bootstrap, topics))
-    assert_same(snapshot(store), reference.snapshot)
+    assert_same(snapshot(store), expected)
     return retries
 
 
@@ -119,6 +130,32 @@ def test_kafka_broker_stopped_and_restarted_under_a_worker_and_the_relay(
     record_property("retries", retries)
     print(f"\nbroker stopped for 8 s: retries {retries}")
     assert retries["relay"], "the relay published its backlog into the outage, yet outlasted none of its timeouts"
+
+
+def test_a_worker_and_the_relay_started_while_the_broker_is_down_wait_for_it(
+    kafka_broker: Any, postgres_url: str, topics: Topics, group: str, tmp_path: Path
+) -> None:
+    """A supervisor may start them before the broker is up: they wait (one line per try), never exit."""
+    bootstrap = kafka_broker.bootstrap_servers
+    lines = portfolio(accounts=60, days=40, seed=9)
+    reference = cached_reference(lines)
+    publish(bootstrap, lines, topics)
+    open_engine(postgres_url)
+    logs = {"worker": tmp_path / "worker.log", "relay": tmp_path / "relay.log"}
+    kafka_broker.stop()
+    try:
+        worker = fengkong_process(worker_args(postgres_url, bootstrap, topics, group), logs["worker"])
+        relay = fengkong_process(relay_args(postgres_url, bootstrap, topics), logs["relay"])
+        wait_for(lambda: all(map(failed_to_connect, logs.values())), 60, "both to fail to reach the broker")
+        assert alive(worker) and alive(relay), "a process exited while the broker was down"
+    finally:
+        kafka_broker.start()
+    try:
+        settle(postgres_url, bootstrap, topics, 180)
+    finally:
+        codes = [stop_process(worker), stop_process(relay)]
+        close_readers()
+    finished_cleanly(codes, logs, postgres_url, bootstrap, topics, reference.snapshot)
 
 
 def test_postgres_killed_and_restarted_under_a_worker_and_the_relay(
