@@ -139,16 +139,18 @@ class Operators:
 
         A retry of a decision already recorded under its idempotency key answers as every action's retry
         does (`duplicate`; a different request under that key is refused), even once the review is closed:
-        its event id is found from the key and the review's `request_id`. Without `request_id` the review
-        meant is the open one; with none open, nothing says which closed review a retry meant (the event
-        id needs it; the last review in the account's history may not be it), so it stays refused.
+        its event id is found from the key and the review's `request_id`. Without `request_id`, the review
+        meant is the one the key already decided, if any (a retry after a new review opened must not decide
+        that one), else the open one; with neither, it is refused.
         """
         _require(actor, Role.OPERATOR)
         account = self.engine.load_account(account_id)
         if account is None:
             raise ActionRefused("account_id: no such account")
         open_review = account.controls.review_id
-        review = open_review if request_id is None else request_id
+        review = request_id
+        if review is None:
+            review = (key is not None and self._review_decided_with(key, account_id)) or open_review
         if review is None:
             raise ActionRefused(_NO_OPEN_REVIEW)
         data = {**_who(actor), "request_id": review, "approved": approved, "note": note}
@@ -241,6 +243,17 @@ class Operators:
             return build_action(kind, key, self.now().isoformat(), data, account_id)
         except InvalidEvent as invalid:
             raise ActionRefused(invalid.reason) from None
+
+    def _review_decided_with(self, key: str, account_id: str) -> str | None:
+        """The review of this account a decision under `key` was recorded for, if one was."""
+        _, states = next(self.engine.recorded_histories([account_id]))
+        facts = [state["fact"] for state in states if "fact" in state]
+        for fact in facts:
+            if fact["type"] == "UnlockRequested":
+                review = str(fact["data"]["request_id"])
+                if self._recorded(action_event_id("ReviewDecided", _key(key, f"{account_id}:{review}"))):
+                    return review
+        return None
 
     def _recorded(self, event_id: str) -> bool:
         """Whether an action with this event id is in the store (a retry then answers `duplicate`)."""

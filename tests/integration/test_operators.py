@@ -163,8 +163,8 @@ def test_an_operator_decides_a_review_and_the_policy_takes_it_as_unlock_reviewed
 
 def test_a_review_decision_retried_once_the_review_is_closed_is_a_duplicate(store: str) -> None:
     """A retry (same idempotency key, same request) answers `duplicate` though the review it decided is closed,
-    even once another review is open; a different request under that key, or a key never used on that review,
-    is refused; with no request_id and no review open, nothing says which review is meant: refused."""
+    even once another review is open, with or without its request_id; a different request under that key, or a
+    key never used on that review, is refused; a key that decided nothing, with no review open: refused."""
     account = under_review(store)
     actor = Principal("k-retry", "retrier", Role.OPERATOR)
     engine = open_engine(store)
@@ -178,18 +178,22 @@ def test_a_review_decision_retried_once_the_review_is_closed_is_a_duplicate(stor
         with pytest.raises(ActionRefused, match=r"^account_id: the account has no open unlock review$"):
             operators.decide_review(actor, account, False, note, "R1")  # its default key decided nothing
         with pytest.raises(ActionRefused, match=r"^account_id: the account has no open unlock review$"):
-            operators.decide_review(actor, account, False, note, key="click-1")  # which review?
+            operators.decide_review(actor, account, False, note, key="click-0")  # decided nothing: which review?
+        bare = operators.decide_review(actor, account, False, note, key="click-1")  # the review it decided: R1
         second = {**Events(account).request("R2", "2026-09-05T10:00:00"), "event_id": f"{account}-R2"}
         list(engine.ingest([orjson.dumps(second)]))
         assert (account_now := engine.load_account(account)) is not None and account_now.controls.review_id == "R2"
         later = operators.decide_review(actor, account, False, note, "R1", key="click-1")
+        bare_later = operators.decide_review(actor, account, False, note, key="click-1")  # R2 open: still R1
         with pytest.raises(ActionRefused, match=r"^request_id: not the account's open review$"):
             operators.decide_review(actor, account, False, note, "R1", key="click-2")
+        assert (account_now := engine.load_account(account)) is not None and account_now.controls.review_id == "R2"
     finally:
         engine.close()
         tables.db.close()
-    assert [o.outcome for o in (first, again, later)] == ["applied", "duplicate", "duplicate"]
-    assert first.event_id == again.event_id == later.event_id and again.target == "R1" and again.commands == []
+    retries = (again, bare, later, bare_later)
+    assert [o.outcome for o in (first, *retries)] == ["applied", "duplicate", "duplicate", "duplicate", "duplicate"]
+    assert all(o.event_id == first.event_id and o.target == "R1" and o.commands == [] for o in retries)
     assert (other.outcome, other.reason) == ("refused", "idempotency key: already used for another request")
 
 
