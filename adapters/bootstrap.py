@@ -26,6 +26,7 @@ from adapters.privacy.master import master_keys
 from adapters.privacy.reveal import Revealer
 from adapters.privacy.sealer import Sealer
 from adapters.settings import Settings
+from adapters.store.availability import STORE_UNAVAILABLE
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
 from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
@@ -154,7 +155,11 @@ def projection_runner(settings: Settings, names: Sequence[str] | None = None) ->
     """The runner of the named projections (all by default) over the store's log and tables."""
     chosen = PROJECTIONS if names is None else tuple(BY_NAME[name] for name in names)
     return ProjectionRunner(
-        open_log(settings), open_projection_store(settings), page=settings.projection_page, projections=chosen
+        open_log(settings),
+        open_projection_store(settings),
+        page=settings.projection_page,
+        projections=chosen,
+        unavailable=STORE_UNAVAILABLE,
     )
 
 

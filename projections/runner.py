@@ -111,10 +111,13 @@ class ProjectionRunner:
         store: ProjectionStore,
         page: int = PAGE,
         projections: Sequence[Projection] = PROJECTIONS,
+        unavailable: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.log = log
         self.store = store
         self.page = page
+        # The store's errors of availability (down, restarting): while following, one line each, no traceback.
+        self.unavailable = unavailable
         self.projections = tuple(projections)
         self.tables = PageTables(store)
         self.dispatcher = Dispatcher(self.projections)
@@ -181,8 +184,12 @@ class ProjectionRunner:
         while not stop.is_set():
             try:
                 read = self.run_once()
-            except Exception:
-                log.exception("projection page failed; reconnecting and retrying in %.1fs", retry_interval)
+            except Exception as error:
+                if isinstance(error, self.unavailable):  # an outage: one line each time, no traceback
+                    name = type(error).__name__
+                    log.warning("projection page failed (%s: %s); retrying in %.1fs", name, error, retry_interval)
+                else:
+                    log.exception("projection page failed; reconnecting and retrying in %.1fs", retry_interval)
                 stop.wait(retry_interval)
                 self._reconnect()
                 continue
@@ -216,8 +223,9 @@ class ProjectionRunner:
             self.store.reopen()
             self.tables.discard()
             self.load_positions()
-        except Exception:
-            log.warning("projection store still unavailable", exc_info=True)
+        except Exception as error:
+            quiet = isinstance(error, self.unavailable)  # an outage: one line; anything else: its traceback
+            log.warning("projection store still unavailable (%s)", type(error).__name__, exc_info=not quiet)
 
     # ------------------------------------------------------------ status
 

@@ -12,29 +12,19 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
-
 from adapters.kafka.client import KafkaError
+from adapters.store.availability import STORE_UNAVAILABLE
 from engine.application import StoreConflict
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,  # broker unreachable, request timed out, leader moved, not acknowledged in time
-    OperationalError,  # PostgreSQL down or restarting, connection terminated, disk full; SQLite full or locked
-    InterfaceError,  # a connection that broke under us
-    # The same from connections of our own, outside eventsourcing's recorder (personal data's key ring):
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
+    *STORE_UNAVAILABLE,
     StoreConflict,  # another writer kept winning (a rebalance in progress)
-    ConnectionError,
-    TimeoutError,
 )
 """Errors of availability: the work is retried from the store's positions after a pause."""
 
