@@ -149,8 +149,10 @@ class Operators:
             raise ActionRefused("account_id: no such account")
         open_review = account.controls.review_id
         review = request_id
+        if review is None and key is not None:
+            review = self._review_decided_with(key, account_id)
         if review is None:
-            review = (key is not None and self._review_decided_with(key, account_id)) or open_review
+            review = open_review
         if review is None:
             raise ActionRefused(_NO_OPEN_REVIEW)
         data = {**_who(actor), "request_id": review, "approved": approved, "note": note}
