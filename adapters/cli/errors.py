@@ -42,7 +42,7 @@ class Exit(IntEnum):
     OUTPUT_UNWRITABLE = 13  # the output file cannot be written (permissions, or not to stdout)
     DISK_FULL = 14  # no space left on the device (a file or the store)
     DEMO_REFUSED = 15  # `fengkong demo` will not write into a store it did not create
-    BROKER_UNREACHABLE = 16  # no Kafka broker answered `publish` or `reconcile` (the workers and relays wait)
+    BROKER_UNREACHABLE = 16  # no Kafka broker answered `topics`, `publish` or `reconcile` (workers and relays wait)
 
 
 class Mistake(click.ClickException):

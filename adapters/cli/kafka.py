@@ -25,6 +25,7 @@ from adapters.cli.common import (
     shadow_option,
     store_option,
 )
+from adapters.cli.errors import translate
 from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import read_lines, whole_lines
 from adapters.kafka.client import KafkaError, KafkaProducer
@@ -220,10 +221,11 @@ def topics(
 ) -> None:
     """Create the engine's topics where missing (the clock topic gets one partition)."""
     plan = TopicPlan(topic, dead_letter_topic, clock_topic, commands_topic, partitions, replication_factor)
+    one_shot_kafka_client()
     try:
         status = ensure_topics(load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers, plan)
     except KafkaError as error:
-        raise click.ClickException(f"could not create topics: {error}") from None
+        raise (translate(error) or click.ClickException(f"could not create topics: {error}")) from None
     if as_json:
         emit_json(status)
     else:
