@@ -98,7 +98,7 @@ class Result:
                 self.warnings.append(warning)
 
 
-class StoreReadFailed(Exception):
+class _StoreReadFailed(Exception):
     """A read of the store failed while an event was applied: the store's trouble, never the event's.
 
     `apply` raises the store's own error again, so the caller treats it as it treats a failed save
@@ -110,25 +110,25 @@ class StoreReadFailed(Exception):
         self.error = error
 
 
-def read_or_raise(read: Callable[..., T], *args: Any) -> T:
-    """Call a store read made while applying an event; its failure becomes a StoreReadFailed."""
+def _read_or_raise(read: Callable[..., T], *args: Any) -> T:
+    """Call a store read made while applying an event; its failure becomes a _StoreReadFailed."""
     try:
         return read(*args)
     except Exception as error:
-        raise StoreReadFailed(error) from error
+        raise _StoreReadFailed(error) from error
 
 
 class _GuardedSource:
-    """A brake source whose reads, made while applying an event, fail as StoreReadFailed."""
+    """A brake source whose reads, made while applying an event, fail as _StoreReadFailed."""
 
     def __init__(self, source: BrakeSource) -> None:
         self.source = source
 
     def brake_state(self) -> BrakeState:
-        return read_or_raise(self.source.brake_state)
+        return _read_or_raise(self.source.brake_state)
 
     def emitted_between(self, after: int, until: int) -> list[int]:
-        return read_or_raise(self.source.emitted_between, after, until)
+        return _read_or_raise(self.source.emitted_between, after, until)
 
 
 class PoisonEvent(Exception):
@@ -302,7 +302,7 @@ class Batch:
         except Rejected as rejected:
             self.results.append(Result(index, event.event_id, Outcome.REJECTED, rejected.reason))
             return
-        except StoreReadFailed as failed:
+        except _StoreReadFailed as failed:
             raise failed.error from failed.error.__cause__  # an outage, say: the batch fails whole, to be tried again
         except Exception as error:
             log.exception("defect while applying event %s of type %s", event.event_id, event.type)
@@ -344,7 +344,7 @@ class Batch:
         """The account's facts so far: those the store holds, then those this batch applied."""
 
         def read() -> list[Fact]:
-            streams = read_or_raise(self.engine.store.select_streams, [account.account_id])
+            streams = _read_or_raise(self.engine.store.select_streams, [account.account_id])
             stored = streams.get(account.account_id, [])
             return [load_object(decode(state)["fact"]) for state in stored] + self.facts.get(account.account_id, [])
 

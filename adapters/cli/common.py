@@ -79,12 +79,20 @@ def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
 
 
-def one_shot_kafka_client() -> None:
+def kafka_logs_of_a_service() -> None:
+    """Services log their progress at INFO; kafka-python's per-connection chatter stays at WARNING."""
+    root = logging.getLogger()
+    verbose = root.level < logging.INFO
+    root.setLevel(min(root.level, logging.INFO))
+    if not verbose:
+        logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def kafka_logs_of_a_one_shot_command() -> None:
     """A one-shot command answers for its Kafka client in one line: the client's retry chatter stays out.
 
-    kafka-python logs every refused connection at ERROR while it bootstraps; a long-running worker
-    keeps those lines (they date an outage), a command that ends at once says what failed itself.
-    `-v` shows them again.
+    kafka-python logs every refused connection at ERROR while it bootstraps; a service keeps those
+    lines (they date an outage), a command that ends at once says what failed itself. `-v` shows them.
     """
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)

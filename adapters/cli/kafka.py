@@ -18,8 +18,9 @@ import click
 from adapters import bootstrap
 from adapters.cli.common import (
     emit_json,
+    kafka_logs_of_a_one_shot_command,
+    kafka_logs_of_a_service,
     load_settings,
-    one_shot_kafka_client,
     open_engine,
     policy_option,
     shadow_option,
@@ -137,7 +138,7 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     the engine refuses go to the dead-letter topic with the reason in headers.
     Run several in one group to share the partitions.
     """
-    _quiet_kafka()
+    kafka_logs_of_a_service()
     stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
@@ -166,7 +167,7 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     Key = account_id, header command_id; the position is kept in the store.
     Downstream drops repeats by command_id.
     """
-    _quiet_kafka()
+    kafka_logs_of_a_service()
     stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
@@ -188,7 +189,7 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
 @metrics_options
 def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
-    _quiet_kafka()
+    kafka_logs_of_a_service()
     stop = stop_on_signals()
     faults.arm_from_env()
     settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, **flags)
@@ -221,7 +222,7 @@ def topics(
 ) -> None:
     """Create the engine's topics where missing (the clock topic gets one partition)."""
     plan = TopicPlan(topic, dead_letter_topic, clock_topic, commands_topic, partitions, replication_factor)
-    one_shot_kafka_client()
+    kafka_logs_of_a_one_shot_command()
     try:
         status = ensure_topics(load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers, plan)
     except KafkaError as error:
@@ -249,7 +250,7 @@ def publish(
 ) -> None:
     """Publish contract events from a JSONL file (or -) as upstream billing would."""
     servers = load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers
-    one_shot_kafka_client()
+    kafka_logs_of_a_one_shot_command()
     producer = KafkaProducer(
         bootstrap_servers=servers, client_id="fengkong-publish", enable_idempotence=True, **CLIENT_RECONNECT
     )
@@ -263,15 +264,6 @@ def publish(
         emit_json(dict(counts))
     else:
         click.echo(", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing published")
-
-
-def _quiet_kafka() -> None:
-    """Services log their progress at INFO; kafka-python's per-connection chatter stays at WARNING."""
-    root = logging.getLogger()
-    verbose = root.level < logging.INFO
-    root.setLevel(min(root.level, logging.INFO))
-    if not verbose:
-        logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 KAFKA_COMMANDS = (worker, relay, clock_relay, topics, publish)

@@ -12,8 +12,8 @@ from adapters.cli.common import (
     default_dead_letter,
     emit_json,
     json_option,
+    kafka_logs_of_a_one_shot_command,
     load_settings,
-    one_shot_kafka_client,
     store_option,
 )
 from adapters.kafka.config import COMMANDS_TOPIC, DEAD_LETTER_TOPIC
@@ -102,7 +102,7 @@ def reconcile_command(
     if not is_postgres(url) and not sqlite_path(url).exists():
         raise click.ClickException(f"no store at {url}")
     servers = settings.kafka_bootstrap_servers
-    one_shot_kafka_client()
+    kafka_logs_of_a_one_shot_command()
     start_at = parse_offsets(starts, topics)
     stop_at = parse_offsets(stops, topics)
 
