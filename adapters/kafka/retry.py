@@ -86,5 +86,6 @@ def patiently(make: Callable[[], T], stop: threading.Event, logger: logging.Logg
         try:
             return make()
         except TRANSIENT as error:
-            wait_after_failure("connecting to Kafka", error, backoff, stop, logger)
+            what = "connecting to Kafka" if isinstance(error, KafkaError) else "opening the store"
+            wait_after_failure(what, error, backoff, stop, logger)
     return None
