@@ -82,7 +82,8 @@ def print_report(report: Report, console: Console) -> None:
     m = report["machine"]
     console.print(
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}; "
-        f"load average {m['load_at_start']} at the start, {report['load_at_end']} at the end",
+        f"load average {m['load_at_start']} at the start, {report['load_at_end']} at the end; "
+        f"yardstick {m['yardstick_at_start']} s at the start, {report['yardstick_at_end']} s at the end",
         highlight=False,
     )
     table = Table("section", "row", "events/s", "events", "seconds", "peak RSS MiB", title="python -m benchmarks")
@@ -127,6 +128,10 @@ def markdown(report: Report) -> str:
         + ", ".join(f"{name} {ver}" for name, ver in m["packages"].items()),
         f"- load average (1 min) at the start {m['load_at_start']} and at the end {report['load_at_end']}: "
         "the machine may be shared, and every row shares it",
+        f"- yardstick (5 million additions in a plain Python loop, best of 3) {m['yardstick_at_start']} s at the "
+        f"start and {report['yardstick_at_end']} s at the end: the machine's speed changes between days by more "
+        "than a change to the code does (the same commit's audit replay: 70,203 events/s one day, 24,621 the "
+        "next), so compare runs of different days beside their yardsticks, or run both versions in one session",
         "",
         "## Workload",
         "",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.audit.parallel import default_jobs
-from benchmarks.context import Options, child, fresh_sqlite, load, machine
+from benchmarks.context import Options, child, fresh_sqlite, load, machine, yardstick
 from benchmarks.goals import Goals, share
 from benchmarks.kafka import NoKafka, Topics, create_topics, delete_topics, kafka_broker, publish_workload
 from benchmarks.postgres import NoPostgres, fresh_database, postgres_server
@@ -95,6 +95,7 @@ class Bench:
             "rows": [self._row_report(row) for row in selected],
             "goals": Goals(self.results, options.latency_rate).judge(),
             "load_at_end": load(),
+            "yardstick_at_end": yardstick(),
         }
 
     # ------------------------------------------------------------ rows

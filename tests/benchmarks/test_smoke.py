@@ -88,3 +88,5 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
     assert all(goal["met"] is not None or goal["reason"] for goal in report["goals"])
     text = docs.read_text()
     assert report["command"] in text and report["machine"]["cpu"] in text
+    for yardstick in (report["machine"]["yardstick_at_start"], report["yardstick_at_end"]):  # the day's speed
+        assert yardstick > 0 and f"{yardstick} s" in text
