@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.context import YARDSTICK_LOOPS
 from benchmarks.descriptions import ROW_DESCRIPTIONS
 from benchmarks.notes import row_note
 
@@ -128,10 +129,10 @@ def markdown(report: Report) -> str:
         + ", ".join(f"{name} {ver}" for name, ver in m["packages"].items()),
         f"- load average (1 min) at the start {m['load_at_start']} and at the end {report['load_at_end']}: "
         "the machine may be shared, and every row shares it",
-        f"- yardstick (5 million additions in a plain Python loop, best of 3) {m['yardstick_at_start']} s at the "
-        f"start and {report['yardstick_at_end']} s at the end: the machine's speed changes between days by more "
-        "than a change to the code does (the same commit's audit replay: 70,203 events/s one day, 24,621 the "
-        "next), so compare runs of different days beside their yardsticks, or run both versions in one session",
+        f"- yardstick ({YARDSTICK_LOOPS:,} additions in a plain Python loop, best of 3) {m['yardstick_at_start']} s "
+        f"at the start and {report['yardstick_at_end']} s at the end: the machine's speed changes between days "
+        "by more than a change to the code does, so compare runs of different days beside their yardsticks, or "
+        "run both versions in one session",
         "",
         "## Workload",
         "",
