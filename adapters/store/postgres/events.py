@@ -40,9 +40,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         self.brake_table = self._table("fengkong_brake")
         self.brake_locks_table = self._table("fengkong_brake_locks")
         self.holds_table = self._table("fengkong_holds")
-        self.insert_inbound_statement = SQL("INSERT INTO {0} SELECT * FROM unnest(%b::text[], %b::bytea[])").format(
-            self.inbound_table
-        )
+        self.insert_inbound_statement = SQL(
+            "INSERT INTO {0} (event_id, digest) SELECT * FROM unnest(%b::text[], %b::bytea[])"
+        ).format(self.inbound_table)
         self.insert_columns_statement = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
