@@ -10,7 +10,7 @@ from adapters.store.backends import open_recorder
 
 
 def _state(index: int) -> bytes:
-    """Bytes a text encoding would mangle: every byte value, NUL and the high half included."""
+    """Every byte value, NUL and the high half included: what a wrong encoding or a shifted array would change."""
     return bytes((index * 7 + offset) % 256 for offset in range(300 + index))
 
 

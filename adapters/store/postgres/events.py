@@ -174,8 +174,10 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         eventsourcing sends one array of a composite type, which psycopg writes
         as text: every state's bytes in hex, encoded in Python and decoded by
         the server while the batch holds the lock. Four arrays bound with `%b`
-        go as binary: a batch's 2,300 events took 7 ms to send and parse so,
-        64 ms as text (measured here). The inbound rows' digests go the same way.
+        go as binary; the inbound rows' digests go the same way. The lock hold
+        `python -m benchmarks --row postgres.engine` prints fell to about a third
+        (docs/scale.md, "Since that run"). The parent's lock and notify are kept,
+        in its order, so benchmarks/pglock.py times the same lock.
         """
         columns = (
             [event.originator_id for event in stored_events],
