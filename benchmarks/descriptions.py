@@ -39,8 +39,9 @@ ROW_DESCRIPTIONS = (
     "the recorded policy version and compares every decision, command ids included, with one process per "
     "core, and proves the emergency brake's ledger again (one pass over the whole log, on one of the processes "
     "beside the accounts); the rate counts inbound events.",
-    "- **flat** (`flat.*`): the ingest, the rebuild and the audit on a workload a tenth the size (same generator "
-    "and seed); the goals compare the full workload's rates with these. What grows with the store: random-key "
+    "- **flat** (`flat.*`): the floor, the ingest, the rebuild and the audit on a workload a tenth the size (same "
+    "generator and seed); the goals compare the full workload's rates with these, and the floor's own pair shows "
+    "how much the least durable pipeline slows over the same growth. What grows with the store: random-key "
     "index pages written per batch (the stream index and the deduplication index), the WAL checkpoints that "
     "copy them back, and the cyclic garbage collector's walks over the aggregate cache.",
     "- **bare consumer** (`kafka.bare`): a kafka-python consumer group member that reads every record of the "

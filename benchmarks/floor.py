@@ -289,10 +289,10 @@ def _measure(row: str, store: Store, workload: Workload, batch_size: int) -> dic
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """A floor row of `python -m benchmarks` (floor.sqlite, floor.postgres, floor.postgres.locked), fresh store."""
+    """A floor row of `python -m benchmarks`: floor.sqlite, floor.postgres, floor.postgres.locked, flat.floor.sqlite."""
     data = dict(spec["workload"])
     workload = Workload(**{**data, "path": Path(data["path"])})
-    row = spec["row"].removeprefix("floor.")
+    row = spec["row"].removeprefix("flat.").removeprefix("floor.")
     store: Store = (
         SQLiteStore(Path(spec["store"]))
         if row == "sqlite"

@@ -34,6 +34,8 @@ def _floor(row: Row) -> str:
             f"; the lock held p50 {held['p50']} ms, p95 {held['p95']} ms, max {held['max']} ms per batch: a ceiling of "
             f"{row.get('ceiling_events_per_second', 0):,.0f} events/s for one database"
         )
+    if "full_over_small" in row:
+        note += f"; the full workload's rate is {row['full_over_small']:.0%} of this one's"
     return note
 
 
@@ -212,7 +214,7 @@ def _memory(row: Row) -> str:
 
 
 def _by_name(name: str) -> Callable[[Row], str] | None:
-    if name.startswith("floor."):
+    if name.startswith(("floor.", "flat.floor.")):
         return _floor
     if name.endswith(".engine"):
         return _engine

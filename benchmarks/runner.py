@@ -39,7 +39,7 @@ KAFKA_ROWS = frozenset(
 KAFKA_TIMEOUT_S = 1800.0
 LAG_BATCH = 100  # events per commit in the live-lag row: a live worker's small batches at a low load
 PEER_VENV = Path(".venv-peer")
-STORES = ("engine.db", "floor.db", "naive.db", "lag.db", "flat.db", "latency.db", "latency.high.db")
+STORES = ("engine.db", "floor.db", "naive.db", "lag.db", "flat.db", "flat-floor.db", "latency.db", "latency.high.db")
 
 
 def _needs(source: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -124,9 +124,10 @@ class Bench:
         if name == "projections.lag":
             store = fresh_sqlite(options.workdir / "lag.db")
             return child({**base, "store": store, "sample": options.naive_sample, "batch_size": LAG_BATCH})
-        if name == "flat.sqlite.engine":
+        if name in ("flat.floor.sqlite", "flat.sqlite.engine"):
             small = {"row": name, "workload": self._small().describe()}
-            return child({**small, "store": fresh_sqlite(options.workdir / "flat.db"), **engine})
+            store = "flat-floor.db" if name == "flat.floor.sqlite" else "flat.db"
+            return child({**small, "store": fresh_sqlite(options.workdir / store), **engine})
         if name.startswith("flat."):
             small = {"row": name, "workload": self._small().describe()}
             return self._replay(name, "flat.sqlite.engine", options.workdir / "flat.db", small)
@@ -341,6 +342,7 @@ class Bench:
         compared = {
             "sqlite.engine": ("floor.sqlite", "share_of_floor"),
             "postgres.engine": ("floor.postgres", "share_of_floor"),
+            "flat.sqlite.engine": ("flat.floor.sqlite", "share_of_floor"),
             "sqlite.naive": ("sqlite.engine", "engine_over_naive"),
             "postgres.naive": ("postgres.engine", "engine_over_naive"),
             "peer.quixstreams": ("kafka.engine.1", "engine_over_peer"),

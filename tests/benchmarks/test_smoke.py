@@ -66,14 +66,20 @@ def test_every_row_is_measured_or_names_its_reason(tmp_path: Path, postgres_serv
     for name in set(rows) - set(kafka):
         assert rows[name]["status"] == "measured", (name, rows[name].get("reason"))
     assert rows["sqlite.engine"]["events"] == rows["floor.sqlite"]["events"] == 2000
-    assert rows["flat.sqlite.engine"]["events"] == 200  # a tenth of the workload, same seed
+    assert rows["flat.sqlite.engine"]["events"] == rows["flat.floor.sqlite"]["events"] == 200  # a tenth, same seed
+    for name in ("floor.sqlite", "sqlite.engine"):  # each flat row against its own row on the full workload
+        assert rows[f"flat.{name}"]["full_over_small"] == round(
+            rows[name]["events_per_second"] / rows[f"flat.{name}"]["events_per_second"], 3
+        )
     for name in ("audit.replay", "flat.audit.replay"):
         assert rows[name]["identical"] == rows[name]["accounts"] > 0
-    for name in ("sqlite", "postgres"):  # the shares of the floor are the rates' ratios
-        engine = rows[f"{name}.engine"]
-        assert engine["share_of_floor"] == round(
-            engine["events_per_second"] / rows[f"floor.{name}"]["events_per_second"], 3
-        )
+    for engine_row, floor_row in (
+        ("sqlite.engine", "floor.sqlite"),
+        ("postgres.engine", "floor.postgres"),
+        ("flat.sqlite.engine", "flat.floor.sqlite"),
+    ):  # the shares of the floor are the rates' ratios, each on its own workload
+        engine = rows[engine_row]
+        assert engine["share_of_floor"] == round(engine["events_per_second"] / rows[floor_row]["events_per_second"], 3)
     assert rows["postgres.engine"]["lock"]["batches"] == 1 and rows["floor.postgres.locked"]["lock_held_ms"]["p50"] > 0
     for name in ("storage.sqlite", "storage.postgres"):  # every part of the event store, per inbound event
         storage = rows[name]
