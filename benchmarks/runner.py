@@ -42,6 +42,22 @@ PEER_VENV = Path(".venv-peer")
 STORES = ("engine.db", "floor.db", "naive.db", "lag.db", "flat.db", "flat-floor.db", "latency.db", "latency.high.db")
 
 
+def measuring_order(selected: list[Row]) -> list[Row]:
+    """The selected rows, each flat row moved to right after its full-size row.
+
+    The machine's speed drifts within a run (one run's yardstick went from 0.18 s at its start to 0.36 s at its
+    end), so the two rates of a flat ratio must be measured side by side, not an hour apart.
+    """
+    names = {row.name for row in selected}
+    paired = [row for row in selected if row.name.startswith("flat.") and row.name.removeprefix("flat.") in names]
+    order: list[Row] = []
+    for row in selected:
+        if row not in paired:
+            order.append(row)
+            order.extend(flat for flat in paired if flat.name == f"flat.{row.name}")
+    return order
+
+
 def _needs(source: dict[str, Any], name: str) -> dict[str, Any] | None:
     """Why a row cannot run without the store row `name` wrote, or None when it did."""
     if source.get("status") == "measured":
@@ -74,7 +90,7 @@ class Bench:
         generated = time.perf_counter() - started
         selected = [row for row in ROWS if not options.rows or row.name in options.rows]
         with self.services:
-            for row in selected:
+            for row in measuring_order(selected):
                 self.progress(f"row {row.name}: {row.title}")
                 self.results[row.name] = self._measure(row, workload)
         small = self._small() if any(row.name.startswith("flat.") for row in selected) else None
