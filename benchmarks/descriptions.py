@@ -40,7 +40,8 @@ ROW_DESCRIPTIONS = (
     "core, and proves the emergency brake's ledger again (one pass over the whole log, on one of the processes "
     "beside the accounts); the rate counts inbound events.",
     "- **flat** (`flat.*`): the floor, the ingest, the rebuild and the audit on a workload a tenth the size (same "
-    "generator and seed); the goals compare the full workload's rates with these, and the floor's own pair shows "
+    "generator and seed), each measured right after its full-size row so that the machine's drift within a run "
+    "does not enter the ratio; the goals compare the full workload's rates with these, and the floor's own pair shows "
     "how much the least durable pipeline slows over the same growth. What grows with the store: random-key "
     "index pages written per batch (the stream index and the deduplication index), the WAL checkpoints that "
     "copy them back, and the cyclic garbage collector's walks over the aggregate cache.",
