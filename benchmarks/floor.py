@@ -207,6 +207,7 @@ class Tally:
 
 
 def batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    """The lines in transactions of `size`: the floor's, and the engine rows' too, so both cut the workload alike."""
     iterator = iter(lines)
     while batch := list(islice(iterator, size)):
         yield batch

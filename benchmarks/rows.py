@@ -19,10 +19,9 @@ import resource
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +98,6 @@ ROW_NAMES = tuple(row.name for row in ROWS)
 # ---------------------------------------------------------------- helpers
 
 
-def batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
-    iterator = iter(lines)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 def _workload(spec: Spec) -> Workload:
     data = dict(spec["workload"])
     data["path"] = Path(data["path"])
@@ -159,7 +152,7 @@ def ingest_engine(spec: Spec) -> dict[str, Any]:
     with ExitStack() as stack:
         lock = stack.enter_context(watch_lock()) if is_postgres(spec["store"]) else None
         meter = Meter(workload.events, label=spec["row"])
-        for batch in batches(workload.lines(), spec["batch_size"]):
+        for batch in floor.batches(workload.lines(), spec["batch_size"]):
             for result in engine.process(batch):
                 outcomes[result.outcome.value] += 1
                 commands += len(result.commands)
@@ -316,7 +309,7 @@ def projections_lag(spec: Spec) -> dict[str, Any]:
     workload = _workload(spec)
     lines = (line for line in workload.lines() if in_sample(line, spec["sample"]))
     meter = Meter(1)
-    figures = measure_live_lag(spec["store"], batches(lines, spec["batch_size"]))
+    figures = measure_live_lag(spec["store"], floor.batches(lines, spec["batch_size"]))
     meter.mark(figures.events)
     lag = {"p50_ms": figures.p50 * 1000, "p95_ms": figures.p95 * 1000, "max_ms": figures.max * 1000}
     return _finish(
