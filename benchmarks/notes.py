@@ -52,6 +52,8 @@ def _engine(row: Row) -> str:
         note += f" ({row['share_of_locked_floor']:.0%} of the floor that takes the same lock)"
     if "full_over_small" in row:
         note += f"; the full workload's rate is {row['full_over_small']:.0%} of this one's"
+    if row.get("overlapped"):
+        note += "; each batch decided while the last one commits (engine.overlap)"
     return note + _lock(row.get("lock"), "its batches")
 
 

@@ -65,6 +65,21 @@ class BrakeSettlement(Protocol):
     def settle(self, source: Any) -> BrakeWrite: ...
 
 
+class InFlight(Protocol):
+    """A batch committing while the next one is prepared (engine.overlap)."""
+
+    @property
+    def inbound(self) -> Mapping[str, bytes]:
+        """Its dedup rows: event_id -> digest."""
+
+    @property
+    def accounts(self) -> Mapping[str, CreditAccount]:
+        """The accounts it touched or opened, as it leaves them."""
+
+    def wait(self) -> None:
+        """Return once it has landed; engine.overlap.CommitFailed if it did not."""
+
+
 class StoreConflict(RuntimeError):
     """Another writer kept winning; the batch was not applied."""
 
@@ -101,6 +116,7 @@ class RiskEngine(Application[str]):
         self.cache_size = cache_size
         self._accounts: OrderedDict[str, CreditAccount] = OrderedDict()
         self._clock: PlatformClock | None = None
+        self.in_flight: InFlight | None = None  # set by engine.overlap while a batch commits on its thread
 
     @property
     def store(self) -> EngineRecorder:
@@ -124,6 +140,7 @@ class RiskEngine(Application[str]):
 
     def refresh_documents(self) -> None:
         """Read the active policy and calendar again (an approval or a calendar load may have changed them)."""
+        self.wait_for_commit()  # the batch committing reads them, and may record their first use
         before = self.in_force.policy.version if self.in_force.policy else None
         self.in_force.load(self.store.select_streams(DOCUMENT_STREAM_IDS))
         self._in_force_read = time.monotonic()
@@ -216,6 +233,7 @@ class RiskEngine(Application[str]):
                 try:
                     batch = self._prepare(items, poisoned, day_scope)
                 except PoisonEvent as poison:
+                    self.wait_for_commit()  # the batch committing stands on the cache: only once it has landed
                     self.forget_cached()  # the aggregates it touched hold half-applied changes
                     poisoned[poison.index] = poison.reason
                     continue
@@ -254,6 +272,22 @@ class RiskEngine(Application[str]):
         batch.run()
         return batch
 
+    def known_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """The digests recorded under these event ids, those of the batch still committing included."""
+        found = self.store.select_digests(event_ids)
+        flight = self.in_flight
+        if flight is not None:
+            for event_id in event_ids:
+                digest = flight.inbound.get(event_id)
+                if digest is not None:
+                    found.setdefault(event_id, digest)
+        return found
+
+    def wait_for_commit(self) -> None:
+        """Before a read that the batch committing would change (engine.overlap): wait until it has landed."""
+        if self.in_flight is not None:
+            self.in_flight.wait()
+
     def record(self, rows: Sequence[StoredRow], brake: BrakeSettlement | None = None, **index_rows: Any) -> None:
         """Save stored events in the order they happened, with the index rows, in one transaction.
 
@@ -283,6 +317,11 @@ class RiskEngine(Application[str]):
         accounts (AccountOpened) need no lookup of their own.
         """
         absent = {account_id for account_id in account_ids if account_id not in self._accounts}
+        if self.in_flight is not None:
+            lent = self.in_flight.accounts
+            for account_id in [account_id for account_id in absent if account_id in lent]:
+                self.remember(lent[account_id])
+                absent.discard(account_id)
         if not absent:
             return absent
         for account_id, states in self.store.select_streams(sorted(absent)).items():
@@ -295,7 +334,9 @@ class RiskEngine(Application[str]):
         if cached is not None:
             self._accounts.move_to_end(account_id)
             return cached
-        account = self.load_account(account_id)
+        account = self.in_flight.accounts.get(account_id) if self.in_flight is not None else None
+        if account is None:
+            account = self.load_account(account_id)
         if account is not None:
             self.remember(account)
         return account
@@ -323,6 +364,7 @@ class RiskEngine(Application[str]):
 
     def load_clock(self) -> PlatformClock:
         """The platform clock as the store holds it, read now."""
+        self.wait_for_commit()
         clock = PlatformClock()
         for state in self.store.select_streams([CLOCK_STREAM]).get(CLOCK_STREAM, ()):
             clock.replay(decode(state))

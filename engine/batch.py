@@ -131,6 +131,14 @@ class _GuardedSource:
         return _read_or_raise(self.source.emitted_between, after, until)
 
 
+class VerdictsMoved(Exception):
+    """The brake's count moved under a batch committed beside the next one's preparation (engine.overlap).
+
+    Such a batch is not prepared again inside its transaction, on the committing thread, while
+    the cache is in use by the next preparation: its commit fails and both go again in turn.
+    """
+
+
 class PoisonEvent(Exception):
     """Applying one event raised an unexpected error (a defect, not bad input)."""
 
@@ -172,6 +180,7 @@ class Batch:
         self.policy = engine.policy
         self.calendar = engine.calendar
         self.judging = self.policy.brake.enabled
+        self.redo_under_lock = True  # False: a moved verdict fails the commit instead (engine.overlap)
         self._reset(engine.store)
 
     def _reset(self, source: BrakeSource) -> None:
@@ -189,13 +198,14 @@ class Batch:
         self.candidates: list[Candidate] = []
         self.deferred: list[tuple[int, State]] = []  # rows whose brake verdicts are encoded when settled
         self.opened = self.closed = 0
+        self.frozen: list[tuple[str, Controls, Controls]] | None = None  # `_changed` as of `freeze`
 
     # ------------------------------------------------------------ preparing
 
     def run(self) -> None:
         """Apply the batch's items in order (raises PoisonEvent on a defect)."""
         valid = [item for item in self.items if isinstance(item, ParsedEvent)]
-        known = self.engine.store.select_digests([p.event.event_id for p in valid])
+        known = self.engine.known_digests([p.event.event_id for p in valid])
         self.absent = self.engine.preload(
             p.event.account_id for p in valid if not isinstance(p.event, (DayClosed, ClockCorrected))
         )
@@ -344,6 +354,7 @@ class Batch:
         """The account's facts so far: those the store holds, then those this batch applied."""
 
         def read() -> list[Fact]:
+            _read_or_raise(self.engine.wait_for_commit)  # the batch committing may hold some of them
             streams = _read_or_raise(self.engine.store.select_streams, [account.account_id])
             stored = streams.get(account.account_id, [])
             return [load_object(decode(state)["fact"]) for state in stored] + self.facts.get(account.account_id, [])
@@ -356,7 +367,7 @@ class Batch:
             clock.close(item)
         except Rejected as rejected:
             event_id = item.event.event_id
-            if self.engine.store.select_digests([event_id]).get(event_id) == item.digest:
+            if self.engine.known_digests([event_id]).get(event_id) == item.digest:
                 # Another writer (a worker on another partition) recorded this very DayClosed after
                 # the batch read its digests: it is a duplicate, whose fan-out must still run here.
                 result = Result(index, event_id, Outcome.DUPLICATE)
@@ -387,6 +398,7 @@ class Batch:
         assert isinstance(item.event, DayClosed)
         # The agenda table holds the state before this batch: an account the batch touched
         # is due by its state now, or the outcome would depend on where batches are cut.
+        self.engine.wait_for_commit()  # the batch committing may change the agenda
         due = {a for a in self.engine.store.select_due_accounts(item.event.data.business_date) if a not in self.touched}
         due.update(
             account_id
@@ -409,8 +421,15 @@ class Batch:
 
     # ------------------------------------------------------------ saving
 
+    def freeze(self) -> None:
+        """Fix the controls the batch leaves (immutable) before the next batch goes on with the same accounts,
+        while this one commits on another thread (engine.overlap): its agenda and held locks are these."""
+        self.frozen = self._changed()
+
     def _changed(self) -> list[tuple[str, Controls, Controls]]:
         """(account_id, controls before, controls now) of the touched accounts whose controls changed."""
+        if self.frozen is not None:
+            return self.frozen
         before = self.controls_before
         return [
             (account_id, before[account_id], account.controls)
@@ -429,12 +448,16 @@ class Batch:
     def _holds(self) -> list[HoldRow]:
         return [(account_id, now.held) for account_id, before, now in self._changed() if now.held is not before.held]
 
-    def save(self, positions: Mapping[Position, int]) -> None:
+    def write(self, positions: Mapping[Position, int]) -> None:
+        """Record the batch in one transaction and nothing else: the cache is the caller's (engine.overlap)."""
         brake = self if (self.candidates or self.opened or self.closed or self._holds()) else None
+        self.engine.record(
+            self.rows, inbound=self.inbound, agenda=self._agenda(), positions=dict(positions), brake=brake
+        )
+
+    def save(self, positions: Mapping[Position, int]) -> None:
         try:
-            self.engine.record(
-                self.rows, inbound=self.inbound, agenda=self._agenda(), positions=dict(positions), brake=brake
-            )
+            self.write(positions)
         except Exception:
             self.engine.forget_cached()  # cached aggregates hold this batch's unsaved changes
             raise
@@ -448,6 +471,8 @@ class Batch:
             judge = Judge(source, state)
             fresh = [judge.judge(c.at, c.rule) for c in self.candidates]
             if any(now["verdict"] != c.record["verdict"] for now, c in zip(fresh, self.candidates, strict=True)):
+                if not self.redo_under_lock:
+                    raise VerdictsMoved("the brake's count moved under the batch")
                 log.info("the brake's count moved under the batch: preparing it again under the brake's lock")
                 self._redo(source)
             else:

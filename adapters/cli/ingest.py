@@ -29,9 +29,11 @@ from adapters.cli.common import (
 from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import DeadLetterFile, Line, Oversized, dead_letter_record, read_lines
 from adapters.runtime import faults
+from adapters.store.urls import is_postgres
 from engine.application import DEFAULT_BATCH
 from engine.batch import Outcome
 from engine.collector import cyclic_gc_paused
+from engine.overlap import process_batches
 from events.inbound import InvalidEvent, ParsedEvent, parse_event
 
 
@@ -43,6 +45,15 @@ def _parsed(line: Line) -> ParsedEvent | InvalidEvent:
         return parse_event(line)
     except InvalidEvent as error:
         return error
+
+
+def _batches(source: str, size: int) -> Iterator[tuple[list[Line], list[ParsedEvent | InvalidEvent]]]:
+    """The source's lines `size` at a time, each batch with its lines parsed."""
+    lines = read_lines(source)
+    while batch := list(itertools.islice(lines, size)):
+        with cyclic_gc_paused():  # the parse's objects are the batch's, freed after it
+            parsed = [_parsed(line) for line in batch]
+        yield batch, parsed
 
 
 @contextmanager
@@ -111,11 +122,10 @@ def ingest(
     commands: Counter[str] = Counter()
     started = time.perf_counter()
     with DeadLetterFile(letters_path) as letters, progress(source, as_json) as advance:
-        lines = read_lines(source)
         offset = 0
-        while batch := list(itertools.islice(lines, settings.batch_size)):
-            with cyclic_gc_paused():  # the parse too: its objects are the batch's, freed after it
-                results = engine.process_parsed([_parsed(line) for line in batch])
+        # PostgreSQL: the next batch is decided while the last one commits (engine.overlap)
+        batches = process_batches(engine, _batches(source, settings.batch_size), overlap=is_postgres(settings.store))
+        for batch, results in batches:
             for result in results:
                 counts[result.outcome] += 1
                 commands.update(c.type for c in result.commands)
