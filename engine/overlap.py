@@ -21,7 +21,7 @@ A commit that fails (another writer first, a moved verdict, the store down): the
 failed batch and the one prepared on top of it go again one after the other (`RiskEngine.process_parsed`),
 so every outcome is the sequential path's, and a store that stays down raises as it does there.
 
-On SQLite the commit is CPU in this process, under the same lock as the preparation: measured, overlapping
+On SQLite the commit is mostly CPU in this process, which the preparation needs too: measured, overlapping
 gains nothing there (docs/scale.md), so `fengkong ingest` overlaps on PostgreSQL only.
 """
 
