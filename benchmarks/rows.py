@@ -30,7 +30,7 @@ import orjson
 from adapters.audit.parallel import AuditPool
 from adapters.bootstrap import open_engine, requested_policy
 from adapters.settings import Settings
-from adapters.store.backends import engine_env
+from adapters.store.backends import engine_env, overlaps_commits
 from adapters.store.urls import is_postgres
 from benchmarks import floor, split
 from benchmarks.kafka_rows import kafka_bare, kafka_engine, latency
@@ -156,7 +156,7 @@ def ingest_engine(spec: Spec) -> dict[str, Any]:
     )
     outcomes: Counter[str] = Counter()
     commands = done = 0
-    overlapped = is_postgres(spec["store"])  # as `fengkong ingest` does
+    overlapped = overlaps_commits(spec["store"])  # as `fengkong ingest` decides
     with ExitStack() as stack:
         lock = stack.enter_context(watch_lock()) if is_postgres(spec["store"]) else None
         meter = Meter(workload.events, label=spec["row"])

@@ -180,7 +180,6 @@ class Batch:
         self.policy = engine.policy
         self.calendar = engine.calendar
         self.judging = self.policy.brake.enabled
-        self.redo_under_lock = True  # False: a moved verdict fails the commit instead (engine.overlap)
         self._reset(engine.store)
 
     def _reset(self, source: BrakeSource) -> None:
@@ -198,7 +197,7 @@ class Batch:
         self.candidates: list[Candidate] = []
         self.deferred: list[tuple[int, State]] = []  # rows whose brake verdicts are encoded when settled
         self.opened = self.closed = 0
-        self.frozen: list[tuple[str, Controls, Controls]] | None = None  # `_changed` as of `freeze`
+        self.handed_off: list[tuple[str, Controls, Controls]] | None = None  # `_changed` as of `hand_off`
 
     # ------------------------------------------------------------ preparing
 
@@ -421,15 +420,16 @@ class Batch:
 
     # ------------------------------------------------------------ saving
 
-    def freeze(self) -> None:
-        """Fix the controls the batch leaves (immutable) before the next batch goes on with the same accounts,
-        while this one commits on another thread (engine.overlap): its agenda and held locks are these."""
-        self.frozen = self._changed()
+    def hand_off(self) -> None:
+        """Ready the batch to commit on another thread while the next one goes on with the same accounts
+        (engine.overlap): the controls it leaves (immutable) are fixed now, and its agenda and held locks
+        are those; a verdict that moved under it fails its commit (`settle`) instead of preparing it again."""
+        self.handed_off = self._changed()
 
     def _changed(self) -> list[tuple[str, Controls, Controls]]:
         """(account_id, controls before, controls now) of the touched accounts whose controls changed."""
-        if self.frozen is not None:
-            return self.frozen
+        if self.handed_off is not None:
+            return self.handed_off
         before = self.controls_before
         return [
             (account_id, before[account_id], account.controls)
@@ -471,7 +471,7 @@ class Batch:
             judge = Judge(source, state)
             fresh = [judge.judge(c.at, c.rule) for c in self.candidates]
             if any(now["verdict"] != c.record["verdict"] for now, c in zip(fresh, self.candidates, strict=True)):
-                if not self.redo_under_lock:
+                if self.handed_off is not None:
                     raise VerdictsMoved("the brake's count moved under the batch")
                 log.info("the brake's count moved under the batch: preparing it again under the brake's lock")
                 self._redo(source)

@@ -12,7 +12,7 @@ What N+1 reads before N has landed, and why its outcome is still the sequential 
   the cache or not (a small cache may have evicted them); any other account is the same in the store
   before N as after it;
 - the brake: N+1's verdicts are judged against the record before N; its commit judges them again under
-  the record's lock, and a verdict that moved fails the commit (`Batch.redo_under_lock`) rather than
+  the record's lock, and a verdict that moved fails the commit (`Batch.hand_off`) rather than
   preparing the batch again there, on the committing thread, while the cache is in use;
 - an account's history (retractions), the agenda (a DayClosed), the clock and the documents are read
   only once N has landed (`RiskEngine.wait_for_commit`).
@@ -51,8 +51,7 @@ class _Flight(Generic[K]):
         self.inbound = dict(prepared.batch.inbound)
         self.accounts = {**prepared.batch.new_accounts, **prepared.batch.touched}
         self.error: BaseException | None = None
-        prepared.batch.redo_under_lock = False
-        prepared.batch.freeze()  # the next preparation changes the accounts this one lends
+        prepared.batch.hand_off()  # the next preparation changes the accounts this one lends
         self.thread = threading.Thread(target=self._commit, name="fengkong-commit", daemon=True)
         engine.in_flight = self
         self.thread.start()
@@ -64,10 +63,8 @@ class _Flight(Generic[K]):
             self.error = error
 
     def wait(self) -> None:
-        self.thread.join()
-        if self.error is not None:
+        if not self.landed():
             raise CommitFailed(str(self.error)) from self.error
-        self.engine.in_flight = None
 
     def landed(self) -> bool:
         """Wait for the commit; whether it landed. Either way the engine no longer counts on it."""

@@ -29,7 +29,7 @@ from adapters.cli.common import (
 from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import DeadLetterFile, Line, Oversized, dead_letter_record, read_lines
 from adapters.runtime import faults
-from adapters.store.urls import is_postgres
+from adapters.store.backends import overlaps_commits
 from engine.application import DEFAULT_BATCH
 from engine.batch import Outcome
 from engine.collector import cyclic_gc_paused
@@ -123,8 +123,8 @@ def ingest(
     started = time.perf_counter()
     with DeadLetterFile(letters_path) as letters, progress(source, as_json) as advance:
         offset = 0
-        # PostgreSQL: the next batch is decided while the last one commits (engine.overlap)
-        batches = process_batches(engine, _batches(source, settings.batch_size), overlap=is_postgres(settings.store))
+        overlap = overlaps_commits(settings.store)
+        batches = process_batches(engine, _batches(source, settings.batch_size), overlap=overlap)
         for batch, results in batches:
             for result in results:
                 counts[result.outcome] += 1

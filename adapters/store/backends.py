@@ -24,6 +24,15 @@ from adapters.store.urls import is_postgres, postgres_options, sqlite_path
 from engine.application import APPLICATION_NAME
 
 
+def overlaps_commits(url: str) -> bool:
+    """Whether an ingest into this store decides the next batch while the last one commits (engine.overlap).
+
+    On PostgreSQL a commit waits on the server; on SQLite it is CPU in the engine's own process, and
+    overlapping it gained nothing (docs/scale.md, "The next batch decided while the last one commits").
+    """
+    return is_postgres(url)
+
+
 def engine_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for a store URL (a path means SQLite)."""
     if not is_postgres(url):

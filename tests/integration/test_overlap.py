@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.audit.brake import audit_brake_ledger
+from adapters.bootstrap import open_engine_tables
 from adapters.settings import Settings
 from adapters.synthetic.portfolio import Portfolio
 from engine.application import RiskEngine, parse_all
 from engine.batch import Batch, Outcome, Result
 from engine.overlap import process_batches
+from events.inbound import InvalidEvent, ParsedEvent
 from tests.support.bursts import Burst, burst_events, oracle, portfolio
 from tests.support.wiring import open_engine
 
@@ -51,9 +54,20 @@ def _cut(lines: Sequence[bytes], sizes: Sequence[int]) -> Iterator[list[bytes]]:
         start, turn = start + size, turn + 1
 
 
-def _ingest(engine: RiskEngine, lines: Sequence[bytes], sizes: Sequence[int], *, overlap: bool) -> list[str]:
-    batches = ((batch, parse_all(batch)) for batch in _cut(lines, sizes))
-    return [_said(result) for _, results in process_batches(engine, batches, overlap=overlap) for result in results]
+def _ingest(
+    engine: RiskEngine,
+    lines: Sequence[bytes],
+    sizes: Sequence[int],
+    *,
+    overlap: bool,
+    ended: Callable[[], None] = lambda: None,
+) -> list[str]:
+    def batches() -> Iterator[tuple[list[bytes], list[ParsedEvent | InvalidEvent]]]:
+        for batch in _cut(lines, sizes):
+            yield batch, parse_all(batch)
+        ended()
+
+    return [_said(result) for _, results in process_batches(engine, batches(), overlap=overlap) for result in results]
 
 
 def _said(result: Result) -> str:
@@ -61,8 +75,9 @@ def _said(result: Result) -> str:
     return f"{result.event_id}:{result.outcome.value}:{result.reason}:{','.join(result.rules)}:{commands}"
 
 
-def _recorded(store: str) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    """Every account's recorded facts with their decisions (without the wall-clock `at`), and every command."""
+def _recorded(store: str) -> tuple[dict[str, list[str]], list[dict[str, Any]], list[list[str]], list[str]]:
+    """Every account's recorded facts with their decisions (without the wall-clock `at`), every command, the
+    agenda (the accounts due by each week of the portfolio's time) and the held locks."""
     engine = open_engine(store)
     try:
         histories = {}
@@ -72,9 +87,51 @@ def _recorded(store: str) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
                 body = {key: value for key, value in state.items() if key != "at"}
                 texts.append(SEALED.sub("<sealed>", orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()))
             histories[account_id] = texts
-        return histories, [command.model_dump(mode="json") for command in engine.commands()]
+        weeks = [date(2026, 3, 1) + timedelta(days=7 * week) for week in range(40)]
+        agenda = [engine.store.select_due_accounts(day) for day in [*weeks, date.max]]
+        commands = [command.model_dump(mode="json") for command in engine.commands()]
     finally:
         engine.close()
+    tables = open_engine_tables(Settings(store=store))
+    held = sorted(hold.account_id for hold in tables.holds())
+    tables.db.close()
+    return histories, commands, agenda, held
+
+
+def _widest_overlap(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Each commit on the committing thread waits until the next batch is prepared, or that preparation waits
+    for it, or there is no next batch (call the function returned): every run overlaps as widely as it can,
+    whatever the machine's speed. Returns what ends the last wait."""
+    changed = threading.Condition()
+    moves = [0]  # preparations done, waits for a commit, the end of the batches
+    prepare, wait_for_commit, write = RiskEngine.prepare, RiskEngine.wait_for_commit, Batch.write
+
+    def moved() -> None:
+        with changed:
+            moves[0] += 1
+            changed.notify_all()
+
+    def prepared(self: RiskEngine, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return prepare(self, *args, **kwargs)
+        finally:
+            moved()
+
+    def waiting(self: RiskEngine) -> None:
+        moved()
+        wait_for_commit(self)
+
+    def held(self: Batch, positions: Any) -> None:
+        if threading.current_thread().name == "fengkong-commit":
+            with changed:
+                seen = moves[0]
+                assert changed.wait_for(lambda: moves[0] > seen, timeout=60)
+        write(self, positions)
+
+    monkeypatch.setattr(RiskEngine, "prepare", prepared)
+    monkeypatch.setattr(RiskEngine, "wait_for_commit", waiting)
+    monkeypatch.setattr(Batch, "write", held)
+    return moved
 
 
 def _both_ways(
@@ -85,14 +142,17 @@ def _both_ways(
     cache_size: int = 10_000,
     meanwhile: Callable[[], None] = lambda: None,
 ) -> list[str]:
-    """Sequential into a SQLite file, then (after `meanwhile`) overlapped into `store`: both compared."""
+    """Sequential into a SQLite file, then (after `meanwhile`) overlapped as widely as it can into `store`: both
+    compared."""
     sequential = open_engine(str(tmp_path / "sequential.db"), cache_size=cache_size)
     expected = _ingest(sequential, lines, sizes, overlap=False)
     sequential.close()
     meanwhile()
-    engine = open_engine(store, cache_size=cache_size)
-    assert _ingest(engine, lines, sizes, overlap=True) == expected
-    engine.close()
+    with pytest.MonkeyPatch.context() as patch:
+        ended = _widest_overlap(patch)
+        engine = open_engine(store, cache_size=cache_size)
+        assert _ingest(engine, lines, sizes, overlap=True, ended=ended) == expected
+        engine.close()
     assert _recorded(store) == _recorded(str(tmp_path / "sequential.db"))
     return expected
 
@@ -123,39 +183,12 @@ def test_the_batch_committing_lends_its_accounts_whatever_the_cache_evicted(
     assert again == []  # read from the store, an account opened in the batch committing would be unknown
 
 
-def _first_commit_held_until_the_next_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first batch's commit waits until the second batch has looked up its event ids: it is still in flight."""
-    looked = threading.Event()
-    lookups, writes = [0], [0]
-    known_digests, write = RiskEngine.known_digests, Batch.write
-
-    def counted(self: RiskEngine, event_ids: Sequence[str]) -> dict[str, bytes]:
-        found = known_digests(self, event_ids)
-        lookups[0] += 1
-        if lookups[0] == 2:
-            looked.set()
-        return found
-
-    def held(self: Batch, positions: Any) -> None:
-        writes[0] += 1
-        if writes[0] == 1:
-            assert looked.wait(timeout=30)
-        write(self, positions)
-
-    monkeypatch.setattr(RiskEngine, "known_digests", counted)
-    monkeypatch.setattr(Batch, "write", held)
-
-
 def test_an_event_repeated_in_the_next_batch_is_a_duplicate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = [line for line in _lines(4, 20, noise=False) if b'"DayClosed"' not in line]  # account events only
     repeated = [*lines[:5], lines[2], lines[4], *lines[5:]]
     again: list[int] = []
-
-    def meanwhile() -> None:
-        _first_commit_held_until_the_next_lookup(monkeypatch)
-        _counting_again(monkeypatch, again)
-
-    results = _both_ways(str(tmp_path / "overlapped.db"), tmp_path, repeated, [5], meanwhile=meanwhile)
+    store = str(tmp_path / "overlapped.db")
+    results = _both_ways(store, tmp_path, repeated, [5], meanwhile=lambda: _counting_again(monkeypatch, again))
     assert [said.split(":")[1] for said in results[5:7]] == [Outcome.DUPLICATE.value] * 2
     assert again == []  # known from the batch committing, not from its commit failing on the event_id
 
