@@ -8,6 +8,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PEER   := .venv-peer
 PEER_STAMP := $(PEER)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Test processes (pytest-xdist): each starts its own Kafka broker and PostgreSQL server when its tests
+# first ask for one, so a test that restarts or kills a server disturbs no other process's tests.
+TEST_WORKERS ?= 2
 
 .PHONY: venv demo test lint typecheck unit bench clean
 
@@ -36,7 +39,7 @@ unit: venv
 
 test: venv lint typecheck
 	bash services/fetch_kafka.sh > /dev/null
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The benchmark's peer, Quix Streams, in its own environment: it pins pydantic below the
 # engine's version. Only the `bench` extra of pyproject.toml goes in (the peer row runs
