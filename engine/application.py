@@ -31,7 +31,7 @@ from engine.governance import DOCUMENT_STREAM_IDS, InForce, Requested
 from engine.personal import PersonalData
 from engine.policy import Policy
 from events.commands import Command, command_from_json
-from events.inbound import InvalidEvent, ParsedEvent, parse_event
+from events.inbound import InvalidEvent, ParsedEvent, parse_or_refusal
 from events.recorded import CLOCK_STREAM, FACT_TOPIC, State, decode, recorded_commands
 
 log = logging.getLogger(__name__)
@@ -441,13 +441,7 @@ class RiskEngine(Application[str]):
 
 def parse_all(messages: Iterable[bytes | str]) -> list[ParsedEvent | InvalidEvent]:
     """Each message parsed against the contract, or the reason it breaks it."""
-    parsed: list[ParsedEvent | InvalidEvent] = []
-    for message in messages:
-        try:
-            parsed.append(parse_event(message))
-        except InvalidEvent as error:
-            parsed.append(error)
-    return parsed
+    return [parse_or_refusal(message) for message in messages]
 
 
 def _log_warnings(results: Sequence[Result]) -> None:

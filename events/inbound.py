@@ -391,6 +391,14 @@ def parse_event(raw: bytes | str) -> ParsedEvent:
     return ParsedEvent(event, canonical, digest)
 
 
+def parse_or_refusal(raw: bytes | str) -> ParsedEvent | InvalidEvent:
+    """The message parsed, or the reason it breaks the contract: a batch goes on past a refused message."""
+    try:
+        return parse_event(raw)
+    except InvalidEvent as error:
+        return error
+
+
 def load_canonical(canonical: str | bytes) -> AccountEvent | DayClosed | OperatorAction:
     """Re-read an event the store recorded in canonical form (validated on its way in)."""
     return load_object(orjson.loads(canonical))

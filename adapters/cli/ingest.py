@@ -34,17 +34,12 @@ from engine.application import DEFAULT_BATCH
 from engine.batch import Outcome
 from engine.collector import cyclic_gc_paused
 from engine.overlap import process_batches
-from events.inbound import InvalidEvent, ParsedEvent, parse_event
+from events.inbound import InvalidEvent, ParsedEvent, parse_or_refusal
 
 
 def _parsed(line: Line) -> ParsedEvent | InvalidEvent:
     """A line parsed against the contract (an oversized one refused unread)."""
-    if isinstance(line, Oversized):
-        return line.refusal
-    try:
-        return parse_event(line)
-    except InvalidEvent as error:
-        return error
+    return line.refusal if isinstance(line, Oversized) else parse_or_refusal(line)
 
 
 def _batches(source: str, size: int) -> Iterator[tuple[list[Line], list[ParsedEvent | InvalidEvent]]]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_event
+from events.inbound import DayClosed, InvalidEvent, ParsedEvent, parse_or_refusal
 
 Record = tuple[Any, ParsedEvent | InvalidEvent]  # a consumer record and its value parsed against the contract
 Part = tuple[Any, list[Record]]  # (TopicPartition, its records in offset order) within one transaction
@@ -20,10 +20,7 @@ class Limits:
 
 def parse(value: bytes | None) -> ParsedEvent | InvalidEvent:
     """A record's value parsed once, on its way in; the engine, the router and the dead letters use the result."""
-    try:
-        return parse_event(value or b"")
-    except InvalidEvent as error:
-        return error
+    return parse_or_refusal(value or b"")
 
 
 def is_day_closed(parsed: ParsedEvent | InvalidEvent) -> bool:
