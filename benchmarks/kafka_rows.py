@@ -271,6 +271,8 @@ def kafka_engine(spec: Spec) -> dict[str, Any]:
         "commands_published": published_commands,
         "max_poll_records": reports[0].get("max_poll_records"),
         "per_worker": [{key: r.get(key, r["stats"].get(key)) for key in WORKER_FIGURES} for r in reports],
+        # PostgreSQL: each worker's hold of the table lock (benchmarks.pglock); one worker's is the ceiling's.
+        "locks": [r["lock"] for r in reports if r.get("lock")],
     }
 
 

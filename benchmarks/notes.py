@@ -131,6 +131,11 @@ def _kafka(row: Row) -> str:
             f"; {workers} workers, the relay, the broker (and the database server) share 2 cores: "
             "this row shows the contention, not more capacity"
         )
+    locks = row.get("locks") or []
+    if len(locks) == 1:  # a worker commits in turn: its hold is what caps a database its peers share
+        note += _lock(locks[0], "its transactions")
+    elif locks:
+        note += "; the workers held the table lock p50 " + " / ".join(f"{lock['p50_ms']}" for lock in locks) + " ms"
     return note
 
 
