@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Cursor, errors
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -29,6 +29,9 @@ from engine.brake import BrakeState
 from events.recorded import SYSTEM_STREAM_PREFIX, SYSTEM_STREAMS
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
+_CREATE_ATTEMPTS = 3
+# What a process that loses the race to create eventsourcing's composite type gets instead of "type exists".
+_LOST_CREATION_RACE = (errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject)
 
 
 class PostgresEngineRecorder(PostgresApplicationRecorder):
@@ -83,6 +86,22 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
 
     def _table(self, name: str) -> Any:
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def create_table(self) -> None:
+        """Create the store, again if another process created eventsourcing's composite type at the same moment.
+
+        eventsourcing creates that type in a transaction of its own, before the tables (which `_create_table`
+        serialises), and forgives only "type already exists"; processes starting together on a fresh database
+        (the workers and the relay of a new deployment) can meet "duplicate key" or "relation already exists"
+        instead. The next attempt finds the type there.
+        """
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+            try:
+                super().create_table()
+                return
+            except PersistenceError as error:
+                if attempt == _CREATE_ATTEMPTS or not isinstance(error.__cause__, _LOST_CREATION_RACE):
+                    raise
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         # Processes starting together (a worker and the relay) would race on the catalog
