@@ -99,6 +99,8 @@ def test_day_closed_on_the_clock_topic_reaches_every_workers_accounts(
     workers = [WorkerThread(store, bootstrap, topics, group).start() for _ in range(2)]
     upstream = producer(bootstrap)
     try:
+        # Both in the group before the first day: on a busy machine a join could outlast the whole stream.
+        wait_for(lambda: all(w.worker.owned() for w in workers), 60, "both workers to own partitions")
         for closed, day in enumerate(days, start=1):
             # An upstream that announces a close once the day's events are acknowledged, and
             # starts the next day once the close is announced: each copy lands between the days.
