@@ -55,7 +55,10 @@ ROW_DESCRIPTIONS = (
     "reads the recorded decisions (the outbox) and publishes each command to the commands topic, "
     "acknowledged before its position is recorded. The clock stops when every offset is "
     "recorded and the relay has published the whole outbox. With 4 workers on 2 cores the processes take turns "
-    "on the cores: those rows measure contention, not capacity.",
+    "on the cores: those rows measure contention, not capacity. On PostgreSQL each worker also times its hold of "
+    "the table lock (`benchmarks/pglock.py`): a worker commits batch after batch, so the one-worker row's hold is "
+    "the ceiling of a database its peers share (docs/scale.md); the `postgres.engine` row's hold is a bulk "
+    "load's, each batch committing beside the next one's preparation.",
     "- **peer** (`benchmarks/peer.py`, Quix Streams on confluent-kafka/librdkafka): deserialises each "
     "record; for OverdueReported and RepaymentReceived only, keeps per account key the bills last reported "
     "overdue and a `locked` flag in its state store (RocksDB, with a changelog topic), emits one LockCard-like "
