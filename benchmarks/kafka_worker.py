@@ -15,8 +15,10 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
+import threading
 import time
-from contextlib import ExitStack
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -30,6 +32,45 @@ from adapters.store.urls import is_postgres
 from benchmarks.kafka_trace import WorkerTrace, write
 from benchmarks.measure import peak_rss_mib
 from benchmarks.pglock import watch_lock
+
+
+@dataclass
+class _Run:
+    """The worker's loop as timed from the first poll that returned records."""
+
+    first: float | None = None  # wall clock of that poll
+    last: float = 0.0  # wall clock when the last records were applied: the lock's share is of first..last
+    polls: int = 0
+    fetching: float = 0.0
+    applying: float = 0.0
+
+
+def _run(worker: Worker, stop: threading.Event, trace: WorkerTrace | None, ready: Path | None) -> _Run:
+    """Poll and apply until SIGTERM, as `Worker.run` does, noting the times the rows are measured by."""
+    run = _Run()
+    worker.start()
+    while not stop.is_set():
+        started = time.perf_counter()
+        polled = worker.fetch()
+        fetched = time.perf_counter()
+        if trace is not None:
+            trace.poll(time.time() - (fetched - started), time.time(), sum(map(len, polled.values())))
+        if polled and run.first is None:
+            run.first = time.time()
+        cpu = time.thread_time()
+        worker.apply(polled)
+        if polled:
+            run.last = time.time()
+            if trace is not None:
+                trace.apply_cpu_s += time.thread_time() - cpu
+        if run.first is not None:
+            run.polls += 1
+            run.fetching += fetched - started
+            run.applying += time.perf_counter() - fetched
+        if ready is not None and worker.owned():
+            ready.touch()
+            ready = None
+    return run
 
 
 def main() -> None:
@@ -49,48 +90,22 @@ def main() -> None:
     worker = Worker(engine, settings)
     trace = WorkerTrace(engine) if spec.get("trace") else None
     ready = Path(spec["ready_file"]) if spec.get("ready_file") else None
-    first: float | None = None
-    last = 0.0  # when the last batch with records was applied: the lock's share of the run is of first..last
-    polls = 0
-    fetching = applying = 0.0
-    with ExitStack() as stack:
-        lock = stack.enter_context(watch_lock()) if is_postgres(spec["store"]) else None
+    with watch_lock() if is_postgres(spec["store"]) else nullcontext() as lock:
         try:
-            worker.start()
-            while not stop.is_set():
-                started = time.perf_counter()
-                polled = worker.fetch()
-                fetched = time.perf_counter()
-                if trace is not None:
-                    trace.poll(time.time() - (fetched - started), time.time(), sum(map(len, polled.values())))
-                if polled and first is None:
-                    first = time.time()
-                cpu = time.thread_time()
-                worker.apply(polled)
-                if polled:
-                    last = time.time()
-                if trace is not None and polled:
-                    trace.apply_cpu_s += time.thread_time() - cpu
-                if first is not None:
-                    polls += 1
-                    fetching += fetched - started
-                    applying += time.perf_counter() - fetched
-                if ready is not None and worker.owned():
-                    ready.touch()
-                    ready = None
+            run = _run(worker, stop, trace, ready)
         finally:
             worker.close()
             if trace is not None:
                 write(spec["trace"], trace.jsonable())
     result = {
-        "first_record_at": first,
+        "first_record_at": run.first,
         "stats": dataclasses.asdict(worker.stats),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "max_poll_records": settings.max_poll_records,
-        "polls": polls,
-        "fetch_seconds": round(fetching, 3),
-        "apply_seconds": round(applying, 3),
-        "lock": lock.report(last - first) if lock is not None and first is not None else None,
+        "polls": run.polls,
+        "fetch_seconds": round(run.fetching, 3),
+        "apply_seconds": round(run.applying, 3),
+        "lock": lock.report(run.last - run.first) if lock is not None and run.first is not None else None,
     }
     sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
     sys.stdout.flush()
