@@ -5,6 +5,9 @@ their arguments into `Settings` and ask for what they run; nothing else
 opens a store or picks a database. Readers get the port that says what they
 read (the notification log, the outbox, the engine's tables), never the
 event store's recorder.
+
+The Kafka client is imported by the functions that build Kafka's parts (as
+FastAPI is by `api`): every other command starts without it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.access.keys import Keys
-from adapters.kafka.clock import ClockRelay, ClockSettings
-from adapters.kafka.relay import CommandRelay, RelaySettings
-from adapters.kafka.worker import Worker, WorkerSettings
 from adapters.monitoring.status import ReviewWindow
 from adapters.operators.service import Operators
 from adapters.privacy.keyring import ForgetList, KeyRing, KeyRings
@@ -42,6 +42,10 @@ from projections.runner import ProjectionRunner
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from adapters.kafka.clock import ClockRelay
+    from adapters.kafka.relay import CommandRelay, RelaySettings
+    from adapters.kafka.worker import Worker
 
 
 def open_engine(settings: Settings, user: str = "ingest", cache_size: int | None = None) -> RiskEngine:
@@ -165,6 +169,8 @@ def projection_runner(settings: Settings, names: Sequence[str] | None = None) ->
 
 def worker(settings: Settings, engine: RiskEngine | None = None) -> Worker:
     """A member of the worker group: Kafka records into the engine, exactly once in effect."""
+    from adapters.kafka.worker import Worker, WorkerSettings  # noqa: PLC0415
+
     worker_settings = WorkerSettings(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic=settings.events_topic,
@@ -180,6 +186,8 @@ def worker(settings: Settings, engine: RiskEngine | None = None) -> Worker:
 
 
 def _relay_settings(settings: Settings) -> RelaySettings:
+    from adapters.kafka.relay import RelaySettings  # noqa: PLC0415
+
     return RelaySettings(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic=settings.commands_topic,
@@ -195,10 +203,14 @@ def open_outbox(settings: Settings) -> StoredOutbox:
 
 def relay(settings: Settings) -> CommandRelay:
     """The command relay: the outbox to the commands topic, at least once, in order."""
+    from adapters.kafka.relay import CommandRelay  # noqa: PLC0415
+
     return CommandRelay(open_outbox(settings), _relay_settings(settings))
 
 
 def clock_relay(settings: Settings) -> ClockRelay:
+    from adapters.kafka.clock import ClockRelay, ClockSettings  # noqa: PLC0415
+
     clock_settings = ClockSettings(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         clock_topic=settings.clock_topic,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import sys
 from enum import IntEnum
 from typing import Any
 
 import click
 import psycopg
 
-from adapters.kafka.client import KafkaConnectionError, KafkaTimeoutError
 from adapters.privacy.crypto import SealError
 from adapters.privacy.master import PrivacyConfigError
 from adapters.store.probe import Unreachable
@@ -79,15 +79,24 @@ def translate(error: BaseException) -> Mistake | None:
             return Mistake(Exit.BAD_SETTING, str(cause))
         if isinstance(cause, Unreachable):
             return Mistake(Exit.STORE_UNREACHABLE, f"cannot reach the PostgreSQL store: {cause}")
-        if isinstance(cause, KafkaConnectionError) or (
-            isinstance(cause, KafkaTimeoutError) and "bootstrap" in str(cause)
-        ):
+        if _kafka_unreachable(cause):
             return Mistake(Exit.BROKER_UNREACHABLE, "cannot reach a Kafka broker (check --bootstrap-servers)")
         if isinstance(cause, psycopg.errors.DiskFull):
             return Mistake(Exit.DISK_FULL, "the disk holding the store is full")
         if isinstance(cause, psycopg.OperationalError):
             return Mistake(Exit.STORE_UNREACHABLE, "cannot reach the PostgreSQL store (check host, port and login)")
     return None
+
+
+def _kafka_unreachable(cause: BaseException) -> bool:
+    """No broker answered. Asked of the Kafka client only if a command loaded it: only then can it have failed
+    (importing it here would cost every command its start-up time)."""
+    client = sys.modules.get("adapters.kafka.client")
+    if client is None:
+        return False
+    return isinstance(cause, client.KafkaConnectionError) or (
+        isinstance(cause, client.KafkaTimeoutError) and "bootstrap" in str(cause)
+    )
 
 
 def _chain(error: BaseException) -> list[BaseException]:

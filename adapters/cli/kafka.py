@@ -2,6 +2,9 @@
 
 Long-running commands stop cleanly on SIGTERM or Ctrl-C: the current batch
 is finished and recorded, then the process leaves its consumer group.
+
+Each command imports the Kafka client when it runs, so that the other
+commands of `fengkong` (and `--help`) start without it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from adapters.cli.common import (
 from adapters.cli.errors import translate
 from adapters.cli.shadow import start_shadow
 from adapters.files.jsonl import read_lines, whole_lines
-from adapters.kafka.client import KafkaError, KafkaProducer
 from adapters.kafka.config import (
     CLOCK_GROUP,
     CLOCK_TOPIC,
@@ -38,9 +40,6 @@ from adapters.kafka.config import (
     EVENTS_TOPIC,
     WORKER_GROUP,
 )
-from adapters.kafka.publish import MAX_RECORD_BYTES, publish_lines
-from adapters.kafka.retry import CLIENT_RECONNECT, patiently
-from adapters.kafka.topics import TopicPlan, ensure_topics
 from adapters.monitoring.metrics import serve_metrics
 from adapters.runtime import faults
 from adapters.runtime.signals import stop_on_signals
@@ -138,6 +137,8 @@ def worker(bootstrap_servers: str | None, **flags: Any) -> None:
     the engine refuses go to the dead-letter topic with the reason in headers.
     Run several in one group to share the partitions.
     """
+    from adapters.kafka.retry import patiently  # noqa: PLC0415
+
     kafka_logs_of_a_service()
     stop = stop_on_signals()
     faults.arm_from_env()
@@ -167,6 +168,8 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
     Key = account_id, header command_id; the position is kept in the store.
     Downstream drops repeats by command_id.
     """
+    from adapters.kafka.retry import patiently  # noqa: PLC0415
+
     kafka_logs_of_a_service()
     stop = stop_on_signals()
     faults.arm_from_env()
@@ -189,6 +192,8 @@ def relay(bootstrap_servers: str | None, **flags: Any) -> None:
 @metrics_options
 def clock_relay(bootstrap_servers: str | None, **flags: Any) -> None:
     """Copy each DayClosed from the clock topic into every partition of the events topic."""
+    from adapters.kafka.retry import patiently  # noqa: PLC0415
+
     kafka_logs_of_a_service()
     stop = stop_on_signals()
     faults.arm_from_env()
@@ -221,6 +226,9 @@ def topics(
     as_json: bool,
 ) -> None:
     """Create the engine's topics where missing (the clock topic gets one partition)."""
+    from adapters.kafka.client import KafkaError  # noqa: PLC0415
+    from adapters.kafka.topics import TopicPlan, ensure_topics  # noqa: PLC0415
+
     plan = TopicPlan(topic, dead_letter_topic, clock_topic, commands_topic, partitions, replication_factor)
     kafka_logs_of_a_one_shot_command()
     try:
@@ -249,6 +257,10 @@ def publish(
     source: str, bootstrap_servers: str | None, topic: str, clock_topic: str, clock_copies: bool, as_json: bool
 ) -> None:
     """Publish contract events from a JSONL file (or -) as upstream billing would."""
+    from adapters.kafka.client import KafkaProducer  # noqa: PLC0415
+    from adapters.kafka.publish import MAX_RECORD_BYTES, publish_lines  # noqa: PLC0415
+    from adapters.kafka.retry import CLIENT_RECONNECT  # noqa: PLC0415
+
     servers = load_settings(kafka_bootstrap_servers=bootstrap_servers).kafka_bootstrap_servers
     kafka_logs_of_a_one_shot_command()
     producer = KafkaProducer(

@@ -6,7 +6,6 @@ import logging
 import threading
 
 import click
-import uvicorn
 
 from adapters import bootstrap
 from adapters.cli.common import load_settings, store_option
@@ -44,6 +43,8 @@ def serve(host: str, port: int, follow: bool, poll: float, store: str | None) ->
     Where it listens, and one line per request (method, route, status, time:
     never the client's address, the ids in the path or the query), go to stderr.
     """
+    import uvicorn  # noqa: PLC0415  (as FastAPI in bootstrap.api: only `serve` pays for the web server)
+
     settings = load_settings(store=store)
     app = bootstrap.api(settings)
     follower = start_follower(settings, poll) if follow else None

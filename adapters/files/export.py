@@ -17,15 +17,16 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from adapters.store.queries import localize
 from adapters.store.tables import ProjectionDatabase, table_name
 from projections.base import ColumnType, Row, Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CHUNK = 50_000
 Shown = Callable[[list[Row]], list[Row]]
@@ -36,22 +37,23 @@ def _as_stored(rows: list[Row]) -> list[Row]:
     return rows
 
 
-_ARROW_TYPES = {
-    ColumnType.TEXT: pa.string(),
-    ColumnType.INTEGER: pa.int64(),
-    ColumnType.BOOLEAN: pa.bool_(),
-    ColumnType.MONEY: pa.decimal128(20, 2),
-    ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    ColumnType.DATE: pa.date32(),
-    ColumnType.JSON: pa.string(),
-    ColumnType.RATIO: pa.float64(),
-}
-
-
 def arrow_schema(table: Table) -> pa.Schema:
+    """The table as Parquet types it (pyarrow is imported here: only a Parquet export pays for it)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    types = {
+        ColumnType.TEXT: pa.string(),
+        ColumnType.INTEGER: pa.int64(),
+        ColumnType.BOOLEAN: pa.bool_(),
+        ColumnType.MONEY: pa.decimal128(20, 2),
+        ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+        ColumnType.DATE: pa.date32(),
+        ColumnType.JSON: pa.string(),
+        ColumnType.RATIO: pa.float64(),
+    }
     return pa.schema(
         [
-            pa.field(column.name, _ARROW_TYPES[column.type], nullable=column.nullable, metadata={"doc": column.doc})
+            pa.field(column.name, types[column.type], nullable=column.nullable, metadata={"doc": column.doc})
             for column in table.columns
         ],
         metadata={"table": table_name(table), "doc": table.doc},
@@ -122,6 +124,9 @@ def _csv_text(value: Any) -> str:
 
 
 def write_parquet(db: ProjectionDatabase, table: Table, path: Path, shown: Shown = _as_stored) -> int:
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
     schema = arrow_schema(table)
     count = 0
     with pq.ParquetWriter(path, schema) as writer:

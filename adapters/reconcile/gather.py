@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 
 from adapters.files.jsonl import Oversized, read_lines, whole_lines
-from adapters.kafka.client import KafkaConsumer, TopicPartition
 from adapters.kafka.config import (
     COMMAND_ID_HEADER,
     ERROR_HEADER,
@@ -76,15 +75,6 @@ def file_letters(path: Path) -> Iterator[Letter]:
 # ------------------------------------------------------------ topics
 
 
-def _consumer(bootstrap: str) -> Any:
-    return KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id="fengkong-reconcile",
-    )
-
-
 def topic_records(
     bootstrap: str,
     topic: str,
@@ -92,8 +82,18 @@ def topic_records(
     end: OffsetRange | None = None,
     timeout_s: float = 120.0,
 ) -> Iterator[Any]:
-    """The records of `topic` from `start` (default: the beginning) up to `end` (exclusive; default: now)."""
-    consumer = _consumer(bootstrap)
+    """The records of `topic` from `start` (default: the beginning) up to `end` (exclusive; default: now).
+
+    The Kafka client is imported here: a reconciliation of files and the store runs without it.
+    """
+    from adapters.kafka.client import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="fengkong-reconcile",
+    )
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         if not partitions:
