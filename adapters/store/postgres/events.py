@@ -267,6 +267,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                     "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
                 ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
                 (list(stream_ids),),
+                binary=True,
             )
             for row in curs.fetchall():
                 streams.setdefault(row["originator_id"], []).append(bytes(row["state"]))
@@ -282,6 +283,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                     "AND originator_id NOT LIKE %s ORDER BY originator_id"
                 ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
                 (SYSTEM_STREAMS,),
+                binary=True,
             )
             return [(row["originator_id"], bytes(row["state"])) for row in curs.fetchall()]
 
@@ -305,9 +307,19 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
             )
             return [row["originator_id"] for row in curs.fetchall()]
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
-        """(notification id, stream id, topic, state) from `start` on (see the SQLite recorder)."""
-        return [(n.id, str(n.originator_id), n.topic, n.state) for n in self.select_notifications(start, limit)]
+        """(notification id, stream id, topic, state) from `start` on (see the SQLite recorder), as tuples."""
+        with self.datastore.transaction(commit=False) as curs:
+            rows = curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, topic, state FROM {0}.{1} "
+                    "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
+                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                (start, limit),
+                binary=True,
+            ).fetchall()
+            return [(row["notification_id"], row["originator_id"], row["topic"], row["state"]) for row in rows]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_positions(self, source: str) -> dict[int, int]:
