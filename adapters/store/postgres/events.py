@@ -6,6 +6,8 @@ A batch that judges automatic locks (the emergency brake) first locks the
 brake's record (`SELECT ... FOR UPDATE` of `fengkong_brake`'s one row) and
 takes its verdicts while holding it; the table lock comes after, in every
 transaction in that order, so the two locks never wait on each other in a cycle.
+Stored events go both ways in binary: a batch's rows as four arrays, and the
+bulk reads (a page of the log, streams, openings) as bytes rather than hex text.
 """
 
 from __future__ import annotations
