@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor, errors
+from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -31,14 +31,12 @@ from engine.brake import BrakeState
 from events.recorded import SYSTEM_STREAM_PREFIX, SYSTEM_STREAMS
 
 _DDL_LOCK = 7466212  # advisory lock key serialising the store's CREATE statements on PostgreSQL
-_CREATE_ATTEMPTS = 3
-# What a process that loses the race to create eventsourcing's composite type gets instead of "type exists".
-_LOST_CREATION_RACE = (errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject)
 
 
 class PostgresEngineRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        self.events_table = self._table(self.events_table_name)
         self.inbound_table = self._table("fengkong_inbound")
         self.agenda_table = self._table("fengkong_agenda")
         self.positions_table = self._table("fengkong_positions")
@@ -49,13 +47,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
             "INSERT INTO {0} (event_id, digest) SELECT * FROM unnest(%b::text[], %b::bytea[])"
         ).format(self.inbound_table)
         self.insert_columns_statement = SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(
-            Identifier(self.datastore.schema),
-            Identifier(self.events_table_name),
-            Identifier(self.datastore.originator_id_type),
-        )
+            "INSERT INTO {0} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{1}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(self.events_table, Identifier(self.datastore.originator_id_type))
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {0} (event_id text PRIMARY KEY, digest bytea NOT NULL)").format(
                 self.inbound_table
@@ -90,25 +84,22 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(name))
 
     def create_table(self) -> None:
-        """Create the store, again if another process created eventsourcing's composite type at the same moment.
+        """Create the store one process at a time: the others wait, then find it there.
 
-        eventsourcing creates that type in a transaction of its own, before the tables (which `_create_table`
-        serialises), and forgives only "type already exists"; processes starting together on a fresh database
-        (the workers and the relay of a new deployment) can meet "duplicate key" or "relation already exists"
-        instead. The next attempt finds the type there.
+        Processes starting together on a fresh database (the workers and the relay of a new deployment) would
+        race on the catalog: "tuple concurrently updated" on the tables, and "duplicate key" or "relation
+        already exists" on eventsourcing's composite type, which it creates in a transaction of its own and
+        forgives only "type already exists". So the whole creation, the type's transaction and the tables',
+        runs under one session-level advisory lock held on a connection of its own.
         """
-        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        with self.datastore.get_connection() as lock:
+            lock.execute(SQL("SELECT pg_advisory_lock(%s)"), (_DDL_LOCK,))
             try:
                 super().create_table()
-                return
-            except PersistenceError as error:
-                if attempt == _CREATE_ATTEMPTS or not isinstance(error.__cause__, _LOST_CREATION_RACE):
-                    raise
+            finally:
+                lock.execute(SQL("SELECT pg_advisory_unlock(%s)"), (_DDL_LOCK,))
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
-        # Processes starting together (a worker and the relay) would race on the catalog
-        # ("tuple concurrently updated"): one creates the tables at a time, the others find them.
-        curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (_DDL_LOCK,))
         super()._create_table(curs)
         # A plain read first: inserting into a record a worker holds FOR UPDATE would wait for it while
         # holding the catalog locks of the statements above, which that worker's insert waits for.
@@ -121,11 +112,10 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
             )
         )
         if curs.fetchone() is not None:  # the brake's record is new: count what a store recorded before it holds
-            events = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
             system = SYSTEM_STREAM_PREFIX + "%"
             curs.execute(
                 SQL("SELECT count(DISTINCT originator_id) AS n FROM {0} WHERE originator_id NOT LIKE %s").format(
-                    events
+                    self.events_table
                 ),
                 (system,),
             )
@@ -136,7 +126,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 SQL(
                     "SELECT originator_id, state FROM {0} WHERE originator_id NOT LIKE %s "
                     "AND position(%s::bytea in state) > 0"
-                ).format(events),
+                ).format(self.events_table),
                 (system, b"LockCard"),
             )
             locks = emitted_locks((r["originator_id"], bytes(r["state"])) for r in curs.fetchall())
@@ -265,9 +255,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL(
-                    "SELECT originator_id, state FROM {0}.{1} "
+                    "SELECT originator_id, state FROM {0} "
                     "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                ).format(self.events_table),
                 (list(stream_ids),),
                 binary=True,
             )
@@ -281,9 +271,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL(
-                    "SELECT originator_id, state FROM {0}.{1} WHERE originator_version = 1 "
+                    "SELECT originator_id, state FROM {0} WHERE originator_version = 1 "
                     "AND originator_id NOT LIKE %s ORDER BY originator_id"
-                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                ).format(self.events_table),
                 (SYSTEM_STREAMS,),
                 binary=True,
             )
@@ -302,8 +292,8 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     def select_account_ids(self) -> list[str]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id NOT LIKE %s ORDER BY 1").format(
-                    Identifier(self.datastore.schema), Identifier(self.events_table_name)
+                SQL("SELECT DISTINCT originator_id FROM {0} WHERE originator_id NOT LIKE %s ORDER BY 1").format(
+                    self.events_table
                 ),
                 (SYSTEM_STREAM_PREFIX + "%",),
             )
@@ -315,9 +305,9 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             rows = curs.execute(
                 SQL(
-                    "SELECT notification_id, originator_id, topic, state FROM {0}.{1} "
+                    "SELECT notification_id, originator_id, topic, state FROM {0} "
                     "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
-                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                ).format(self.events_table),
                 (start, limit),
                 binary=True,
             ).fetchall()
