@@ -26,7 +26,7 @@ from adapters.privacy.master import master_keys
 from adapters.privacy.reveal import Revealer
 from adapters.privacy.sealer import Sealer
 from adapters.settings import Settings
-from adapters.store.availability import STORE_UNAVAILABLE
+from adapters.store.availability import is_unavailable
 from adapters.store.backends import engine_env, open_projection_database, open_recorder
 from adapters.store.documents import RecordedDocuments
 from adapters.store.keys import KeyStore
@@ -163,7 +163,7 @@ def projection_runner(settings: Settings, names: Sequence[str] | None = None) ->
         open_projection_store(settings),
         page=settings.projection_page,
         projections=chosen,
-        unavailable=STORE_UNAVAILABLE,
+        unavailable=is_unavailable,
     )
 
 

@@ -111,12 +111,13 @@ class ProjectionRunner:
         store: ProjectionStore,
         page: int = PAGE,
         projections: Sequence[Projection] = PROJECTIONS,
-        unavailable: tuple[type[BaseException], ...] = (),
+        unavailable: Callable[[BaseException], bool] = lambda error: False,
     ) -> None:
         self.log = log
         self.store = store
         self.page = page
-        # The store's errors of availability (down, restarting): while following, one line each, no traceback.
+        # Whether an error says the store is unavailable (down, restarting): while following, one line each,
+        # no traceback.
         self.unavailable = unavailable
         self.projections = tuple(projections)
         self.tables = PageTables(store)
@@ -185,7 +186,7 @@ class ProjectionRunner:
             try:
                 read = self.run_once()
             except Exception as error:
-                if isinstance(error, self.unavailable):  # an outage: one line each time, no traceback
+                if self.unavailable(error):  # an outage: one line each time, no traceback
                     name = type(error).__name__
                     log.warning("projection page failed (%s: %s); retrying in %.1fs", name, error, retry_interval)
                 else:
@@ -224,7 +225,7 @@ class ProjectionRunner:
             self.tables.discard()
             self.load_positions()
         except Exception as error:
-            quiet = isinstance(error, self.unavailable)  # an outage: one line; anything else: its traceback
+            quiet = self.unavailable(error)  # an outage: one line; anything else: its traceback
             log.warning("projection store still unavailable (%s)", type(error).__name__, exc_info=not quiet)
 
     # ------------------------------------------------------------ status

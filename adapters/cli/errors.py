@@ -17,7 +17,6 @@ from enum import IntEnum
 from typing import Any
 
 import click
-import psycopg
 
 from adapters.privacy.crypto import SealError
 from adapters.privacy.master import PrivacyConfigError
@@ -81,10 +80,20 @@ def translate(error: BaseException) -> Mistake | None:
             return Mistake(Exit.STORE_UNREACHABLE, f"cannot reach the PostgreSQL store: {cause}")
         if _kafka_unreachable(cause):
             return Mistake(Exit.BROKER_UNREACHABLE, "cannot reach a Kafka broker (check --bootstrap-servers)")
-        if isinstance(cause, psycopg.errors.DiskFull):
-            return Mistake(Exit.DISK_FULL, "the disk holding the store is full")
-        if isinstance(cause, psycopg.OperationalError):
-            return Mistake(Exit.STORE_UNREACHABLE, "cannot reach the PostgreSQL store (check host, port and login)")
+        if (found := _postgres(cause)) is not None:
+            return found
+    return None
+
+
+def _postgres(cause: BaseException) -> Mistake | None:
+    """A full disk or an unreachable server, from psycopg: asked only if a command loaded it, as below."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return None
+    if isinstance(cause, psycopg.errors.DiskFull):
+        return Mistake(Exit.DISK_FULL, "the disk holding the store is full")
+    if isinstance(cause, psycopg.OperationalError):
+        return Mistake(Exit.STORE_UNREACHABLE, "cannot reach the PostgreSQL store (check host, port and login)")
     return None
 
 

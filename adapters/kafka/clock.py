@@ -37,7 +37,7 @@ from adapters.kafka.config import (
     GroupTiming,
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
-from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.kafka.retry import CLIENT_RECONNECT, Backoff, transient, wait_after_failure
 from adapters.monitoring import metrics
 from adapters.runtime import faults
 from events.inbound import DayClosed, InvalidEvent, parse_event
@@ -157,7 +157,7 @@ class ClockRelay:
             while not stop.is_set() and not (until and until()):
                 try:
                     self.poll_once()
-                except TRANSIENT as error:
+                except transient() as error:
                     self.retries += 1
                     wait_after_failure("copying DayClosed records", error, self.backoff, stop, log)
                     continue

@@ -31,7 +31,7 @@ import orjson
 
 from adapters.kafka.client import KafkaProducer
 from adapters.kafka.config import COMMAND_ID_HEADER, COMMAND_TYPE_HEADER, COMMANDS_TOPIC, NOTIFICATION_HEADER
-from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.kafka.retry import CLIENT_RECONNECT, Backoff, transient, wait_after_failure
 from adapters.monitoring import metrics
 from adapters.runtime import faults
 from engine.collector import cyclic_gc_paused
@@ -140,7 +140,7 @@ class CommandRelay:
                     self._observe_lag(drained=relayed == 0)
                     if relayed < self.settings.page:
                         self._linger(head, stop)
-                except TRANSIENT as error:
+                except transient() as error:
                     self.retries += 1
                     wait_after_failure("publishing a page of commands", error, self.backoff, stop, log)
                     continue

@@ -18,15 +18,21 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from adapters.kafka.client import KafkaError
-from adapters.store.availability import STORE_UNAVAILABLE
+from adapters.store.availability import store_unavailable
 from engine.application import StoreConflict
 
-TRANSIENT: tuple[type[BaseException], ...] = (
-    KafkaError,  # broker unreachable, request timed out, leader moved, not acknowledged in time
-    *STORE_UNAVAILABLE,
-    StoreConflict,  # another writer kept winning (a rebalance in progress)
-)
-"""Errors of availability: the work is retried from the store's positions after a pause."""
+
+def transient() -> tuple[type[BaseException], ...]:
+    """Errors of availability: the work is retried from the store's positions after a pause.
+
+    Asked when an error is caught: the store's errors include psycopg's once it is loaded (adapters.store.availability).
+    """
+    return (
+        KafkaError,  # broker unreachable, request timed out, leader moved, not acknowledged in time
+        *store_unavailable(),
+        StoreConflict,  # another writer kept winning (a rebalance in progress)
+    )
+
 
 T = TypeVar("T")
 
@@ -85,7 +91,7 @@ def patiently(make: Callable[[], T], stop: threading.Event, logger: logging.Logg
     while not stop.is_set():
         try:
             return make()
-        except TRANSIENT as error:
+        except transient() as error:
             what = "connecting to Kafka" if isinstance(error, KafkaError) else "opening the store"
             wait_after_failure(what, error, backoff, stop, logger)
     return None

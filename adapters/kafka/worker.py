@@ -45,7 +45,7 @@ from adapters.kafka.config import (
 )
 from adapters.kafka.dead_letters import DeadLetter, DeadLetterTopic, dead_letter
 from adapters.kafka.partitioning import accounts_of, partition_for
-from adapters.kafka.retry import CLIENT_RECONNECT, TRANSIENT, Backoff, wait_after_failure
+from adapters.kafka.retry import CLIENT_RECONNECT, Backoff, transient, wait_after_failure
 from adapters.monitoring import metrics
 from adapters.runtime import faults
 from engine.application import ATTEMPTS, DEFAULT_BATCH, BatchConflict, RiskEngine, StoreConflict
@@ -245,7 +245,7 @@ class Worker:
             while not stop.is_set() and not (until and until()):
                 try:
                     self.poll_once()
-                except TRANSIENT as error:
+                except transient() as error:
                     self.recover(error, stop)
                 else:
                     self.backoff.reset()

@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psycopg
-
 from adapters.privacy.crypto import DataKey
 from adapters.privacy.keyring import KeyRing
+from adapters.store.availability import connection_lost
 from adapters.store.readers import PrivacyRecords
 from engine.personal import Owner
 from events.inbound import AccountOpened, DayClosed, ParsedEvent
 from events.operator import recorded_form
 from events.personal import FORGOTTEN_TOKEN, has_personal, is_sealed, personal_paths, value_at, with_values
-
-CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class Sealer:
@@ -52,7 +49,7 @@ class Sealer:
             return
         try:
             self._fetch(customers, key_ids)
-        except CONNECTION_LOST:  # the database restarted under a long-lived worker: open the key ring again, once
+        except connection_lost():  # the database restarted under a long-lived worker: open the key ring again, once
             self.close()
             self._fetch(customers, key_ids)
 

@@ -2,7 +2,9 @@
 
 The only place that chooses between the sibling subpackages `sqlite/` and
 `postgres/`: everything else gets an event recorder or a projection database
-and never asks which one.
+and never asks which one. The PostgreSQL parts are imported only for a
+PostgreSQL store: with them comes psycopg, which a SQLite store's commands
+do not need (adapters.store.availability).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from urllib.parse import unquote, urlparse
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment, get_topic
 
-from adapters.store.postgres.events import PostgresEngineRecorder
-from adapters.store.postgres.projections import PostgresProjectionDatabase
 from adapters.store.readers import StoreRecorder
 from adapters.store.sqlite.events import SQLiteEngineRecorder
 from adapters.store.sqlite.file import create_store_file
@@ -45,6 +45,8 @@ def engine_env(url: str) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteEngineRecorder),
             "ORIGINATOR_ID_TYPE": "text",
         }
+    from adapters.store.postgres.events import PostgresEngineRecorder  # noqa: PLC0415
+
     parts = urlparse(url)
     options = postgres_options(url)
     env = {
@@ -72,4 +74,8 @@ def open_recorder(url: str) -> StoreRecorder:
 
 def open_projection_database(url: str) -> ProjectionDatabase:
     """A connection for the projections' tables, in the store's own database."""
-    return PostgresProjectionDatabase(url) if is_postgres(url) else SQLiteProjectionDatabase(url)
+    if not is_postgres(url):
+        return SQLiteProjectionDatabase(url)
+    from adapters.store.postgres.projections import PostgresProjectionDatabase  # noqa: PLC0415
+
+    return PostgresProjectionDatabase(url)

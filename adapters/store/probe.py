@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote, urlparse
 
-import psycopg
-from psycopg import sql as pgsql
-
 from adapters.store.urls import is_postgres, postgres_conninfo, postgres_options, sqlite_path
 
 MARK_TABLE = "fengkong_inbound"
@@ -66,6 +63,9 @@ def _probe_sqlite(url: str) -> Probe:
 
 
 def _probe_postgres(url: str) -> Probe:
+    import psycopg  # noqa: PLC0415 (loaded only for a PostgreSQL store: adapters.store.availability)
+    from psycopg import sql as pgsql  # noqa: PLC0415
+
     options = postgres_options(url)
     schema = options.get("schema", "public")
     try:

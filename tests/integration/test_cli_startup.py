@@ -1,4 +1,5 @@
-"""`fengkong` commands load only the clients they use: no Kafka client, pyarrow or web server otherwise.
+"""`fengkong` commands load only the clients they use: no Kafka client, pyarrow, web server or PostgreSQL driver
+otherwise.
 
 Every operator waits for the command line's start on every command, and
 importing them took a third of it (docs/architecture.md, "A new command").
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-HEAVY = ("kafka", "pyarrow", "uvicorn", "fastapi")
+HEAVY = ("kafka", "pyarrow", "uvicorn", "fastapi", "psycopg")
 
 PROBE = f"""
 import atexit, sys
@@ -26,12 +27,12 @@ main()
 """
 
 
-def loaded(*args: str, cwd: Path) -> list[str]:
-    """The heavy modules `fengkong ARGS` had loaded when it exited (it must exit 0)."""
+def loaded(*args: str, cwd: Path, exit_code: int = 0) -> list[str]:
+    """The heavy modules `fengkong ARGS` had loaded when it exited (with `exit_code`)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == exit_code, done.stderr
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("loaded:")]
     return line.split()[1:]
 
@@ -66,3 +67,10 @@ def test_a_command_that_needs_none_of_them_loads_none(store: Path, args: list[st
 def test_the_probe_sees_a_client_a_command_does_load(store: Path) -> None:
     """The control: a Parquet export loads pyarrow, and the probe says so."""
     assert loaded("export", "account_status", "--format", "parquet", "--store", "s.db", cwd=store) == ["pyarrow"]
+
+
+def test_a_postgresql_store_loads_its_driver_and_its_errors_are_still_one_line(store: Path) -> None:
+    """The control for psycopg: a PostgreSQL URL loads it, and an unreachable server is still the one-line
+    mistake (exit 11, docs/reliability.md) although nothing imported psycopg before the command ran."""
+    url = "postgresql://fengkong@127.0.0.1:1/nowhere?connect_timeout=2"
+    assert loaded("query", "accounts", "--store", url, cwd=store, exit_code=11) == ["psycopg"]
