@@ -20,7 +20,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, TupleRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from adapters.runtime import faults
@@ -253,7 +253,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         if not stream_ids:
             return streams
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
+            rows = _tuples(curs).execute(
                 SQL(
                     "SELECT originator_id, state FROM {0} "
                     "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -261,15 +261,15 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 (list(stream_ids),),
                 binary=True,
             )
-            for row in curs.fetchall():
-                streams.setdefault(row["originator_id"], []).append(bytes(row["state"]))
+            for stream_id, state in rows.fetchall():
+                streams.setdefault(stream_id, []).append(state)
         return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_openings(self) -> list[tuple[str, bytes]]:
         """(account id, state) of every account's first stored event: its AccountOpened."""
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
+            rows = _tuples(curs).execute(
                 SQL(
                     "SELECT originator_id, state FROM {0} WHERE originator_version = 1 "
                     "AND originator_id NOT LIKE %s ORDER BY originator_id"
@@ -277,7 +277,7 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 (SYSTEM_STREAMS,),
                 binary=True,
             )
-            return [(row["originator_id"], bytes(row["state"])) for row in curs.fetchall()]
+            return rows.fetchall()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_due_accounts(self, business_date: date) -> list[str]:
@@ -303,15 +303,15 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
         """(notification id, stream id, topic, state) from `start` on (see the SQLite recorder), as tuples."""
         with self.datastore.transaction(commit=False) as curs:
-            rows = curs.execute(
+            rows = _tuples(curs).execute(
                 SQL(
                     "SELECT notification_id, originator_id, topic, state FROM {0} "
                     "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
                 ).format(self.events_table),
                 (start, limit),
                 binary=True,
-            ).fetchall()
-            return [(row["notification_id"], row["originator_id"], row["topic"], row["state"]) for row in rows]
+            )
+            return rows.fetchall()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_positions(self, source: str) -> dict[int, int]:
@@ -321,6 +321,11 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 (source,),
             )
             return {row["partition"]: row["next_offset"] for row in curs.fetchall()}
+
+
+def _tuples(curs: Cursor[DictRow]) -> Cursor[TupleRow]:
+    """A cursor in the same transaction whose rows are tuples: a bulk read builds no dict per row."""
+    return curs.connection.cursor(row_factory=tuple_row)
 
 
 class _LockedBrake:
