@@ -6,8 +6,11 @@ rebuild --jobs N` splits the chosen projections into N groups of about equal
 cost (`Projection.weight`, measured CPU per event) and rebuilds each group in
 a process of its own (`ProjectionRunner.rebuild` over that group alone), all
 on the same store; the database serialises their writes, which are a small
-part of the work. When every group is done, one runner over all projections
-catches up with whatever was stored meanwhile, as a single rebuild does.
+part of the work. When every group is done, one runner over the chosen
+projections catches up with whatever was stored meanwhile, as a single
+rebuild does. The read models not chosen are left as they are: catching them
+up too would apply the whole log to any that lag, page by page, under a
+command that named others.
 
 A process that dies leaves its projections at the position they last
 committed, like a single rebuild that dies; the others finish, and
@@ -99,7 +102,7 @@ def rebuild(
         read, started, ended = _rebuild_group(settings, parts[0], progress)
     else:
         read, started, ended = _in_processes(settings, parts, progress)
-    runner = projection_runner(settings)  # what was stored meanwhile, for every projection
+    runner = projection_runner(settings, [p.name for p in chosen])  # what was stored meanwhile
     try:
         with cyclic_gc_paused():
             read += runner.catch_up()

@@ -243,6 +243,25 @@ def test_a_rebuild_that_spills_and_one_on_two_processes_give_the_rows_of_live_pr
         assert snapshot(db) == live
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_rebuilding_named_read_models_reads_the_log_once_and_leaves_the_others_alone(store: str, jobs: int) -> None:
+    """On a store whose read models never ran, rebuilding two of them reads the log once for them and neither
+    applies nor counts the rest (their catch-up went through the live path, page by page)."""
+    engine = open_engine(store)
+    for day in Portfolio(40, 30, seed=4, noise=True).days_of_events():
+        engine.process([orjson.dumps(event) for event in day])
+    engine.close()
+    head = runner_at(store).head()
+    chosen = ["credit_history", "decisions"]
+    rebuilt = parallel_rebuild(Settings(store=store), chosen, jobs=jobs)
+    assert rebuilt.notifications == head
+    runner = runner_at(store)
+    positions = {status.name: status.position for status in runner.status()}
+    runner.close()
+    assert {name: positions[name] for name in chosen} == dict.fromkeys(chosen, head)
+    assert all(position == 0 for name, position in positions.items() if name not in chosen)
+
+
 def test_rebuild_groups_are_balanced_by_weight_and_hold_every_projection_once() -> None:
     for jobs in range(1, len(PROJECTIONS) + 2):
         parts = groups(PROJECTIONS, jobs)
