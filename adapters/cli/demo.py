@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters import bootstrap
+from adapters.audit.parallel import default_jobs
 from adapters.cli.common import (
     check_output,
     console,
@@ -27,7 +28,7 @@ from adapters.cli.common import (
     writable_store,
 )
 from adapters.cli.errors import Exit, Mistake
-from adapters.cli.projections import catch_up_with_progress, open_runner
+from adapters.cli.projections import catch_up_with_progress
 from adapters.files.jsonl import DeadLetterFile, dead_letter_record
 from adapters.scoring.jobs import Trained, train_scorecard
 from adapters.scoring.train import ModellingUnavailable
@@ -210,7 +211,7 @@ def demo(
         export.close()
     elapsed = time.perf_counter() - started
     summary = _summarise(engine, tally, elapsed, letters)
-    summary["read_models"] = _build_read_models(store, as_json)
+    summary["read_models"] = catch_up_with_progress(settings, default_jobs(), "building read models", not as_json)
     summary["early_warning"] = _early_warning(settings, tally)
     if score:
         summary["scorecard"] = _scorecard(engine, settings, portfolio, seed, not append, as_json)
@@ -298,15 +299,6 @@ def _early_warning(settings: Settings, tally: _Tally) -> dict[str, object]:
         "notices_held_for_a_promise": rules[Rule.NOTICE_SUSPENDED],
         "unlocks_withheld_by_the_score": rules[Rule.REVIEW_AUTO_APPROVE_WITHHELD],
     }
-
-
-def _build_read_models(store: str | None, as_json: bool) -> dict[str, object]:
-    """Leave the read models current, so analysts can query right after the demo."""
-    runner = open_runner(store)
-    try:
-        return catch_up_with_progress(runner, "building read models", not as_json)
-    finally:
-        runner.close()
 
 
 def _summarise(engine: RiskEngine, tally: _Tally, elapsed: float, letters: DeadLetterFile) -> dict[str, object]:

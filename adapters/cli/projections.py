@@ -17,9 +17,11 @@ from adapters.audit.parallel import default_jobs
 from adapters.cli.common import F, console, emit_json, json_option, load_settings, progress_console, store_option
 from adapters.cli.errors import Exit, Mistake
 from adapters.rebuild.parallel import RebuildProcessDied
+from adapters.rebuild.parallel import catch_up as parallel_catch_up
 from adapters.rebuild.parallel import rebuild as parallel_rebuild
 from adapters.runtime import faults
 from adapters.runtime.signals import stop_on_signals
+from adapters.settings import Settings
 from projections.registry import BY_NAME
 from projections.runner import PAGE, ProjectionRunner, names_or_all
 
@@ -54,16 +56,39 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
         yield update
 
 
-def catch_up_with_progress(runner: ProjectionRunner, label: str, show: bool) -> dict[str, object]:
+def jobs_option(command: F) -> F:
+    return click.option(
+        "--jobs",
+        default=default_jobs(),
+        show_default=True,
+        type=click.IntRange(1),
+        help="Processes: the read models are split into groups of about equal cost, one group per process.",
+    )(command)
+
+
+def _process_died() -> Mistake:
+    return Mistake(
+        Exit.FAILED,
+        "a rebuild process died: its read models stay at the position they last committed; "
+        "`fengkong projections catch-up` carries them on",
+    )
+
+
+def catch_up_with_progress(settings: Settings, jobs: int, label: str, show: bool) -> dict[str, object]:
+    """Catch every read model up (those never run loaded as a rebuild loads them, on `jobs` processes)."""
+    faults.arm_from_env()
     started = time.perf_counter()
-    with progress_bar(label, show) as update:
-        applied = runner.catch_up(update)
+    try:
+        with progress_bar(label, show) as update:
+            applied, position = parallel_catch_up(settings, jobs, update)
+    except RebuildProcessDied:
+        raise _process_died() from None
     elapsed = time.perf_counter() - started
     return {
         "events": applied,
         "seconds": round(elapsed, 3),
         "events_per_second": round(applied / elapsed) if elapsed and applied else None,
-        "position": min(runner.positions.values()),
+        "position": position,
     }
 
 
@@ -100,16 +125,17 @@ def status(store: str | None, as_json: bool) -> None:
 
 
 @projections.command("catch-up")
+@jobs_option
 @page_option
 @store_option
 @json_option
-def catch_up(page: int | None, store: str | None, as_json: bool) -> None:
-    """Apply everything stored since each projection's position, then stop."""
-    runner = open_runner(store, page=page)
-    try:
-        figures = catch_up_with_progress(runner, "catching up", not as_json)
-    finally:
-        runner.close()
+def catch_up(jobs: int, page: int | None, store: str | None, as_json: bool) -> None:
+    """Apply everything stored since each projection's position, then stop.
+
+    Read models that never ran are loaded as `rebuild` loads them (in memory, on --jobs processes).
+    """
+    settings = load_settings(store=store, projection_page=page)
+    figures = catch_up_with_progress(settings, jobs, "catching up", not as_json)
     if as_json:
         emit_json(figures)
     else:
@@ -118,13 +144,7 @@ def catch_up(page: int | None, store: str | None, as_json: bool) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1, metavar=f"[{'|'.join(BY_NAME)}]...")
-@click.option(
-    "--jobs",
-    default=default_jobs(),
-    show_default=True,
-    type=click.IntRange(1),
-    help="Processes: the read models are split into groups of about equal cost, one group per process.",
-)
+@jobs_option
 @page_option
 @store_option
 @json_option
@@ -141,11 +161,7 @@ def rebuild(names: tuple[str, ...], jobs: int, page: int | None, store: str | No
         with progress_bar(f"rebuilding {', '.join(names) or 'all'}", not as_json) as update:
             rebuilt = parallel_rebuild(settings, chosen, jobs, update)
     except RebuildProcessDied:
-        raise Mistake(
-            Exit.FAILED,
-            "a rebuild process died: its read models stay at the position they last committed; "
-            "`fengkong projections catch-up` carries them on",
-        ) from None
+        raise _process_died() from None
     elapsed = time.perf_counter() - started
     applied = rebuilt.notifications
     figures = {
@@ -166,10 +182,13 @@ def rebuild(names: tuple[str, ...], jobs: int, page: int | None, store: str | No
 @store_option
 def follow(poll: float, store: str | None) -> None:
     """Catch up, then apply new events as the engine stores them (until interrupted)."""
-    runner = open_runner(store)
     stop = stop_on_signals(signal.SIGTERM)  # Ctrl-C stays KeyboardInterrupt
     try:
-        catch_up_with_progress(runner, "catching up", True)
+        catch_up_with_progress(load_settings(store=store), default_jobs(), "catching up", True)
+    except KeyboardInterrupt:
+        return
+    runner = open_runner(store)
+    try:
         click.echo("following the store; Ctrl-C to stop", err=True)
         runner.follow(stop, poll)
     except KeyboardInterrupt:

@@ -111,6 +111,27 @@ def rebuild(
     return Rebuilt(tuple(p.name for p in chosen), read, len(parts), started, max(ended, time.time()))
 
 
+def catch_up(settings: Settings, jobs: int = 1, progress: Progress | None = None) -> tuple[int, int]:
+    """Apply everything stored since each read model's position; (notifications read, lowest position after).
+
+    The read models that have applied nothing yet (a store whose read models never ran, one new in this version)
+    are loaded as a rebuild loads them, in memory and on up to `jobs` processes, when the log holds more than a
+    page: page by page, as a follower goes, cost them 2-4 times as much (docs/read-models.md). The rest go on page
+    by page from where they are.
+    """
+    runner = projection_runner(settings)
+    try:
+        fresh = [name for name, position in runner.positions.items() if position == 0]
+        read = 0
+        if fresh and runner.head() > runner.page:
+            read = rebuild(settings, fresh, jobs, progress).notifications
+            runner.load_positions()
+        read += runner.catch_up(progress)
+        return read, min(runner.positions.values())
+    finally:
+        runner.close()
+
+
 def _in_processes(settings: Settings, parts: list[list[str]], progress: Progress | None) -> tuple[int, float, float]:
     context = get_context("spawn")
     sink = context.Queue() if progress is not None else None

@@ -2,8 +2,10 @@
 
 FENGKONG_FAULT kills it right after the tables were dropped and recreated,
 inside the in-memory rebuild's write (rows written, positions not yet
-moved), or, once the tables were emptied, a `catch-up` inside its n-th
-page's transaction. The restarted runner continues from the positions that committed,
+moved), or, once the tables were emptied, a `catch-up`: in its own in-memory
+load of the emptied read models (it loads read models at position 0 as a
+rebuild does), or, once a page was applied again (so none is at 0), inside
+its n-th page's transaction. The restarted runner continues from the positions that committed,
 and must end with exactly the rows of a clean rebuild; `fengkong reconcile`
 checks the read models against the store (positions at the head,
 account_status agreeing with the commands) and the store against the input.
@@ -72,6 +74,11 @@ def killed_then_caught_up(
     """
     log = work / "projections.log"
     for command, fault in kills:
+        if (command, fault) == ONE_PAGE:
+            runner = runner_at(store, page=PAGE)
+            runner.run_once()
+            runner.close()
+            continue
         killed = projections(command.split(), store, fault, log)
         expected = exit_code if "--jobs 1" not in command else -signal.SIGKILL
         assert killed.returncode == expected, log.read_text()[-2000:]
@@ -95,9 +102,14 @@ RESET = ("rebuild --jobs 1", "projections.after_reset:1")  # passed once per reb
 BULK_WRITE = ("rebuild --jobs 1", "projections.in_bulk_write:1")  # a history this small is written once, at the end
 
 
+LOAD_WRITE = ("catch-up --jobs 1", "projections.in_bulk_write:1")  # read models at 0: catch-up loads them in memory
+ONE_PAGE = ("one page, in this process", "")  # not a command: every read model one page on from 0
+
+
 def page_kill(n: int) -> list[tuple[str, str]]:
-    """Read models emptied by a killed rebuild, then a catch-up (page by page) killed in its n-th page."""
-    return [RESET, ("catch-up", f"projections.in_page:{n}")]
+    """Read models emptied by a killed rebuild and one page applied again, then a catch-up (page by page) killed in
+    its n-th page."""
+    return [RESET, ONE_PAGE, ("catch-up", f"projections.in_page:{n}")]
 
 
 def test_sqlite_projection_rebuild_killed_at_chosen_points_then_resumed(tmp_path: Path) -> None:
@@ -116,9 +128,17 @@ def test_sqlite_projection_rebuild_killed_at_chosen_points_then_resumed(tmp_path
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    @given(kills=st.one_of(st.just([RESET]), st.just([BULK_WRITE]), st.integers(1, pages - 1).map(page_kill)))
+    @given(
+        kills=st.one_of(
+            st.just([RESET]),
+            st.just([BULK_WRITE]),
+            st.just([RESET, LOAD_WRITE]),
+            st.integers(1, pages - 2).map(page_kill),
+        )
+    )
     @example(kills=[RESET])
     @example(kills=[BULK_WRITE])
+    @example(kills=[RESET, LOAD_WRITE])
     @example(kills=page_kill(pages // 2))
     def check(kills: list[tuple[str, str]]) -> None:
         work = tmp_path / f"example{len(tried)}"
