@@ -116,8 +116,8 @@ def catch_up(settings: Settings, jobs: int = 1, progress: Progress | None = None
 
     The read models that have applied nothing yet (a store whose read models never ran, one new in this version)
     are loaded as a rebuild loads them, in memory and on up to `jobs` processes, when the log holds more than a
-    page: page by page, as a follower goes, cost them 2-4 times as much (docs/read-models.md). The rest go on page
-    by page from where they are.
+    page: page by page, as a follower goes, took about twice as long on one process (docs/read-models.md). The
+    rest go on page by page from where they are.
     """
     runner = projection_runner(settings)
     try:
