@@ -64,7 +64,20 @@ How they stay right:
   to a separate unjournalled file and swapped in. `--jobs N` (one per core by default)
   splits the projections into N groups of about equal cost and rebuilds each
   group in a process of its own; a process that dies leaves its projections
-  at their last committed position, and `catch-up` carries them on.
+  at their last committed position, and `catch-up` carries them on. A
+  rebuild of named read models touches only those, its final catch-up
+  included: the others stay where they were, and `catch-up` brings them on.
+- **Caught up the quick way when they never ran.** `fengkong projections
+  catch-up` (and `follow`'s first catch-up, and `fengkong demo`) loads the
+  read models that have applied nothing yet (a store whose read models
+  never ran, or one new in this version) as `rebuild` loads them, in
+  memory and on `--jobs` processes; the rest go on page by page from
+  their positions, as a follower does. On a 100,000-event store whose read
+  models never ran, `catch-up` took 19.3–21.4 s page by page, 9.1–10.0 s
+  loaded in one process and 5.9 s on two, with the same rows (every table
+  compared); the demo's read models (456,204 events) 101.5 s against
+  36.6 s, the whole `fengkong demo --no-score` 223 s against 151 s (a slow
+  hour: the 20M-loop speed check 2.2–2.3 s).
 - `fengkong projections status` shows each projection's position, the store's
   head and the lag (events, and the age in seconds of the oldest event not yet
   applied).
