@@ -49,13 +49,25 @@ FAST_RETRY = {"retry_initial_s": 0.1, "retry_max_s": 0.5, "max_poll_records": 20
 
 
 class DiskFull:
-    """While on, caps every connection the engine's SQLite pool hands out at the file's current size."""
+    """While on, caps every connection the engine's SQLite pool hands out at the file's current size.
+
+    A batch small enough to fit in the free space of the file's pages would still commit under the cap (the disk
+    did have room for it), so while on every store transaction also writes 1 MiB to a scratch table: SQLite
+    itself then fails the transaction with SQLITE_FULL, whatever the batch's size.
+    """
 
     def __init__(self, engine: Any) -> None:
         self.on = False
         pool = engine.recorder.datastore.pool
         self._get = pool.get_connection
         pool.get_connection = self._limited
+        with engine.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS test_disk_filler (filler BLOB)")
+        faults.arm("store.in_transaction", self._fill)
+
+    def _fill(self, count: int, cursor: Any) -> None:
+        if self.on:
+            cursor.execute("INSERT INTO test_disk_filler VALUES (zeroblob(1048576))")
 
     def _limited(self, *args: Any, **kwargs: Any) -> Any:
         connection = self._get(*args, **kwargs)
@@ -122,9 +134,11 @@ def test_sqlite_full_holds_the_batch_back_until_space_returns(
     bootstrap = kafka_broker.bootstrap_servers
     worker = WorkerThread(store, bootstrap, topics, group, **FAST_RETRY)
     full = DiskFull(worker.worker.engine)
-    ride_out_a_failing_store(
-        store, bootstrap, topics, group, lambda: setattr(full, "on", True), lambda: setattr(full, "on", False), worker
-    )
+    fill, free = lambda: setattr(full, "on", True), lambda: setattr(full, "on", False)
+    try:
+        ride_out_a_failing_store(store, bootstrap, topics, group, fill, free, worker)
+    finally:
+        faults.disarm()
 
 
 @pytest.mark.postgres
