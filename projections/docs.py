@@ -73,9 +73,9 @@ How they stay right:
   never ran, or one new in this version) as `rebuild` loads them, in
   memory and on `--jobs` processes; the rest go on page by page from
   their positions, as a follower does. On a 100,000-event store whose read
-  models never ran, `catch-up` took 19.3–21.4 s page by page, 9.1–10.0 s
-  loaded in one process and 5.9 s on two, with the same rows (every table
-  compared); the demo's read models (456,204 events) 101.5 s against
+  models never ran, `catch-up` took 19.3–21.4 s page by page, 7.3–8.5 s
+  loaded on one process (`--jobs 1`) and 5.4–6.7 s on two, with the same
+  rows (every table compared); the demo's read models (456,204 events) 101.5 s against
   36.6 s, the whole `fengkong demo --no-score` 223 s against 151 s (a slow
   hour: the 20M-loop speed check 2.2–2.3 s).
 - `fengkong projections status` shows each projection's position, the store's

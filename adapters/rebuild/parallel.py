@@ -116,7 +116,7 @@ def catch_up(settings: Settings, jobs: int = 1, progress: Progress | None = None
 
     The read models that have applied nothing yet (a store whose read models never ran, one new in this version)
     are loaded as a rebuild loads them, in memory and on up to `jobs` processes, when the log holds more than a
-    page: page by page, as a follower goes, took about twice as long on one process (docs/read-models.md). The
+    page: page by page, as a follower goes, took 2.3-2.9 times as long as one process (docs/read-models.md). The
     rest go on page by page from where they are.
     """
     runner = projection_runner(settings)

@@ -5,7 +5,7 @@ defect and is reported with its traceback.
 
 psycopg's own classes are asked for only once a process has loaded psycopg: only then can one of its errors
 have been raised, and importing it for every command (a SQLite store never needs it) cost each one about a
-tenth of its start-up (docs/architecture.md, "A new command"). So the tuples are functions, asked at the
+fifth of its start-up (docs/architecture.md, "A new command"). So the tuples are functions, asked at the
 moment an error is caught.
 """
 

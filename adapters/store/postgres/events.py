@@ -252,32 +252,23 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
         streams: dict[str, list[bytes]] = {}
         if not stream_ids:
             return streams
-        with self.datastore.transaction(commit=False) as curs:
-            rows = _tuples(curs).execute(
-                SQL(
-                    "SELECT originator_id, state FROM {0} "
-                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-                ).format(self.events_table),
-                (list(stream_ids),),
-                binary=True,
-            )
-            for stream_id, state in rows.fetchall():
-                streams.setdefault(stream_id, []).append(state)
+        rows = self._bulk_read(
+            "SELECT originator_id, state FROM {0} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+            (list(stream_ids),),
+        )
+        for stream_id, state in rows:
+            streams.setdefault(stream_id, []).append(state)
         return streams
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_openings(self) -> list[tuple[str, bytes]]:
         """(account id, state) of every account's first stored event: its AccountOpened."""
-        with self.datastore.transaction(commit=False) as curs:
-            rows = _tuples(curs).execute(
-                SQL(
-                    "SELECT originator_id, state FROM {0} WHERE originator_version = 1 "
-                    "AND originator_id NOT LIKE %s ORDER BY originator_id"
-                ).format(self.events_table),
-                (SYSTEM_STREAMS,),
-                binary=True,
-            )
-            return rows.fetchall()
+        return self._bulk_read(
+            "SELECT originator_id, state FROM {0} WHERE originator_version = 1 "
+            "AND originator_id NOT LIKE %s ORDER BY originator_id",
+            (SYSTEM_STREAMS,),
+        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_due_accounts(self, business_date: date) -> list[str]:
@@ -302,15 +293,20 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_notification_rows(self, start: int, limit: int) -> list[tuple[int, str, str, bytes]]:
         """(notification id, stream id, topic, state) from `start` on (see the SQLite recorder), as tuples."""
-        with self.datastore.transaction(commit=False) as curs:
-            rows = _tuples(curs).execute(
-                SQL(
-                    "SELECT notification_id, originator_id, topic, state FROM {0} "
-                    "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
-                ).format(self.events_table),
-                (start, limit),
-                binary=True,
-            )
+        return self._bulk_read(
+            "SELECT notification_id, originator_id, topic, state FROM {0} "
+            "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s",
+            (start, limit),
+        )
+
+    def _bulk_read(self, query: str, params: tuple[Any, ...]) -> list[TupleRow]:
+        """The rows of a query over the events table ({0}), fetched in binary as tuples.
+
+        States come back as bytes, not hex text the server encodes and psycopg decodes, and no dict is built per
+        row (eventsourcing's cursors make one): the whole log goes through here in a rebuild or an audit.
+        """
+        with self.datastore.transaction(commit=False) as curs, curs.connection.cursor(row_factory=tuple_row) as rows:
+            rows.execute(SQL(query).format(self.events_table), params, binary=True)
             return rows.fetchall()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -321,11 +317,6 @@ class PostgresEngineRecorder(PostgresApplicationRecorder):
                 (source,),
             )
             return {row["partition"]: row["next_offset"] for row in curs.fetchall()}
-
-
-def _tuples(curs: Cursor[DictRow]) -> Cursor[TupleRow]:
-    """A cursor in the same transaction whose rows are tuples: a bulk read builds no dict per row."""
-    return curs.connection.cursor(row_factory=tuple_row)
 
 
 class _LockedBrake:
