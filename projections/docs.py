@@ -77,7 +77,13 @@ How they stay right:
   loaded on one process (`--jobs 1`) and 5.4–6.7 s on two, with the same
   rows (every table compared); the demo's read models (456,204 events) 101.5 s against
   36.6 s, the whole `fengkong demo --no-score` 223 s against 151 s (a slow
-  hour: the 20M-loop speed check 2.2–2.3 s).
+  hour: the 20M-loop speed check 2.2–2.3 s). The command says which it
+  loaded (`loaded` in its JSON). `fengkong serve`'s follower does the same
+  before it follows, on one process (its own thread): page by page, a read
+  model at position 0 holds back every other one too, since a page starts
+  at the lowest position. Until the load commits, `GET /projections` shows
+  those read models at position 0 with their lag; one log line says when
+  they are in.
 - `fengkong projections status` shows each projection's position, the store's
   head and the lag (events, and the age in seconds of the oldest event not yet
   applied).

@@ -80,15 +80,16 @@ def catch_up_with_progress(settings: Settings, jobs: int, label: str, show: bool
     started = time.perf_counter()
     try:
         with progress_bar(label, show) as update:
-            applied, position = parallel_catch_up(settings, jobs, update)
+            done = parallel_catch_up(settings, jobs, update)
     except RebuildProcessDied:
         raise _process_died() from None
     elapsed = time.perf_counter() - started
     return {
-        "events": applied,
+        "events": done.read,
         "seconds": round(elapsed, 3),
-        "events_per_second": round(applied / elapsed) if elapsed and applied else None,
-        "position": position,
+        "events_per_second": round(done.read / elapsed) if elapsed and done.read else None,
+        "position": done.position,
+        "loaded": list(done.loaded),
     }
 
 
@@ -139,7 +140,10 @@ def catch_up(jobs: int, page: int | None, store: str | None, as_json: bool) -> N
     if as_json:
         emit_json(figures)
     else:
-        click.echo(f"{figures['events']} events applied in {figures['seconds']}s; position {figures['position']}")
+        loaded = figures["loaded"]
+        assert isinstance(loaded, list)
+        summary = f"{figures['events']} events applied in {figures['seconds']}s; position {figures['position']}"
+        click.echo(summary + (f"; loaded in memory: {', '.join(loaded)}" if loaded else ""))
 
 
 @projections.command("rebuild")

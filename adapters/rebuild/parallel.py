@@ -26,7 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapters.bootstrap import projection_runner
 from adapters.runtime import faults
@@ -111,8 +111,16 @@ def rebuild(
     return Rebuilt(tuple(p.name for p in chosen), read, len(parts), started, max(ended, time.time()))
 
 
-def catch_up(settings: Settings, jobs: int = 1, progress: Progress | None = None) -> tuple[int, int]:
-    """Apply everything stored since each read model's position; (notifications read, lowest position after).
+class CaughtUp(NamedTuple):
+    """What a catch-up did."""
+
+    read: int  # notifications read
+    position: int  # the lowest read model's position after it
+    loaded: tuple[str, ...]  # the read models that had applied nothing, loaded in memory
+
+
+def catch_up(settings: Settings, jobs: int = 1, progress: Progress | None = None) -> CaughtUp:
+    """Apply everything stored since each read model's position.
 
     The read models that have applied nothing yet (a store whose read models never ran, one new in this version)
     are loaded as a rebuild loads them, in memory and on up to `jobs` processes, when the log holds more than a
@@ -121,13 +129,14 @@ def catch_up(settings: Settings, jobs: int = 1, progress: Progress | None = None
     """
     runner = projection_runner(settings)
     try:
-        fresh = [name for name, position in runner.positions.items() if position == 0]
+        never_ran = tuple(name for name, position in runner.positions.items() if position == 0)
+        loaded = never_ran if runner.head() > runner.page else ()
         read = 0
-        if fresh and runner.head() > runner.page:
-            read = rebuild(settings, fresh, jobs, progress).notifications
+        if loaded:
+            read = rebuild(settings, loaded, jobs, progress).notifications
             runner.load_positions()
         read += runner.catch_up(progress)
-        return read, min(runner.positions.values())
+        return CaughtUp(read, min(runner.positions.values()), loaded)
     finally:
         runner.close()
 

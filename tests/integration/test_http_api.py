@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -194,12 +195,16 @@ def test_projection_status_reports_no_lag_after_the_demo(api: httpx.Client) -> N
     assert all(row["lag_events"] == 0 and row["position"] == row["head"] for row in rows)
 
 
-def test_serve_command_follows_the_store_live(tmp_path: Path) -> None:
+def test_serve_loads_read_models_that_never_ran_then_follows_the_store_live(tmp_path: Path) -> None:
+    """`fengkong serve` on a store of more than a page whose read models never ran: its follower loads them in
+    memory first (one line says so), then applies what the engine stores next."""
     store = str(tmp_path / "store.db")
     days = list(Portfolio(40, 30, seed=9, noise=True).days_of_events())
     engine = open_engine(store)
     for day in days[:10]:
         engine.process([orjson.dumps(event) for event in day])
+    page = 20
+    assert engine.head() > page
     key = key_at(store)
     port = free_port()
     server = subprocess.Popen(
@@ -212,6 +217,7 @@ def test_serve_command_follows_the_store_live(tmp_path: Path) -> None:
             *("--poll", "0.05", "--store", store),
         ],
         cwd=REPO,
+        env={**os.environ, "FENGKONG_PROJECTION_PAGE": str(page)},
         stderr=subprocess.PIPE,
     )
     try:
@@ -228,8 +234,12 @@ def test_serve_command_follows_the_store_live(tmp_path: Path) -> None:
             assert closed == last_close
     finally:
         server.terminate()
-        server.wait(30)
+        _, stderr = server.communicate(timeout=30)
         engine.close()
+    loaded = [line for line in stderr.decode().splitlines() if "read models caught up" in line]
+    assert len(loaded) == 1
+    assert f"read models caught up: {before} events" in loaded[0]
+    assert "loaded in memory" in loaded[0] and "credit_history" in loaded[0]
 
 
 def _wait_for_lag_zero(client: httpx.Client, head: int = 0) -> list[dict[str, Any]]:
