@@ -211,32 +211,39 @@ class AuditPool:
             yield from verdicts
 
 
-def audit(
-    settings: Settings,
-    account_ids: Sequence[str] | None,
-    jobs: int = 1,
-    progress: Progress | None = None,
-    brake: Callable[[BrakeAudit], None] | None = None,
-) -> Iterator[Verdict]:
-    """Verdicts for the named accounts (every account when None), in order, under the recorded policies.
+class Audit:
+    """An audit: iterating it yields the verdicts of the named accounts (every account when None), in order, under
+    the recorded policies; once they are all out, `brake` holds the emergency brake's ledger proven again (asked
+    for with `brake=True`; None otherwise). A result to read, where a callback handed in used to receive it."""
 
-    With `brake`, the emergency brake's ledger is proven too (on the pool, beside the accounts, when there is
-    one) and handed to it once every verdict is out.
-    Raises LookupError for a named account the store does not hold, or a policy it neither recorded nor ships.
-    """
-    ids = every_account(settings) if account_ids is None else account_ids
-    if jobs <= 1 or len(ids) < PARALLEL_FROM:
-        yield from run_slices(settings, _audit_slice, None, ids, 1, progress)
-        if brake is not None:
-            brake(audit_brake_ledger(settings))
-        return
-    with AuditPool(settings, jobs) as pool:
-        if brake is None:
-            yield from pool.audit(ids, progress)
+    def __init__(
+        self,
+        settings: Settings,
+        account_ids: Sequence[str] | None,
+        jobs: int = 1,
+        progress: Progress | None = None,
+        *,
+        brake: bool = False,
+    ) -> None:
+        self.settings, self.account_ids, self.jobs, self.progress = settings, account_ids, jobs, progress
+        self.with_brake = brake
+        self.brake: BrakeAudit | None = None
+
+    def __iter__(self) -> Iterator[Verdict]:
+        """Raises LookupError for a named account the store does not hold, or a policy it neither recorded nor
+        ships. The brake's ledger is proven on the pool, beside the accounts, when there is one."""
+        settings = self.settings
+        ids = every_account(settings) if self.account_ids is None else self.account_ids
+        if self.jobs <= 1 or len(ids) < PARALLEL_FROM:
+            yield from run_slices(settings, _audit_slice, None, ids, 1, self.progress)
+            if self.with_brake:
+                self.brake = audit_brake_ledger(settings)
             return
-        ledger = pool.brake_ledger()  # asked first: one process takes it while the others take slices
-        yield from pool.audit(ids, progress)
-        brake(ledger.result())
+        with AuditPool(settings, self.jobs) as pool:
+            ledger = pool.brake_ledger() if self.with_brake else None  # asked first: one process takes it
+            yield from pool.audit(ids, self.progress)
+            if ledger is not None:
+                self.brake = ledger.result()
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ import orjson
 from rich.table import Table
 
 from adapters.audit.html import render
-from adapters.audit.parallel import Verdict, default_jobs
-from adapters.audit.parallel import audit as audit_jobs
+from adapters.audit.parallel import Audit, Verdict, default_jobs
 from adapters.audit.progress import ReplayProgress
 from adapters.audit.whatif import candidate_text, whatif_report
 from adapters.cli.common import (
@@ -32,7 +31,6 @@ from adapters.cli.common import (
 )
 from adapters.cli.errors import Exit, Mistake, translate
 from adapters.cli.explain import explain
-from engine.brake_audit import BrakeAudit
 from engine.documents import Refused
 from engine.whatif import Period
 
@@ -105,10 +103,9 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
     actions: list[dict[str, Any]] = []
     accounts = facts = 0
     progress = ReplayProgress("audit")
-    ledgers: list[BrakeAudit] = []
+    run = Audit(settings, None if every else list(account_ids), jobs, progress, brake=every)
     try:
-        ids = None if every else list(account_ids)
-        for verdict in audit_jobs(settings, ids, jobs, progress, ledgers.append if every else None):
+        for verdict in run:
             accounts += 1
             facts += verdict.facts
             actions += verdict.actions
@@ -118,7 +115,7 @@ def check(account_ids: tuple[str, ...], every: bool, jobs: int, store: str | Non
                 differing.append(verdict)
     except LookupError as error:
         raise Mistake(Exit.FAILED, str(error).strip("'\"")) from None
-    brake = ledgers[0] if ledgers else None
+    brake = run.brake
     if brake is not None:
         actions += [_clock_action(found) for found in brake.clock_actions]
     elapsed = time.perf_counter() - started

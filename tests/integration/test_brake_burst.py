@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from adapters.access.keys import Principal, Role
 from adapters.audit.brake import audit_brake_ledger
-from adapters.audit.parallel import audit
+from adapters.audit.parallel import Audit
 from adapters.bootstrap import open_engine_tables
 from adapters.operators.service import Operators
 from adapters.settings import Settings
@@ -123,7 +123,7 @@ def test_release_emits_the_held_commands_drop_emits_nothing_and_replay_re_derive
     for lock in release:
         account = engine.load_account(lock.account_id)
         assert account is not None and account.controls.card_locked and account.controls.held is None
-    verdicts = list(audit(Settings(store=store), [h.account_id for h in holds]))
+    verdicts = list(Audit(Settings(store=store), [h.account_id for h in holds]))
     assert all(v.identical for v in verdicts)
     assert sorted(a["action"] for v in verdicts for a in v.actions) == ["HoldDropped"] * 3 + ["HoldReleased"] * 5
     assert audit_brake_ledger(Settings(store=store)).identical

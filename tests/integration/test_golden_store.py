@@ -27,12 +27,11 @@ from adapters import bootstrap
 from adapters.access.keys import Principal, Role
 from adapters.audit import parallel
 from adapters.audit.brake import audit_brake_ledger
-from adapters.audit.parallel import AuditPool, audit
+from adapters.audit.parallel import Audit, AuditPool
 from adapters.bootstrap import open_engine_tables
 from adapters.cli import cli
 from adapters.operators.service import Operators
 from adapters.settings import Settings
-from engine.brake_audit import BrakeAudit
 from events.inbound import load_object
 from events.operator import ACTION_TYPES, recorded_digest
 from events.personal import FORGOTTEN as FORGOTTEN_TEXT
@@ -105,7 +104,7 @@ def test_every_operator_action_gives_the_digest_its_inbound_row_keeps(
 
 def test_the_golden_store_audits_and_emits_the_same_commands(golden: Golden) -> None:
     store, expected = golden.store, golden.expected
-    verdicts = list(audit(Settings(store=store), None))
+    verdicts = list(Audit(Settings(store=store), None))
     assert len(verdicts) == expected["accounts"]
     assert all(v.identical for v in verdicts), [v.account_id for v in verdicts if not v.identical][:5]
     commands = [c.model_dump(mode="json") for c in open_engine(store).commands()]
@@ -134,7 +133,7 @@ def test_the_golden_store_audits_the_same_on_two_processes_and_finds_a_tampered_
     """The pool of `audit --all --jobs N` (one engine per process, accounts in slices) gives the verdicts of one
     process, in order, and still catches a decision altered in the store."""
     store = golden.store
-    alone = list(audit(Settings(store=store), None))
+    alone = list(Audit(Settings(store=store), None))
     with AuditPool(Settings(store=store), jobs=2) as pool:
         pool.start()
         pooled = list(pool.audit(size=7))
@@ -173,9 +172,9 @@ def test_the_brake_ledger_and_the_held_locks_read_back_and_replay(sealed: str) -
         tables.db.close()
     assert len(holds) == STILL_HELD and all(h.commands and h.rule == "lock.overdue" for h in holds)
     assert brake is not None and brake.version >= 1
-    verdicts = list(audit(Settings(store=sealed), sorted({h.account_id for h in holds} | {"GOLDB"})))
+    verdicts = list(Audit(Settings(store=sealed), sorted({h.account_id for h in holds} | {"GOLDB"})))
     assert all(v.identical for v in verdicts)
-    acted = sorted(a["action"] for v in list(audit(Settings(store=sealed), None)) for a in v.actions)
+    acted = sorted(a["action"] for v in list(Audit(Settings(store=sealed), None)) for a in v.actions)
     assert acted == ["HoldDropped", "HoldReleased", "ReviewDecided"]
 
 
@@ -190,7 +189,7 @@ def test_an_operator_releases_a_lock_the_old_engine_held(sealed: str) -> None:
     finally:
         operators.engine.close()
         tables.db.close()
-    assert all(v.identical for v in audit(Settings(store=sealed), [hold.account_id]))
+    assert all(v.identical for v in Audit(Settings(store=sealed), [hold.account_id]))
 
 
 def opened(store: str, account_id: str) -> dict[str, Any]:
@@ -238,7 +237,7 @@ def test_a_new_account_of_a_kept_customer_is_sealed_under_the_key_recorded_for_t
 
 def test_the_forgotten_customer_reads_forgotten_and_still_replays(sealed: str) -> None:
     assert set(opened(sealed, "GOLDA").values()) == {FORGOTTEN_TEXT}
-    verdicts = list(audit(Settings(store=sealed), ["GOLDA"]))
+    verdicts = list(Audit(Settings(store=sealed), ["GOLDA"]))
     assert len(verdicts) == 1 and verdicts[0].identical and verdicts[0].decisions_recorded > 0
     records = bootstrap.privacy_records(Settings(store=sealed))
     try:
@@ -281,8 +280,8 @@ def test_audit_all_on_the_pool_proves_the_brake_ledger_as_one_process_does(
     """`audit --all` on several processes proves the brake's ledger on the pool, beside the accounts, and hands
     over the proof a single pass gives (its held locks included)."""
     monkeypatch.setattr(parallel, "PARALLEL_FROM", 2)  # the golden store's 87 accounts take the pool
-    handed: list[BrakeAudit] = []
-    verdicts = list(audit(Settings(store=sealed), None, jobs=2, brake=handed.append))
+    run = Audit(Settings(store=sealed), None, jobs=2, brake=True)
+    verdicts = list(run)
     alone = audit_brake_ledger(Settings(store=sealed))
     assert all(v.identical for v in verdicts) and len(verdicts) > 2
-    assert handed == [alone] and alone.identical and alone.held == HELD
+    assert run.brake == alone and alone.identical and alone.held == HELD
