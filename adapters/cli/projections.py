@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from typing import TypedDict
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,7 +75,17 @@ def _process_died() -> Mistake:
     )
 
 
-def catch_up_with_progress(settings: Settings, jobs: int, label: str, show: bool) -> dict[str, object]:
+class CatchUpFigures(TypedDict):
+    """What `catch-up --json` prints (and the demo's summary holds) of a catch-up."""
+
+    events: int
+    seconds: float
+    events_per_second: int | None
+    position: int
+    loaded: list[str]
+
+
+def catch_up_with_progress(settings: Settings, jobs: int, label: str, show: bool) -> CatchUpFigures:
     """Catch every read model up (those never run loaded as a rebuild loads them, on `jobs` processes)."""
     faults.arm_from_env()
     started = time.perf_counter()
@@ -140,10 +151,9 @@ def catch_up(jobs: int, page: int | None, store: str | None, as_json: bool) -> N
     if as_json:
         emit_json(figures)
     else:
-        loaded = figures["loaded"]
-        assert isinstance(loaded, list)
-        summary = f"{figures['events']} events applied in {figures['seconds']}s; position {figures['position']}"
-        click.echo(summary + (f"; loaded in memory: {', '.join(loaded)}" if loaded else ""))
+        applied = f"{figures['events']} events applied in {figures['seconds']}s; position {figures['position']}"
+        loaded = f"; loaded in memory: {', '.join(figures['loaded'])}" if figures["loaded"] else ""
+        click.echo(applied + loaded)
 
 
 @projections.command("rebuild")

@@ -268,6 +268,22 @@ def test_catching_up_loads_fresh_read_models_in_memory_with_the_rows_of_page_by_
         assert snapshot(db) == live
 
 
+def test_the_catch_up_command_names_the_read_models_it_loaded(store: str) -> None:
+    """`projections catch-up` says which read models it loaded in memory (the JSON's `loaded`, the line's end):
+    every one on a store whose read models never ran, none once they are current."""
+    engine = open_engine(store)
+    for day in Portfolio(30, 20, seed=3, noise=True).days_of_events():
+        engine.process([orjson.dumps(event) for event in day])
+    engine.close()
+    command = ["projections", "catch-up", "--page", "40", "--jobs", "1", "--store", store]
+    first = CliRunner().invoke(cli, [*command, "--json"])
+    assert first.exit_code == 0, first.output
+    assert orjson.loads(first.stdout)["loaded"] == [p.name for p in PROJECTIONS]
+    again = CliRunner().invoke(cli, command)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("0 events applied") and "loaded in memory" not in again.stdout
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_rebuilding_named_read_models_reads_the_log_once_and_leaves_the_others_alone(store: str, jobs: int) -> None:
     """On a store whose read models never ran, rebuilding two of them reads the log once for them and neither
