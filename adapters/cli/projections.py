@@ -63,7 +63,8 @@ def jobs_option(command: F) -> F:
         default=default_jobs(),
         show_default=True,
         type=click.IntRange(1),
-        help="Processes: the read models are split into groups of about equal cost, one group per process.",
+        help="Processes at most: the read models are split into groups of about equal cost, one group per process, "
+        "and into no more groups than make the heaviest group lighter.",
     )(command)
 
 

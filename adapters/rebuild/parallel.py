@@ -2,8 +2,8 @@
 
 Projections are independent of each other: each reads the whole notification
 log and writes only its own tables and position. So `fengkong projections
-rebuild --jobs N` splits the chosen projections into N groups of about equal
-cost (`Projection.weight`, measured CPU per event) and rebuilds each group in
+rebuild --jobs N` splits the chosen projections into at most N groups of about
+equal cost (`Projection.weight`, measured CPU per event) and rebuilds each group in
 a process of its own (`ProjectionRunner.rebuild` over that group alone), all
 on the same store; the database serialises their writes, which are a small
 part of the work. When every group is done, one runner over the chosen
@@ -59,8 +59,27 @@ class Rebuilt:
 
 
 def groups(projections: Sequence[Projection], jobs: int) -> list[list[Projection]]:
-    """At most `jobs` groups of about equal weight: the heaviest first, each onto the lightest group so far."""
-    bins: list[list[Projection]] = [[] for _ in range(max(1, min(jobs, len(projections))))]
+    """At most `jobs` groups of about equal weight, and no more of them than make the heaviest group lighter.
+
+    A projection is never split, so the heaviest one bounds a rebuild: a process beyond those groups would
+    read and decode the whole log again and finish no sooner (with today's read models, three processes do
+    all that more can; docs/scale.md).
+    """
+    best = _balanced(projections, 1)
+    for count in range(2, min(jobs, len(projections)) + 1):
+        candidate = _balanced(projections, count)
+        if _heaviest(candidate) < _heaviest(best):
+            best = candidate
+    return best
+
+
+def _heaviest(parts: list[list[Projection]]) -> int:
+    return max(sum(p.weight for p in group) for group in parts)
+
+
+def _balanced(projections: Sequence[Projection], count: int) -> list[list[Projection]]:
+    """`count` groups of about equal weight: the heaviest first, each onto the lightest group so far."""
+    bins: list[list[Projection]] = [[] for _ in range(max(1, count))]
     for projection in sorted(projections, key=lambda p: -p.weight):
         min(bins, key=lambda group: sum(p.weight for p in group)).append(projection)
     order = {projection.name: index for index, projection in enumerate(projections)}

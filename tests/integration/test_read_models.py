@@ -304,13 +304,19 @@ def test_rebuilding_named_read_models_reads_the_log_once_and_leaves_the_others_a
 
 
 def test_rebuild_groups_are_balanced_by_weight_and_hold_every_projection_once() -> None:
+    heaviest = max(PROJECTIONS, key=lambda p: p.weight)
+    previous = sum(p.weight for p in PROJECTIONS)
     for jobs in range(1, len(PROJECTIONS) + 2):
         parts = groups(PROJECTIONS, jobs)
-        assert len(parts) == min(jobs, len(PROJECTIONS))
+        assert 1 <= len(parts) <= jobs and all(parts)
         assert sorted(p.name for group in parts for p in group) == sorted(p.name for p in PROJECTIONS)
         weights = [sum(p.weight for p in group) for group in parts]
-        heaviest = max(p.weight for p in PROJECTIONS)
-        assert max(weights) - min(weights) <= heaviest  # greedy: no group exceeds another by more than one item
+        assert max(weights) - min(weights) <= heaviest.weight  # greedy: no group exceeds another by one item more
+        assert max(weights) <= previous  # a process more never makes the slowest group slower
+        previous = max(weights)
+    # A projection is never split: once the heaviest is a group of its own, more processes would only re-read the log.
+    fewest = next(jobs for jobs in range(1, len(PROJECTIONS) + 1) if [heaviest] in groups(PROJECTIONS, jobs))
+    assert len(groups(PROJECTIONS, len(PROJECTIONS))) == fewest
 
 
 def test_follower_applies_new_events_live(store: str) -> None:
