@@ -189,7 +189,8 @@ def rebuild(names: tuple[str, ...], jobs: int, page: int | None, store: str | No
     if as_json:
         emit_json(figures)
     else:
-        click.echo(f"rebuilt {', '.join(chosen)}: {applied} events in {elapsed:.2f}s")
+        processes = f"{rebuilt.jobs} process" + ("es" if rebuilt.jobs > 1 else "")
+        click.echo(f"rebuilt {', '.join(chosen)}: {applied} events in {elapsed:.2f}s on {processes}")
 
 
 @projections.command("follow")

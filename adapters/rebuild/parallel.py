@@ -74,6 +74,7 @@ def groups(projections: Sequence[Projection], jobs: int) -> list[list[Projection
 
 
 def _heaviest(parts: list[list[Projection]]) -> int:
+    """The weight of the heaviest group: what a rebuild in these groups waits for."""
     return max(sum(p.weight for p in group) for group in parts)
 
 
