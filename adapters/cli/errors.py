@@ -92,6 +92,8 @@ def _postgres(cause: BaseException) -> Mistake | None:
         return None
     if isinstance(cause, psycopg.errors.DiskFull):
         return Mistake(Exit.DISK_FULL, "the disk holding the store is full")
+    if (getattr(cause, "sqlstate", None) or "").startswith("40"):
+        return None  # a transaction rolled back (deadlock, serialization): the server answered, the code is at fault
     if isinstance(cause, psycopg.OperationalError):
         return Mistake(Exit.STORE_UNREACHABLE, "cannot reach the PostgreSQL store (check host, port and login)")
     return None

@@ -54,7 +54,7 @@ class SqlProjectionStore:
                 f"CREATE TABLE IF NOT EXISTS {POSITIONS} (projection TEXT PRIMARY KEY, version INTEGER NOT NULL, "
                 "position BIGINT NOT NULL, updated_at TEXT)"
             )
-            recorded = {row[0]: row[1] for row in db.query(f"SELECT projection, version FROM {POSITIONS}")}
+            recorded = {name: version for name, (version, _) in self._locked_positions().items()}
             for projection in projections:
                 if recorded.get(projection.name) != projection.version:
                     if projection.name in recorded:
@@ -80,10 +80,22 @@ class SqlProjectionStore:
             [projection.name, projection.version, _now()],
         )
 
+    def _locked_positions(self) -> dict[str, tuple[int, int]]:
+        """Every projection's (version, position), its row locked on PostgreSQL, in the projections' name order.
+
+        Each transaction that changes positions takes them so before it changes any: writers at once (the
+        processes of a parallel rebuild, resetting and loading different read models) then queue here. Locked in
+        the order a scan met them, or a reset's rows one by one in its group's order, they deadlocked.
+        """
+        db = self.db
+        rows = db.query(f"SELECT projection, version, position FROM {POSITIONS} ORDER BY projection{db.lock_clause()}")
+        return {str(name): (int(version), int(position)) for name, version, position in rows}
+
     def reset(self, projections: Sequence[Projection]) -> None:
         self.db.bulk_load()  # a rebuild follows
         with self.db.write():
             self.db.serialize_ddl()
+            self._locked_positions()
             for projection in projections:
                 self._reset(projection, indexes=False)
         faults.reached("projections.after_reset")
@@ -129,7 +141,7 @@ class SqlProjectionStore:
         # database's own work, so the other processes of a parallel rebuild wait less.
         encoded = [(table, *self._encode(table, rows, bulk)) for table, rows in changes]
         with db.write():
-            stored = dict(db.query(f"SELECT projection, position FROM {POSITIONS}{db.lock_clause()}"))
+            stored = {name: position for name, (_, position) in self._locked_positions().items()}
             if any(stored.get(name) != position for name, position in expected.items()):
                 raise PositionConflict(f"expected {dict(expected)}, found {stored}")
             for table, deleted, changed in encoded:

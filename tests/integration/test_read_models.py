@@ -29,14 +29,16 @@ from adapters.rebuild.parallel import catch_up as parallel_catch_up
 from adapters.rebuild.parallel import groups
 from adapters.rebuild.parallel import rebuild as parallel_rebuild
 from adapters.settings import Settings
+from adapters.store.projection_store import SqlProjectionStore
 from adapters.store.tables import POSITIONS, ProjectionDatabase
 from adapters.synthetic.portfolio import Portfolio
 from events.recorded import DELINQUENCY_BUCKETS
 from projections.account_status import ACCOUNT_STATUS
+from projections.base import Projection
 from projections.collection import COLLECTION_QUEUE
 from projections.delinquency import DELINQUENCY_DAILY, ROLL_RATES
 from projections.rebuild import BulkRebuild
-from projections.registry import PROJECTIONS, PUBLIC_TABLES
+from projections.registry import BY_NAME, PROJECTIONS, PUBLIC_TABLES
 from projections.runner import ProjectionRunner
 from tests.readmodels import histories, locked_by_commands, memory_reference, snapshot
 from tests.support.wiring import open_engine, runner_at, tables_at
@@ -218,6 +220,84 @@ def test_two_runners_at_once_apply_every_event_once(store: str) -> None:
         runner.close()
     with opened(store) as db:
         assert snapshot(db) == concurrent
+
+
+def test_writers_of_different_read_models_at_once_wait_for_each_other_and_never_deadlock(store: str) -> None:
+    """Every write locks all the positions before it checks its own (a page, a rebuild group's load); writers of
+    different read models at once, as the processes of a parallel rebuild are, must queue on those locks rather
+    than take them in orders that deadlock (PostgreSQL locks rows in the order its scan meets them)."""
+    names = [p.name for p in PROJECTIONS]
+    runners = [runner_at(store) for _ in names]
+    writes = 200  # each: enough that the scan's order deadlocked every run of six (PostgreSQL, 8 writers)
+    errors: list[BaseException] = []
+
+    def work(runner: ProjectionRunner, name: str) -> None:
+        try:
+            for position in range(writes):
+                runner.store.write([], {name: position}, {name: position + 1}, bulk=False)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=pair) for pair in zip(runners, names, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    positions = {status.name: status.position for status in runners[0].status()}
+    for runner in runners:
+        runner.close()
+    assert errors == []
+    assert {name: positions[name] for name in names} == dict.fromkeys(names, writes)
+
+
+def test_a_reset_beside_a_writer_of_other_read_models_never_deadlocks(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild process resets its group while another writes pages of other read models (another group's load,
+    a follower): the reset locks every position first, in the writes' order, so they queue. It used to upsert its
+    group's rows one by one in the group's order, and a write locking them all in the names' order in between
+    deadlocked with it. Each read model's reset is slowed, so that writes come in the middle of one."""
+    reset_one = SqlProjectionStore._reset
+
+    def slow_reset(self: SqlProjectionStore, projection: Projection, indexes: bool = True) -> None:
+        reset_one(self, projection, indexes)
+        time.sleep(0.02)
+
+    monkeypatch.setattr(SqlProjectionStore, "_reset", slow_reset)
+    group = [BY_NAME["decisions"], BY_NAME["collection"]]  # not in the names' order
+    resetter, writer = runner_at(store), runner_at(store)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def resets() -> None:
+        try:
+            for _ in range(10):
+                resetter.store.reset(group)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            done.set()
+
+    written = [0]
+
+    def writes() -> None:
+        try:
+            while not done.is_set():
+                position = written[0]
+                writer.store.write([], {"credit_history": position}, {"credit_history": position + 1}, bulk=False)
+                written[0] += 1
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=resets), threading.Thread(target=writes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    resetter.close()
+    writer.close()
+    assert errors == []
+    assert written[0] > 0  # the writes went on beside the resets
 
 
 def test_a_rebuild_that_spills_and_one_on_two_processes_give_the_rows_of_live_processing(
